@@ -1,0 +1,124 @@
+"""The one interface every provider adapter implements.
+
+Adapters live one per SDK (`openai.py`, `anthropic.py`, `gemini.py`, `demo.py`) and are
+looked up through `registry.get_adapter`. An SDK's own types never leave its adapter: callers
+see only the dataclasses below and `ProviderError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+ErrorKind = Literal[
+    "rate_limited",
+    "timeout",
+    "unavailable",
+    "auth",
+    "bad_request",
+    "context_too_long",
+    "content_filter",
+    "dropped_stream",
+]
+
+# Which failures are worth trying again (on the same or another model).
+RETRYABLE_KINDS: frozenset[str] = frozenset({"rate_limited", "timeout", "unavailable", "dropped_stream"})
+
+
+class ProviderError(Exception):
+    """Every provider failure, whatever the SDK raised. `kind` drives the fallback policy."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        partial_text: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.retryable = kind in RETRYABLE_KINDS if retryable is None else retryable
+        self.status_code = status_code
+        # Seconds the provider asked us to wait (HTTP Retry-After), when it said.
+        self.retry_after = retry_after
+        # Text already streamed before the failure (dropped streams).
+        self.partial_text = partial_text
+
+    def __repr__(self) -> str:
+        return f"ProviderError({self.kind!r}, {self.message!r}, retryable={self.retryable})"
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["user", "assistant"]
+    text: str
+    images: tuple[ImagePart, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    system: str = ""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    # When set, the answer must be exactly one of these strings; adapters use the
+    # provider's structured output (JSON schema enum / tool call) where it has one.
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    kind: str
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    usage: Usage
+
+
+StreamEvent = TextDelta | Usage
+
+
+class ProviderAdapter(Protocol):
+    """An adapter is built from a `ProviderConfig` and is cheap to construct."""
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Yield `TextDelta`s, then exactly one `Usage` last. Raise `ProviderError` on failure."""
+        ...
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """One non-streaming call. Raise `ProviderError` on failure."""
+        ...
+
+    async def list_models(self) -> list[str]:
+        """Model ids the server offers (used for `openai_compatible` discovery)."""
+        ...
