@@ -1,0 +1,58 @@
+"""Reads for the chat app. Every object a user reaches goes through one of these scoped queries."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.models import User
+from chat.models import CatalogModel, Message, Thread, Workspace
+
+
+def workspace_list_for_user(*, user: User) -> QuerySet[Workspace]:
+    if user.is_admin_role:
+        return Workspace.objects.all()
+    return Workspace.objects.filter(Q(owner=user) | Q(members=user)).distinct()
+
+
+def workspace_get_for_user(*, user: User, pk: int) -> Workspace:
+    workspace = workspace_list_for_user(user=user).filter(pk=pk).select_related("model__provider", "router").first()
+    if workspace is None:
+        raise Http404("No such workspace.")
+    return workspace
+
+
+def thread_list_for_user(*, user: User, workspace: Workspace) -> QuerySet[Thread]:
+    # Threads are personal: a workspace member sees their own threads, never a colleague's.
+    return Thread.objects.filter(workspace=workspace, owner=user)
+
+
+def thread_get_for_user(*, user: User, pk: int) -> Thread:
+    thread = (
+        Thread.objects.filter(pk=pk, owner=user)
+        .select_related("workspace", "workspace__model__provider", "workspace__router", "override_model__provider")
+        .first()
+    )
+    # A thread whose workspace the user has since left is gone for them too.
+    if thread is None or not workspace_list_for_user(user=user).filter(pk=thread.workspace_id).exists():
+        raise Http404("No such thread.")
+    return thread
+
+
+def message_get_for_user(*, user: User, pk: int) -> Message:
+    message = Message.objects.filter(pk=pk).select_related("thread").first()
+    if message is None:
+        raise Http404("No such message.")
+    thread_get_for_user(user=user, pk=message.thread_id)
+    return message
+
+
+def catalog_list_enabled() -> QuerySet[CatalogModel]:
+    return CatalogModel.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+
+
+def catalog_get_by_ref(ref: str) -> CatalogModel | None:
+    slug, sep, model_id = ref.partition("/")
+    if not sep:
+        return None
+    return catalog_list_enabled().filter(provider__slug=slug, model_id=model_id).first()

@@ -1,0 +1,198 @@
+"""Writes for the chat app: workspaces, threads, messages, and streaming an answer."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from accounts.models import User
+from chat.models import Attachment, CatalogModel, Message, MessageStatus, Thread, Workspace, WorkspaceMode
+from chat.providers.base import ChatMessage, ChatRequest, ImagePart, ProviderConfig, ProviderError, TextDelta, Usage
+from chat.providers.registry import get_adapter
+from routers.engine.tokens import estimate_message_tokens
+
+log = logging.getLogger(__name__)
+
+ALLOWED_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def provider_config_for(model: CatalogModel) -> ProviderConfig:
+    provider = model.provider
+    return ProviderConfig(
+        kind=provider.kind,
+        base_url=provider.base_url,
+        api_key=provider.api_key,
+        connect_timeout=provider.connect_timeout,
+        read_timeout=provider.read_timeout,
+    )
+
+
+def workspace_create(
+    *,
+    owner: User,
+    name: str,
+    system_prompt: str = "",
+    model: CatalogModel | None = None,
+    router=None,
+    tags: list[str] | None = None,
+) -> Workspace:
+    mode = WorkspaceMode.ROUTER if router is not None else WorkspaceMode.MODEL
+    if mode == WorkspaceMode.MODEL and model is None:
+        raise ValidationError({"model": "Pick the model that answers in this workspace."})
+    workspace = Workspace.objects.create(
+        owner=owner, name=name, system_prompt=system_prompt, mode=mode, model=model, router=router, tags=tags or []
+    )
+    workspace.members.add(owner)
+    return workspace
+
+
+def thread_create(*, workspace: Workspace, owner: User, title: str = "New chat") -> Thread:
+    return Thread.objects.create(workspace=workspace, owner=owner, title=title[:200] or "New chat")
+
+
+def _check_image(upload: UploadedFile) -> str:
+    """Return the image's MIME type, or raise: we only store what really is an image."""
+    if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
+        limit_mb = settings.MAX_IMAGE_BYTES / (1024 * 1024)
+        raise ValidationError(f"The image {upload.name!r} is larger than {limit_mb:.0f} MB.")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(upload) as img:
+            img.verify()
+            fmt = (img.format or "").lower()
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise ValidationError(f"{upload.name!r} is not an image we can read (PNG, JPEG, GIF or WebP).") from None
+    finally:
+        upload.seek(0)
+    mime = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}.get(fmt, "")
+    if mime not in ALLOWED_IMAGE_TYPES:
+        raise ValidationError(f"{upload.name!r} is a {fmt or 'unknown'} image; use PNG, JPEG, GIF or WebP.")
+    return mime
+
+
+def message_post(*, thread: Thread, text: str, images: list[UploadedFile] | None = None) -> tuple[Message, Message]:
+    """Store the user's message and a pending assistant message that the stream will fill in.
+
+    Validation happens first, so a rejected message stores nothing.
+    """
+    text = text.strip()
+    images = images or []
+    if not text and not images:
+        raise ValidationError("Type a message first.")
+    if len(text) > settings.MAX_MESSAGE_CHARS:
+        raise ValidationError(
+            f"This message is {len(text):,} characters; the limit is {settings.MAX_MESSAGE_CHARS:,}."
+        )
+    checked = [(upload, _check_image(upload)) for upload in images]
+    with transaction.atomic():
+        user_message = Message.objects.create(thread=thread, role="user", content=text)
+        for upload, mime in checked:
+            Attachment.objects.create(message=user_message, file=upload, mime_type=mime, size=upload.size or 0)
+        assistant = Message.objects.create(thread=thread, role="assistant", status=MessageStatus.PENDING)
+        if thread.title == "New chat" and text:
+            thread.title = text[:60] + ("…" if len(text) > 60 else "")
+        thread.save(update_fields=["title", "updated_at"])
+    return user_message, assistant
+
+
+def history_for(assistant: Message) -> list[Message]:
+    """Messages before `assistant` that the model should see (failed answers left out)."""
+    return list(
+        Message.objects.filter(thread_id=assistant.thread_id, id__lt=assistant.id)
+        .exclude(role="assistant", status__in=[MessageStatus.ERROR, MessageStatus.PENDING])
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+
+
+def to_chat_messages(history: list[Message]) -> tuple[ChatMessage, ...]:
+    """Convert stored messages to the adapter format, merging same-role neighbours.
+
+    Providers such as Anthropic require alternating roles; a user message whose answer failed
+    would otherwise sit next to the user's retry.
+    """
+    merged: list[ChatMessage] = []
+    for message in history:
+        images = tuple(
+            ImagePart(mime_type=a.mime_type, data=_read(a)) for a in message.attachments.all() if a.is_image
+        )
+        role = "assistant" if message.role == "assistant" else "user"
+        if merged and merged[-1].role == role:
+            prev = merged[-1]
+            merged[-1] = ChatMessage(role=role, text=f"{prev.text}\n\n{message.content}".strip(), images=prev.images + images)
+        else:
+            merged.append(ChatMessage(role=role, text=message.content, images=images))
+    return tuple(merged)
+
+
+def _read(attachment: Attachment) -> bytes:
+    with attachment.file.open("rb") as fh:
+        return fh.read()
+
+
+def guess_mime(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+@dataclass
+class AnswerOutcome:
+    """What streaming an answer produced; the view turns it into the final message HTML."""
+
+    text: str = ""
+    model: CatalogModel | None = None
+    usage: Usage | None = None
+    error: ProviderError | None = None
+    attempts: list[dict] = field(default_factory=list)
+
+
+def estimate_usage(messages: tuple[ChatMessage, ...], system: str, answer: str) -> Usage:
+    prompt = sum(estimate_message_tokens(m.text, len(m.images)) for m in messages)
+    prompt += estimate_message_tokens(system) if system else 0
+    return Usage(input_tokens=prompt, output_tokens=estimate_message_tokens(answer) if answer else 0, estimated=True)
+
+
+async def stream_from_model(
+    model: CatalogModel, request: ChatRequest, outcome: AnswerOutcome
+) -> AsyncIterator[str]:
+    """Stream one model's answer, yielding text and filling `outcome`. Raises ProviderError."""
+    adapter = get_adapter(provider_config_for(model))
+    async for event in adapter.stream(request):
+        if isinstance(event, TextDelta):
+            if event.text:
+                outcome.text += event.text
+                yield event.text
+        elif isinstance(event, Usage):
+            outcome.usage = event
+
+
+class DiscoveryError(Exception):
+    pass
+
+
+def provider_list_remote_models(*, provider) -> list[str]:
+    """Ask an OpenAI-style server which models it serves (`GET /v1/models`)."""
+    from asgiref.sync import async_to_sync
+
+    if provider.kind not in ("openai", "openai_compatible"):
+        raise DiscoveryError("Only OpenAI and OpenAI-compatible servers list their models this way.")
+    adapter = get_adapter(
+        ProviderConfig(
+            kind=provider.kind,
+            base_url=provider.base_url,
+            api_key=provider.api_key,
+            connect_timeout=provider.connect_timeout,
+            read_timeout=min(provider.read_timeout, 30.0),
+        )
+    )
+    try:
+        return sorted(async_to_sync(adapter.list_models)())
+    except ProviderError as exc:
+        raise DiscoveryError(f"The server did not list its models ({exc.kind}): {exc.message}") from exc

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from chat import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("workspaces/new/", views.workspace_create, name="workspace_create"),
+    path("workspaces/<int:pk>/", views.workspace_detail, name="workspace"),
+    path("workspaces/<int:pk>/edit/", views.workspace_edit, name="workspace_edit"),
+    path("workspaces/<int:pk>/threads/", views.thread_start, name="thread_start"),
+    path("threads/<int:pk>/", views.thread_detail, name="thread"),
+    path("threads/<int:pk>/messages/", views.message_create, name="message_create"),
+    path("messages/<int:pk>/stream/", views.message_stream, name="message_stream"),
+    path("providers/", views.provider_list, name="provider_list"),
+    path("providers/new/", views.provider_edit, name="provider_create"),
+    path("providers/<int:pk>/", views.provider_edit, name="provider_edit"),
+    path("providers/<int:pk>/discover/", views.provider_discover, name="provider_discover"),
+    path("providers/<int:pk>/add-model/", views.provider_add_model, name="provider_add_model"),
+    path("providers/<int:provider_pk>/models/new/", views.catalog_model_edit, name="catalog_model_create"),
+    path("providers/<int:provider_pk>/models/<int:pk>/", views.catalog_model_edit, name="catalog_model_edit"),
+]

@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import escape
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+
+from chat import services
+from chat.answering import Delta, answer_events
+from chat.forms import CatalogModelForm, ProviderForm, WorkspaceForm
+from chat.models import CatalogModel, Message, Provider
+from chat.selectors import (
+    message_get_for_user,
+    thread_get_for_user,
+    thread_list_for_user,
+    workspace_get_for_user,
+    workspace_list_for_user,
+)
+from chat.sse import sse_event
+
+
+def _router_choices(user):
+    from routers.selectors import router_list_usable_by
+
+    return router_list_usable_by(user=user)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    workspaces = workspace_list_for_user(user=request.user)
+    return render(request, "chat/home.html", {"workspaces": workspaces})
+
+
+@require_http_methods(["GET", "POST"])
+def workspace_create(request: HttpRequest) -> HttpResponse:
+    form = WorkspaceForm(request.POST or None, router_queryset=_router_choices(request.user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        workspace = services.workspace_create(
+            owner=request.user,
+            name=data["name"],
+            system_prompt=data["system_prompt"],
+            model=data["model"] if data["mode"] == "model" else None,
+            router=data["router"] if data["mode"] == "router" else None,
+            tags=data["tags"],
+        )
+        return redirect("workspace", pk=workspace.pk)
+    return render(request, "chat/workspace_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def workspace_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    workspace = workspace_get_for_user(user=request.user, pk=pk)
+    if not (workspace.owner_id == request.user.pk or request.user.is_manager_role):
+        raise PermissionDenied("Only the workspace's owner or a manager may change it.")
+    form = WorkspaceForm(request.POST or None, instance=workspace, router_queryset=_router_choices(request.user))
+    if request.method == "POST" and form.is_valid():
+        workspace = form.save(commit=False)
+        if workspace.mode == "model":
+            workspace.router = None
+        workspace.save()
+        flash.success(request, "Workspace saved.")
+        return redirect("workspace", pk=workspace.pk)
+    return render(request, "chat/workspace_form.html", {"form": form, "workspace": workspace})
+
+
+@require_GET
+def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    workspace = workspace_get_for_user(user=request.user, pk=pk)
+    return render(
+        request,
+        "chat/thread.html",
+        {
+            "workspace": workspace,
+            "threads": thread_list_for_user(user=request.user, workspace=workspace),
+            "workspaces": workspace_list_for_user(user=request.user),
+            "thread": None,
+            "chat_messages": [],
+        },
+    )
+
+
+@require_GET
+def thread_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, pk=pk)
+    workspace = thread.workspace
+    chat_messages = thread.messages.prefetch_related("attachments")
+    return render(
+        request,
+        "chat/thread.html",
+        {
+            "workspace": workspace,
+            "threads": thread_list_for_user(user=request.user, workspace=workspace),
+            "workspaces": workspace_list_for_user(user=request.user),
+            "thread": thread,
+            "chat_messages": chat_messages,
+        },
+    )
+
+
+def _composer_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    text = " ".join(error.messages)
+    response = HttpResponse(f'<p class="error" role="alert">{escape(text)}</p>', status=422)
+    if request.htmx:
+        response = retarget(response, "#composer-errors")
+        response = reswap(response, "innerHTML")
+    return response
+
+
+@require_POST
+def message_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Post into a thread (pk = thread) and return the two new message rows."""
+    thread = thread_get_for_user(user=request.user, pk=pk)
+    try:
+        user_message, assistant = services.message_post(
+            thread=thread, text=request.POST.get("text", ""), images=request.FILES.getlist("images")
+        )
+    except ValidationError as exc:
+        return _composer_error(request, exc)
+    if not request.htmx:
+        return redirect("thread", pk=thread.pk)
+    return render(
+        request, "chat/thread.html#message-pair", {"pair": [user_message, assistant], "thread": thread}
+    )
+
+
+@require_POST
+def thread_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Post the first message of a new thread in workspace pk."""
+    workspace = workspace_get_for_user(user=request.user, pk=pk)
+    thread = services.thread_create(workspace=workspace, owner=request.user)
+    try:
+        services.message_post(thread=thread, text=request.POST.get("text", ""), images=request.FILES.getlist("images"))
+    except ValidationError as exc:
+        thread.delete()
+        return _composer_error(request, exc)
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("thread", args=[thread.pk]))
+    return redirect("thread", pk=thread.pk)
+
+
+@require_GET
+async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """Server-sent events: `chunk` events with escaped text, then `done` with the final row."""
+    user = await request.auser()
+    message = await sync_to_async(message_get_for_user)(user=user, pk=pk)
+
+    async def events() -> AsyncIterator[bytes]:
+        # Padding comment flushes proxies' buffers so the first token shows at once.
+        yield b": stream open\n\n"
+        async for event in answer_events(message.pk):
+            if isinstance(event, Delta):
+                yield sse_event("chunk", str(escape(event.text)))
+        final = await Message.objects.prefetch_related("attachments").select_related("thread").aget(pk=message.pk)
+        html = await sync_to_async(render_to_string)(
+            "chat/thread.html#message-row", {"message": final, "thread": final.thread}
+        )
+        yield sse_event("done", html)
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+# --- Providers and the catalog (admins only) ---------------------------------------------
+
+
+def _require_admin(request: HttpRequest) -> None:
+    if not request.user.is_admin_role:
+        raise PermissionDenied("Only admins manage providers and API keys.")
+
+
+@require_GET
+def provider_list(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    providers = Provider.objects.prefetch_related("models")
+    return render(request, "chat/providers.html", {"providers": providers})
+
+
+@require_http_methods(["GET", "POST"])
+def provider_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _require_admin(request)
+    provider = get_object_or_404(Provider, pk=pk) if pk else None
+    form = ProviderForm(request.POST or None, instance=provider)
+    if request.method == "POST" and form.is_valid():
+        provider = form.save()
+        flash.success(request, f"Provider {provider.name} saved.")
+        return redirect("provider_edit", pk=provider.pk)
+    discovered: list[str] | None = None
+    return render(
+        request, "chat/provider_form.html", {"form": form, "provider": provider, "discovered": discovered}
+    )
+
+
+@require_POST
+def provider_discover(request: HttpRequest, pk: int) -> HttpResponse:
+    """List the server's models (OpenAI-compatible `/v1/models`) and offer to add them."""
+    _require_admin(request)
+    provider = get_object_or_404(Provider, pk=pk)
+    try:
+        ids = services.provider_list_remote_models(provider=provider)
+        error = None
+    except services.DiscoveryError as exc:
+        ids, error = [], str(exc)
+    known = set(provider.models.values_list("model_id", flat=True))
+    return render(
+        request,
+        "chat/provider_form.html#discovered",
+        {"provider": provider, "discovered": [(i, i in known) for i in ids], "discover_error": error},
+    )
+
+
+@require_POST
+def provider_add_model(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request)
+    provider = get_object_or_404(Provider, pk=pk)
+    model_id = request.POST.get("model_id", "").strip()
+    if model_id:
+        CatalogModel.objects.get_or_create(provider=provider, model_id=model_id, defaults={"display_name": model_id})
+        flash.success(request, f"Added {model_id} to the catalog; set its prices and context window below.")
+    return redirect("provider_edit", pk=provider.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def catalog_model_edit(request: HttpRequest, provider_pk: int, pk: int | None = None) -> HttpResponse:
+    _require_admin(request)
+    provider = get_object_or_404(Provider, pk=provider_pk)
+    instance = get_object_or_404(CatalogModel, pk=pk, provider=provider) if pk else CatalogModel(provider=provider)
+    form = CatalogModelForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        flash.success(request, "Model saved.")
+        return redirect("provider_edit", pk=provider.pk)
+    return render(request, "chat/model_form.html", {"form": form, "provider": provider, "model": instance})
+
+

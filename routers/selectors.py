@@ -1,0 +1,45 @@
+"""Reads for routers: who may see, use or change which router, in one place."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.models import User
+from routers.models import Router, Rule, Visibility
+
+
+def router_list_usable_by(*, user: User) -> QuerySet[Router]:
+    """Routers the user may see and use: their own and shared ones (admins see all)."""
+    qs = Router.objects.select_related("owner", "primary_model__provider", "classifier_model__provider")
+    if user.is_admin_role:
+        return qs
+    return qs.filter(Q(owner=user) | Q(visibility=Visibility.SHARED))
+
+
+def router_can_edit(*, user: User, router: Router) -> bool:
+    if user.is_admin_role or router.owner_id == user.pk:
+        return True
+    return router.visibility == Visibility.SHARED and user.is_manager_role
+
+
+def router_get_for_user(*, user: User, pk: int) -> Router:
+    router = router_list_usable_by(user=user).filter(pk=pk).first()
+    if router is None:
+        raise Http404("No such router.")
+    return router
+
+
+def router_get_by_slug_for_user(*, user: User, slug: str) -> Router:
+    router = router_list_usable_by(user=user).filter(slug=slug).first()
+    if router is None:
+        raise Http404("No such router.")
+    return router
+
+
+def rule_get_for_router(*, router: Router, pk: int) -> Rule:
+    # A rule is only reachable through its own router: a guessed id from another router 404s.
+    rule = Rule.objects.filter(pk=pk, router=router).select_related("target_model__provider").first()
+    if rule is None:
+        raise Http404("No such rule in this router.")
+    return rule

@@ -1,0 +1,76 @@
+"""Shared fixtures: people with each role, demo catalog, the fake upstream server."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.fake_upstream.fixtures import fake_upstream, fake_upstream_server  # noqa: F401
+
+os.environ.setdefault("DEMO_CHUNK_DELAY", "0")
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(settings):
+    from django.core.cache import cache
+
+    yield
+    try:
+        cache.clear()
+    except Exception:  # the cache may be a Redis that a test deliberately broke
+        pass
+
+
+def _make_user(django_user_model, username: str, role: str = "member", **extra):
+    return django_user_model.objects.create_user(username=username, password="pw-" + username, role=role, **extra)
+
+
+@pytest.fixture
+def owner(db, django_user_model):
+    return _make_user(django_user_model, "olivia")
+
+
+@pytest.fixture
+def teammate(db, django_user_model):
+    return _make_user(django_user_model, "tom")
+
+
+@pytest.fixture
+def outsider(db, django_user_model):
+    return _make_user(django_user_model, "oscar")
+
+
+@pytest.fixture
+def manager(db, django_user_model):
+    return _make_user(django_user_model, "maria", role="manager")
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    return _make_user(django_user_model, "ada", role="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) logs the test client in as that user and returns it."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def demo_catalog(db):
+    from chat.catalog import provider_ensure
+
+    provider, _ = provider_ensure(slug="demo", name="Demo (simulated)", kind="demo")
+    return {m.model_id: m for m in provider.models.all()}
