@@ -1,21 +1,26 @@
 """Produce the assistant's answer for a pending message, streaming.
 
 The view calls `answer_events(message_id)` and relays what it yields as server-sent events.
-The answer is persisted as it completes, so a reload shows it and a client that disconnects
-does not lose what the model already said.
+Steps: claim the message (one stream per message), decide which models to try (a manual
+override, the workspace's model, or the workspace's router), stream along that chain with the
+failure policy, persist the answer with its badge, then log the routing decision via Celery.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
+from chat.failover import ChainResult, Candidate, run_chain
 from chat.models import CatalogModel, Message, MessageStatus, Thread
 from chat.providers.base import ChatRequest, ProviderError
-from chat.services import AnswerOutcome, estimate_usage, history_for, stream_from_model, to_chat_messages
+from chat.services import estimate_usage, history_for, provider_config_for, to_chat_messages
+from chat.selectors import catalog_list_enabled
 
 log = logging.getLogger(__name__)
 
@@ -39,27 +44,88 @@ class Plan:
 
     chain: list[CatalogModel]
     routing: dict
+    decision: object | None = None  # routers.engine.Decision when a router decided
+    router: object | None = None
+    primary: CatalogModel | None = None
+    problem: str = ""
+    catalog: dict[str, CatalogModel] = field(default_factory=dict)
 
 
-def plan_for(thread: Thread) -> Plan:
-    """The model chain for this thread: a manual override, else the workspace's model."""
+@dataclass
+class Loaded:
+    message: Message
+    thread: Thread
+    history: list[Message]
+    request: ChatRequest
+    catalog: dict[str, CatalogModel]
+
+
+def _load(message_id: int) -> Loaded:
+    message = Message.objects.select_related(
+        "thread__owner",
+        "thread__workspace__model__provider",
+        "thread__workspace__router__primary_model__provider",
+        "thread__workspace__router__classifier_model__provider",
+        "thread__override_model__provider",
+    ).get(pk=message_id)
+    thread = message.thread
+    history = history_for(message)
+    request = ChatRequest(model="", messages=to_chat_messages(history), system=thread.workspace.system_prompt)
+    catalog = {m.ref: m for m in catalog_list_enabled()}
+    return Loaded(message, thread, history, request, catalog)
+
+
+async def _plan(loaded: Loaded) -> Plan:
+    thread = loaded.thread
     if thread.override_model is not None:
-        return Plan([thread.override_model], {"source": "override", "model": thread.override_model.ref})
-    model = thread.workspace.model
+        model = thread.override_model
+        return Plan([model], {"source": "override", "model": model.ref, "reason": "Manual override: routing bypassed."})
+    workspace = thread.workspace
+    if workspace.mode == "router" and workspace.router is not None:
+        return await _plan_with_router(loaded, workspace.router)
+    model = workspace.model
     if model is None:
-        return Plan([], {"source": "workspace", "reason": "This workspace has no model configured."})
+        return Plan([], {"source": "workspace"}, problem="This workspace has no model configured.")
     return Plan([model], {"source": "workspace", "model": model.ref})
 
 
-def _load(message_id: int) -> tuple[Message, Plan, ChatRequest | None]:
-    message = Message.objects.select_related(
-        "thread__workspace__model__provider", "thread__override_model__provider"
-    ).get(pk=message_id)
-    thread = message.thread
-    plan = plan_for(thread)
-    messages = to_chat_messages(history_for(message))
-    request = ChatRequest(model="", messages=messages, system=thread.workspace.system_prompt)
-    return message, plan, request
+async def _plan_with_router(loaded: Loaded, router) -> Plan:
+    from routers.compiling import compiled_router_for
+    from routers.engine import RuleError
+    from routers.routing import aroute, asticky_get, classifier_target_for, route_input_for_chat
+
+    try:
+        compiled = await sync_to_async(compiled_router_for)(router)
+    except RuleError as exc:
+        primary = router.primary_model
+        return Plan(
+            [primary],
+            {"source": "primary", "router": router.name, "reason": f"Router is invalid ({exc.message}); primary model used."},
+            primary=primary,
+        )
+    target = await sync_to_async(classifier_target_for)(router)
+    inp = await sync_to_async(route_input_for_chat)(thread=loaded.thread, history=loaded.history)
+    sticky = await asticky_get(router.pk, f"thread:{loaded.thread.pk}") if router.sticky else None
+    decision = await aroute(compiled, inp, target=target, sticky=sticky)
+    chain = [loaded.catalog[ref] for ref in decision.chain if ref in loaded.catalog]
+    routing = {
+        "source": decision.source,
+        "router": router.name,
+        "router_id": router.pk,
+        "router_version": router.version,
+        "rule_id": decision.rule_id,
+        "rule_name": decision.rule_name,
+        "rule_kind": decision.rule_kind,
+        "model": decision.model,
+        "reason": decision.reason,
+        "skipped": [{"model": ref, "reason": why} for ref, why in decision.skipped],
+        "classifier": decision.classifier.to_dict() if decision.classifier else None,
+        "classifier_called": decision.classifier_called,
+        "decision_us": round(decision.decision_us, 1),
+        "verdicts": [v.to_dict() for v in decision.verdicts],
+    }
+    problem = "" if chain else f"No model can answer this message: {decision.reason}"
+    return Plan(chain, routing, decision=decision, router=router, primary=router.primary_model, problem=problem)
 
 
 async def _claim(message_id: int) -> bool:
@@ -70,62 +136,114 @@ async def _claim(message_id: int) -> bool:
     return updated == 1
 
 
+def candidates_for(chain: list[CatalogModel]) -> list[Candidate]:
+    return [Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m)) for m in chain]
+
+
 async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
     if not await _claim(message_id):
         yield Finished(message_id)
         return
-    message, plan, request = await sync_to_async(_load)(message_id)
-    outcome = AnswerOutcome()
+    loaded = await sync_to_async(_load)(message_id)
+    plan = await _plan(loaded)
+    result = ChainResult()
     try:
-        for model in plan.chain:
-            attempt_request = ChatRequest(
-                model=model.model_id, messages=request.messages, system=request.system
-            )
-            try:
-                async for text in stream_from_model(model, attempt_request, outcome):
-                    yield Delta(text)
-                outcome.model = model
-                outcome.error = None
-                outcome.attempts.append({"model": model.ref, "ok": True})
-                break
-            except ProviderError as exc:
-                outcome.error = exc
-                outcome.attempts.append({"model": model.ref, "ok": False, "error": exc.kind, "message": exc.message})
-                log.warning("model %s failed: %r", model.ref, exc)
-                if outcome.text:
-                    # Text was already shown: a different model must not silently take over.
-                    break
+        if plan.chain:
+            candidates = await sync_to_async(candidates_for)(plan.chain)
+            async for text in run_chain(candidates, loaded.request, result):
+                yield Delta(text)
         else:
-            if not plan.chain:
-                outcome.error = ProviderError("bad_request", plan.routing.get("reason", "No model to answer."))
+            result.error = ProviderError("bad_request", plan.problem or "No model to answer.")
     finally:
-        await sync_to_async(_finish)(message, plan, request, outcome)
+        await sync_to_async(_finish)(loaded, plan, result)
     yield Finished(message_id)
 
 
-def _finish(message: Message, plan: Plan, request: ChatRequest, outcome: AnswerOutcome) -> None:
-    message.content = outcome.text
-    message.routing = {**plan.routing, "attempts": outcome.attempts}
-    if outcome.model is not None and outcome.error is None:
-        usage = outcome.usage or estimate_usage(request.messages, request.system, outcome.text)
-        message.status = MessageStatus.COMPLETE
-        message.model = outcome.model
-        message.model_ref = outcome.model.ref
+def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
+    message = loaded.message
+    answered_by = loaded.catalog.get(result.answered_by or "")
+    message.content = result.text
+    message.routing = {**plan.routing, "attempts": result.attempts}
+    usage = None
+    if answered_by is not None:
+        usage = result.usage or estimate_usage(loaded.request.messages, loaded.request.system, result.text)
+        message.model = answered_by
+        message.model_ref = answered_by.ref
         message.input_tokens = usage.input_tokens
         message.output_tokens = usage.output_tokens
         message.usage_estimated = usage.estimated
-        message.cost = outcome.model.cost(usage.input_tokens, usage.output_tokens)
+        message.cost = answered_by.cost(usage.input_tokens, usage.output_tokens)
+    if result.complete and answered_by is not None:
+        message.status = MessageStatus.COMPLETE
+        message.error = ""
     else:
-        error = outcome.error
-        message.status = MessageStatus.INCOMPLETE if outcome.text else MessageStatus.ERROR
-        message.error = _describe(error) if error else "The answer was interrupted."
-        tried = [a for a in outcome.attempts if not a["ok"]]
-        if tried:
-            message.model_ref = tried[-1]["model"]
+        message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
+        message.error = describe_error(result.error) if result.error else "The answer was interrupted."
+        if answered_by is None and result.attempts:
+            message.model_ref = result.attempts[-1]["model"]
+    primary_cost = Decimal("0")
+    if plan.primary is not None and usage is not None:
+        primary_cost = plan.primary.cost(usage.input_tokens, usage.output_tokens)
+    message.routing["primary_cost"] = str(primary_cost)
     message.save()
+    if plan.router is not None or plan.routing.get("source") == "override":
+        _log_decision(loaded, plan, result, message, primary_cost)
 
 
-def _describe(error: ProviderError) -> str:
+def _log_decision(loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal) -> None:
+    from routers.decision_log import decision_log, new_payload
+
+    routing = plan.routing
+    classifier = routing.get("classifier") or {}
+    workspace = loaded.thread.workspace
+    router = plan.router or workspace.router
+    decision_log(
+        new_payload(
+            router_id=router.pk if router is not None else None,
+            router_version=router.version if router is not None else 0,
+            rule_id=routing.get("rule_id"),
+            rule_name=routing.get("rule_name") or "",
+            source=routing.get("source", ""),
+            reason=routing.get("reason", ""),
+            model_ref=routing.get("model") or "",
+            answered_by=result.answered_by or "",
+            attempts=result.attempts,
+            verdicts=routing.get("verdicts", []),
+            classifier_called=bool(routing.get("classifier_called")),
+            classifier_latency_ms=classifier.get("latency_ms") if routing.get("classifier_called") else None,
+            classifier_input_tokens=classifier.get("input_tokens", 0),
+            classifier_output_tokens=classifier.get("output_tokens", 0),
+            decision_us=routing.get("decision_us", 0),
+            input_tokens=message.input_tokens,
+            output_tokens=message.output_tokens,
+            cost=message.cost,
+            primary_cost=primary_cost,
+            fallback_used=result.fallback_used,
+            overridden=routing.get("source") == "override",
+            succeeded=result.complete,
+            channel="chat",
+            user_id=loaded.thread.owner_id,
+            workspace_id=workspace.pk,
+            message_id=message.pk,
+        )
+    )
+    if (
+        router is not None
+        and router.sticky
+        and routing.get("source") == "rule"
+        and result.complete
+        and result.answered_by
+    ):
+        from asgiref.sync import async_to_sync
+
+        from routers.routing import asticky_set
+
+        async_to_sync(asticky_set)(
+            router, f"thread:{loaded.thread.pk}", rule_id=routing["rule_id"], model_ref=result.answered_by
+        )
+
+
+def describe_error(error: ProviderError) -> str:
     labels = {
         "rate_limited": "The model is rate-limited",
         "timeout": "The model did not answer in time",
@@ -137,3 +255,5 @@ def _describe(error: ProviderError) -> str:
         "dropped_stream": "The answer was cut off mid-stream",
     }
     return f"{labels.get(error.kind, 'The model failed')}: {error.message}"
+
+

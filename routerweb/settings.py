@@ -196,3 +196,13 @@ LOGGING = {
 # In development WhiteNoise serves straight from static/ (uvicorn has no static server).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# The classifier call that judges LLM-classified rules: strict timeout, cached verdicts.
+CLASSIFIER_TIMEOUT = env_float("CLASSIFIER_TIMEOUT", 8.0)
+CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
+
+# Publishing a task must fail fast when the broker is down (we then write directly).
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 0}
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,0 +1,90 @@
+"""Turn router rows into engine objects, compiled once per (router version, catalog state).
+
+The engine never sees a QuerySet: this module is the edge. The cache is process-local but
+keyed by everything the compiled router depends on — router id and version (bumped on every
+edit of the router or its rules) and a fingerprint of the model catalog (context windows and
+image support drive the capability filter) — so every process computes the same thing and a
+stale entry can never be served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from threading import Lock
+
+from chat.models import CatalogModel
+from routers.engine import ModelInfo, RouterSpec, RuleSpec, compile_router
+from routers.engine.compile import CompiledRouter
+from routers.models import Router
+
+_CACHE_SIZE = 256
+_cache: OrderedDict[tuple[int, int, str], CompiledRouter] = OrderedDict()
+_lock = Lock()
+
+
+def catalog_snapshot() -> tuple[dict[str, ModelInfo], str]:
+    """Enabled catalog models as engine `ModelInfo`s, plus a fingerprint of what routing uses."""
+    rows = (
+        CatalogModel.objects.filter(enabled=True, provider__enabled=True)
+        .order_by("id")
+        .values_list("provider__slug", "model_id", "display_name", "context_window", "supports_images")
+    )
+    models: dict[str, ModelInfo] = {}
+    digest = hashlib.blake2b(digest_size=12)
+    for slug, model_id, display_name, context_window, supports_images in rows:
+        ref = f"{slug}/{model_id}"
+        models[ref] = ModelInfo(
+            ref=ref, display_name=display_name, context_window=context_window, supports_images=supports_images
+        )
+        digest.update(f"{ref}\0{context_window}\0{int(supports_images)}\0{display_name}\n".encode())
+    return models, digest.hexdigest()
+
+
+def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) -> RouterSpec:
+    if models is None:
+        models, _ = catalog_snapshot()
+    rules = tuple(
+        RuleSpec(
+            id=rule.pk,
+            name=rule.name,
+            kind=rule.kind,
+            target=rule.target_model.ref,
+            enabled=rule.enabled,
+            match=rule.match,
+            conditions=tuple(rule.conditions or ()),
+            description=rule.description,
+            fallbacks=tuple(rule.fallbacks or ()),
+        )
+        for rule in router.rules.select_related("target_model__provider").order_by("position", "id")
+    )
+    return RouterSpec(
+        id=router.pk,
+        primary=router.primary_model.ref,
+        name=router.name,
+        version=router.version,
+        rules=rules,
+        models=models,
+        classifier=router.classifier_model.ref if router.classifier_model_id else None,
+        fallbacks=tuple(router.fallbacks or ()),
+        sticky=router.sticky,
+        cooldown_minutes=router.cooldown_minutes,
+        time_zone=router.time_zone,
+    )
+
+
+def compiled_router_for(router: Router) -> CompiledRouter:
+    """The compiled router for this row's current version. Raises RuleError if it is invalid."""
+    models, fingerprint = catalog_snapshot()
+    key = (router.pk, router.version, fingerprint)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    compiled = compile_router(router_spec_for(router, models))
+    with _lock:
+        _cache[key] = compiled
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return compiled

@@ -1,0 +1,108 @@
+"""Recording routing decisions without slowing the answer.
+
+`decision_log(payload)` hands a plain-JSON record to Celery once the surrounding transaction
+commits. With no broker configured (embedded default) the task runs in-process. With a broker
+configured but unreachable, the record is written directly and a warning logged: nothing is
+lost. `decision_write` is idempotent on the record's `uid`, so a task that runs twice (a retry
+after a lost ack) still leaves one row.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from routers.models import RoutingDecision
+
+log = logging.getLogger(__name__)
+
+# Payload keys copied verbatim onto the model; ids are resolved below.
+_PLAIN_FIELDS = (
+    "router_version",
+    "rule_name",
+    "source",
+    "reason",
+    "model_ref",
+    "answered_by",
+    "attempts",
+    "verdicts",
+    "classifier_called",
+    "classifier_latency_ms",
+    "classifier_input_tokens",
+    "classifier_output_tokens",
+    "decision_us",
+    "input_tokens",
+    "output_tokens",
+    "fallback_used",
+    "overridden",
+    "succeeded",
+    "channel",
+)
+_ID_FIELDS = ("router_id", "rule_id", "user_id", "workspace_id", "message_id")
+
+
+def new_payload(**fields: Any) -> dict[str, Any]:
+    """A JSON-safe record: Decimals as strings, datetimes as ISO text, a fresh uid."""
+    payload: dict[str, Any] = {"uid": str(uuid.uuid4()), "created_at": timezone.now().isoformat()}
+    for key, value in fields.items():
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        payload[key] = value
+    return payload
+
+
+def decision_write(payload: dict[str, Any]) -> RoutingDecision:
+    """Store one decision; a second call with the same uid returns the existing row."""
+    existing = RoutingDecision.objects.filter(uid=payload["uid"]).first()
+    if existing is not None:
+        return existing
+    values: dict[str, Any] = {key: payload[key] for key in _PLAIN_FIELDS if key in payload and payload[key] is not None}
+    values["cost"] = Decimal(str(payload.get("cost") or "0"))
+    values["primary_cost"] = Decimal(str(payload.get("primary_cost") or "0"))
+    values["created_at"] = datetime.fromisoformat(payload["created_at"])
+    ids = {key: payload.get(key) for key in _ID_FIELDS}
+    ids = _existing_ids(ids)
+    with transaction.atomic():
+        decision, _ = RoutingDecision.objects.get_or_create(uid=payload["uid"], defaults={**values, **ids})
+    return decision
+
+
+def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
+    """Drop references to rows deleted since the decision was made (a rule edited away, say)."""
+    from chat.models import Message, Workspace
+    from django.contrib.auth import get_user_model
+
+    from routers.models import Router, Rule
+
+    checks = {"router_id": Router, "rule_id": Rule, "user_id": get_user_model(), "workspace_id": Workspace, "message_id": Message}
+    return {
+        key: value if value is not None and checks[key].objects.filter(pk=value).exists() else None
+        for key, value in ids.items()
+    }
+
+
+def decision_log(payload: dict[str, Any]) -> None:
+    """Enqueue the record after commit (the task must be able to see the rows it refers to)."""
+    transaction.on_commit(lambda: _enqueue(payload))
+
+
+def _enqueue(payload: dict[str, Any]) -> None:
+    from routers.tasks import record_decision
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        record_decision.apply(args=[payload], throw=False)
+        return
+    try:
+        record_decision.apply_async(args=[payload], retry=False)
+    except Exception as exc:  # kombu/redis raise many types for "broker unreachable"
+        log.warning("broker unreachable (%s); writing routing decision %s directly", exc, payload["uid"])
+        decision_write(payload)

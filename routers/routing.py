@@ -1,0 +1,246 @@
+"""Routing a message with a router: the engine's evaluate → (one classifier call) → decide.
+
+The engine is pure and synchronous; the only I/O of a decision is the classifier call, made
+here through the provider adapters, at most once per message, with a strict timeout and a
+cache keyed by (router version, recent conversation). Sticky state lives in the shared cache
+so every web process agrees on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from chat.models import CatalogModel
+from chat.providers.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
+from chat.providers.registry import get_adapter
+from routers.compiling import compiled_router_for
+from routers.engine import (
+    ClassifierAnswerError,
+    ClassifierVerdict,
+    Decision,
+    HistoryMessage,
+    RouteInput,
+    StickyState,
+    build_classifier_prompt,
+    decide,
+    evaluate,
+    parse_classifier_answer,
+)
+from routers.engine.compile import CompiledRouter
+from routers.models import Router
+
+log = logging.getLogger(__name__)
+
+_CLASSIFIER_CACHE_PREFIX = "routerweb:clf:"
+_STICKY_PREFIX = "routerweb:sticky:"
+
+
+@dataclass(frozen=True)
+class ClassifierTarget:
+    ref: str
+    model_id: str
+    config: ProviderConfig
+
+
+def classifier_target_for(router: Router) -> ClassifierTarget | None:
+    """The model that judges LLM rules (the classifier model, else the primary), if usable."""
+    from chat.services import provider_config_for
+
+    model: CatalogModel | None = router.classifier_model or router.primary_model
+    if model is None or not model.enabled or not model.provider.enabled:
+        return None
+    return ClassifierTarget(ref=model.ref, model_id=model.model_id, config=provider_config_for(model))
+
+
+async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
+    """One classifier call. Never raises: failures become a verdict with `error` set."""
+    key = _CLASSIFIER_CACHE_PREFIX + prompt.cache_key
+    try:
+        cached = await cache.aget(key)
+    except Exception:  # a cache outage must not stop routing
+        log.warning("classifier cache unavailable", exc_info=True)
+        cached = None
+    if cached is not None:
+        return ClassifierVerdict(**cached, cached=True)
+
+    request = ChatRequest(
+        model=target.model_id,
+        messages=(ChatMessage(role="user", text=prompt.user),),
+        system=prompt.system,
+        temperature=0.0,
+        max_tokens=prompt.max_output_tokens,
+        choices=prompt.labels,
+    )
+    timeout = settings.CLASSIFIER_TIMEOUT
+    started = time.perf_counter()
+
+    def failed(error: str, raw: str = "", tokens: tuple[int, int] = (0, 0)) -> ClassifierVerdict:
+        return ClassifierVerdict(
+            rule_id=None,
+            label=None,
+            raw=raw,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            input_tokens=tokens[0],
+            output_tokens=tokens[1],
+            error=error,
+        )
+
+    try:
+        completion = await asyncio.wait_for(get_adapter(target.config).complete(request), timeout=timeout)
+    except TimeoutError:
+        return failed(f"the classifier ({target.ref}) did not answer within {timeout:g} s")
+    except ProviderError as exc:
+        return failed(f"the classifier ({target.ref}) failed: {exc.kind}: {exc.message}")
+    tokens = (completion.usage.input_tokens, completion.usage.output_tokens)
+    try:
+        label = parse_classifier_answer(completion.text, prompt)
+    except ClassifierAnswerError:
+        shown = completion.text.strip()[:80]
+        return failed(f"the classifier's answer {shown!r} names no offered rule", completion.text, tokens)
+    verdict = ClassifierVerdict(
+        rule_id=prompt.rule_id_for(label),
+        label=label,
+        raw=completion.text,
+        latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+    )
+    try:
+        await cache.aset(key, _verdict_fields(verdict), settings.CLASSIFIER_CACHE_SECONDS)
+    except Exception:
+        log.warning("classifier cache unavailable", exc_info=True)
+    return verdict
+
+
+def _verdict_fields(verdict: ClassifierVerdict) -> dict:
+    fields = verdict.to_dict()
+    fields.pop("cached", None)
+    return fields
+
+
+async def aroute(
+    compiled: CompiledRouter,
+    inp: RouteInput,
+    *,
+    target: ClassifierTarget | None,
+    sticky: StickyState | None = None,
+) -> Decision:
+    evaluation = evaluate(compiled, inp)
+    verdict: ClassifierVerdict | None = None
+    if evaluation.needs_classifier:
+        prompt = build_classifier_prompt(compiled, evaluation, inp)
+        if target is None:
+            verdict = ClassifierVerdict(
+                rule_id=None, label=None, raw="", latency_ms=0.0, input_tokens=0, output_tokens=0,
+                error="no usable classifier model is configured",
+            )
+        else:
+            verdict = await classify(prompt, target)
+    return decide(compiled, evaluation, classifier=verdict, sticky=sticky, inp=inp)
+
+
+def route_message(*, router: Router, inp: RouteInput, sticky: StickyState | None = None) -> Decision:
+    """Synchronous routing for views, commands and the test panel (calls the classifier if needed)."""
+    compiled = compiled_router_for(router)
+    target = classifier_target_for(router)
+    return async_to_sync(aroute)(compiled, inp, target=target, sticky=sticky)
+
+
+def route_input_for_test(
+    *,
+    router: Router,
+    text: str,
+    has_image: bool = False,
+    conversation_tokens: int | None = None,
+    turns: int | None = None,
+    time_of_day: str | None = None,
+    user=None,
+    workspace: str = "",
+    workspace_tags: tuple[str, ...] = (),
+) -> RouteInput:
+    """A RouteInput for the test panel and the `route` command.
+
+    `time_of_day` ("HH:MM") is read in the router's time zone, today.
+    """
+    now = timezone.now()
+    if time_of_day:
+        hour, minute = (int(part) for part in time_of_day.split(":", 1))
+        local = now.astimezone(ZoneInfo(router.time_zone))
+        now = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return RouteInput(
+        text=text,
+        now=now,
+        has_image=has_image,
+        attachment_types=("image/png",) if has_image else (),
+        user=getattr(user, "username", "") or "",
+        groups=tuple(user.groups.values_list("name", flat=True)) if user is not None and user.pk else (),
+        workspace=workspace,
+        workspace_tags=workspace_tags,
+        conversation_tokens=conversation_tokens,
+        turns=turns,
+    )
+
+
+def history_for_engine(messages) -> tuple[HistoryMessage, ...]:
+    return tuple(
+        HistoryMessage(role=m.role, text=m.content, images=sum(1 for a in m.attachments.all() if a.is_image))
+        for m in messages
+    )
+
+
+# --- Sticky routes (shared cache) ---------------------------------------------------------
+
+
+def _sticky_key(router_id: int, thread_key: str) -> str:
+    return f"{_STICKY_PREFIX}{router_id}:{thread_key}"
+
+
+async def asticky_get(router_id: int, thread_key: str) -> StickyState | None:
+    try:
+        raw = await cache.aget(_sticky_key(router_id, thread_key))
+    except Exception:
+        log.warning("sticky cache unavailable", exc_info=True)
+        return None
+    if not raw:
+        return None
+    return StickyState(rule_id=raw["rule_id"], model_ref=raw["model_ref"], answered_at=datetime.fromisoformat(raw["answered_at"]))
+
+
+async def asticky_set(router: Router, thread_key: str, *, rule_id: int, model_ref: str) -> None:
+    """Remember the rule that answered, from the end of the answer, for the router's cool-down."""
+    value = {"rule_id": rule_id, "model_ref": model_ref, "answered_at": timezone.now().isoformat()}
+    ttl = int(timedelta(minutes=router.cooldown_minutes).total_seconds()) + 60
+    try:
+        await cache.aset(_sticky_key(router.pk, thread_key), value, ttl)
+    except Exception:
+        log.warning("sticky cache unavailable", exc_info=True)
+
+
+def route_input_for_chat(*, thread, history) -> RouteInput:
+    """The RouteInput for the newest user message of a thread (the last of `history`)."""
+    last = history[-1] if history else None
+    earlier = history[:-1] if history else []
+    attachments = list(last.attachments.all()) if last is not None else []
+    user = thread.owner
+    workspace = thread.workspace
+    return RouteInput(
+        text=last.content if last is not None else "",
+        now=timezone.now(),
+        history=history_for_engine(earlier),
+        has_image=any(a.is_image for a in attachments),
+        attachment_types=tuple(a.mime_type for a in attachments),
+        user=user.username,
+        groups=tuple(user.groups.values_list("name", flat=True)),
+        workspace=workspace.name,
+        workspace_tags=tuple(workspace.tags or ()),
+    )

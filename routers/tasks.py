@@ -1,0 +1,24 @@
+"""Celery tasks of the routers app: they take plain JSON and call a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from routers.decision_log import decision_write
+
+
+@shared_task(
+    name="routers.record_decision",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+    acks_late=True,
+    soft_time_limit=20,
+    time_limit=30,
+)
+def record_decision(payload: dict[str, Any]) -> str:
+    return str(decision_write(payload).uid)
