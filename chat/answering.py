@@ -77,9 +77,23 @@ def _load(message_id: int) -> Loaded:
 
 async def _plan(loaded: Loaded) -> Plan:
     thread = loaded.thread
+    requested = loaded.message.routing.get("requested_model")
+    if requested and requested in loaded.catalog:
+        model = loaded.catalog[requested]
+        return Plan(
+            [model],
+            {"source": "override", "model": model.ref, "reason": "Sent to this model for this one message."},
+            router=_router_of(thread),
+            primary=_primary_of(thread),
+        )
     if thread.override_model is not None:
         model = thread.override_model
-        return Plan([model], {"source": "override", "model": model.ref, "reason": "Manual override: routing bypassed."})
+        return Plan(
+            [model],
+            {"source": "override", "model": model.ref, "reason": "Manual override (/model): routing bypassed."},
+            router=_router_of(thread),
+            primary=_primary_of(thread),
+        )
     workspace = thread.workspace
     if workspace.mode == "router" and workspace.router is not None:
         return await _plan_with_router(loaded, workspace.router)
@@ -87,6 +101,16 @@ async def _plan(loaded: Loaded) -> Plan:
     if model is None:
         return Plan([], {"source": "workspace"}, problem="This workspace has no model configured.")
     return Plan([model], {"source": "workspace", "model": model.ref})
+
+
+def _router_of(thread: Thread):
+    workspace = thread.workspace
+    return workspace.router if workspace.mode == "router" else None
+
+
+def _primary_of(thread: Thread) -> CatalogModel | None:
+    router = _router_of(thread)
+    return router.primary_model if router is not None else thread.workspace.model
 
 
 async def _plan_with_router(loaded: Loaded, router) -> Plan:
@@ -186,7 +210,7 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
         primary_cost = plan.primary.cost(usage.input_tokens, usage.output_tokens)
     message.routing["primary_cost"] = str(primary_cost)
     message.save()
-    if plan.router is not None or plan.routing.get("source") == "override":
+    if plan.router is not None:
         _log_decision(loaded, plan, result, message, primary_cost)
 
 

@@ -136,7 +136,8 @@ class MessageStatus(models.TextChoices):
 
 class Message(models.Model):
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
-    role = models.CharField(max_length=16, choices=[("user", "User"), ("assistant", "Assistant")])
+    # "note": the outcome of a chat command, shown in the thread but never sent to a model.
+    role = models.CharField(max_length=16, choices=[("user", "User"), ("assistant", "Assistant"), ("note", "Note")])
     content = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETE)
     error = models.TextField(blank=True)

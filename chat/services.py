@@ -78,12 +78,22 @@ def _check_image(upload: UploadedFile) -> str:
     return mime
 
 
-def message_post(*, thread: Thread, text: str, images: list[UploadedFile] | None = None) -> tuple[Message, Message]:
+def message_post(
+    *, thread: Thread, text: str, images: list[UploadedFile] | None = None, model_ref: str = ""
+) -> tuple[Message, Message]:
     """Store the user's message and a pending assistant message that the stream will fill in.
 
-    Validation happens first, so a rejected message stores nothing.
+    `model_ref` sends this one message to that model instead of the router (recorded as an
+    override). Validation happens first, so a rejected message stores nothing.
     """
+    from chat.selectors import catalog_get_by_ref
+
     text = text.strip()
+    routing: dict = {}
+    if model_ref:
+        if catalog_get_by_ref(model_ref) is None:
+            raise ValidationError(f"Unknown model {model_ref!r}.")
+        routing = {"requested_model": model_ref}
     images = images or []
     if not text and not images:
         raise ValidationError("Type a message first.")
@@ -96,7 +106,9 @@ def message_post(*, thread: Thread, text: str, images: list[UploadedFile] | None
         user_message = Message.objects.create(thread=thread, role="user", content=text)
         for upload, mime in checked:
             Attachment.objects.create(message=user_message, file=upload, mime_type=mime, size=upload.size or 0)
-        assistant = Message.objects.create(thread=thread, role="assistant", status=MessageStatus.PENDING)
+        assistant = Message.objects.create(
+            thread=thread, role="assistant", status=MessageStatus.PENDING, routing=routing
+        )
         if thread.title == "New chat" and text:
             thread.title = text[:60] + ("…" if len(text) > 60 else "")
         thread.save(update_fields=["title", "updated_at"])
@@ -106,7 +118,7 @@ def message_post(*, thread: Thread, text: str, images: list[UploadedFile] | None
 def history_for(assistant: Message) -> list[Message]:
     """Messages before `assistant` that the model should see (failed answers left out)."""
     return list(
-        Message.objects.filter(thread_id=assistant.thread_id, id__lt=assistant.id)
+        Message.objects.filter(thread_id=assistant.thread_id, id__lt=assistant.id, role__in=["user", "assistant"])
         .exclude(role="assistant", status__in=[MessageStatus.ERROR, MessageStatus.PENDING])
         .prefetch_related("attachments")
         .order_by("created_at", "id")

@@ -24,6 +24,9 @@ from chat.selectors import (
     workspace_get_for_user,
     workspace_list_for_user,
 )
+from chat.commands import Command, command_run, parse_command
+from chat.preview import preview_route
+from chat.selectors import catalog_list_enabled
 from chat.sse import sse_event
 
 
@@ -84,6 +87,7 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "workspaces": workspace_list_for_user(user=request.user),
             "thread": None,
             "chat_messages": [],
+            "catalog": catalog_list_enabled(),
         },
     )
 
@@ -102,6 +106,7 @@ def thread_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "workspaces": workspace_list_for_user(user=request.user),
             "thread": thread,
             "chat_messages": chat_messages,
+            "catalog": catalog_list_enabled(),
         },
     )
 
@@ -115,21 +120,33 @@ def _composer_error(request: HttpRequest, error: ValidationError) -> HttpRespons
     return response
 
 
+def _post_or_command(request: HttpRequest, thread) -> list:
+    """Run a chat command, or post a message; returns the new rows. Raises ValidationError."""
+    text = request.POST.get("text", "")
+    command = parse_command(text)
+    if command is not None and not request.FILES:
+        return [Message.objects.get(pk=command_run(thread=thread, command=command).pk)]
+    return list(
+        services.message_post(
+            thread=thread,
+            text=text,
+            images=request.FILES.getlist("images"),
+            model_ref=request.POST.get("once_model", "").strip(),
+        )
+    )
+
+
 @require_POST
 def message_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """Post into a thread (pk = thread) and return the two new message rows."""
+    """Post into a thread (pk = thread) and return the new message rows."""
     thread = thread_get_for_user(user=request.user, pk=pk)
     try:
-        user_message, assistant = services.message_post(
-            thread=thread, text=request.POST.get("text", ""), images=request.FILES.getlist("images")
-        )
+        rows = _post_or_command(request, thread)
     except ValidationError as exc:
         return _composer_error(request, exc)
     if not request.htmx:
         return redirect("thread", pk=thread.pk)
-    return render(
-        request, "chat/thread.html#message-pair", {"pair": [user_message, assistant], "thread": thread}
-    )
+    return render(request, "chat/thread.html#message-pair", {"pair": rows, "thread": thread})
 
 
 @require_POST
@@ -138,7 +155,7 @@ def thread_start(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     thread = services.thread_create(workspace=workspace, owner=request.user)
     try:
-        services.message_post(thread=thread, text=request.POST.get("text", ""), images=request.FILES.getlist("images"))
+        _post_or_command(request, thread)
     except ValidationError as exc:
         thread.delete()
         return _composer_error(request, exc)
@@ -169,6 +186,40 @@ async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+@require_POST
+def thread_model(request: HttpRequest, pk: int) -> HttpResponse:
+    """The thread's model picker: "auto" returns to the router, a ref pins the thread to a model."""
+    thread = thread_get_for_user(user=request.user, pk=pk)
+    try:
+        note = command_run(thread=thread, command=Command("model", request.POST.get("model", "auto") or "auto"))
+    except ValidationError as exc:
+        return _composer_error(request, exc)
+    if not request.htmx:
+        return redirect("thread", pk=thread.pk)
+    return render(request, "chat/thread.html#message-pair", {"pair": [note], "thread": thread})
+
+
+@require_POST
+def route_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """Where the text being typed would go, from the calculated rules alone (no model call)."""
+    workspace = workspace_get_for_user(user=request.user, pk=pk)
+    thread = None
+    if request.POST.get("thread"):
+        thread = thread_get_for_user(user=request.user, pk=int(request.POST["thread"]))
+    preview = preview_route(
+        user=request.user,
+        workspace=workspace,
+        thread=thread,
+        text=request.POST.get("text", ""),
+        has_image=bool(request.FILES.getlist("images")),
+    )
+    return render(
+        request,
+        "chat/thread.html#route-preview",
+        {"preview": preview, "workspace": workspace, "thread": thread, "catalog": catalog_list_enabled()},
+    )
 
 
 # --- Providers and the catalog (admins only) ---------------------------------------------

@@ -48,6 +48,8 @@
       if (names) names.textContent = "";
       var errors = document.getElementById("composer-errors");
       if (errors) errors.innerHTML = "";
+      var preview = document.getElementById("route-preview");
+      if (preview) preview.innerHTML = "";
       var empty = document.getElementById("empty-thread");
       if (empty) empty.remove();
     }

@@ -1,0 +1,187 @@
+"""Helpers the SDK adapters share: error classification, usage estimates, choice schemas.
+
+Nothing here imports a provider SDK, so the registry stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, Protocol
+
+from chat.providers.base import (
+    ChatRequest,
+    Completion,
+    ErrorKind,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from routers.engine.tokens import estimate_message_tokens, estimate_tokens
+
+# Name of the forced tool / JSON property that carries a structured choice.
+CHOICE_FIELD = "choice"
+CHOICE_TOOL_NAME = "choose"
+
+# Phrases providers and OpenAI-style servers (vLLM, llama.cpp, Ollama, OpenRouter) use when a
+# request does not fit the context window; matched case-insensitively on 400/413 errors.
+CONTEXT_LENGTH_PHRASES: tuple[str, ...] = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "exceeds the maximum number of tokens",
+    "too many tokens",
+)
+
+
+def kind_for_status(status: int) -> ErrorKind:
+    """The failure kind an HTTP status implies before looking at the body."""
+    if status == 429:
+        return "rate_limited"
+    if status in (401, 403):
+        return "auth"
+    if status == 408:
+        return "timeout"
+    if status >= 500:  # includes Anthropic's 529 "overloaded"
+        return "unavailable"
+    return "bad_request"
+
+
+def mentions_context_length(*texts: object) -> bool:
+    haystack = " ".join(str(t) for t in texts if t).lower()
+    return any(phrase in haystack for phrase in CONTEXT_LENGTH_PHRASES)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from `retry-after-ms` or `Retry-After` (delta-seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+
+
+def status_error(
+    status: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    kind: ErrorKind | None = None,
+    partial_text: str = "",
+) -> ProviderError:
+    """A `ProviderError` for an HTTP error status, with Retry-After when the server sent it."""
+    return ProviderError(
+        kind or kind_for_status(status),
+        message,
+        status_code=status,
+        retry_after=parse_retry_after(headers),
+        partial_text=partial_text,
+    )
+
+
+def connection_error(
+    message: str, *, timed_out: bool, started: bool, partial_text: str
+) -> ProviderError:
+    """A transport failure. Once the stream has begun, a broken connection is a dropped stream."""
+    if timed_out:
+        kind: ErrorKind = "timeout"
+    elif started:
+        kind = "dropped_stream"
+    else:
+        kind = "unavailable"
+    return ProviderError(kind, message, partial_text=partial_text)
+
+
+def _httpx_families() -> list[Any]:
+    # The SDKs use `httpx2` (a fork under another name) or `httpx`; their exceptions do not
+    # share base classes, so both families are checked.
+    families = []
+    for name in ("httpx", "httpx2"):
+        try:
+            families.append(__import__(name))
+        except ImportError:
+            continue
+    return families
+
+
+def transport_error(exc: BaseException, *, started: bool, partial_text: str) -> ProviderError | None:
+    """Classify a raw httpx/httpx2 exception that an SDK let escape (mostly mid-stream reads)."""
+    for module in _httpx_families():
+        if isinstance(exc, module.TimeoutException):
+            return connection_error(
+                f"Timed out: {exc}", timed_out=True, started=started, partial_text=partial_text
+            )
+        if isinstance(exc, module.TransportError):
+            detail = str(exc) or type(exc).__name__
+            return connection_error(
+                f"Connection failed: {detail}", timed_out=False, started=started, partial_text=partial_text
+            )
+    return None
+
+
+def malformed_chunk_error(exc: BaseException, *, partial_text: str) -> ProviderError:
+    # None of the three SDKs can skip a bad SSE event: the JSON error escapes their stream
+    # generator, which is then finished. The stream is unusable from there on.
+    return ProviderError(
+        "dropped_stream",
+        f"The provider sent a malformed stream chunk: {exc}",
+        partial_text=partial_text,
+    )
+
+
+def estimate_input_tokens(request: ChatRequest) -> int:
+    total = sum(estimate_message_tokens(m.text, len(m.images)) for m in request.messages)
+    if request.system:
+        total += estimate_message_tokens(request.system)
+    return total
+
+
+def make_usage(request: ChatRequest, text: str, input_tokens: int | None, output_tokens: int | None) -> Usage:
+    """Provider counts when reported; an estimate (flagged) for whatever is missing."""
+    estimated = input_tokens is None or output_tokens is None
+    return Usage(
+        input_tokens=input_tokens if input_tokens is not None else estimate_input_tokens(request),
+        output_tokens=output_tokens if output_tokens is not None else estimate_tokens(text),
+        estimated=estimated,
+    )
+
+
+def choice_json_schema(choices: Iterable[str]) -> dict[str, Any]:
+    """An object with one string property restricted to the offered choices."""
+    return {
+        "type": "object",
+        "properties": {CHOICE_FIELD: {"type": "string", "enum": list(choices)}},
+        "required": [CHOICE_FIELD],
+        "additionalProperties": False,
+    }
+
+
+class _Completes(Protocol):
+    async def complete(self, request: ChatRequest) -> Completion: ...
+
+
+async def stream_by_completing(adapter: _Completes, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    """Stream a structured-choice request as one delta: its raw wire text (JSON, tool input)
+    is not something a caller should see piecemeal, and the answer is a few tokens anyway."""
+    completion = await adapter.complete(request)
+    if completion.text:
+        yield TextDelta(completion.text)
+    yield completion.usage

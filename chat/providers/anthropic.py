@@ -1,0 +1,266 @@
+"""Anthropic's Messages API through the official `anthropic` SDK (`AsyncAnthropic`).
+
+SDK behaviour this adapter relies on (anthropic 2.x, checked in `anthropic/_streaming.py`):
+- We iterate the raw event stream (`messages.create(stream=True)`), not the accumulating
+  `messages.stream()` helper, so a stream without `message_stop` simply ends and we finish
+  with the usage seen so far (estimated for what is missing).
+- An `event: error` mid-stream (e.g. overloaded_error) is raised by the SDK as an
+  `APIStatusError` carrying the error `type`; we map that type, keeping the partial text.
+- An SSE event whose data is not JSON raises `json.JSONDecodeError` out of the SDK's stream
+  generator; it cannot be skipped, so it is reported as `dropped_stream`.
+- Transport failures while reading a stream are NOT wrapped by the SDK: raw `httpx2`
+  exceptions (RemoteProtocolError, ReadTimeout) escape and are classified here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import Any
+
+import anthropic
+from anthropic import AsyncAnthropic
+
+from chat.providers._common import (
+    CHOICE_FIELD,
+    CHOICE_TOOL_NAME,
+    choice_json_schema,
+    connection_error,
+    kind_for_status,
+    make_usage,
+    malformed_chunk_error,
+    mentions_context_length,
+    parse_retry_after,
+    stream_by_completing,
+    transport_error,
+)
+from chat.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    ErrorKind,
+    ProviderConfig,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+)
+
+# The Messages API requires max_tokens; this is used when the request does not say.
+DEFAULT_MAX_TOKENS = 4096
+
+# Anthropic error `type`s (also sent inside a stream's error event) → our kinds.
+_ERROR_TYPE_KINDS: dict[str, ErrorKind] = {
+    "invalid_request_error": "bad_request",
+    "request_too_large": "bad_request",
+    "not_found_error": "bad_request",
+    "authentication_error": "auth",
+    "permission_error": "auth",
+    "billing_error": "auth",
+    "rate_limit_error": "rate_limited",
+    "timeout_error": "timeout",
+    "api_error": "unavailable",
+    "overloaded_error": "unavailable",
+}
+
+
+class AnthropicAdapter:
+    def __init__(self, config: ProviderConfig) -> None:
+        self._config = config
+
+    @cached_property
+    def _client(self) -> AsyncAnthropic:
+        return AsyncAnthropic(
+            # Always explicit: an empty key must fail as auth, not silently pick up
+            # ANTHROPIC_API_KEY or a credentials profile from the server's environment.
+            api_key=self._config.api_key,
+            base_url=self._config.base_url or None,
+            timeout=anthropic.Timeout(self._config.read_timeout, connect=self._config.connect_timeout),
+            max_retries=0,  # retries belong to our failure policy
+        )
+
+    # -- protocol --
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        try:
+            message = await self._client.messages.create(**self._params(request))
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if message.stop_reason == "refusal":
+            raise _refusal(getattr(message, "stop_details", None), partial_text="")
+        text = _chosen(message.content) if request.choices is not None else _text(message.content)
+        usage = getattr(message, "usage", None)
+        return Completion(
+            text=text,
+            usage=make_usage(
+                request,
+                text,
+                getattr(usage, "input_tokens", None),
+                getattr(usage, "output_tokens", None),
+            ),
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        if request.choices is not None:
+            async for event in stream_by_completing(self, request):
+                yield event
+            return
+        try:
+            events = await self._client.messages.create(**self._params(request), stream=True)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        parts: list[str] = []
+        counts: dict[str, int | None] = {"input": None, "output": None}
+        try:
+            async with events:
+                async for event in events:
+                    text = _handle_event(event, counts, parts)
+                    if text:
+                        parts.append(text)
+                        yield TextDelta(text)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, started=True, partial_text="".join(parts)) from exc
+        yield make_usage(request, "".join(parts), counts["input"], counts["output"])
+
+    async def list_models(self) -> list[str]:
+        try:
+            return [model.id async for model in self._client.models.list()]
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    # -- request --
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": [_message(m) for m in request.messages],
+        }
+        if request.system:
+            params["system"] = request.system
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.choices is not None:
+            # A forced tool whose only input is an enum: the model cannot answer anything else.
+            params["tools"] = [
+                {
+                    "name": CHOICE_TOOL_NAME,
+                    "description": "Record exactly one of the offered options.",
+                    "input_schema": choice_json_schema(request.choices),
+                }
+            ]
+            params["tool_choice"] = {"type": "tool", "name": CHOICE_TOOL_NAME}
+        return params
+
+    # -- errors --
+
+    def _error(self, exc: Exception, *, started: bool = False, partial_text: str = "") -> ProviderError:
+        if isinstance(exc, anthropic.APITimeoutError):
+            return connection_error(
+                "The provider timed out.", timed_out=True, started=started, partial_text=partial_text
+            )
+        if isinstance(exc, anthropic.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return connection_error(
+                f"Connection to the provider failed: {cause}",
+                timed_out=False,
+                started=started,
+                partial_text=partial_text,
+            )
+        if isinstance(exc, anthropic.APIStatusError):
+            return _status_error(exc, partial_text)
+        if isinstance(exc, json.JSONDecodeError):
+            return malformed_chunk_error(exc, partial_text=partial_text)
+        mapped = transport_error(exc, started=started, partial_text=partial_text)
+        if mapped is not None:
+            return mapped
+        if isinstance(exc, anthropic.AnthropicError):
+            return ProviderError("unavailable", f"Anthropic SDK error: {exc}", partial_text=partial_text)
+        raise exc  # not a provider failure but a bug: let it surface unchanged
+
+
+def _handle_event(event: Any, counts: dict[str, int | None], parts: list[str]) -> str:
+    """Record usage from one raw stream event; return its text, if it carries any."""
+    kind = getattr(event, "type", None)
+    if kind == "message_start":
+        usage = getattr(event.message, "usage", None)
+        counts["input"] = getattr(usage, "input_tokens", None)
+    elif kind == "content_block_delta" and getattr(event.delta, "type", None) == "text_delta":
+        return event.delta.text or ""
+    elif kind == "message_delta":
+        usage = getattr(event, "usage", None)
+        # message_delta counts are cumulative, so the last one wins.
+        if getattr(usage, "output_tokens", None) is not None:
+            counts["output"] = usage.output_tokens
+        if getattr(usage, "input_tokens", None) is not None:
+            counts["input"] = usage.input_tokens
+        if getattr(event.delta, "stop_reason", None) == "refusal":
+            raise _refusal(getattr(event.delta, "stop_details", None), partial_text="".join(parts))
+    return ""
+
+
+def _status_error(exc: anthropic.APIStatusError, partial_text: str) -> ProviderError:
+    status = exc.status_code
+    message = getattr(exc, "api_message", None) or exc.message
+    error_type = getattr(exc, "type", None) or ""
+    if status < 400:
+        # An error event inside a 200 stream: only the error type tells what happened.
+        kind = _ERROR_TYPE_KINDS.get(error_type, "unavailable")
+    else:
+        kind = kind_for_status(status)
+    if kind == "bad_request" and mentions_context_length(message):
+        kind = "context_too_long"
+    return ProviderError(
+        kind,
+        message,
+        status_code=status if status >= 400 else None,
+        retry_after=parse_retry_after(exc.response.headers),
+        partial_text=partial_text,
+    )
+
+
+def _refusal(details: Any, *, partial_text: str) -> ProviderError:
+    reason = "stop_reason=refusal"
+    category = getattr(details, "category", None)
+    explanation = getattr(details, "explanation", None)
+    if category:
+        reason += f", category={category}"
+    if explanation:
+        reason += f": {explanation}"
+    return ProviderError("content_filter", f"The model refused to answer ({reason}).", partial_text=partial_text)
+
+
+def _text(content: list[Any]) -> str:
+    return "".join(block.text for block in content if getattr(block, "type", None) == "text")
+
+
+def _chosen(content: list[Any]) -> str:
+    """The enum value of the forced tool call ('' when the model did not call it)."""
+    for block in content:
+        if getattr(block, "type", None) == "tool_use" and isinstance(block.input, dict):
+            value = block.input.get(CHOICE_FIELD)
+            if isinstance(value, str):
+                return value
+    return _text(content).strip()
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    if not message.images:
+        return {"role": message.role, "content": message.text}
+    # Anthropic recommends images before the text that refers to them.
+    content: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "source": {
+                "type": "base64",
+                "media_type": image.mime_type,
+                "data": base64.b64encode(image.data).decode("ascii"),
+            },
+        }
+        for image in message.images
+    ]
+    content.append({"type": "text", "text": message.text})
+    return {"role": message.role, "content": content}

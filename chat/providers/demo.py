@@ -1,0 +1,163 @@
+"""The demo provider: no key, no network, deterministic, and honest about being simulated.
+
+It lets someone try routerweb on a laptop before configuring any real LLM: every answer
+starts by saying it is simulated and then describes the message it received (a short echo,
+word count, whether it looks like a question or code), so which rule routed it is visible.
+
+Classifier calls (`request.choices` set) are simulated too: the demo picks the offered
+choice whose description shares the most words with the message being classified, or
+"none". It expects the classifier prompt to put each option on its own line together with
+its description (e.g. `- legal: questions about contracts, law or compliance`); the
+message to classify is the last user message minus those option lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+
+from chat.providers._common import make_usage
+from chat.providers.base import ChatRequest, Completion, ProviderConfig, StreamEvent, TextDelta
+
+# Seconds between streamed words, so the demo feels like streaming. Tests set it to 0.
+CHUNK_DELAY_ENV = "DEMO_CHUNK_DELAY"
+DEFAULT_CHUNK_DELAY = 0.02
+
+DEMO_MODELS: tuple[str, ...] = ("fast", "smart")
+NO_CHOICE = "none"
+
+_SUMMARY_CHARS = 80
+_CODE = re.compile(
+    r"```|^\s*(def|class|import|from|function|const|let|var|public|private|#include)\b|=>|;\s*$|\{\s*$",
+    re.MULTILINE,
+)
+_QUESTION_OPENERS = frozenset(
+    "how what why when where who which whom whose can could is are do does did should would will may".split()
+)
+_STOPWORDS = frozenset(
+    """a an and are as at be by for from has have in is it its of on or that the this to was were
+    will with about any does into not than then there these those what which who why how you your
+    our we they them their can could should would message messages rule rules option options
+    user users question questions""".split()
+)
+
+
+def chunk_delay() -> float:
+    raw = os.environ.get(CHUNK_DELAY_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_CHUNK_DELAY
+    try:
+        delay = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{CHUNK_DELAY_ENV} must be a number of seconds, got {raw!r}") from exc
+    if delay < 0:
+        raise ValueError(f"{CHUNK_DELAY_ENV} must not be negative, got {raw!r}")
+    return delay
+
+
+class DemoAdapter:
+    def __init__(self, config: ProviderConfig) -> None:
+        self._config = config
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        text = answer_text(request)
+        return Completion(text=text, usage=make_usage(request, text, None, None))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        text = answer_text(request)
+        delay = chunk_delay()
+        pieces = [text] if request.choices is not None else re.findall(r"\S+\s*", text)
+        for piece in pieces:
+            await asyncio.sleep(delay)
+            yield TextDelta(piece)
+        yield make_usage(request, text, None, None)
+
+    async def list_models(self) -> list[str]:
+        return list(DEMO_MODELS)
+
+
+def answer_text(request: ChatRequest) -> str:
+    if request.choices is not None:
+        return classify(request)
+    return simulated_answer(request)
+
+
+def simulated_answer(request: ChatRequest) -> str:
+    users = [m for m in request.messages if m.role == "user"]
+    last = users[-1] if users else None
+    text = last.text if last else ""
+    words = len(text.split())
+    sentences = [f"[Simulated answer from demo model `{request.model}` — no real LLM was called.]"]
+    if not text.strip():
+        sentences.append("Your message was empty.")
+    else:
+        sentences.append(f'You wrote {words} word{"" if words == 1 else "s"}: "{_summary(text)}".')
+        sentences.append(f"It looks like {_describe(text)}.")
+    if last and last.images:
+        count = len(last.images)
+        sentences.append(f"You attached {count} image{'' if count == 1 else 's'}, which the demo does not look at.")
+    sentences.append(f"This is turn {len(users)} of the conversation.")
+    sentences.append("Configure a real provider to get real answers.")
+    return " ".join(sentences)
+
+
+def _summary(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= _SUMMARY_CHARS:
+        return flat
+    return flat[: _SUMMARY_CHARS - 1].rstrip() + "…"
+
+
+def _describe(text: str) -> str:
+    stripped = text.strip()
+    first_word = stripped.split()[0].lower().strip(",:;") if stripped else ""
+    question = stripped.endswith("?") or first_word in _QUESTION_OPENERS
+    code = bool(_CODE.search(text))
+    if question and code:
+        return "a question about some code"
+    if code:
+        return "code"
+    if question:
+        return "a question"
+    return "a statement rather than a question"
+
+
+# --- Simulated classification -------------------------------------------------------------
+
+
+def classify(request: ChatRequest) -> str:
+    """The offered choice whose description overlaps most with the message; ties go to the
+    choice offered first; no overlap at all means "none"."""
+    offered = [c for c in request.choices or () if c != NO_CHOICE]
+    prompt = "\n".join([request.system, *(m.text for m in request.messages)])
+    users = [m for m in request.messages if m.role == "user"]
+    message = users[-1].text if users else ""
+    option_lines = {c: _lines_mentioning(prompt, c) for c in offered}
+    all_option_lines = {line for lines in option_lines.values() for line in lines}
+    message_words = _keywords(
+        "\n".join(line for line in message.splitlines() if line not in all_option_lines)
+    )
+    best, best_score = NO_CHOICE, 0
+    for choice in offered:
+        description = _keywords("\n".join(option_lines[choice])) - _keywords(choice)
+        score = len(description & message_words)
+        if score > best_score:
+            best, best_score = choice, score
+    return best
+
+
+def _lines_mentioning(text: str, choice: str) -> list[str]:
+    pattern = re.compile(rf"(?<![\w-]){re.escape(choice)}(?![\w-])", re.IGNORECASE)
+    return [line for line in text.splitlines() if pattern.search(line)]
+
+
+def _keywords(text: str) -> set[str]:
+    words = set()
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if len(word) < 3 or word in _STOPWORDS:
+            continue
+        # Crude plural folding, so "contract" matches "contracts".
+        words.add(word[:-1] if len(word) > 3 and word.endswith("s") else word)
+    return words

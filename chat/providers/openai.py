@@ -1,0 +1,254 @@
+"""OpenAI Chat Completions through the official `openai` SDK (`AsyncOpenAI`).
+
+Two kinds share this module: `openai` (api.openai.com, structured outputs for `choices`)
+and `openai_compatible` (Ollama, vLLM, LM Studio, OpenRouter...: a required base URL, plain
+text for `choices` because many such servers reject `response_format` json_schema; the
+caller parses the answer strictly).
+
+SDK behaviour this adapter relies on (openai 3.x, checked in `openai/_streaming.py`):
+- A stream that ends without `data: [DONE]` simply stops iterating; we finish with usage.
+- An SSE event whose data is not JSON raises `json.JSONDecodeError` out of the SDK's stream
+  generator, which cannot be resumed, so it is reported as `dropped_stream`.
+- Transport failures while reading a stream arrive as `APIConnectionError` /
+  `APITimeoutError`, the same classes as before the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from chat.providers._common import (
+    CHOICE_FIELD,
+    choice_json_schema,
+    connection_error,
+    kind_for_status,
+    make_usage,
+    malformed_chunk_error,
+    mentions_context_length,
+    status_error,
+    stream_by_completing,
+    transport_error,
+)
+from chat.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    ImagePart,
+    ProviderConfig,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+)
+
+# Codes OpenAI (and Azure OpenAI) use for a request refused by the content policy.
+_CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "content_filter"})
+
+
+class OpenAIAdapter:
+    # api.openai.com supports structured outputs; reasoning models reject `max_tokens`.
+    structured_choices = True
+    max_tokens_param = "max_completion_tokens"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self._config = config
+
+    @cached_property
+    def _client(self) -> AsyncOpenAI:
+        # Built on first use so that constructing an adapter stays cheap.
+        return AsyncOpenAI(
+            # Local OpenAI-style servers often need no key, but the SDK insists on one.
+            api_key=self._config.api_key or "not-needed",
+            base_url=self._config.base_url or None,
+            timeout=openai.Timeout(self._config.read_timeout, connect=self._config.connect_timeout),
+            # Our own failure policy decides retries and fallbacks.
+            max_retries=0,
+        )
+
+    # -- protocol --
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        try:
+            response = await self._client.chat.completions.create(**self._params(request))
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if not response.choices:
+            raise ProviderError("unavailable", "The provider returned no choices.")
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        _raise_if_filtered(choice.finish_reason, getattr(choice.message, "refusal", None), text)
+        if request.choices is not None and self.structured_choices:
+            text = _parse_choice(text)
+        usage = response.usage
+        return Completion(
+            text=text,
+            usage=make_usage(
+                request,
+                text,
+                usage.prompt_tokens if usage else None,
+                usage.completion_tokens if usage else None,
+            ),
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        if request.choices is not None:
+            async for event in stream_by_completing(self, request):
+                yield event
+            return
+        params = self._params(request) | {"stream": True, "stream_options": {"include_usage": True}}
+        try:
+            chunks = await self._client.chat.completions.create(**params)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        parts: list[str] = []
+        input_tokens = output_tokens = None
+        try:
+            async with chunks:
+                async for chunk in chunks:
+                    if chunk.usage is not None:
+                        input_tokens = chunk.usage.prompt_tokens
+                        output_tokens = chunk.usage.completion_tokens
+                    for choice in chunk.choices[:1]:
+                        delta = choice.delta.content if choice.delta else None
+                        if delta:
+                            parts.append(delta)
+                            yield TextDelta(delta)
+                        _raise_if_filtered(choice.finish_reason, None, "".join(parts))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, started=True, partial_text="".join(parts)) from exc
+        yield make_usage(request, "".join(parts), input_tokens, output_tokens)
+
+    async def list_models(self) -> list[str]:
+        try:
+            return [model.id async for model in self._client.models.list()]
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    # -- request --
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": request.model, "messages": _messages(request)}
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            params[self.max_tokens_param] = request.max_tokens
+        if request.choices is not None and self.structured_choices:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "choice", "strict": True, "schema": choice_json_schema(request.choices)},
+            }
+        return params
+
+    # -- errors --
+
+    def _error(self, exc: Exception, *, started: bool = False, partial_text: str = "") -> ProviderError:
+        if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it subclasses it
+            return connection_error(
+                "The provider timed out.", timed_out=True, started=started, partial_text=partial_text
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return connection_error(
+                f"Connection to the provider failed: {cause}",
+                timed_out=False,
+                started=started,
+                partial_text=partial_text,
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return _status_error(exc, partial_text)
+        if isinstance(exc, openai.APIError):
+            # An `{"error": ...}` object inside an otherwise successful stream.
+            kind = "dropped_stream" if started else "unavailable"
+            return ProviderError(kind, f"The provider reported an error: {exc.message}", partial_text=partial_text)
+        if isinstance(exc, json.JSONDecodeError):
+            return malformed_chunk_error(exc, partial_text=partial_text)
+        mapped = transport_error(exc, started=started, partial_text=partial_text)
+        if mapped is not None:
+            return mapped
+        if isinstance(exc, openai.OpenAIError):
+            return ProviderError("unavailable", f"OpenAI SDK error: {exc}", partial_text=partial_text)
+        raise exc  # not a provider failure but a bug: let it surface unchanged
+
+
+class OpenAICompatibleAdapter(OpenAIAdapter):
+    """Any OpenAI-style server. `choices` go as plain text: the prompt names the options."""
+
+    structured_choices = False
+    # The older parameter is the one every compatible server understands.
+    max_tokens_param = "max_tokens"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        if not config.base_url:
+            raise ValueError("An OpenAI-compatible provider needs a base URL.")
+        super().__init__(config)
+
+
+def _status_error(exc: openai.APIStatusError, partial_text: str) -> ProviderError:
+    status = exc.status_code
+    message = _error_message(exc)
+    code = exc.code or ""
+    kind = kind_for_status(status)
+    if code in _CONTENT_POLICY_CODES:
+        kind = "content_filter"
+    elif status in (400, 413) and mentions_context_length(code, message):
+        kind = "context_too_long"
+    return status_error(status, message, headers=exc.response.headers, kind=kind, partial_text=partial_text)
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return exc.message
+
+
+def _raise_if_filtered(finish_reason: str | None, refusal: str | None, partial_text: str) -> None:
+    if finish_reason == "content_filter":
+        raise ProviderError(
+            "content_filter",
+            "The provider's content filter stopped the answer (finish_reason=content_filter).",
+            partial_text=partial_text,
+        )
+    if refusal:
+        raise ProviderError("content_filter", f"The model refused: {refusal}", partial_text=partial_text)
+
+
+def _parse_choice(text: str) -> str:
+    """The value of a structured-output answer; the raw text when it is not the expected JSON,
+    which the caller's strict check then treats as no choice."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()
+    if isinstance(data, dict) and isinstance(data.get(CHOICE_FIELD), str):
+        return data[CHOICE_FIELD]
+    return text.strip()
+
+
+def _messages(request: ChatRequest) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages.extend(_message(m) for m in request.messages)
+    return messages
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    # Only user turns may carry images on the Chat Completions API.
+    if not message.images or message.role != "user":
+        return {"role": message.role, "content": message.text}
+    content: list[dict[str, Any]] = [{"type": "text", "text": message.text}]
+    content.extend({"type": "image_url", "image_url": {"url": _data_url(image)}} for image in message.images)
+    return {"role": message.role, "content": content}
+
+
+def _data_url(image: ImagePart) -> str:
+    return f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode('ascii')}"
