@@ -1,0 +1,333 @@
+"""Routing one message: evaluate → (one classifier call) → decide.
+
+Order semantics. Rules form one ordered list mixing calculated and LLM rules; the first
+rule that matches wins.
+
+1. `evaluate` walks the rules in order, skipping disabled ones, and evaluates each
+   enabled calculated rule until one matches. The enabled LLM rules standing *before*
+   that rule (all of them if none matched) are `offered`: only they can still beat it.
+   `needs_classifier` is true iff something is offered.
+2. The caller makes at most one classifier call for the offered rules
+   (`build_classifier_prompt`, classifier.py) — or none at all when nothing is offered.
+3. `decide` picks, in this order: the LLM rule the classifier chose (it stands before any
+   calculated winner by construction); else the first matching calculated rule; else,
+   for a sticky router, the model that answered the thread last, if its rule still exists
+   and is enabled and `now - answered_at <= cool-down`; else the primary model.
+4. Capability filter: the candidate chain — chosen model, the rule's own fallbacks, the
+   router's fallbacks, the primary — is de-duplicated in order, and a model is skipped
+   when it is not in the catalog, when the message has an image and it does not accept
+   images, or when the conversation's estimated tokens exceed its context window.
+   `Decision.model` is the first suitable model (None if there is none, and the reason
+   says so); `Decision.chain` is every suitable model, in order, for fallbacks.
+
+`route` does all of this for callers with a synchronous classifier; async callers call
+`evaluate`, their classifier, and `decide`. If the classifier raises or answers anything
+but one offered label, no LLM rule matches and the reason says why.
+
+`decision_us` is engine time only: evaluation, prompt building and the decision, never
+the classifier call itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from time import perf_counter_ns
+from typing import Any
+
+from .classifier import build_classifier_prompt
+from .compile import CompiledRouter, CompiledRule, ConditionResult
+from .features import Features
+from .types import (
+    ClassifierPrompt,
+    ClassifierVerdict,
+    ConditionVerdict,
+    Decision,
+    Evaluation,
+    RouteInput,
+    RuleStatus,
+    RuleVerdict,
+    Source,
+    StickyState,
+)
+
+
+def evaluate(router: CompiledRouter, inp: RouteInput) -> Evaluation:
+    started = perf_counter_ns()
+    features = router.features(inp)
+    # One entry per rule reached, in order: the evaluated conditions of a calculated
+    # rule, or None for disabled and LLM rules. Rules after the winner get no entry.
+    outcomes: list[list[ConditionResult] | None] = []
+    offered: list[int] = []
+    matched_id: int | None = None
+    for rule in router.rules:
+        if not rule.enabled:
+            outcomes.append(None)
+        elif rule.is_llm:
+            offered.append(rule.id)
+            outcomes.append(None)
+        else:
+            matched, results = rule.evaluate(features)
+            outcomes.append(results)
+            if matched:
+                matched_id = rule.id
+                break
+    return Evaluation(
+        router_id=router.id,
+        router_version=router.version,
+        matched_rule_id=matched_id,
+        offered=tuple(offered),
+        elapsed_us=(perf_counter_ns() - started) / 1000,
+        outcomes=tuple(outcomes),
+        features=features,
+    )
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(0, int(delta.total_seconds() // 60))
+
+
+def _classifier_note(verdict: ClassifierVerdict | None, offered: tuple[int, ...]) -> str:
+    """Why the classifier did not pick a rule, for the reason line ("" if it did)."""
+    if verdict is None:
+        return ""
+    if verdict.error:
+        return f" (classifier answer not used: {verdict.error})"
+    if verdict.rule_id is None:
+        return " (classifier said none)"
+    if verdict.rule_id not in offered:
+        return f" (classifier named rule {verdict.rule_id}, which was not offered)"
+    return ""
+
+
+def _sticky_rule(
+    router: CompiledRouter, sticky: StickyState | None, inp: RouteInput
+) -> CompiledRule | None:
+    spec = router.spec
+    if not spec.sticky or sticky is None:
+        return None
+    rule = router.rules_by_id.get(sticky.rule_id)
+    if rule is None or not rule.enabled:
+        return None
+    if inp.now - sticky.answered_at > timedelta(minutes=spec.cooldown_minutes):
+        return None
+    return rule
+
+
+def _filter(
+    router: CompiledRouter, candidates: Sequence[str], features: Features
+) -> tuple[list[str], list[tuple[str, str]], int]:
+    """Suitable models in order, skipped ones with reasons, and how many were skipped
+    before the first suitable one."""
+    models = router.models
+    needs_images = features.inp.has_image
+    tokens = features.conversation_tokens
+    chain: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    skipped_first = 0
+    for ref in dict.fromkeys(candidates):
+        info = models.get(ref)
+        if info is None:
+            why = "not in the catalog"
+        elif needs_images and not info.supports_images:
+            why = "does not accept images"
+        elif info.context_window < tokens:
+            why = (
+                f"conversation (~{tokens:,} tokens) exceeds its "
+                f"{info.context_window:,}-token context"
+            )
+        else:
+            chain.append(ref)
+            continue
+        skipped.append((ref, why))
+        if not chain:
+            skipped_first += 1
+    return chain, skipped, skipped_first
+
+
+def decide(
+    router: CompiledRouter,
+    evaluation: Evaluation,
+    *,
+    classifier: ClassifierVerdict | None = None,
+    sticky: StickyState | None = None,
+    inp: RouteInput,
+) -> Decision:
+    started = perf_counter_ns()
+    features = evaluation.features
+    if features is None or features.inp is not inp:
+        features = router.features(inp)
+    offered = evaluation.offered
+    note = _classifier_note(classifier, offered)
+
+    source: Source = "rule"
+    rule: CompiledRule | None = None
+    if classifier is not None and classifier.rule_id is not None and classifier.rule_id in offered:
+        rule = router.rules_by_id[classifier.rule_id]
+        how = f"{classifier.label or 'its label'} in {classifier.latency_ms:,.0f} ms"
+        if classifier.cached:
+            how += ", cached"
+        reason = (
+            f'Rule "{rule.name}" chosen by the classifier '
+            f"({router.spec.classifier_model} said {how})"
+        )
+        head = rule.target
+    elif evaluation.matched_rule_id is not None:
+        rule = router.rules_by_id[evaluation.matched_rule_id]
+        # For "any" only the condition that held explains the match.
+        last = evaluation.outcomes[-1]
+        why = last[-1][0].summary if rule.match_any and last else rule.summary
+        reason = f'Rule "{rule.name}": {why}{note}'
+        head = rule.target
+    elif sticky is not None and (rule := _sticky_rule(router, sticky, inp)) is not None:
+        source = "sticky"
+        ago = _minutes(inp.now - sticky.answered_at)
+        reason = (
+            f'Sticky: kept {sticky.model_ref} from rule "{rule.name}" '
+            f"(answered {ago} min ago, cool-down {router.spec.cooldown_minutes} min){note}"
+        )
+        head = sticky.model_ref
+    else:
+        source = "primary"
+        reason = f"No rule matched{note}; primary model"
+        head = router.primary
+
+    candidates = (head, *(rule.fallbacks if rule else ()), *router.spec.fallbacks, router.primary)
+    chain, skipped, skipped_first = _filter(router, candidates, features)
+    if not chain:
+        reason += " — no suitable model: " + "; ".join(f"{r}: {why}" for r, why in skipped)
+    elif skipped_first:
+        reason += " — skipped " + "; ".join(f"{r}: {why}" for r, why in skipped[:skipped_first])
+
+    winner_id = rule.id if rule is not None and source == "rule" else None
+    elapsed_us = evaluation.elapsed_us + (perf_counter_ns() - started) / 1000
+    return Decision(
+        source=source,
+        rule_id=rule.id if rule else None,
+        rule_name=rule.name if rule else None,
+        rule_kind=rule.kind if rule else None,
+        model=chain[0] if chain else None,
+        chain=tuple(chain),
+        skipped=tuple(skipped),
+        reason=reason,
+        classifier=classifier,
+        classifier_called=classifier is not None and not classifier.cached,
+        decision_us=elapsed_us,
+        router_id=router.id,
+        router_version=router.version,
+        trace=_Trace(router, evaluation, features, winner_id, classifier),
+    )
+
+
+def route(
+    router: CompiledRouter,
+    inp: RouteInput,
+    *,
+    classify: Callable[[ClassifierPrompt], ClassifierVerdict] | None = None,
+    sticky: StickyState | None = None,
+) -> Decision:
+    evaluation = evaluate(router, inp)
+    if not evaluation.needs_classifier or classify is None:
+        return decide(router, evaluation, sticky=sticky, inp=inp)
+
+    started = perf_counter_ns()
+    prompt = build_classifier_prompt(router, evaluation, inp)
+    prompt_us = (perf_counter_ns() - started) / 1000
+    called = perf_counter_ns()
+    try:
+        verdict = classify(prompt)
+    except Exception as exc:  # noqa: BLE001 — a failing classifier must not fail routing
+        verdict = ClassifierVerdict(
+            rule_id=None,
+            label=None,
+            raw="",
+            latency_ms=(perf_counter_ns() - called) / 1e6,
+            input_tokens=0,
+            output_tokens=0,
+            error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        )
+    decision = decide(router, evaluation, classifier=verdict, sticky=sticky, inp=inp)
+    return dataclasses.replace(decision, decision_us=decision.decision_us + prompt_us)
+
+
+class _Trace:
+    """Builds `Decision.verdicts` from the raw evaluation on first access.
+
+    Routing itself never reads the verdicts; only logs, the badge and the test panel do.
+    Building them eagerly (a frozen object per rule and per condition, plus formatted
+    observations) would cost more than evaluating the rules, so it waits until asked.
+    """
+
+    __slots__ = ("_router", "_evaluation", "_features", "_winner_id", "_classifier", "_built")
+
+    def __init__(
+        self,
+        router: CompiledRouter,
+        evaluation: Evaluation,
+        features: Features,
+        winner_id: int | None,
+        classifier: ClassifierVerdict | None,
+    ) -> None:
+        self._router = router
+        self._evaluation = evaluation
+        self._features = features
+        self._winner_id = winner_id
+        self._classifier = classifier
+        self._built: tuple[RuleVerdict, ...] | None = None
+
+    def verdicts(self) -> tuple[RuleVerdict, ...]:
+        if self._built is None:
+            self._built = tuple(self._build())
+        return self._built
+
+    def _conditions(self, results: list[ConditionResult]) -> tuple[ConditionVerdict, ...]:
+        features = self._features
+        return tuple(
+            ConditionVerdict(c.property, c.operator, c.expected, c.show(observed, features), ok)
+            for c, ok, observed in results
+        )
+
+    def _llm_status(self, rule: CompiledRule) -> tuple[RuleStatus, str]:
+        verdict = self._classifier
+        if verdict is None:
+            return "offered", "offered to the classifier, which was not called"
+        if rule.id == self._winner_id:
+            return "classifier_chose", f"classifier said {verdict.label}"
+        if verdict.error:
+            return "classifier_rejected", f"classifier answer not used: {verdict.error}"
+        if verdict.rule_id is None:
+            return "classifier_rejected", "classifier said none"
+        return "classifier_rejected", f"classifier said {verdict.label}"
+
+    def _build(self) -> list[RuleVerdict]:
+        outcomes: tuple[Any, ...] = self._evaluation.outcomes
+        verdicts: list[RuleVerdict] = []
+        decided = False  # past the winning rule: everything after is "not_reached"
+        for index, rule in enumerate(self._router.rules):
+            if decided or index >= len(outcomes):
+                detail = "an earlier rule matched" if decided else "not evaluated"
+                verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, "not_reached", detail))
+                continue
+            if not rule.enabled:
+                verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, "disabled", "disabled"))
+                continue
+            if rule.is_llm:
+                status, detail = self._llm_status(rule)
+                verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, status, detail))
+                decided = rule.id == self._winner_id
+                continue
+            results = outcomes[index]
+            conditions = self._conditions(results)
+            deciding = results[-1][0].summary
+            status: RuleStatus
+            # An LLM winner stands before the calculated match, so reaching it means it won.
+            if rule.id == self._evaluation.matched_rule_id:
+                status, detail = "matched", deciding
+            elif rule.match_any:
+                status, detail = "no_match", "no condition holds"
+            else:
+                status, detail = "no_match", f"not: {deciding}"
+            verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, status, detail, conditions))
+            decided = status == "matched"
+        return verdicts

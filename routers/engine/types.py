@@ -1,0 +1,304 @@
+"""The engine's data: what goes in (router specs, a message to route) and what comes out.
+
+Everything here is a frozen, slotted dataclass of plain values so it can be built from
+model rows at the edge (`routers/services.py`), cached, pickled and compared in tests.
+
+A *model ref* is a string `provider/model-id`, e.g. `openai/gpt-4o`.
+
+Inputs
+  - `RouterSpec`: primary model, classifier model (defaults to the primary), fallback
+    chain, sticky flag and cool-down, IANA time zone, version, the ordered rules, and the
+    model catalog (`ref -> ModelInfo`) used by the capability filter.
+  - `RuleSpec`: a calculated rule (conditions combined with "all" or "any") or an LLM rule
+    (a plain-English description the classifier model judges), a target and own fallbacks.
+    Conditions stay raw dicts `{"property", "operator", "value"}` here; `compile_router`
+    validates them.
+  - `RouteInput`: the new message and its context. `conversation_tokens` and `turns`, when
+    given, override the computed values (the rule builder's test panel uses them).
+  - `StickyState`: the rule and model that answered the thread last, and when.
+
+Outputs
+  - `Evaluation`: the result of evaluating the calculated rules, and which LLM rules must
+    be offered to the classifier (at most one call per message).
+  - `ClassifierPrompt` / `ClassifierVerdict`: the one classifier call and its outcome.
+  - `Decision`: the model to call, the chain to fall back along, what was skipped and why,
+    a one-line reason and a per-rule trace (`verdicts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+RuleKind = Literal["calculated", "llm"]
+MatchMode = Literal["all", "any"]
+Source = Literal["rule", "sticky", "primary"]
+RuleStatus = Literal[
+    "matched",
+    "no_match",
+    "disabled",
+    "not_reached",
+    "offered",
+    "classifier_chose",
+    "classifier_rejected",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One catalog entry, as far as routing cares."""
+
+    ref: str
+    display_name: str
+    context_window: int
+    supports_images: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One rule as stored; the position in `RouterSpec.rules` is its order."""
+
+    id: int
+    name: str
+    kind: RuleKind
+    target: str
+    _: KW_ONLY
+    enabled: bool = True
+    match: MatchMode = "all"
+    conditions: tuple[Mapping[str, Any], ...] = ()
+    description: str = ""
+    fallbacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSpec:
+    """A router at one version. `compile_router` turns it into a `CompiledRouter`."""
+
+    id: int
+    primary: str
+    _: KW_ONLY
+    name: str = ""
+    version: int = 1
+    rules: tuple[RuleSpec, ...] = ()
+    models: Mapping[str, ModelInfo] = field(default_factory=dict)
+    classifier: str | None = None
+    fallbacks: tuple[str, ...] = ()
+    sticky: bool = False
+    cooldown_minutes: int = 30
+    time_zone: str = "UTC"
+
+    @property
+    def classifier_model(self) -> str:
+        return self.classifier or self.primary
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMessage:
+    """A prior message of the thread; `images` counts attached images for token estimates."""
+
+    role: str
+    text: str
+    images: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInput:
+    """The new message and everything a condition may test."""
+
+    text: str
+    _: KW_ONLY
+    now: datetime
+    history: tuple[HistoryMessage, ...] = ()
+    has_image: bool = False
+    attachment_types: tuple[str, ...] = ()
+    user: str = ""
+    groups: tuple[str, ...] = ()
+    workspace: str = ""
+    workspace_tags: tuple[str, ...] = ()
+    conversation_tokens: int | None = None
+    turns: int | None = None
+
+    def __post_init__(self) -> None:
+        # Time conditions are evaluated in the router's zone; a naive datetime would be
+        # silently read as the server's local time.
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            raise ValueError("RouteInput.now must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class StickyState:
+    """What answered the thread last: kept for the cool-down when no rule matches."""
+
+    rule_id: int
+    model_ref: str
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionVerdict:
+    property: str
+    operator: str
+    expected: str
+    observed: str
+    matched: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "property": self.property,
+            "operator": self.operator,
+            "expected": self.expected,
+            "observed": self.observed,
+            "matched": self.matched,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleVerdict:
+    """What happened to one rule. For calculated rules `conditions` holds the conditions
+    that were evaluated, in order; the last one is the one that decided the rule ("all"
+    stops at the first false condition, "any" at the first true one)."""
+
+    rule_id: int
+    name: str
+    kind: RuleKind
+    status: RuleStatus
+    detail: str
+    conditions: tuple[ConditionVerdict, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "detail": self.detail,
+            "conditions": [c.to_dict() for c in self.conditions],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierVerdict:
+    """The outcome of the one classifier call. `rule_id`/`label` are None when the model
+    said "none" or its answer was unusable (then `error` says why)."""
+
+    rule_id: int | None
+    label: str | None
+    raw: str
+    latency_ms: float
+    input_tokens: int
+    output_tokens: int
+    error: str | None = None
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "label": self.label,
+            "raw": self.raw,
+            "latency_ms": self.latency_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "error": self.error,
+            "cached": self.cached,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierPrompt:
+    """Everything needed for the classifier call.
+
+    `labels` are the answers the model may give (one per offered rule, then "none");
+    `choices` maps each rule label to its rule id. `cache_key` identifies identical
+    (router, version, offered rules, excerpt) situations so a verdict can be reused.
+    """
+
+    model: str
+    system: str
+    user: str
+    excerpt: str
+    labels: tuple[str, ...]
+    choices: tuple[tuple[str, int], ...]
+    cache_key: str
+    max_output_tokens: int = 16
+
+    def rule_id_for(self, label: str | None) -> int | None:
+        if label is None:
+            return None
+        for choice, rule_id in self.choices:
+            if choice == label:
+                return rule_id
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The calculated rules' outcome and the LLM rules to offer the classifier.
+
+    `offered` holds the ids of the enabled LLM rules that stand before the first matching
+    calculated rule (all enabled LLM rules when none matched): only these can still win.
+    """
+
+    router_id: int
+    router_version: int
+    matched_rule_id: int | None
+    offered: tuple[int, ...]
+    elapsed_us: float
+    # Raw per-rule outcomes in rule order (see route.py); verdict objects are built only
+    # when someone reads `Decision.verdicts`, because building ~75 frozen objects per
+    # message would cost more than evaluating the rules.
+    outcomes: tuple[Any, ...] = field(repr=False, compare=False, default=())
+    features: Any = field(repr=False, compare=False, default=None)
+
+    @property
+    def needs_classifier(self) -> bool:
+        return bool(self.offered)
+
+
+class VerdictSource(Protocol):
+    def verdicts(self) -> tuple[RuleVerdict, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Which model answers, why, and what to fall back to."""
+
+    source: Source
+    rule_id: int | None
+    rule_name: str | None
+    rule_kind: RuleKind | None
+    model: str | None
+    chain: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]
+    reason: str
+    classifier: ClassifierVerdict | None
+    classifier_called: bool
+    decision_us: float
+    router_id: int
+    router_version: int
+    trace: VerdictSource = field(repr=False, compare=False)
+
+    @property
+    def verdicts(self) -> tuple[RuleVerdict, ...]:
+        """One verdict per rule, in rule order (built on first access, then memoised)."""
+        return self.trace.verdicts()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data for logs, the routing badge and `--json` output."""
+        return {
+            "router_id": self.router_id,
+            "router_version": self.router_version,
+            "source": self.source,
+            "rule_id": self.rule_id,
+            "rule_name": self.rule_name,
+            "rule_kind": self.rule_kind,
+            "model": self.model,
+            "chain": list(self.chain),
+            "skipped": [{"model": ref, "reason": why} for ref, why in self.skipped],
+            "reason": self.reason,
+            "classifier": self.classifier.to_dict() if self.classifier else None,
+            "classifier_called": self.classifier_called,
+            "decision_us": round(self.decision_us, 1),
+            "verdicts": [v.to_dict() for v in self.verdicts],
+        }
