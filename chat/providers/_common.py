@@ -122,7 +122,9 @@ def _httpx_families() -> list[Any]:
     return families
 
 
-def transport_error(exc: BaseException, *, started: bool, partial_text: str) -> ProviderError | None:
+def transport_error(
+    exc: BaseException, *, started: bool, partial_text: str
+) -> ProviderError | None:
     """Classify a raw httpx/httpx2 exception that an SDK let escape (mostly mid-stream reads)."""
     for module in _httpx_families():
         if isinstance(exc, module.TimeoutException):
@@ -132,7 +134,10 @@ def transport_error(exc: BaseException, *, started: bool, partial_text: str) -> 
         if isinstance(exc, module.TransportError):
             detail = str(exc) or type(exc).__name__
             return connection_error(
-                f"Connection failed: {detail}", timed_out=False, started=started, partial_text=partial_text
+                f"Connection failed: {detail}",
+                timed_out=False,
+                started=started,
+                partial_text=partial_text,
             )
     return None
 
@@ -154,7 +159,9 @@ def estimate_input_tokens(request: ChatRequest) -> int:
     return total
 
 
-def make_usage(request: ChatRequest, text: str, input_tokens: int | None, output_tokens: int | None) -> Usage:
+def make_usage(
+    request: ChatRequest, text: str, input_tokens: int | None, output_tokens: int | None
+) -> Usage:
     """Provider counts when reported; an estimate (flagged) for whatever is missing."""
     estimated = input_tokens is None or output_tokens is None
     return Usage(
@@ -178,7 +185,9 @@ class _Completes(Protocol):
     async def complete(self, request: ChatRequest) -> Completion: ...
 
 
-async def stream_by_completing(adapter: _Completes, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+async def stream_by_completing(
+    adapter: _Completes, request: ChatRequest
+) -> AsyncIterator[StreamEvent]:
     """Stream a structured-choice request as one delta: its raw wire text (JSON, tool input)
     is not something a caller should see piecemeal, and the answer is a few tokens anyway."""
     completion = await adapter.complete(request)

@@ -76,7 +76,9 @@ class AnthropicAdapter:
             # ANTHROPIC_API_KEY or a credentials profile from the server's environment.
             api_key=self._config.api_key,
             base_url=self._config.base_url or None,
-            timeout=anthropic.Timeout(self._config.read_timeout, connect=self._config.connect_timeout),
+            timeout=anthropic.Timeout(
+                self._config.read_timeout, connect=self._config.connect_timeout
+            ),
             max_retries=0,  # retries belong to our failure policy
         )
 
@@ -131,6 +133,12 @@ class AnthropicAdapter:
         except Exception as exc:
             raise self._error(exc) from exc
 
+    async def aclose(self) -> None:
+        """Release the SDK client's connection pool (a no-op if no call was made)."""
+        client = self.__dict__.pop("_client", None)
+        if client is not None:
+            await client.close()
+
     # -- request --
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
@@ -157,10 +165,15 @@ class AnthropicAdapter:
 
     # -- errors --
 
-    def _error(self, exc: Exception, *, started: bool = False, partial_text: str = "") -> ProviderError:
+    def _error(
+        self, exc: Exception, *, started: bool = False, partial_text: str = ""
+    ) -> ProviderError:
         if isinstance(exc, anthropic.APITimeoutError):
             return connection_error(
-                "The provider timed out.", timed_out=True, started=started, partial_text=partial_text
+                "The provider timed out.",
+                timed_out=True,
+                started=started,
+                partial_text=partial_text,
             )
         if isinstance(exc, anthropic.APIConnectionError):
             cause = exc.__cause__ or exc
@@ -178,7 +191,9 @@ class AnthropicAdapter:
         if mapped is not None:
             return mapped
         if isinstance(exc, anthropic.AnthropicError):
-            return ProviderError("unavailable", f"Anthropic SDK error: {exc}", partial_text=partial_text)
+            return ProviderError(
+                "unavailable", f"Anthropic SDK error: {exc}", partial_text=partial_text
+            )
         raise exc  # not a provider failure but a bug: let it surface unchanged
 
 
@@ -230,7 +245,9 @@ def _refusal(details: Any, *, partial_text: str) -> ProviderError:
         reason += f", category={category}"
     if explanation:
         reason += f": {explanation}"
-    return ProviderError("content_filter", f"The model refused to answer ({reason}).", partial_text=partial_text)
+    return ProviderError(
+        "content_filter", f"The model refused to answer ({reason}).", partial_text=partial_text
+    )
 
 
 def _text(content: list[Any]) -> str:

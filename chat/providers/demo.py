@@ -6,9 +6,10 @@ word count, whether it looks like a question or code), so which rule routed it i
 
 Classifier calls (`request.choices` set) are simulated too: the demo picks the offered
 choice whose description shares the most words with the message being classified, or
-"none". It expects the classifier prompt to put each option on its own line together with
-its description (e.g. `- legal: questions about contracts, law or compliance`); the
-message to classify is the last user message minus those option lines.
+"none". It reads the prompt `routers.engine.classifier` builds: each option on its own line
+with its description (`r1: questions about contracts, law or compliance`), and the message
+to classify between `<<<EXCERPT` / `EXCERPT>>>` lines of the last user message (without
+those lines, the whole last user message minus the option lines).
 """
 
 from __future__ import annotations
@@ -34,13 +35,95 @@ _CODE = re.compile(
     re.MULTILINE,
 )
 _QUESTION_OPENERS = frozenset(
-    "how what why when where who which whom whose can could is are do does did should would will may".split()
+    [
+        "how",
+        "what",
+        "why",
+        "when",
+        "where",
+        "who",
+        "which",
+        "whom",
+        "whose",
+        "can",
+        "could",
+        "is",
+        "are",
+        "do",
+        "does",
+        "did",
+        "should",
+        "would",
+        "will",
+        "may",
+    ]
 )
 _STOPWORDS = frozenset(
-    """a an and are as at be by for from has have in is it its of on or that the this to was were
-    will with about any does into not than then there these those what which who why how you your
-    our we they them their can could should would message messages rule rules option options
-    user users question questions""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "about",
+        "any",
+        "does",
+        "into",
+        "not",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "why",
+        "how",
+        "you",
+        "your",
+        "our",
+        "we",
+        "they",
+        "them",
+        "their",
+        "can",
+        "could",
+        "should",
+        "would",
+        "message",
+        "messages",
+        "rule",
+        "rules",
+        "option",
+        "options",
+        "user",
+        "users",
+        "question",
+        "questions",
+    ]
 )
 
 
@@ -77,6 +160,9 @@ class DemoAdapter:
     async def list_models(self) -> list[str]:
         return list(DEMO_MODELS)
 
+    async def aclose(self) -> None:
+        """Nothing to release; present so every adapter can be closed the same way."""
+
 
 def answer_text(request: ChatRequest) -> str:
     if request.choices is not None:
@@ -97,7 +183,9 @@ def simulated_answer(request: ChatRequest) -> str:
         sentences.append(f"It looks like {_describe(text)}.")
     if last and last.images:
         count = len(last.images)
-        sentences.append(f"You attached {count} image{'' if count == 1 else 's'}, which the demo does not look at.")
+        sentences.append(
+            f"You attached {count} image{'' if count == 1 else 's'}, which the demo does not look at."
+        )
     sentences.append(f"This is turn {len(users)} of the conversation.")
     sentences.append("Configure a real provider to get real answers.")
     return " ".join(sentences)
@@ -133,24 +221,38 @@ def classify(request: ChatRequest) -> str:
     offered = [c for c in request.choices or () if c != NO_CHOICE]
     prompt = "\n".join([request.system, *(m.text for m in request.messages)])
     users = [m for m in request.messages if m.role == "user"]
-    message = users[-1].text if users else ""
-    option_lines = {c: _lines_mentioning(prompt, c) for c in offered}
-    all_option_lines = {line for lines in option_lines.values() for line in lines}
+    message = _excerpt(users[-1].text) if users else ""
+    descriptions = {c: _description_lines(prompt, c) for c in offered}
+    listed = {line for lines in descriptions.values() for line in lines}
     message_words = _keywords(
-        "\n".join(line for line in message.splitlines() if line not in all_option_lines)
+        "\n".join(line for line in message.splitlines() if line not in listed)
     )
     best, best_score = NO_CHOICE, 0
     for choice in offered:
-        description = _keywords("\n".join(option_lines[choice])) - _keywords(choice)
-        score = len(description & message_words)
+        score = len(
+            (_keywords("\n".join(descriptions[choice])) - _keywords(choice)) & message_words
+        )
         if score > best_score:
             best, best_score = choice, score
     return best
 
 
-def _lines_mentioning(text: str, choice: str) -> list[str]:
-    pattern = re.compile(rf"(?<![\w-]){re.escape(choice)}(?![\w-])", re.IGNORECASE)
-    return [line for line in text.splitlines() if pattern.search(line)]
+def _excerpt(text: str) -> str:
+    """The data block of a classifier prompt (between `<<<…` and `…>>>` lines), if any."""
+    match = re.search(r"^<<<[^\n]*\n(.*?)\n[^\n]*>>>\s*$", text, re.MULTILINE | re.DOTALL)
+    return match.group(1) if match else text
+
+
+def _description_lines(prompt: str, choice: str) -> list[str]:
+    """Lines that define `choice` ("r1: questions about law", "- legal — contracts"),
+    else any line that mentions it."""
+    name = re.escape(choice)
+    defining = re.compile(rf"^\s*[-*]?\s*{name}\s*[:\-–—]", re.IGNORECASE)
+    lines = [line for line in prompt.splitlines() if defining.search(line)]
+    if lines:
+        return lines
+    mentions = re.compile(rf"(?<![\w-]){name}(?![\w-])", re.IGNORECASE)
+    return [line for line in prompt.splitlines() if mentions.search(line)]
 
 
 def _keywords(text: str) -> set[str]:

@@ -68,6 +68,9 @@ class GeminiAdapter:
 
     @cached_property
     def _client(self) -> genai.Client:
+        if not self._config.api_key and not self._config.base_url:
+            # The SDK would raise a bare ValueError (or read GOOGLE_API_KEY from the environment).
+            raise ProviderError("auth", "A Gemini provider needs an API key.")
         http_client = _ClientTimeoutAsyncClient(
             timeout=httpx.Timeout(self._config.read_timeout, connect=self._config.connect_timeout)
         )
@@ -132,9 +135,22 @@ class GeminiAdapter:
         except Exception as exc:
             raise self._error(exc) from exc
 
+    async def aclose(self) -> None:
+        """Release the connection pools (a no-op if no call was made)."""
+        client = self.__dict__.pop("_client", None)
+        if client is not None:
+            await client.aio.aclose()
+            # The SDK leaves a caller-supplied httpx client open: it is ours to close.
+            await client._api_client._async_httpx_client.aclose()
+            client.close()
+
     # -- errors --
 
-    def _error(self, exc: Exception, *, started: bool = False, partial_text: str = "") -> ProviderError:
+    def _error(
+        self, exc: Exception, *, started: bool = False, partial_text: str = ""
+    ) -> ProviderError:
+        if isinstance(exc, ProviderError):
+            return exc
         if isinstance(exc, errors.APIError):
             return _api_error(exc, partial_text)
         if isinstance(exc, errors.UnknownApiResponseError):
@@ -143,7 +159,12 @@ class GeminiAdapter:
         if mapped is not None:
             return mapped
         if isinstance(exc, TimeoutError):
-            return connection_error("The provider timed out.", timed_out=True, started=started, partial_text=partial_text)
+            return connection_error(
+                "The provider timed out.",
+                timed_out=True,
+                started=started,
+                partial_text=partial_text,
+            )
         raise exc  # not a provider failure but a bug: let it surface unchanged
 
 
@@ -185,7 +206,9 @@ def _raise_if_blocked(response: types.GenerateContentResponse, *, partial_text: 
     if feedback is not None and feedback.block_reason:
         reason = _enum_name(feedback.block_reason)
         raise ProviderError(
-            "content_filter", f"The prompt was blocked (block_reason={reason}).", partial_text=partial_text
+            "content_filter",
+            f"The prompt was blocked (block_reason={reason}).",
+            partial_text=partial_text,
         )
     for candidate in response.candidates or []:
         reason = _enum_name(candidate.finish_reason) if candidate.finish_reason else ""
@@ -211,7 +234,9 @@ def _text(response: types.GenerateContentResponse) -> str:
     )
 
 
-def _usage(request: ChatRequest, text: str, metadata: types.GenerateContentResponseUsageMetadata | None) -> Usage:
+def _usage(
+    request: ChatRequest, text: str, metadata: types.GenerateContentResponseUsageMetadata | None
+) -> Usage:
     if metadata is None:
         return make_usage(request, text, None, None)
     output = metadata.candidates_token_count
@@ -238,6 +263,9 @@ def _contents(request: ChatRequest) -> list[types.Content]:
 
 
 def _content(message: ChatMessage) -> types.Content:
-    parts = [types.Part.from_bytes(data=image.data, mime_type=image.mime_type) for image in message.images]
+    parts = [
+        types.Part.from_bytes(data=image.data, mime_type=image.mime_type)
+        for image in message.images
+    ]
     parts.append(types.Part.from_text(text=message.text))
     return types.Content(role="model" if message.role == "assistant" else "user", parts=parts)

@@ -132,6 +132,12 @@ class OpenAIAdapter:
         except Exception as exc:
             raise self._error(exc) from exc
 
+    async def aclose(self) -> None:
+        """Release the SDK client's connection pool (a no-op if no call was made)."""
+        client = self.__dict__.pop("_client", None)
+        if client is not None:
+            await client.close()
+
     # -- request --
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
@@ -143,16 +149,25 @@ class OpenAIAdapter:
         if request.choices is not None and self.structured_choices:
             params["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "choice", "strict": True, "schema": choice_json_schema(request.choices)},
+                "json_schema": {
+                    "name": "choice",
+                    "strict": True,
+                    "schema": choice_json_schema(request.choices),
+                },
             }
         return params
 
     # -- errors --
 
-    def _error(self, exc: Exception, *, started: bool = False, partial_text: str = "") -> ProviderError:
+    def _error(
+        self, exc: Exception, *, started: bool = False, partial_text: str = ""
+    ) -> ProviderError:
         if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it subclasses it
             return connection_error(
-                "The provider timed out.", timed_out=True, started=started, partial_text=partial_text
+                "The provider timed out.",
+                timed_out=True,
+                started=started,
+                partial_text=partial_text,
             )
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
@@ -167,14 +182,18 @@ class OpenAIAdapter:
         if isinstance(exc, openai.APIError):
             # An `{"error": ...}` object inside an otherwise successful stream.
             kind = "dropped_stream" if started else "unavailable"
-            return ProviderError(kind, f"The provider reported an error: {exc.message}", partial_text=partial_text)
+            return ProviderError(
+                kind, f"The provider reported an error: {exc.message}", partial_text=partial_text
+            )
         if isinstance(exc, json.JSONDecodeError):
             return malformed_chunk_error(exc, partial_text=partial_text)
         mapped = transport_error(exc, started=started, partial_text=partial_text)
         if mapped is not None:
             return mapped
         if isinstance(exc, openai.OpenAIError):
-            return ProviderError("unavailable", f"OpenAI SDK error: {exc}", partial_text=partial_text)
+            return ProviderError(
+                "unavailable", f"OpenAI SDK error: {exc}", partial_text=partial_text
+            )
         raise exc  # not a provider failure but a bug: let it surface unchanged
 
 
@@ -200,7 +219,9 @@ def _status_error(exc: openai.APIStatusError, partial_text: str) -> ProviderErro
         kind = "content_filter"
     elif status in (400, 413) and mentions_context_length(code, message):
         kind = "context_too_long"
-    return status_error(status, message, headers=exc.response.headers, kind=kind, partial_text=partial_text)
+    return status_error(
+        status, message, headers=exc.response.headers, kind=kind, partial_text=partial_text
+    )
 
 
 def _error_message(exc: openai.APIStatusError) -> str:
@@ -218,7 +239,9 @@ def _raise_if_filtered(finish_reason: str | None, refusal: str | None, partial_t
             partial_text=partial_text,
         )
     if refusal:
-        raise ProviderError("content_filter", f"The model refused: {refusal}", partial_text=partial_text)
+        raise ProviderError(
+            "content_filter", f"The model refused: {refusal}", partial_text=partial_text
+        )
 
 
 def _parse_choice(text: str) -> str:
@@ -246,7 +269,9 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     if not message.images or message.role != "user":
         return {"role": message.role, "content": message.text}
     content: list[dict[str, Any]] = [{"type": "text", "text": message.text}]
-    content.extend({"type": "image_url", "image_url": {"url": _data_url(image)}} for image in message.images)
+    content.extend(
+        {"type": "image_url", "image_url": {"url": _data_url(image)}} for image in message.images
+    )
     return {"role": message.role, "content": content}
 
 

@@ -24,7 +24,9 @@ class ProviderKind:
 
 PROVIDER_KINDS: dict[str, ProviderKind] = {
     "openai": ProviderKind("OpenAI", True, False, "chat.providers.openai.OpenAIAdapter"),
-    "anthropic": ProviderKind("Anthropic", True, False, "chat.providers.anthropic.AnthropicAdapter"),
+    "anthropic": ProviderKind(
+        "Anthropic", True, False, "chat.providers.anthropic.AnthropicAdapter"
+    ),
     "gemini": ProviderKind("Google Gemini", True, False, "chat.providers.gemini.GeminiAdapter"),
     "openai_compatible": ProviderKind(
         "OpenAI-compatible server (Ollama, vLLM, LM Studio, OpenRouter…)",
@@ -33,7 +35,9 @@ PROVIDER_KINDS: dict[str, ProviderKind] = {
         True,
         "chat.providers.openai.OpenAICompatibleAdapter",
     ),
-    "demo": ProviderKind("Demo (simulated, offline)", False, False, "chat.providers.demo.DemoAdapter"),
+    "demo": ProviderKind(
+        "Demo (simulated, offline)", False, False, "chat.providers.demo.DemoAdapter"
+    ),
 }
 
 
@@ -47,7 +51,9 @@ def get_adapter(config: ProviderConfig) -> ProviderAdapter:
     """A ready adapter for `config`. Unknown kinds raise `ValueError`."""
     kind = PROVIDER_KINDS.get(config.kind)
     if kind is None:
-        raise ValueError(f"Unknown provider kind {config.kind!r}; expected one of {sorted(PROVIDER_KINDS)}")
+        raise ValueError(
+            f"Unknown provider kind {config.kind!r}; expected one of {sorted(PROVIDER_KINDS)}"
+        )
     if kind.needs_base_url and not config.base_url:
         raise ValueError(f"A {kind.label} provider needs a base URL.")
     return cast(ProviderAdapter, _adapter_class(kind.adapter)(config))
