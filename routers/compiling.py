@@ -1,7 +1,7 @@
 """Turn router rows into engine objects, compiled once per (router version, catalog state).
 
 The engine never sees a QuerySet: this module is the edge. The cache is process-local but
-keyed by everything the compiled router depends on — router id and version (bumped on every
+keyed by everything the compiled router depends on — router identity (id + creation time) and version (bumped on every
 edit of the router or its rules) and a fingerprint of the model catalog (context windows and
 image support drive the capability filter) — so every process computes the same thing and a
 stale entry can never be served.
@@ -19,7 +19,7 @@ from routers.engine.compile import CompiledRouter
 from routers.models import Router
 
 _CACHE_SIZE = 256
-_cache: OrderedDict[tuple[int, int, str], CompiledRouter] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, str], CompiledRouter] = OrderedDict()
 _lock = Lock()
 
 
@@ -73,10 +73,16 @@ def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) 
     )
 
 
+def router_identity(router: Router) -> str:
+    """Id plus creation time: SQLite reuses the id of a deleted last row, and a new router
+    with a reused id and version 1 must not meet its predecessor's cache entries."""
+    return f"{router.pk}@{router.created_at.timestamp():.6f}"
+
+
 def compiled_router_for(router: Router) -> CompiledRouter:
     """The compiled router for this row's current version. Raises RuleError if it is invalid."""
     models, fingerprint = catalog_snapshot()
-    key = (router.pk, router.version, fingerprint)
+    key = (router_identity(router), router.version, fingerprint)
     with _lock:
         hit = _cache.get(key)
         if hit is not None:

@@ -15,7 +15,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -98,7 +97,7 @@ def decision_log(payload: dict[str, Any]) -> None:
 def _enqueue(payload: dict[str, Any]) -> None:
     from routers.tasks import record_decision
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if record_decision.app.conf.task_always_eager:
         record_decision.apply(args=[payload], throw=False)
         return
     try:

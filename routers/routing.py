@@ -50,6 +50,8 @@ class ClassifierTarget:
     ref: str
     model_id: str
     config: ProviderConfig
+    # Scopes cached verdicts to this very router (see compiling.router_identity).
+    cache_namespace: str = ""
 
 
 def classifier_target_for(router: Router) -> ClassifierTarget | None:
@@ -59,12 +61,19 @@ def classifier_target_for(router: Router) -> ClassifierTarget | None:
     model: CatalogModel | None = router.classifier_model or router.primary_model
     if model is None or not model.enabled or not model.provider.enabled:
         return None
-    return ClassifierTarget(ref=model.ref, model_id=model.model_id, config=provider_config_for(model))
+    from routers.compiling import router_identity
+
+    return ClassifierTarget(
+        ref=model.ref,
+        model_id=model.model_id,
+        config=provider_config_for(model),
+        cache_namespace=router_identity(router),
+    )
 
 
 async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
     """One classifier call. Never raises: failures become a verdict with `error` set."""
-    key = _CLASSIFIER_CACHE_PREFIX + prompt.cache_key
+    key = f"{_CLASSIFIER_CACHE_PREFIX}{target.cache_namespace}:{prompt.cache_key}"
     try:
         cached = await cache.aget(key)
     except Exception:  # a cache outage must not stop routing
@@ -201,13 +210,15 @@ def history_for_engine(messages) -> tuple[HistoryMessage, ...]:
 # --- Sticky routes (shared cache) ---------------------------------------------------------
 
 
-def _sticky_key(router_id: int, thread_key: str) -> str:
-    return f"{_STICKY_PREFIX}{router_id}:{thread_key}"
+def _sticky_key(router: Router, thread_key: str) -> str:
+    from routers.compiling import router_identity
+
+    return f"{_STICKY_PREFIX}{router_identity(router)}:{thread_key}"
 
 
-async def asticky_get(router_id: int, thread_key: str) -> StickyState | None:
+async def asticky_get(router: Router, thread_key: str) -> StickyState | None:
     try:
-        raw = await cache.aget(_sticky_key(router_id, thread_key))
+        raw = await cache.aget(_sticky_key(router, thread_key))
     except Exception:
         log.warning("sticky cache unavailable", exc_info=True)
         return None
@@ -221,7 +232,7 @@ async def asticky_set(router: Router, thread_key: str, *, rule_id: int, model_re
     value = {"rule_id": rule_id, "model_ref": model_ref, "answered_at": timezone.now().isoformat()}
     ttl = int(timedelta(minutes=router.cooldown_minutes).total_seconds()) + 60
     try:
-        await cache.aset(_sticky_key(router.pk, thread_key), value, ttl)
+        await cache.aset(_sticky_key(router, thread_key), value, ttl)
     except Exception:
         log.warning("sticky cache unavailable", exc_info=True)
 

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from chat.models import Message, MessageStatus, Thread, Workspace
+from routers.demo import demo_router_ensure
+from routers.models import Router, RoutingDecision, Rule
+from tests.chat.streaming import sse_events
+
+
+@pytest.fixture
+def router_workspace(owner, demo_catalog):
+    router = demo_router_ensure(owner=owner)
+    workspace = Workspace.objects.create(name="Routed", owner=owner, mode="router", router=router, tags=["demo"])
+    workspace.members.add(owner)
+    return workspace
+
+
+@pytest.fixture(autouse=True)
+def _run_on_commit_callbacks(django_capture_on_commit_callbacks):
+    # Decisions are enqueued on commit; inside a test's transaction nothing commits, so each
+    # send runs them when its streamed answer is finished.
+    global _capture
+    _capture = django_capture_on_commit_callbacks
+    yield
+
+
+_capture = None
+
+
+@pytest.fixture
+def routed_thread(router_workspace, owner):
+    return Thread.objects.create(workspace=router_workspace, owner=owner)
+
+
+def send(client, thread, text, **extra):
+    client.post(reverse("message_create", args=[thread.pk]), {"text": text, **extra}, HTTP_HX_REQUEST="true")
+    assistant = Message.objects.filter(thread=thread, role="assistant").order_by("-id").first()
+    with _capture(execute=True):
+        events = sse_events(client.get(reverse("message_stream", args=[assistant.pk])))
+    assistant.refresh_from_db()
+    return assistant, events
+
+
+def test_a_message_is_answered_by_the_model_of_the_rule_that_matched(client_for, owner, routed_thread):
+    assistant, events = send(client_for(owner), routed_thread, "My python function throws a stack trace")
+    assert assistant.status == MessageStatus.COMPLETE
+    assert assistant.model_ref == "demo/coder"
+    assert assistant.routing["rule_name"] == "Code questions"
+    assert "Code questions" in events[-1][1], "the badge arrives with the final row"
+    decision = RoutingDecision.objects.get(message=assistant)
+    assert decision.rule.name == "Code questions"
+    assert decision.answered_by == "demo/coder"
+    assert decision.cost == assistant.cost
+    assert decision.primary_cost < decision.cost, "the primary (small) model is cheaper than the coder"
+    assert decision.channel == "chat" and not decision.overridden
+
+
+def test_the_llm_rule_is_decided_by_one_classifier_call(client_for, owner, routed_thread):
+    assistant, _ = send(client_for(owner), routed_thread, "Is this contract compliant with GDPR law?")
+    assert assistant.routing["rule_name"] == "Legal & compliance"
+    assert assistant.routing["classifier_called"] is True
+    assert assistant.model_ref == "demo/large"
+
+
+def test_no_rule_matching_uses_the_primary_model(client_for, owner, routed_thread):
+    assistant, _ = send(client_for(owner), routed_thread, "Hello, how are you today?")
+    assert assistant.routing["source"] == "primary"
+    assert assistant.model_ref == "demo/small"
+
+
+def test_the_badge_survives_a_reload(client_for, owner, routed_thread):
+    client = client_for(owner)
+    send(client, routed_thread, "javascript bug")
+    page = client.get(reverse("thread", args=[routed_thread.pk])).content.decode()
+    assert "Demo Coder (simulated)" in page
+    assert "rule “Code questions”" in page
+    assert "Why this model?" in page
+
+
+def test_model_command_pins_the_thread_and_auto_returns_it_to_the_router(client_for, owner, routed_thread):
+    client = client_for(owner)
+    client.post(reverse("message_create", args=[routed_thread.pk]), {"text": "/model demo/large"})
+    routed_thread.refresh_from_db()
+    assert routed_thread.override_model.ref == "demo/large"
+    note = Message.objects.filter(thread=routed_thread, role="note").last()
+    assert "routing is bypassed" in note.content
+    assistant, _ = send(client, routed_thread, "python bug please")
+    assert assistant.model_ref == "demo/large"
+    assert assistant.routing["source"] == "override"
+    assert RoutingDecision.objects.get(message=assistant).overridden is True
+
+    client.post(reverse("message_create", args=[routed_thread.pk]), {"text": "/model auto"})
+    routed_thread.refresh_from_db()
+    assert routed_thread.override_model is None
+    assistant, _ = send(client, routed_thread, "python bug please")
+    assert assistant.model_ref == "demo/coder"
+
+
+def test_a_command_note_is_never_sent_to_a_model(client_for, owner, routed_thread):
+    client = client_for(owner)
+    client.post(reverse("message_create", args=[routed_thread.pk]), {"text": "/status"})
+    assistant, _ = send(client, routed_thread, "hello")
+    assert "turn 1 of the conversation" in assistant.content
+
+
+def test_status_says_what_routes_the_thread(client_for, owner, routed_thread):
+    client_for(owner).post(reverse("message_create", args=[routed_thread.pk]), {"text": "/status"})
+    note = Message.objects.get(thread=routed_thread, role="note")
+    assert "Demo router" in note.content and "Code questions" in note.content
+
+
+@pytest.mark.parametrize("text", ["/model nope/missing", "/frobnicate", "/model"])
+def test_a_bad_command_is_refused_with_a_message(client_for, owner, routed_thread, text):
+    response = client_for(owner).post(
+        reverse("message_create", args=[routed_thread.pk]), {"text": text}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    assert not Message.objects.filter(thread=routed_thread).exists()
+
+
+def test_the_model_picker_sets_and_clears_the_override(client_for, owner, routed_thread):
+    client = client_for(owner)
+    client.post(reverse("thread_model", args=[routed_thread.pk]), {"model": "demo/coder"})
+    routed_thread.refresh_from_db()
+    assert routed_thread.override_model.ref == "demo/coder"
+    client.post(reverse("thread_model", args=[routed_thread.pk]), {"model": "auto"})
+    routed_thread.refresh_from_db()
+    assert routed_thread.override_model is None
+
+
+def test_one_message_can_be_sent_to_another_model(client_for, owner, routed_thread):
+    assistant, _ = send(client_for(owner), routed_thread, "python please", once_model="demo/large")
+    assert assistant.model_ref == "demo/large"
+    assert assistant.routing["source"] == "override"
+    routed_thread.refresh_from_db()
+    assert routed_thread.override_model is None, "only that one message"
+
+
+def test_the_preview_names_the_model_and_rule_without_calling_a_model(client_for, owner, router_workspace, fake_upstream):
+    response = client_for(owner).post(
+        reverse("route_preview", args=[router_workspace.pk]), {"text": "debug my javascript"}
+    )
+    html = response.content.decode()
+    assert "Demo Coder (simulated)" in html and "Code questions" in html
+    response = client_for(owner).post(reverse("route_preview", args=[router_workspace.pk]), {"text": "hello"})
+    assert "classifier" in response.content.decode(), "the LLM rule is still possible and the preview says so"
+
+
+def test_an_image_skips_a_text_only_model(client_for, owner, demo_catalog):
+    """Capability filter: a rule targeting a text-only model falls through to one that takes images."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    router = Router.objects.create(
+        name="R", slug="r", owner=owner, primary_model=demo_catalog["small"], fallbacks=["demo/large"]
+    )
+    Rule.objects.create(
+        router=router, name="Everything", position=0, target_model=demo_catalog["coder"],
+        conditions=[{"property": "message_chars", "operator": "gte", "value": 0}],
+    )
+    workspace = Workspace.objects.create(name="W", owner=owner, mode="router", router=router)
+    thread = Thread.objects.create(workspace=workspace, owner=owner)
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buffer, format="PNG")
+    image = SimpleUploadedFile("x.png", buffer.getvalue(), content_type="image/png")
+    assistant, _ = send(client_for(owner), thread, "what is in this picture?", images=image)
+    assert assistant.model_ref == "demo/large"
+    assert any(s["model"] == "demo/coder" and "images" in s["reason"] for s in assistant.routing["skipped"])
+
+
+def test_a_decision_is_written_directly_when_the_broker_is_down(client_for, owner, routed_thread, settings, caplog):
+    from routerweb.celery import app
+
+    previous = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
+    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0")
+    try:
+        with caplog.at_level("WARNING"):
+            assistant, _ = send(client_for(owner), routed_thread, "python question")
+    finally:
+        app.conf.update(**previous)
+    assert RoutingDecision.objects.filter(message=assistant).count() == 1
+    assert "broker unreachable" in caplog.text
