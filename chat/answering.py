@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
-from django.utils import timezone
 
-from chat.failover import ChainResult, Candidate, run_chain
+from chat.failover import Candidate, ChainResult, run_chain
 from chat.models import CatalogModel, Message, MessageStatus, Thread
 from chat.providers.base import ChatRequest, ProviderError
-from chat.services import estimate_usage, history_for, provider_config_for, to_chat_messages
 from chat.selectors import catalog_list_enabled
+from chat.services import estimate_usage, history_for, provider_config_for, to_chat_messages
 
 log = logging.getLogger(__name__)
 

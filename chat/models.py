@@ -169,6 +169,9 @@ class Attachment(models.Model):
     mime_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return self.file.name
+
     @property
     def is_image(self) -> bool:
         return self.mime_type.startswith("image/")

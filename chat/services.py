@@ -13,8 +13,24 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import User
-from chat.models import Attachment, CatalogModel, Message, MessageStatus, Thread, Workspace, WorkspaceMode
-from chat.providers.base import ChatMessage, ChatRequest, ImagePart, ProviderConfig, ProviderError, TextDelta, Usage
+from chat.models import (
+    Attachment,
+    CatalogModel,
+    Message,
+    MessageStatus,
+    Thread,
+    Workspace,
+    WorkspaceMode,
+)
+from chat.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    ImagePart,
+    ProviderConfig,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
 from chat.providers.registry import get_adapter
 from routers.engine.tokens import estimate_message_tokens
 

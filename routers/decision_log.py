@@ -77,9 +77,9 @@ def decision_write(payload: dict[str, Any]) -> RoutingDecision:
 
 def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
     """Drop references to rows deleted since the decision was made (a rule edited away, say)."""
-    from chat.models import Message, Workspace
     from django.contrib.auth import get_user_model
 
+    from chat.models import Message, Workspace
     from routers.models import Router, Rule
 
     checks = {"router_id": Router, "rule_id": Rule, "user_id": get_user_model(), "workspace_id": Workspace, "message_id": Message}

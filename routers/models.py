@@ -109,3 +109,6 @@ class RoutingDecision(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["router", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.rule_name or self.source} → {self.answered_by or self.model_ref}"
