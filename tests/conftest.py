@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -18,14 +19,24 @@ def _fast_and_isolated(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Run Celery tasks in-process by default, even when a broker is configured (the CI run
+    on Redis); the worker test switches this off to go through the real worker."""
+    from routerweb.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache(settings):
     from django.core.cache import cache
 
     yield
-    try:
+    with contextlib.suppress(Exception):  # the cache may be a Redis that a test deliberately broke
         cache.clear()
-    except Exception:  # the cache may be a Redis that a test deliberately broke
-        pass
 
 
 def _make_user(django_user_model, username: str, role: str = "member", **extra):
