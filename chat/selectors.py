@@ -56,3 +56,8 @@ def catalog_get_by_ref(ref: str) -> CatalogModel | None:
     if not sep:
         return None
     return catalog_list_enabled().filter(provider__slug=slug, model_id=model_id).first()
+
+
+def workspace_can_manage(*, user: User, workspace: Workspace) -> bool:
+    """Settings and membership: the owner, managers and admins."""
+    return workspace.owner_id == user.pk or user.is_manager_role

@@ -9,6 +9,7 @@ urlpatterns = [
     path("workspaces/new/", views.workspace_create, name="workspace_create"),
     path("workspaces/<int:pk>/", views.workspace_detail, name="workspace"),
     path("workspaces/<int:pk>/edit/", views.workspace_edit, name="workspace_edit"),
+    path("workspaces/<int:pk>/members/", views.workspace_members, name="workspace_members"),
     path("workspaces/<int:pk>/threads/", views.thread_start, name="thread_start"),
     path("threads/<int:pk>/", views.thread_detail, name="thread"),
     path("threads/<int:pk>/messages/", views.message_create, name="message_create"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
@@ -13,20 +14,22 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
+from audit.services import audit_record, snapshot
 from chat import services
 from chat.answering import Delta, answer_events
+from chat.commands import Command, command_run, parse_command
 from chat.forms import CatalogModelForm, ProviderForm, WorkspaceForm
 from chat.models import CatalogModel, Message, Provider
+from chat.preview import preview_route
 from chat.selectors import (
+    catalog_list_enabled,
     message_get_for_user,
     thread_get_for_user,
     thread_list_for_user,
+    workspace_can_manage,
     workspace_get_for_user,
     workspace_list_for_user,
 )
-from chat.commands import Command, command_run, parse_command
-from chat.preview import preview_route
-from chat.selectors import catalog_list_enabled
 from chat.sse import sse_event
 
 
@@ -62,7 +65,7 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def workspace_edit(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_get_for_user(user=request.user, pk=pk)
-    if not (workspace.owner_id == request.user.pk or request.user.is_manager_role):
+    if not workspace_can_manage(user=request.user, workspace=workspace):
         raise PermissionDenied("Only the workspace's owner or a manager may change it.")
     form = WorkspaceForm(request.POST or None, instance=workspace, router_queryset=_router_choices(request.user))
     if request.method == "POST" and form.is_valid():
@@ -222,6 +225,38 @@ def route_preview(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
+def workspace_members(request: HttpRequest, pk: int) -> HttpResponse:
+    from accounts import people
+    from accounts.models import User
+
+    workspace = workspace_get_for_user(user=request.user, pk=pk)
+    if not workspace_can_manage(user=request.user, workspace=workspace):
+        raise PermissionDenied("Only the workspace's owner, managers and admins manage its members.")
+    if request.method == "POST":
+        person = get_object_or_404(User, pk=request.POST.get("user"))
+        try:
+            if request.POST.get("action") == "remove":
+                people.workspace_member_remove(actor=request.user, workspace=workspace, user=person)
+                flash.success(request, f"{person.username} left {workspace.name}.")
+            else:
+                people.workspace_member_add(actor=request.user, workspace=workspace, user=person)
+                flash.success(request, f"{person.username} joined {workspace.name}.")
+        except ValidationError as exc:
+            flash.error(request, " ".join(exc.messages))
+        return redirect("workspace_members", pk=workspace.pk)
+    members = workspace.members.order_by("username")
+    return render(
+        request,
+        "chat/workspace_members.html",
+        {
+            "workspace": workspace,
+            "members": members,
+            "candidates": User.objects.filter(is_active=True).exclude(pk__in=members.values("pk")).order_by("username"),
+        },
+    )
+
+
 # --- Providers and the catalog (admins only) ---------------------------------------------
 
 
@@ -241,15 +276,27 @@ def provider_list(request: HttpRequest) -> HttpResponse:
 def provider_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=pk) if pk else None
+    before = _provider_snapshot(provider) if provider else {}
     form = ProviderForm(request.POST or None, instance=provider)
     if request.method == "POST" and form.is_valid():
         provider = form.save()
+        audit_record(
+            actor=request.user, action="provider.update" if before else "provider.create", obj=provider,
+            before=before, after=_provider_snapshot(provider),
+        )
         flash.success(request, f"Provider {provider.name} saved.")
         return redirect("provider_edit", pk=provider.pk)
     discovered: list[str] | None = None
     return render(
         request, "chat/provider_form.html", {"form": form, "provider": provider, "discovered": discovered}
     )
+
+
+def _provider_snapshot(provider: Provider) -> dict:
+    data = snapshot(provider, ["name", "slug", "kind", "base_url", "connect_timeout", "read_timeout", "enabled"])
+    # Only whether a key is set and a digest of it, so the log shows "key changed" but never the key.
+    data["api_key"] = hashlib.sha256(provider.api_key_encrypted.encode()).hexdigest()[:12] if provider.api_key_encrypted else None
+    return data
 
 
 @require_POST
@@ -286,9 +333,15 @@ def catalog_model_edit(request: HttpRequest, provider_pk: int, pk: int | None = 
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=provider_pk)
     instance = get_object_or_404(CatalogModel, pk=pk, provider=provider) if pk else CatalogModel(provider=provider)
+    fields = list(CatalogModelForm.Meta.fields)
+    before = snapshot(instance, fields) if instance.pk else {}
     form = CatalogModelForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        model = form.save()
+        audit_record(
+            actor=request.user, action="catalog_model.update" if before else "catalog_model.create", obj=model,
+            before=before, after=snapshot(model, fields),
+        )
         flash.success(request, "Model saved.")
         return redirect("provider_edit", pk=provider.pk)
     return render(request, "chat/model_form.html", {"form": form, "provider": provider, "model": instance})

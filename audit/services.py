@@ -1,0 +1,66 @@
+"""Writing the audit log. Callers pass snapshots (plain dicts) taken before and after a change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+
+from audit.models import AuditEntry
+
+# Field names whose values never reach the log, whatever the caller passes.
+SECRET_FIELDS = frozenset({"api_key", "api_key_encrypted", "password", "token", "token_hash", "secret"})
+REDACTED = "••• (changed)"
+
+
+def snapshot(instance: Model, fields: list[str]) -> dict[str, Any]:
+    """The listed fields of a model instance as JSON-friendly values (FKs as their str)."""
+    data: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name, None)
+        if isinstance(value, Model):
+            value = str(value)
+        elif value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
+            value = str(value)
+        data[name] = value
+    return data
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    changes: dict[str, list[Any]] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key in SECRET_FIELDS:
+            changes[key] = [None, REDACTED]
+        else:
+            changes[key] = [old, new]
+    return changes
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    changes = diff(before or {}, after or {})
+    if obj is not None:
+        object_type = object_type or obj._meta.model_name or ""
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:200]
+    return AuditEntry.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", "") or "system",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr[:200],
+        changes=changes,
+    )
