@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "accounts",
     "chat",
     "routers",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +179,11 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading commits the whole domain (and its subdomains) to HTTPS in browsers for
+        # good; a self-hosted instance usually lives on someone else's subdomain, so it is an
+        # opt-in for the domain's owner rather than our default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 SESSION_COOKIE_HTTPONLY = True
@@ -206,3 +212,44 @@ CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT",
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 0}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# E-mail (optional): when EMAIL_HOST is set, new users get their set-password link by mail.
+ROUTERWEB_EMAIL_HOST = env_str("EMAIL_HOST")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": ROUTERWEB_EMAIL_HOST or "localhost",
+            "port": env_int("EMAIL_PORT", 587),
+            "username": env_str("EMAIL_HOST_USER"),
+            "password": env_secret("EMAIL_HOST_PASSWORD") or "",
+            "use_tls": env_bool("EMAIL_USE_TLS", True),
+            "timeout": 10,
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "routerweb@localhost")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=60)
+
+# Login throttling: this many failures per username or per address lock it out for the window.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
+
+# --- Failure policy (chat/failover.py) and circuit breaker (chat/breaker.py) ----------------
+# Attempts per model (the first try included) for retryable errors: 429, 5xx, connection reset.
+FAILOVER_MAX_ATTEMPTS_PER_MODEL = env_int("FAILOVER_MAX_ATTEMPTS_PER_MODEL", 2, minimum=1)
+# Backoff between tries on one model: base × 2^(n-1), capped, with jitter (never below half).
+FAILOVER_BACKOFF_BASE = env_float("FAILOVER_BACKOFF_BASE", 0.2)
+FAILOVER_BACKOFF_MAX = env_float("FAILOVER_BACKOFF_MAX", 2.0)
+# A Retry-After up to this many seconds is waited out; a longer one fails over at once.
+FAILOVER_MAX_RETRY_AFTER = env_float("FAILOVER_MAX_RETRY_AFTER", 5.0)
+# Upper bounds on top of each provider's own connect/read timeouts. A timed-out model is not
+# retried: the chain moves on (continuing the answer when text was already shown).
+FAILOVER_CONNECT_TIMEOUT = env_float("FAILOVER_CONNECT_TIMEOUT", 10.0)
+FAILOVER_FIRST_TOKEN_TIMEOUT = env_float("FAILOVER_FIRST_TOKEN_TIMEOUT", 60.0)
+FAILOVER_STALL_TIMEOUT = env_float("FAILOVER_STALL_TIMEOUT", 30.0)
+# A model with this many retryable failures within the window is skipped for the cool-off,
+# then probed with one request. State lives in the shared cache, so every process agrees.
+BREAKER_FAILURE_THRESHOLD = env_int("BREAKER_FAILURE_THRESHOLD", 3, minimum=1)
+BREAKER_WINDOW_SECONDS = env_float("BREAKER_WINDOW_SECONDS", 60.0)
+BREAKER_COOLOFF_SECONDS = env_float("BREAKER_COOLOFF_SECONDS", 30.0)
