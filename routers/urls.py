@@ -4,7 +4,21 @@ from django.urls import path
 
 from routers import views
 
+# Rules live under their router's URL only: a rule id from another router 404s.
 urlpatterns = [
     path("", views.router_list, name="router_list"),
+    path("new/", views.router_create, name="router_create"),
+    path("import/", views.router_import, name="router_import"),
     path("<int:pk>/", views.router_detail, name="router_detail"),
+    path("<int:pk>/edit/", views.router_edit, name="router_edit"),
+    path("<int:pk>/delete/", views.router_delete, name="router_delete"),
+    path("<int:pk>/export/", views.router_export, name="router_export"),
+    path("<int:pk>/test/", views.router_test, name="router_test"),
+    path("<int:pk>/reorder/", views.rule_reorder, name="rule_reorder"),
+    path("<int:pk>/condition-row/", views.condition_row, name="condition_row"),
+    path("<int:pk>/rules/new/", views.rule_create, name="rule_create"),
+    path("<int:pk>/rules/<int:rule_pk>/", views.rule_detail, name="rule_detail"),
+    path("<int:pk>/rules/<int:rule_pk>/edit/", views.rule_edit, name="rule_edit"),
+    path("<int:pk>/rules/<int:rule_pk>/toggle/", views.rule_toggle, name="rule_toggle"),
+    path("<int:pk>/rules/<int:rule_pk>/delete/", views.rule_delete, name="rule_delete"),
 ]

@@ -1,18 +1,407 @@
+"""The rule builder: routers list, router page with its rules, test panel, import/export.
+
+Every view starts from `_router_for_user`, which 404s on routers the user cannot see and
+403s on writes by users who may not edit, so no view can forget the check. Rules are
+only reached through their router (`rule_get_for_router`). With htmx, writes answer with
+the changed fragment (`routers/detail.html#rule-row`, …) plus the version badge out of
+band; without JavaScript they redirect back to the router page.
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from typing import Any
 
-from routers.selectors import router_get_for_user, router_list_usable_by
+from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from chat.selectors import catalog_list_enabled
+from routers import services
+from routers.engine import OPERATORS, PROPERTIES, RuleError
+from routers.engine.conditions import compile_condition
+from routers.forms import (
+    ConditionRow,
+    ImportForm,
+    RouterForm,
+    RuleForm,
+    TestPanelForm,
+    rows_from_data,
+    time_zone_names,
+)
+from routers.models import Router, Rule, RuleKind
+from routers.selectors import (
+    router_can_edit,
+    router_get_for_user,
+    router_list_usable_by,
+    rule_get_for_router,
+)
+
+DETAIL = "routers/detail.html"
+
+
+def _router_for_user(request: HttpRequest, pk: int, *, edit: bool = False) -> Router:
+    router = router_get_for_user(user=request.user, pk=pk)
+    if edit and not router_can_edit(user=request.user, router=router):
+        raise PermissionDenied(
+            "Only the router's owner (or a manager, for a shared router) may change it."
+        )
+    return router
+
+
+def _describe_rule(rule: Rule) -> Rule:
+    """Attach the condition sentences the rule row shows ("message contains any of …")."""
+    texts = []
+    for condition in rule.conditions or []:
+        try:
+            texts.append(compile_condition(condition).summary)
+        except RuleError as exc:  # stored before a validation change: show, don't crash
+            texts.append(f"invalid condition: {exc.message}")
+    rule.condition_texts = texts  # type: ignore[attr-defined]
+    rule.is_llm = rule.kind == RuleKind.LLM  # type: ignore[attr-defined]
+    return rule
+
+
+def _rules(router: Router) -> list[Rule]:
+    return [_describe_rule(r) for r in router.rules.select_related("target_model__provider")]
+
+
+def _fragment(
+    request: HttpRequest, router: Router, partial: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """A partial of the router page, followed by the version badge swapped out of band."""
+    ctx = {"router": router, "can_edit": True, **context}
+    html = render_to_string(f"{DETAIL}#{partial}", ctx, request=request)
+    html += render_to_string(
+        f"{DETAIL}#router-version", {"router": router, "oob": True}, request=request
+    )
+    return HttpResponse(html, status=status)
+
+
+# --- routers -------------------------------------------------------------------------------
 
 
 @require_GET
 def router_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "routers/list.html", {"routers": router_list_usable_by(user=request.user), "nav": "routers"})
+    return _render_list(request, ImportForm())
+
+
+def _render_list(request: HttpRequest, import_form: ImportForm, status: int = 200) -> HttpResponse:
+    routers = router_list_usable_by(user=request.user).annotate(rule_count=Count("rules"))
+    mine = [r for r in routers if r.owner_id == request.user.pk]
+    others = [r for r in routers if r.owner_id != request.user.pk]
+    context = {"mine": mine, "others": others, "import_form": import_form, "nav": "routers"}
+    return render(request, "routers/list.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def router_create(request: HttpRequest) -> HttpResponse:
+    form = RouterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            router = services.router_create(owner=request.user, **form.service_kwargs())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            flash.success(request, f"Router “{router.name}” created. Add its rules below.")
+            return redirect("router_detail", pk=router.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request,
+        "routers/form.html",
+        {"form": form, "time_zones": time_zone_names(), "nav": "routers"},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def router_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk, edit=True)
+    form = RouterForm(request.POST or None, initial=RouterForm.initial_for(router))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.router_update(router=router, **form.service_kwargs())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            flash.success(request, "Router settings saved.")
+            return redirect("router_detail", pk=router.pk)
+    status = 422 if request.method == "POST" else 200
+    context = {"form": form, "router": router, "time_zones": time_zone_names(), "nav": "routers"}
+    return render(request, "routers/form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def router_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk, edit=True)
+    if request.method == "POST":
+        name = router.name
+        switched = services.router_delete(router=router)
+        note = (
+            f" {len(switched)} workspace(s) now answer with its primary model." if switched else ""
+        )
+        flash.success(request, f"Router “{name}” deleted.{note}")
+        return redirect("router_list")
+    context = {"router": router, "workspaces": router.workspaces.all(), "nav": "routers"}
+    return render(request, "routers/delete.html", context)
 
 
 @require_GET
 def router_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    router = router_get_for_user(user=request.user, pk=pk)
-    return render(request, "routers/detail.html", {"router": router, "nav": "routers"})
+    router = _router_for_user(request, pk)
+    return _render_detail(request, router, TestPanelForm())
+
+
+def _render_detail(
+    request: HttpRequest,
+    router: Router,
+    test_form: TestPanelForm,
+    result: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "router": router,
+        "rules": _rules(router),
+        "can_edit": router_can_edit(user=request.user, router=router),
+        "test_form": test_form,
+        "result": result,
+        "nav": "routers",
+    }
+    return render(request, DETAIL, context, status=status)
+
+
+@require_GET
+def router_export(request: HttpRequest, pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk)
+    response = JsonResponse(
+        services.router_export(router=router),
+        json_dumps_params={"indent": 2, "ensure_ascii": False},
+    )
+    response["Content-Disposition"] = f'attachment; filename="{router.slug}.router.json"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def router_import(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return redirect("router_list")
+    form = ImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        slug = form.cleaned_data["slug"].strip() or None
+        try:
+            router = services.router_import_text(
+                owner=request.user, text=form.cleaned_data["text"], slug=slug
+            )
+        except ValidationError as exc:
+            # File problems are a list (non-field errors); a taken slug is keyed "slug".
+            form.add_error(None, exc)
+        else:
+            flash.success(
+                request,
+                f"Imported “{router.name}” as {router.slug} ({router.rules.count()} rules).",
+            )
+            return redirect("router_detail", pk=router.pk)
+    return _render_list(request, form, status=422)
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+def _rule_form_response(
+    request: HttpRequest, router: Router, form: RuleForm, rule: Rule | None, status: int = 200
+) -> HttpResponse:
+    context = {"router": router, "form": form, "rule": rule, "can_edit": True}
+    if not request.htmx:
+        return render(
+            request, "routers/rule_form.html", {**context, "nav": "routers"}, status=status
+        )
+    partial = "rule-editing" if rule else "rule-form"
+    html = render_to_string(f"{DETAIL}#{partial}", context, request=request)
+    return HttpResponse(html, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def rule_create(request: HttpRequest, pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk, edit=True)
+    if request.method == "GET":
+        return _rule_form_response(request, router, RuleForm(rows=[ConditionRow.new()]), None)
+    form = RuleForm(request.POST, rows=rows_from_data(request.POST))
+    if form.is_valid():
+        try:
+            rule = services.rule_create(router=router, **form.service_kwargs())
+        except ValidationError as exc:
+            form.add_service_errors(exc.message_dict)
+        else:
+            if not request.htmx:
+                return redirect("router_detail", pk=router.pk)
+            # The new row joins the list; the form slot empties (out of band).
+            response = _fragment(
+                request, router, "rule-row", {"rule": _describe_rule(rule), "clear_new_rule": True}
+            )
+            return reswap(retarget(response, "#rules"), "beforeend")
+    return _rule_form_response(request, router, form, None, status=422)
+
+
+@require_GET
+def rule_detail(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk)
+    rule = rule_get_for_router(router=router, pk=rule_pk)
+    if not request.htmx:
+        return redirect(reverse("router_detail", args=[router.pk]) + f"#rule-{rule.pk}")
+    context = {
+        "router": router,
+        "rule": _describe_rule(rule),
+        "can_edit": router_can_edit(user=request.user, router=router),
+    }
+    return render(request, f"{DETAIL}#rule-row", context)
+
+
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk, edit=True)
+    rule = rule_get_for_router(router=router, pk=rule_pk)
+    if request.method == "GET":
+        rows = [ConditionRow.from_condition(c) for c in rule.conditions or []] or [
+            ConditionRow.new()
+        ]
+        return _rule_form_response(
+            request, router, RuleForm(initial=RuleForm.initial_for(rule), rows=rows), rule
+        )
+    form = RuleForm(request.POST, rows=rows_from_data(request.POST))
+    if form.is_valid():
+        try:
+            services.rule_update(rule=rule, **form.service_kwargs())
+        except ValidationError as exc:
+            form.add_service_errors(exc.message_dict)
+        else:
+            if not request.htmx:
+                return redirect("router_detail", pk=router.pk)
+            return _fragment(request, router, "rule-row", {"rule": _describe_rule(rule)})
+    return _rule_form_response(request, router, form, rule, status=422)
+
+
+@require_POST
+def rule_toggle(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk, edit=True)
+    rule = rule_get_for_router(router=router, pk=rule_pk)
+    services.rule_set_enabled(rule=rule, enabled=not rule.enabled)
+    if not request.htmx:
+        return redirect("router_detail", pk=router.pk)
+    return _fragment(request, router, "rule-row", {"rule": _describe_rule(rule)})
+
+
+@require_POST
+def rule_delete(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk, edit=True)
+    rule = rule_get_for_router(router=router, pk=rule_pk)
+    name = rule.name
+    services.rule_delete(rule=rule)
+    if not request.htmx:
+        flash.success(request, f"Rule “{name}” deleted.")
+        return redirect("router_detail", pk=router.pk)
+    # The row's target (its <li>) is replaced by nothing.
+    return _fragment(request, router, "nothing", {})
+
+
+@require_POST
+def rule_reorder(request: HttpRequest, pk: int) -> HttpResponse:
+    router = _router_for_user(request, pk, edit=True)
+    try:
+        services.router_reorder(router=router, rule_ids=request.POST.getlist("rule_ids"))
+    except ValidationError as exc:
+        message = " ".join(exc.messages)
+        if not request.htmx:
+            flash.error(request, message)
+            return redirect("router_detail", pk=router.pk)
+        return _fragment(request, router, "reorder-status", {"error": message}, status=422)
+    if not request.htmx:
+        return redirect("router_detail", pk=router.pk)
+    return _fragment(request, router, "reorder-status", {"saved": True})
+
+
+@require_GET
+def condition_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """A condition row: a new one, or the posted one re-shaped after a property or
+    operator change (operators limited to the property, value input suited to its type)."""
+    router = _router_for_user(request, pk, edit=True)
+    rows = rows_from_data(request.GET)
+    row = rows[0] if rows else ConditionRow.new()
+    return render(request, f"{DETAIL}#condition-row", {"router": router, "row": row})
+
+
+# --- test panel ----------------------------------------------------------------------------
+
+STATUS_LABELS = {
+    "matched": "matched",
+    "no_match": "no match",
+    "disabled": "disabled",
+    "not_reached": "not reached",
+    "offered": "offered to the classifier",
+    "classifier_chose": "chosen by the classifier",
+    "classifier_rejected": "not chosen by the classifier",
+}
+
+
+def decision_view(decision: Any) -> dict[str, Any]:
+    """The decision as plain data for the template, with labels a person reads."""
+    data = decision.to_dict()
+    names = {m.ref: m.display_name for m in catalog_list_enabled()}
+    data["model_name"] = names.get(data["model"] or "", data["model"] or "no model")
+    by_id = {v["rule_id"]: v["name"] for v in data["verdicts"]}
+    if data["classifier"]:
+        # The classifier answers with a short label ("r1"); say which rule that is.
+        data["classifier"]["rule_name"] = by_id.get(data["classifier"]["rule_id"])
+    for verdict in data["verdicts"]:
+        verdict["status_label"] = STATUS_LABELS.get(
+            verdict["status"], verdict["status"].replace("_", " ")
+        )
+        verdict["won"] = data["source"] == "rule" and verdict["rule_id"] == data["rule_id"]
+        for condition in verdict["conditions"]:
+            prop = PROPERTIES.get(condition["property"])
+            operator = OPERATORS.get(condition["operator"])
+            condition["property_label"] = prop.label if prop else condition["property"]
+            condition["operator_label"] = operator.label if operator else condition["operator"]
+    return data
+
+
+@require_POST
+def router_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Route a typed message without calling the answering model (LLM rules do call the
+    classifier). Anyone who can see the router may test it."""
+    from routers.routing import route_input_for_test, route_message
+
+    router = _router_for_user(request, pk)
+    form = TestPanelForm(request.POST)
+    result: dict[str, Any] | None = None
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        at = data["time_of_day"]
+        inp = route_input_for_test(
+            router=router,
+            text=data["message"],
+            has_image=data["has_image"],
+            conversation_tokens=data["conversation_tokens"],
+            turns=data["turns"],
+            time_of_day=at.strftime("%H:%M") if at else None,
+            user=request.user,
+        )
+        try:
+            result = decision_view(route_message(router=router, inp=inp))
+        except RuleError as exc:
+            result = {"error": f"This router cannot route yet: {exc.message}"}
+    else:
+        status = 422
+    if not request.htmx:
+        return _render_detail(request, router, form, result, status=status)
+    return render(
+        request,
+        f"{DETAIL}#test-panel",
+        {"router": router, "test_form": form, "result": result},
+        status=status,
+    )

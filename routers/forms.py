@@ -1,0 +1,412 @@
+"""Forms of the rule builder. They parse what the browser sent; `routers.services` decides
+what is valid (and says so per field), so the same rules hold for the API and imports.
+
+Condition rows are not a Django formset: rows are added, removed and re-shaped in place by
+htmx, so each row carries its own random key (`cond=<key>`, `cond-<key>-property`, …) and
+the rows' order is the order of the `cond` values in the request.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import available_timezones
+
+from django import forms
+from django.http import QueryDict
+
+from chat.selectors import catalog_list_enabled
+from routers.engine import OPERATORS, PROPERTIES, RuleError, validate_condition
+from routers.engine.properties import LANGUAGE_CODES, WEEKDAYS
+from routers.models import MatchMode, RuleKind, Visibility
+
+DEFAULT_PROPERTY = "keywords"
+WEEKDAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
+_WHOLE_NUMBER = re.compile(r"\s*\d+\s*")
+
+
+def model_choices(*, blank: str | None = None) -> list[Any]:
+    """Enabled catalog models grouped by provider, valued by ref ("provider/model-id")."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for model in catalog_list_enabled().order_by("provider__name", "display_name"):
+        groups.setdefault(model.provider.name, []).append(
+            (model.ref, f"{model.display_name} · {model.ref}")
+        )
+    choices: list[Any] = [("", blank)] if blank is not None else []
+    choices.extend((provider, models) for provider, models in groups.items())
+    return choices
+
+
+def split_refs(raw: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,\s]+", raw or "") if part.strip()]
+
+
+def time_zone_names() -> list[str]:
+    return sorted(available_timezones())
+
+
+class RouterForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    slug = forms.CharField(
+        max_length=60,
+        required=False,
+        help_text="Used by the API as router:<slug>. Leave empty to derive it from the name.",
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE)
+    primary_model = forms.ChoiceField(help_text="Answers when no rule matches.")
+    classifier_model = forms.ChoiceField(
+        required=False, help_text="Reads the message and decides the LLM-classified rules."
+    )
+    fallbacks = forms.CharField(
+        required=False,
+        help_text="Model refs tried in order when the chosen model fails, comma-separated, e.g. demo/large.",
+    )
+    sticky = forms.BooleanField(
+        required=False,
+        label="Sticky: keep a rule's model for the conversation during the cool-down",
+    )
+    cooldown_minutes = forms.IntegerField(min_value=0, initial=30, label="Cool-down (minutes)")
+    time_zone = forms.CharField(
+        max_length=64,
+        initial="UTC",
+        help_text="IANA name (e.g. Europe/Paris); time-of-day and day-of-week conditions use it.",
+        widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["primary_model"].choices = model_choices(blank="Choose a model…")
+        self.fields["classifier_model"].choices = model_choices(blank="Same as the primary model")
+
+    @classmethod
+    def initial_for(cls, router: Any) -> dict[str, Any]:
+        return {
+            "name": router.name,
+            "slug": router.slug,
+            "description": router.description,
+            "visibility": router.visibility,
+            "primary_model": router.primary_model.ref,
+            "classifier_model": router.classifier_model.ref if router.classifier_model_id else "",
+            "fallbacks": ", ".join(router.fallbacks or []),
+            "sticky": router.sticky,
+            "cooldown_minutes": router.cooldown_minutes,
+            "time_zone": router.time_zone,
+        }
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "slug": data["slug"],
+            "description": data["description"],
+            "visibility": data["visibility"],
+            "primary_model": data["primary_model"],
+            "classifier_model": data["classifier_model"] or None,
+            "fallbacks": split_refs(data["fallbacks"]),
+            "sticky": data["sticky"],
+            "cooldown_minutes": data["cooldown_minutes"],
+            "time_zone": data["time_zone"],
+        }
+
+
+# --- condition rows ------------------------------------------------------------------------
+
+
+@dataclass
+class ConditionRow:
+    """One condition as the builder shows it: raw text inputs, so a bad value is kept."""
+
+    key: str
+    prop: str = DEFAULT_PROPERTY
+    operator: str = ""
+    text: str = ""
+    low: str = ""
+    high: str = ""
+    days: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        if self.prop not in PROPERTIES:
+            self.prop = DEFAULT_PROPERTY
+        # A property change can leave an operator that does not apply: take the first one.
+        if self.operator not in self.info.operators:
+            self.operator = self.info.operators[0]
+
+    @property
+    def info(self) -> Any:
+        return PROPERTIES[self.prop]
+
+    @property
+    def arity(self) -> str:
+        return OPERATORS[self.operator].arity
+
+    @property
+    def widget(self) -> str:
+        """Which value input suits the property and operator."""
+        kind, arity = self.info.value_type, self.arity
+        if arity == "none":
+            return "none"
+        if kind == "weekday":
+            return "days"
+        if arity == "list":
+            return "list"
+        if kind == "integer":
+            return "number_pair" if arity == "pair" else "number"
+        if kind == "time":
+            return "time_pair" if arity == "pair" else "time"
+        if kind == "language":
+            return "language"
+        if kind == "regex":
+            return "regex"
+        return "text"
+
+    @property
+    def property_choices(self) -> list[tuple[str, str]]:
+        return [(name, info.label) for name, info in PROPERTIES.items()]
+
+    @property
+    def operator_choices(self) -> list[tuple[str, str]]:
+        return [(name, OPERATORS[name].label) for name in self.info.operators]
+
+    @property
+    def day_choices(self) -> list[tuple[str, str, bool]]:
+        return [(day, WEEKDAY_LABELS[day], day in self.days) for day in WEEKDAYS]
+
+    @property
+    def language_choices(self) -> list[str]:
+        return list(LANGUAGE_CODES)
+
+    @property
+    def placeholder(self) -> str:
+        return {
+            "keyword": "python, stack trace, bug",
+            "file_type": "pdf, png, image/*",
+            "language": "en, de, fr",
+            "text": "a, b, c" if self.arity == "list" else "",
+            "regex": r"\b[A-Z]{2,5}-\d+\b",
+        }.get(self.info.value_type, "")
+
+    def value(self) -> Any:
+        """The condition's value for the engine, from what was typed."""
+        widget = self.widget
+        if widget == "none":
+            return None
+        if widget == "days":
+            return list(self.days)
+        if widget == "list":
+            return [part.strip() for part in self.text.split(",") if part.strip()]
+        if widget == "regex":
+            return self.text  # spaces are part of a pattern
+        if widget == "number":
+            return _number(self.text)
+        if widget == "number_pair":
+            return [_number(self.low), _number(self.high)]
+        if widget == "time_pair":
+            return [self.low.strip(), self.high.strip()]
+        return self.text.strip()
+
+    def condition(self) -> dict[str, Any]:
+        return {"property": self.prop, "operator": self.operator, "value": self.value()}
+
+    @classmethod
+    def new(cls) -> ConditionRow:
+        return cls(key=new_row_key())
+
+    @classmethod
+    def from_condition(cls, condition: dict[str, Any]) -> ConditionRow:
+        row = cls(
+            key=new_row_key(),
+            prop=condition.get("property", ""),
+            operator=condition.get("operator", ""),
+        )
+        value = condition.get("value")
+        if row.widget == "days":
+            row.days = [str(v) for v in value or []]
+        elif isinstance(value, (list, tuple)) and row.arity == "pair" and len(value) == 2:
+            row.low, row.high = str(value[0]), str(value[1])
+        elif isinstance(value, (list, tuple)):
+            row.text = ", ".join(str(v) for v in value)
+        elif value is not None:
+            row.text = str(value)
+        return row
+
+    @classmethod
+    def from_data(cls, data: QueryDict, key: str) -> ConditionRow:
+        prefix = f"cond-{key}-"
+        return cls(
+            key=key,
+            prop=data.get(prefix + "property", DEFAULT_PROPERTY),
+            operator=data.get(prefix + "operator", ""),
+            text=data.get(prefix + "text", ""),
+            low=data.get(prefix + "low", ""),
+            high=data.get(prefix + "high", ""),
+            days=data.getlist(prefix + "days"),
+        )
+
+
+def _number(text: str) -> Any:
+    # Not a whole number: pass the text on so the engine's message ("enter a whole number")
+    # is the one shown, and the row keeps what was typed.
+    return int(text) if _WHOLE_NUMBER.fullmatch(text or "") else (text or None)
+
+
+def new_row_key() -> str:
+    return secrets.token_hex(4)
+
+
+_ROW_KEY = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+
+
+def rows_from_data(data: QueryDict) -> list[ConditionRow]:
+    keys = [k for k in data.getlist("cond") if _ROW_KEY.match(k)]
+    return [ConditionRow.from_data(data, key) for key in dict.fromkeys(keys)]
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. Code questions"})
+    )
+    kind = forms.ChoiceField(
+        choices=RuleKind.choices, initial=RuleKind.CALCULATED, widget=forms.RadioSelect
+    )
+    match = forms.ChoiceField(choices=MatchMode.choices, initial=MatchMode.ALL, required=False)
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "placeholder": "e.g. Questions about contracts, law, regulation or compliance.",
+            }
+        ),
+        help_text="In plain English: when should this rule answer? The classifier model reads it.",
+    )
+    target_model = forms.ChoiceField(label="Send to")
+    fallbacks = forms.CharField(
+        required=False,
+        label="Rule fallbacks",
+        help_text="Optional model refs tried first if the target fails, comma-separated.",
+    )
+
+    def __init__(self, *args: Any, rows: list[ConditionRow] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target_model"].choices = model_choices(blank="Choose a model…")
+        self.rows: list[ConditionRow] = rows if rows is not None else []
+        self.conditions_error = ""
+
+    @classmethod
+    def initial_for(cls, rule: Any) -> dict[str, Any]:
+        return {
+            "name": rule.name,
+            "kind": rule.kind,
+            "match": rule.match,
+            "description": rule.description,
+            "target_model": rule.target_model.ref,
+            "fallbacks": ", ".join(rule.fallbacks or []),
+        }
+
+    @property
+    def kind_value(self) -> str:
+        return (
+            self.data.get("kind") if self.is_bound else self.initial.get("kind")
+        ) or RuleKind.CALCULATED
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("kind") == RuleKind.CALCULATED:
+            # Each row gets its own message, next to the row.
+            for row in self.rows:
+                try:
+                    validate_condition(row.condition())
+                except RuleError as exc:
+                    row.error = exc.message
+            if any(row.error for row in self.rows):
+                self.add_error(None, "Fix the highlighted conditions.")
+        return data
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        calculated = data["kind"] == RuleKind.CALCULATED
+        # The form shows the conditions or the description, never both: only the visible one is kept.
+        return {
+            "name": data["name"],
+            "kind": data["kind"],
+            "match": data.get("match") or MatchMode.ALL,
+            "conditions": [row.condition() for row in self.rows] if calculated else [],
+            "description": "" if calculated else data["description"],
+            "target_model": data["target_model"],
+            "fallbacks": split_refs(data["fallbacks"]),
+        }
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        for key, messages in errors.items():
+            if key == "conditions":
+                self.conditions_error = " ".join(messages)
+            elif key in self.fields:
+                for message in messages:
+                    self.add_error(key, message)
+            else:
+                for message in messages:
+                    self.add_error(None, message)
+
+
+class TestPanelForm(forms.Form):
+    message = forms.CharField(
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Type a message to route…"}),
+    )
+    has_image = forms.BooleanField(required=False, label="with an image")
+    conversation_tokens = forms.IntegerField(
+        required=False, min_value=0, label="Conversation (tokens)",
+        widget=forms.NumberInput(attrs={"placeholder": "computed"}),
+    )  # fmt: skip
+    turns = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Turns",
+        widget=forms.NumberInput(attrs={"placeholder": "1"}),
+    )
+    time_of_day = forms.TimeField(
+        required=False, label="Time of day", input_formats=["%H:%M", "%H:%M:%S"],
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )  # fmt: skip
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(required=False, label="Router file (.router.json)")
+    json = forms.CharField(
+        required=False,
+        label="…or paste its JSON",
+        widget=forms.Textarea(
+            attrs={"rows": 5, "placeholder": '{"format": "routerweb.router", "version": 1, …}'}
+        ),
+    )
+    slug = forms.CharField(
+        max_length=60,
+        required=False,
+        help_text="Optional. Without it the file's slug is used, with a suffix (-2, -3…) if it is taken.",
+    )
+
+    MAX_BYTES = 1_000_000
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload = data.get("file")
+        if upload:
+            if upload.size > self.MAX_BYTES:
+                raise forms.ValidationError(
+                    "The file is larger than 1 MB; a router file is a few KB."
+                )
+            try:
+                data["text"] = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(
+                    "The file is not UTF-8 text; choose a .router.json file."
+                ) from None
+        else:
+            data["text"] = data.get("json") or ""
+        if not data["text"].strip():
+            raise forms.ValidationError("Choose a file or paste the router's JSON.")
+        return data

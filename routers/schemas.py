@@ -1,0 +1,178 @@
+"""The router export/import file format (version 1), checked by pydantic.
+
+    {"format": "routerweb.router", "version": 1,
+     "router": {name, slug, description, visibility, primary_model, classifier_model,
+                fallbacks, sticky, cooldown_minutes, time_zone,
+                rules: [{name, enabled, kind, match, conditions, description,
+                         target_model, fallbacks}]}}
+
+Models are referenced as "provider/model-id" strings so a file moves between instances
+whose catalogs share those refs. Structure is checked here; what needs the engine
+(conditions, time zone) is checked by `engine_problems`, and what needs the database
+(model refs, slug) by `routers.services.router_import`. Every problem is reported with its
+location in the file, e.g. `rules[2].conditions[0].value: Regex: …`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from routers.engine import RuleError, is_model_ref, validate_condition
+
+FORMAT = "routerweb.router"
+FORMAT_VERSION = 1
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+
+# strict: a file saying "enabled": "no" is a mistake to report, not a truthy string to accept.
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class ConditionDoc(BaseModel):
+    model_config = _STRICT
+
+    property: str
+    operator: str
+    value: Any = None
+
+
+class RuleDoc(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=100)
+    enabled: bool = True
+    kind: Literal["calculated", "llm"]
+    match: Literal["all", "any"] = "all"
+    conditions: list[ConditionDoc] = Field(default_factory=list)
+    description: str = ""
+    target_model: str
+    fallbacks: list[str] = Field(default_factory=list)
+
+
+class RouterDoc(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=100)
+    slug: str = Field(min_length=1, max_length=60, pattern=SLUG_PATTERN)
+    description: str = ""
+    visibility: Literal["private", "shared"] = "private"
+    primary_model: str
+    classifier_model: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+    sticky: bool = False
+    cooldown_minutes: int = Field(default=30, ge=0)
+    time_zone: str = "UTC"
+    rules: list[RuleDoc] = Field(default_factory=list)
+
+
+class RouterFile(BaseModel):
+    model_config = _STRICT
+
+    format: Literal["routerweb.router"]
+    version: Literal[1]
+    router: RouterDoc
+
+
+class ImportProblems(ValueError):
+    """A file that cannot be imported, with one located message per problem."""
+
+    def __init__(self, problems: Sequence[str]):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def location(loc: Iterable[str | int]) -> str:
+    """('router', 'rules', 2, 'value') → 'rules[2].value' (the "router." prefix is noise)."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] == "router":
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "file"
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    """Parse pasted or uploaded JSON; raise ImportProblems saying where it breaks."""
+    if not text.strip():
+        raise ImportProblems(["The file is empty: choose a .router.json file or paste its JSON."])
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportProblems(
+            [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        ) from None
+    if not isinstance(data, dict):
+        raise ImportProblems(
+            [f'Expected a JSON object with "format": "{FORMAT}", found {type(data).__name__}']
+        )
+    return data
+
+
+def parse_document(data: Any) -> RouterFile:
+    """Check the structure; raise ImportProblems listing every problem with its location.
+    The engine's checks (`engine_problems`) come next, once the structure is known."""
+    if isinstance(data, dict) and data.get("format") not in (None, FORMAT):
+        # Say what the file is rather than listing every field it lacks.
+        raise ImportProblems(
+            [f'format: expected "{FORMAT}", found {json.dumps(data.get("format"))}']
+        )
+    if (
+        isinstance(data, dict)
+        and data.get("format") == FORMAT
+        and data.get("version") not in (None, FORMAT_VERSION)
+    ):
+        raise ImportProblems(
+            [
+                f"version: this instance reads version {FORMAT_VERSION} files, found {json.dumps(data.get('version'))}"
+            ]
+        )
+    try:
+        return RouterFile.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ImportProblems([f"{location(e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
+
+
+def engine_problems(router: RouterDoc) -> list[str]:
+    """What the routing engine would reject, located in the file."""
+    problems: list[str] = []
+
+    def check_ref(ref: str | None, where: str) -> None:
+        if ref is not None and not is_model_ref(ref):
+            problems.append(f"{where}: '{ref}' is not a model reference like provider/model-id")
+
+    check_ref(router.primary_model, "primary_model")
+    check_ref(router.classifier_model, "classifier_model")
+    for i, ref in enumerate(router.fallbacks):
+        check_ref(ref, f"fallbacks[{i}]")
+    try:
+        ZoneInfo(router.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"time_zone: '{router.time_zone}' is not an IANA time zone like Europe/Paris"
+        )
+    for i, rule in enumerate(router.rules):
+        where = f"rules[{i}]"
+        if not rule.name.strip():
+            problems.append(f"{where}.name: give the rule a name")
+        check_ref(rule.target_model, f"{where}.target_model")
+        for j, ref in enumerate(rule.fallbacks):
+            check_ref(ref, f"{where}.fallbacks[{j}]")
+        if rule.kind == "calculated" and not rule.conditions:
+            problems.append(f"{where}.conditions: a calculated rule needs at least one condition")
+        if rule.kind == "llm" and not rule.description.strip():
+            problems.append(
+                f"{where}.description: describe when this rule applies; the classifier reads it"
+            )
+        for j, condition in enumerate(rule.conditions):
+            try:
+                validate_condition(condition.model_dump())
+            except RuleError as exc:
+                field = f".{exc.field}" if exc.field else ""
+                problems.append(f"{where}.conditions[{j}]{field}: {exc.message}")
+    return problems

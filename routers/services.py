@@ -1,0 +1,563 @@
+"""Writes for routers and rules.
+
+Every change to a router or its rules bumps `Router.version` by one, in the same
+transaction, with `F("version") + 1`: compiled routers and classifier verdicts are cached
+per (router id, version), so a missed bump would serve a stale router, and two concurrent
+edits must not both write the same next version.
+
+Validation errors are `django.core.exceptions.ValidationError`s keyed by the argument's
+name (`slug`, `conditions`, `target_model`, …), so forms show them next to the field.
+Model references are "provider/model-id" strings (or catalog rows) and must name a model
+of the enabled catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import User
+from chat.models import CatalogModel, WorkspaceMode
+from chat.selectors import catalog_get_by_ref
+from routers.engine import RuleError, validate_condition
+from routers.models import MatchMode, Router, Rule, RuleKind, Visibility
+from routers.schemas import (
+    FORMAT,
+    FORMAT_VERSION,
+    ImportProblems,
+    RouterFile,
+    engine_problems,
+    parse_document,
+    parse_text,
+)
+
+ModelRef = CatalogModel | str
+
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+
+
+class _Keep:
+    """Marks an argument of an update that was not given: the stored value stays."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+class _Errors:
+    """Collects field-keyed messages so a form shows every problem at once, not the first."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.by_field.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.by_field:
+            raise ValidationError(self.by_field)
+
+
+def _bump_version(router: Router) -> None:
+    Router.objects.filter(pk=router.pk).update(version=F("version") + 1, updated_at=timezone.now())
+    router.refresh_from_db(fields=["version", "updated_at"])
+
+
+def _ref_text(value: ModelRef) -> str:
+    return value.ref if isinstance(value, CatalogModel) else str(value).strip()
+
+
+def _resolve_model(value: ModelRef | None, field: str, errors: _Errors) -> CatalogModel | None:
+    if value is None or value == "":
+        errors.add(field, "Pick a model.")
+        return None
+    ref = _ref_text(value)
+    model = catalog_get_by_ref(ref)
+    if model is None:
+        errors.add(field, f"Unknown model '{ref}': it is not in the enabled catalog.")
+    return model
+
+
+def _resolve_chain(refs: Sequence[ModelRef], field: str, errors: _Errors) -> list[str]:
+    chain: list[str] = []
+    for value in refs:
+        ref = _ref_text(value)
+        if not ref:
+            continue
+        if catalog_get_by_ref(ref) is None:
+            errors.add(field, f"Unknown model '{ref}': it is not in the enabled catalog.")
+        elif ref not in chain:
+            chain.append(ref)
+    return chain
+
+
+def _check_time_zone(name: str, errors: _Errors) -> str:
+    name = (name or "").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.add("time_zone", f"'{name}' is not an IANA time zone like Europe/Paris or UTC.")
+    return name
+
+
+def _check_slug(slug: str, errors: _Errors, *, exclude_pk: int | None = None) -> str:
+    slug = slug.strip()
+    if not slug:
+        errors.add("slug", "Enter a slug (letters, digits, - and _).")
+    elif len(slug) > 60 or not _SLUG.match(slug):
+        errors.add("slug", "Use at most 60 letters, digits, hyphens or underscores.")
+    elif Router.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+        errors.add("slug", f"The slug '{slug}' is already used by another router.")
+    return slug
+
+
+def _router_fields(
+    *,
+    router: Router | None,
+    name: str,
+    slug: str,
+    description: str,
+    visibility: str,
+    primary_model: ModelRef,
+    classifier_model: ModelRef | None,
+    fallbacks: Sequence[ModelRef],
+    sticky: bool,
+    cooldown_minutes: int,
+    time_zone: str,
+) -> dict[str, Any]:
+    errors = _Errors()
+    name = (name or "").strip()
+    if not name:
+        errors.add("name", "Give the router a name.")
+    elif len(name) > 100:
+        errors.add("name", "Use at most 100 characters.")
+    if not slug and name and router is None:
+        slug = slugify(name)[:60]
+    slug = _check_slug(slug or "", errors, exclude_pk=router.pk if router else None)
+    if visibility not in Visibility.values:
+        errors.add("visibility", f"Choose one of: {', '.join(Visibility.values)}.")
+    primary = _resolve_model(primary_model, "primary_model", errors)
+    classifier = (
+        None
+        if classifier_model in (None, "")
+        else _resolve_model(classifier_model, "classifier_model", errors)
+    )
+    chain = _resolve_chain(fallbacks, "fallbacks", errors)
+    if (
+        isinstance(cooldown_minutes, bool)
+        or not isinstance(cooldown_minutes, int)
+        or cooldown_minutes < 0
+    ):
+        errors.add("cooldown_minutes", "Enter a whole number of minutes ≥ 0.")
+    zone = _check_time_zone(time_zone, errors)
+    errors.raise_if_any()
+    return {
+        "name": name,
+        "slug": slug,
+        "description": (description or "").strip(),
+        "visibility": visibility,
+        "primary_model": primary,
+        "classifier_model": classifier,
+        "fallbacks": chain,
+        "sticky": bool(sticky),
+        "cooldown_minutes": cooldown_minutes,
+        "time_zone": zone,
+    }
+
+
+def router_create(
+    *,
+    owner: User,
+    name: str,
+    primary_model: ModelRef,
+    slug: str = "",
+    description: str = "",
+    visibility: str = Visibility.PRIVATE,
+    classifier_model: ModelRef | None = None,
+    fallbacks: Sequence[ModelRef] = (),
+    sticky: bool = False,
+    cooldown_minutes: int = 30,
+    time_zone: str = "UTC",
+) -> Router:
+    """Create a router (version 1). An empty slug is derived from the name."""
+    fields = _router_fields(
+        router=None,
+        name=name,
+        slug=slug,
+        description=description,
+        visibility=visibility,
+        primary_model=primary_model,
+        classifier_model=classifier_model,
+        fallbacks=fallbacks,
+        sticky=sticky,
+        cooldown_minutes=cooldown_minutes,
+        time_zone=time_zone,
+    )
+    return Router.objects.create(owner=owner, **fields)
+
+
+def router_update(
+    *,
+    router: Router,
+    name: str = KEEP,
+    slug: str = KEEP,
+    description: str = KEEP,
+    visibility: str = KEEP,
+    primary_model: ModelRef = KEEP,
+    classifier_model: ModelRef | None = KEEP,
+    fallbacks: Sequence[ModelRef] = KEEP,
+    sticky: bool = KEEP,
+    cooldown_minutes: int = KEEP,
+    time_zone: str = KEEP,
+) -> Router:
+    """Change the given settings (the others stay) and bump the version."""
+
+    def pick(value: Any, current: Any) -> Any:
+        return current if value is KEEP else value
+
+    fields = _router_fields(
+        router=router,
+        name=pick(name, router.name),
+        slug=pick(slug, router.slug),
+        description=pick(description, router.description),
+        visibility=pick(visibility, router.visibility),
+        primary_model=pick(primary_model, router.primary_model),
+        classifier_model=pick(classifier_model, router.classifier_model),
+        fallbacks=pick(fallbacks, router.fallbacks),
+        sticky=pick(sticky, router.sticky),
+        cooldown_minutes=pick(cooldown_minutes, router.cooldown_minutes),
+        time_zone=pick(time_zone, router.time_zone),
+    )
+    with transaction.atomic():
+        for key, value in fields.items():
+            setattr(router, key, value)
+        router.version = F("version") + 1
+        router.save()
+        router.refresh_from_db(fields=["version", "updated_at"])
+    return router
+
+
+@transaction.atomic
+def router_delete(*, router: Router) -> list[int]:
+    """Delete the router; workspaces that used it fall back to answering with its primary
+    model, so nobody's chat breaks. Returns the ids of those workspaces."""
+    switched: list[int] = []
+    for workspace in router.workspaces.select_for_update():
+        workspace.mode = WorkspaceMode.MODEL
+        workspace.model = router.primary_model
+        workspace.router = None
+        workspace.save(update_fields=["mode", "model", "router"])
+        switched.append(workspace.pk)
+    router.delete()
+    return switched
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+def _rule_fields(
+    *,
+    name: str,
+    kind: str,
+    match: str,
+    conditions: Sequence[dict[str, Any]],
+    description: str,
+    target_model: ModelRef,
+    fallbacks: Sequence[ModelRef],
+) -> dict[str, Any]:
+    errors = _Errors()
+    name = (name or "").strip()
+    if not name:
+        errors.add("name", "Give the rule a name.")
+    elif len(name) > 100:
+        errors.add("name", "Use at most 100 characters.")
+    if kind not in RuleKind.values:
+        errors.add("kind", "Choose calculated or LLM-classified.")
+    if match not in MatchMode.values:
+        errors.add("match", "Choose all or any.")
+    conditions = [dict(c) for c in conditions]
+    description = (description or "").strip()
+    if kind == RuleKind.CALCULATED and not conditions:
+        errors.add("conditions", "A calculated rule needs at least one condition.")
+    if kind == RuleKind.LLM and not description:
+        errors.add("description", "Describe when this rule applies; the classifier model reads it.")
+    for number, condition in enumerate(conditions, start=1):
+        try:
+            validate_condition(condition)
+        except RuleError as exc:
+            errors.add("conditions", f"Condition {number}: {exc.message}")
+    target = _resolve_model(target_model, "target_model", errors)
+    chain = _resolve_chain(fallbacks, "fallbacks", errors)
+    errors.raise_if_any()
+    return {
+        "name": name,
+        "kind": kind,
+        "match": match,
+        "conditions": conditions,
+        "description": description,
+        "target_model": target,
+        "fallbacks": chain,
+    }
+
+
+def rule_create(
+    *,
+    router: Router,
+    name: str,
+    kind: str,
+    target_model: ModelRef,
+    match: str = MatchMode.ALL,
+    conditions: Sequence[dict[str, Any]] = (),
+    description: str = "",
+    fallbacks: Sequence[ModelRef] = (),
+    enabled: bool = True,
+) -> Rule:
+    """Add a rule at the end of the router's list."""
+    fields = _rule_fields(
+        name=name,
+        kind=kind,
+        match=match,
+        conditions=conditions,
+        description=description,
+        target_model=target_model,
+        fallbacks=fallbacks,
+    )
+    with transaction.atomic():
+        # Lock the router row so two concurrent adds cannot take the same position.
+        Router.objects.select_for_update().filter(pk=router.pk).first()
+        last = router.rules.aggregate(m=Max("position"))["m"]
+        rule = Rule.objects.create(
+            router=router, enabled=enabled, position=0 if last is None else last + 1, **fields
+        )
+        _bump_version(router)
+    return rule
+
+
+def rule_update(
+    *,
+    rule: Rule,
+    name: str = KEEP,
+    kind: str = KEEP,
+    match: str = KEEP,
+    conditions: Sequence[dict[str, Any]] = KEEP,
+    description: str = KEEP,
+    target_model: ModelRef = KEEP,
+    fallbacks: Sequence[ModelRef] = KEEP,
+) -> Rule:
+    def pick(value: Any, current: Any) -> Any:
+        return current if value is KEEP else value
+
+    fields = _rule_fields(
+        name=pick(name, rule.name),
+        kind=pick(kind, rule.kind),
+        match=pick(match, rule.match),
+        conditions=pick(conditions, rule.conditions),
+        description=pick(description, rule.description),
+        target_model=pick(target_model, rule.target_model),
+        fallbacks=pick(fallbacks, rule.fallbacks),
+    )
+    with transaction.atomic():
+        for key, value in fields.items():
+            setattr(rule, key, value)
+        rule.save()
+        _bump_version(rule.router)
+    return rule
+
+
+@transaction.atomic
+def rule_delete(*, rule: Rule) -> None:
+    router = rule.router
+    rule.delete()
+    _bump_version(router)
+
+
+@transaction.atomic
+def rule_set_enabled(*, rule: Rule, enabled: bool) -> Rule:
+    if rule.enabled != enabled:
+        rule.enabled = enabled
+        rule.save(update_fields=["enabled"])
+        _bump_version(rule.router)
+    return rule
+
+
+@transaction.atomic
+def router_reorder(*, router: Router, rule_ids: Sequence[int]) -> None:
+    """Put the router's rules in this order. The ids must be exactly the router's rules,
+    each once: a partial or foreign list is refused whole, so a stale page or a guessed id
+    can neither drop a rule from the order nor move another router's rule."""
+    rules = {r.pk: r for r in Rule.objects.select_for_update().filter(router=router)}
+    try:
+        wanted = [int(i) for i in rule_ids]
+    except (TypeError, ValueError):
+        raise ValidationError({"rule_ids": "Rule ids must be whole numbers."}) from None
+    if len(wanted) != len(set(wanted)):
+        raise ValidationError({"rule_ids": "A rule appears twice in the new order."})
+    if set(wanted) != set(rules):
+        unknown = sorted(set(wanted) - set(rules))
+        missing = sorted(set(rules) - set(wanted))
+        parts = []
+        if unknown:
+            parts.append(f"not rules of this router: {', '.join(map(str, unknown))}")
+        if missing:
+            parts.append(f"missing: {', '.join(map(str, missing))}")
+        raise ValidationError(
+            {
+                "rule_ids": f"The new order must list each rule of this router exactly once ({'; '.join(parts)}). "
+                "Reload the page and try again."
+            }
+        )
+    changed = []
+    for position, pk in enumerate(wanted):
+        rule = rules[pk]
+        if rule.position != position:
+            rule.position = position
+            changed.append(rule)
+    Rule.objects.bulk_update(changed, ["position"])
+    _bump_version(router)
+
+
+# --- import / export -------------------------------------------------------------------------
+
+
+def router_export(*, router: Router) -> dict[str, Any]:
+    """The router as a version-1 file (see routers/schemas.py), JSON-ready."""
+    rules = router.rules.select_related("target_model__provider").order_by("position", "id")
+    doc = RouterFile(
+        format=FORMAT,
+        version=FORMAT_VERSION,
+        router={
+            "name": router.name,
+            "slug": router.slug,
+            "description": router.description,
+            "visibility": router.visibility,
+            "primary_model": router.primary_model.ref,
+            "classifier_model": router.classifier_model.ref if router.classifier_model_id else None,
+            "fallbacks": list(router.fallbacks or []),
+            "sticky": router.sticky,
+            "cooldown_minutes": router.cooldown_minutes,
+            "time_zone": router.time_zone,
+            "rules": [
+                {
+                    "name": rule.name,
+                    "enabled": rule.enabled,
+                    "kind": rule.kind,
+                    "match": rule.match,
+                    "conditions": list(rule.conditions or []),
+                    "description": rule.description,
+                    "target_model": rule.target_model.ref,
+                    "fallbacks": list(rule.fallbacks or []),
+                }
+                for rule in rules
+            ],
+        },
+    )
+    return doc.model_dump(mode="json")
+
+
+def _free_slug(base: str) -> str:
+    base = base[:56]
+    taken = set(Router.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None) -> Router:
+    """Create a new router owned by `owner` from an exported file.
+
+    Slug policy: an explicit `slug` that is taken is an error; the file's own slug, when
+    taken, gets a numeric suffix (`demo` → `demo-2`), so importing a colleague's export
+    always works. A bad file changes nothing; the error lists each problem with its place
+    in the file (`rules[2].conditions[0].value: Regex: …`).
+    """
+    try:
+        doc = parse_document(data)
+    except ImportProblems as exc:
+        raise ValidationError(exc.problems) from None
+    spec = doc.router
+
+    # Engine and catalog problems are reported together, so one round fixes the file.
+    problems: list[str] = engine_problems(spec)
+
+    def known(ref: str | None, where: str) -> CatalogModel | None:
+        if ref is None:
+            return None
+        model = catalog_get_by_ref(ref)
+        if model is None:
+            problems.append(
+                f"{where}: unknown model '{ref}' (not in this instance's enabled catalog)"
+            )
+        return model
+
+    primary = known(spec.primary_model, "primary_model")
+    classifier = known(spec.classifier_model, "classifier_model")
+    for i, ref in enumerate(spec.fallbacks):
+        known(ref, f"fallbacks[{i}]")
+    targets = []
+    for i, rule in enumerate(spec.rules):
+        targets.append(known(rule.target_model, f"rules[{i}].target_model"))
+        for j, ref in enumerate(rule.fallbacks):
+            known(ref, f"rules[{i}].fallbacks[{j}]")
+    if problems:
+        raise ValidationError(problems)
+
+    if slug:
+        errors = _Errors()
+        final_slug = _check_slug(slug, errors)
+        errors.raise_if_any()
+    else:
+        final_slug = _free_slug(spec.slug)
+
+    with transaction.atomic():
+        router = Router.objects.create(
+            owner=owner,
+            name=spec.name,
+            slug=final_slug,
+            description=spec.description,
+            visibility=spec.visibility,
+            primary_model=primary,
+            classifier_model=classifier,
+            fallbacks=list(spec.fallbacks),
+            sticky=spec.sticky,
+            cooldown_minutes=spec.cooldown_minutes,
+            time_zone=spec.time_zone,
+        )
+        Rule.objects.bulk_create(
+            Rule(
+                router=router,
+                name=rule.name,
+                enabled=rule.enabled,
+                position=position,
+                kind=rule.kind,
+                match=rule.match,
+                # Stored as written, so exporting the import gives back the same file.
+                conditions=[c.model_dump() for c in rule.conditions],
+                description=rule.description,
+                target_model=target,
+                fallbacks=list(rule.fallbacks),
+            )
+            for position, (rule, target) in enumerate(zip(spec.rules, targets, strict=True))
+        )
+    return router
+
+
+def router_import_text(*, owner: User, text: str, slug: str | None = None) -> Router:
+    """`router_import` from pasted or uploaded JSON text."""
+    try:
+        data = parse_text(text)
+    except ImportProblems as exc:
+        raise ValidationError(exc.problems) from None
+    return router_import(owner=owner, data=data, slug=slug)

@@ -1,0 +1,65 @@
+"""Routers owned by `owner` (private and shared) with a few rules, on the demo catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from routers import services
+
+
+@pytest.fixture
+def make_router(owner, demo_catalog):
+    def make(*, visibility: str = "private", slug: str = "support", user=None, **extra):
+        return services.router_create(
+            owner=user or owner,
+            name=extra.pop("name", slug.title()),
+            slug=slug,
+            visibility=visibility,
+            primary_model="demo/small",
+            **extra,
+        )
+
+    return make
+
+
+def add_rules(router):
+    code = services.rule_create(
+        router=router,
+        name="Code",
+        kind="calculated",
+        match="any",
+        conditions=[
+            {"property": "keywords", "operator": "contains_any", "value": ["python", "bug"]}
+        ],
+        target_model="demo/coder",
+    )
+    legal = services.rule_create(
+        router=router,
+        name="Legal",
+        kind="llm",
+        description="Questions about contracts, law or compliance.",
+        target_model="demo/large",
+    )
+    images = services.rule_create(
+        router=router,
+        name="Images",
+        kind="calculated",
+        conditions=[{"property": "has_image", "operator": "is_true", "value": None}],
+        target_model="demo/large",
+    )
+    router.refresh_from_db()
+    return code, legal, images
+
+
+@pytest.fixture
+def private_router(make_router):
+    router = make_router(slug="private-one")
+    add_rules(router)
+    return router
+
+
+@pytest.fixture
+def shared_router(make_router):
+    router = make_router(slug="shared-one", visibility="shared")
+    add_rules(router)
+    return router

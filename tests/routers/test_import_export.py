@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from routers import services
+from routers.models import Router, Rule
+
+pytestmark = pytest.mark.django_db
+
+
+def _file(**router_overrides):
+    doc = {
+        "format": "routerweb.router",
+        "version": 1,
+        "router": {
+            "name": "Imported",
+            "slug": "imported",
+            "description": "From a file",
+            "visibility": "shared",
+            "primary_model": "demo/small",
+            "classifier_model": "demo/small",
+            "fallbacks": ["demo/large"],
+            "sticky": True,
+            "cooldown_minutes": 15,
+            "time_zone": "Europe/Paris",
+            "rules": [
+                {
+                    "name": "Code",
+                    "enabled": True,
+                    "kind": "calculated",
+                    "match": "any",
+                    "conditions": [
+                        {
+                            "property": "keywords",
+                            "operator": "contains_any",
+                            "value": ["python", "stack trace"],
+                        },
+                        {"property": "has_code", "operator": "is_true", "value": None},
+                    ],
+                    "description": "",
+                    "target_model": "demo/coder",
+                    "fallbacks": [],
+                },
+                {
+                    "name": "Legal",
+                    "enabled": False,
+                    "kind": "llm",
+                    "match": "all",
+                    "conditions": [],
+                    "description": "Contracts and compliance.",
+                    "target_model": "demo/large",
+                    "fallbacks": ["demo/small"],
+                },
+                {
+                    "name": "Tickets",
+                    "enabled": True,
+                    "kind": "calculated",
+                    "match": "all",
+                    "conditions": [
+                        {"property": "regex", "operator": "matches", "value": r"\b[A-Z]+-\d+\b"}
+                    ],
+                    "description": "",
+                    "target_model": "demo/coder",
+                    "fallbacks": [],
+                },
+            ],
+        },
+    }
+    doc["router"].update(router_overrides)
+    return doc
+
+
+def test_import_then_export_gives_the_same_json(owner, demo_catalog):
+    data = _file()
+    router = services.router_import(owner=owner, data=copy.deepcopy(data))
+    assert router.owner == owner
+    assert json.dumps(services.router_export(router=router), sort_keys=True) == json.dumps(
+        data, sort_keys=True
+    )
+
+
+def test_export_then_import_round_trips_a_built_router(private_router, teammate):
+    exported = services.router_export(router=private_router)
+    copy_ = services.router_import(owner=teammate, data=exported, slug="mine-now")
+    again = services.router_export(router=copy_)
+    assert again["router"].pop("slug") == "mine-now"
+    exported["router"].pop("slug")
+    assert again == exported
+
+
+def test_a_taken_slug_from_the_file_gets_a_suffix_but_an_explicit_one_is_an_error(
+    owner, demo_catalog
+):
+    first = services.router_import(owner=owner, data=_file())
+    second = services.router_import(owner=owner, data=_file())
+    third = services.router_import(owner=owner, data=_file())
+    assert [first.slug, second.slug, third.slug] == ["imported", "imported-2", "imported-3"]
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=_file(), slug="imported")
+    assert "already used" in exc.value.message_dict["slug"][0]
+
+
+def _bad(mutate):
+    data = _file()
+    mutate(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"hello": "world"}, "format: Field required"),
+        (
+            {"format": "something.else", "version": 1, "router": {}},
+            'format: expected "routerweb.router"',
+        ),
+        ({**_file(), "version": 7}, "version: this instance reads version 1 files, found 7"),
+        (_bad(lambda d: d["router"].pop("primary_model")), "primary_model: Field required"),
+        (
+            _bad(lambda d: d["router"]["rules"][2]["conditions"][0].update(value="(oops")),
+            "rules[2].conditions[0].value: Regex: unbalanced parenthesis",
+        ),
+        (
+            _bad(lambda d: d["router"]["rules"][0]["conditions"][0].update(value=[])),
+            "rules[0].conditions[0].value: Keywords: add at least one keyword",
+        ),
+        (
+            _bad(lambda d: d["router"]["rules"][1].update(target_model="demo/nope")),
+            "rules[1].target_model: unknown model 'demo/nope'",
+        ),
+        (_bad(lambda d: d["router"]["rules"][1].update(description="  ")), "rules[1].description:"),
+        (
+            _bad(lambda d: d["router"]["rules"][0].update(enabled="yes")),
+            "rules[0].enabled: Input should be a valid boolean",
+        ),
+        (
+            _bad(lambda d: d["router"].update(time_zone="Moon/Base")),
+            "time_zone: 'Moon/Base' is not an IANA time zone",
+        ),
+    ],
+)
+def test_a_bad_file_changes_nothing_and_says_where(owner, demo_catalog, data, expected):
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=data)
+    assert any(expected in message for message in exc.value.messages), exc.value.messages
+    assert Router.objects.count() == 0
+    assert Rule.objects.count() == 0
+
+
+def test_text_that_is_not_json_is_reported_with_its_position(owner, demo_catalog):
+    with pytest.raises(ValidationError) as exc:
+        services.router_import_text(owner=owner, text='{"format": "routerweb.router",\n  oops}')
+    assert exc.value.messages[0].startswith("Not valid JSON: line 2, column 3")
+    assert Router.objects.count() == 0
+
+
+def test_all_problems_of_a_file_are_reported_at_once(owner, demo_catalog):
+    data = _file()
+    data["router"]["rules"][0]["target_model"] = "demo/ghost"
+    data["router"]["rules"][2]["conditions"][0]["value"] = "(x"
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=data)
+    assert exc.value.messages == [
+        "rules[2].conditions[0].value: Regex: unbalanced parenthesis: a '(' is never closed",
+        "rules[0].target_model: unknown model 'demo/ghost' (not in this instance's enabled catalog)",
+    ]

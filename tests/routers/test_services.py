@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from chat.models import Workspace, WorkspaceMode
+from routers import services
+from routers.models import Router, Rule
+from tests.routers.conftest import add_rules
+
+pytestmark = pytest.mark.django_db
+
+
+def _errors(exc_info) -> dict[str, list[str]]:
+    return exc_info.value.message_dict
+
+
+def test_it_creates_a_router_at_version_one_and_derives_the_slug(owner, demo_catalog):
+    router = services.router_create(owner=owner, name="Team Support", primary_model="demo/small")
+    assert router.slug == "team-support"
+    assert router.version == 1
+    assert router.primary_model == demo_catalog["small"]
+
+
+def test_every_change_bumps_the_version_by_one(private_router):
+    router = private_router
+    start = router.version
+    code, legal, images = router.rules.order_by("position")
+
+    services.router_update(router=router, description="new text")
+    assert router.version == start + 1
+    services.rule_update(rule=code, name="Code questions")
+    services.rule_set_enabled(rule=legal, enabled=False)
+    services.router_reorder(router=router, rule_ids=[images.pk, code.pk, legal.pk])
+    services.rule_delete(rule=images)
+    services.rule_create(
+        router=router, name="Late", kind="calculated", target_model="demo/small",
+        conditions=[{"property": "turns", "operator": "gt", "value": 10}],
+    )  # fmt: skip
+    router.refresh_from_db()
+    assert router.version == start + 6
+
+
+def test_setting_the_same_enabled_state_is_not_a_change(private_router):
+    rule = private_router.rules.first()
+    version = private_router.version
+    services.rule_set_enabled(rule=rule, enabled=True)
+    private_router.refresh_from_db()
+    assert private_router.version == version
+
+
+def test_it_rejects_a_bad_regex_with_the_engines_message(private_router):
+    with pytest.raises(ValidationError) as exc:
+        services.rule_create(
+            router=private_router, name="Tickets", kind="calculated", target_model="demo/coder",
+            conditions=[{"property": "regex", "operator": "matches", "value": "(unclosed"}],
+        )  # fmt: skip
+    assert "Condition 1: Regex:" in " ".join(_errors(exc)["conditions"])
+    assert not Rule.objects.filter(name="Tickets").exists()
+
+
+def test_it_rejects_an_empty_keyword_list(private_router):
+    with pytest.raises(ValidationError) as exc:
+        services.rule_create(
+            router=private_router, name="Empty", kind="calculated", target_model="demo/coder",
+            conditions=[{"property": "keywords", "operator": "contains_any", "value": []}],
+        )  # fmt: skip
+    assert "keyword" in " ".join(_errors(exc)["conditions"])
+
+
+def test_an_llm_rule_needs_a_description_and_a_calculated_rule_a_condition(private_router):
+    with pytest.raises(ValidationError) as exc:
+        services.rule_create(
+            router=private_router, name="Vague", kind="llm", target_model="demo/large"
+        )
+    assert "description" in _errors(exc)
+    with pytest.raises(ValidationError) as exc:
+        services.rule_create(
+            router=private_router, name="Nothing", kind="calculated", target_model="demo/large"
+        )
+    assert "conditions" in _errors(exc)
+
+
+def test_model_refs_must_exist_in_the_enabled_catalog(private_router, demo_catalog):
+    with pytest.raises(ValidationError) as exc:
+        services.rule_create(
+            router=private_router, name="X", kind="llm", description="anything", target_model="demo/nope",
+            fallbacks=["openai/gpt-none"],
+        )  # fmt: skip
+    errors = _errors(exc)
+    assert "demo/nope" in errors["target_model"][0]
+    assert "openai/gpt-none" in errors["fallbacks"][0]
+
+    demo_catalog["large"].enabled = False
+    demo_catalog["large"].save()
+    with pytest.raises(ValidationError) as exc:
+        services.router_update(router=private_router, primary_model="demo/large")
+    assert "primary_model" in _errors(exc)
+
+
+def test_slug_must_be_unique_and_time_zone_valid(private_router, owner):
+    with pytest.raises(ValidationError) as exc:
+        services.router_create(
+            owner=owner,
+            name="Copy",
+            slug=private_router.slug,
+            primary_model="demo/small",
+            time_zone="Mars/Olympus",
+        )
+    errors = _errors(exc)
+    assert "already used" in errors["slug"][0]
+    assert "IANA" in errors["time_zone"][0]
+
+
+def test_a_failed_update_changes_nothing(private_router):
+    version = private_router.version
+    with pytest.raises(ValidationError):
+        services.router_update(router=private_router, name="Renamed", time_zone="Nowhere/Land")
+    stored = Router.objects.get(pk=private_router.pk)
+    assert (stored.name, stored.version) == ("Private-One", version)
+
+
+def test_reorder_puts_rules_in_the_given_order(private_router):
+    code, legal, images = private_router.rules.order_by("position")
+    services.router_reorder(router=private_router, rule_ids=[legal.pk, images.pk, code.pk])
+    assert list(private_router.rules.order_by("position").values_list("name", flat=True)) == [
+        "Legal",
+        "Images",
+        "Code",
+    ]
+
+
+@pytest.mark.parametrize("shape", ["foreign", "missing", "duplicate"])
+def test_reorder_refuses_anything_but_exactly_the_routers_rules(private_router, make_router, shape):
+    other = make_router(slug="other")
+    foreign, *_ = add_rules(other)
+    code, legal, images = private_router.rules.order_by("position")
+    ids = {
+        "foreign": [images.pk, code.pk, legal.pk, foreign.pk],
+        "missing": [images.pk, code.pk],
+        "duplicate": [images.pk, code.pk, legal.pk, code.pk],
+    }[shape]
+    version = private_router.version
+    with pytest.raises(ValidationError) as exc:
+        services.router_reorder(router=private_router, rule_ids=ids)
+    assert "rule_ids" in _errors(exc)
+    assert list(private_router.rules.order_by("position")) == [code, legal, images]
+    assert list(other.rules.order_by("position"))[0] == foreign
+    private_router.refresh_from_db()
+    assert private_router.version == version
+
+
+def test_deleting_a_router_switches_its_workspaces_to_the_primary_model(
+    private_router, owner, demo_catalog
+):
+    ws = Workspace.objects.create(
+        name="Support", owner=owner, mode=WorkspaceMode.ROUTER, router=private_router
+    )
+    switched = services.router_delete(router=private_router)
+    ws.refresh_from_db()
+    assert switched == [ws.pk]
+    assert (ws.mode, ws.model, ws.router) == (WorkspaceMode.MODEL, demo_catalog["small"], None)
+    assert not Router.objects.filter(pk=private_router.pk).exists()
