@@ -43,13 +43,3 @@ def test_a_decision_record_arrives_through_the_worker(owner, demo_catalog):
     while time.monotonic() < deadline and payload["uid"] not in log.read_text():
         time.sleep(0.2)
     assert payload["uid"] in log.read_text()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_task_is_idempotent(owner):
-    from routers.tasks import record_decision
-
-    payload = new_payload(rule_name="twice", source="rule")
-    record_decision.apply(args=[payload])
-    record_decision.apply(args=[payload])
-    assert RoutingDecision.objects.filter(uid=payload["uid"]).count() == 1
