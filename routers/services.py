@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from audit.services import audit_record, snapshot
 from chat.models import CatalogModel, WorkspaceMode
 from chat.selectors import catalog_get_by_ref
 from routers.engine import RuleError, validate_condition
@@ -66,6 +67,31 @@ class _Errors:
     def raise_if_any(self) -> None:
         if self.by_field:
             raise ValidationError(self.by_field)
+
+
+_ROUTER_AUDIT_FIELDS = [
+    "name", "slug", "description", "visibility", "fallbacks", "sticky", "cooldown_minutes", "time_zone",
+]
+_RULE_AUDIT_FIELDS = ["name", "enabled", "position", "kind", "match", "conditions", "description", "fallbacks"]
+
+
+def _router_state(router: Router) -> dict[str, Any]:
+    state = snapshot(router, _ROUTER_AUDIT_FIELDS)
+    state["primary_model"] = router.primary_model.ref if router.primary_model_id else None
+    state["classifier_model"] = router.classifier_model.ref if router.classifier_model_id else None
+    return state
+
+
+def _rule_state(rule: Rule) -> dict[str, Any]:
+    state = snapshot(rule, _RULE_AUDIT_FIELDS)
+    state["target_model"] = rule.target_model.ref if rule.target_model_id else None
+    return state
+
+
+def _audit(actor: User | None, action: str, obj: Any, before: dict | None, after: dict | None, **extra: Any) -> None:
+    if isinstance(obj, Rule):
+        extra.setdefault("object_repr", f"{obj.router.name} › {obj.name}")
+    audit_record(actor=actor, action=action, obj=obj, before=before, after=after, **extra)
 
 
 def _bump_version(router: Router) -> None:
@@ -188,6 +214,7 @@ def router_create(
     sticky: bool = False,
     cooldown_minutes: int = 30,
     time_zone: str = "UTC",
+    actor: User | None = None,
 ) -> Router:
     """Create a router (version 1). An empty slug is derived from the name."""
     fields = _router_fields(
@@ -203,7 +230,9 @@ def router_create(
         cooldown_minutes=cooldown_minutes,
         time_zone=time_zone,
     )
-    return Router.objects.create(owner=owner, **fields)
+    router = Router.objects.create(owner=owner, **fields)
+    _audit(actor or owner, "router.create", router, None, _router_state(router))
+    return router
 
 
 def router_update(
@@ -219,8 +248,10 @@ def router_update(
     sticky: bool = KEEP,
     cooldown_minutes: int = KEEP,
     time_zone: str = KEEP,
+    actor: User | None = None,
 ) -> Router:
     """Change the given settings (the others stay) and bump the version."""
+    before = _router_state(router)
 
     def pick(value: Any, current: Any) -> Any:
         return current if value is KEEP else value
@@ -244,11 +275,12 @@ def router_update(
         router.version = F("version") + 1
         router.save()
         router.refresh_from_db(fields=["version", "updated_at"])
+        _audit(actor, "router.update", router, before, _router_state(router))
     return router
 
 
 @transaction.atomic
-def router_delete(*, router: Router) -> list[int]:
+def router_delete(*, router: Router, actor: User | None = None) -> list[int]:
     """Delete the router; workspaces that used it fall back to answering with its primary
     model, so nobody's chat breaks. Returns the ids of those workspaces."""
     switched: list[int] = []
@@ -258,6 +290,8 @@ def router_delete(*, router: Router) -> list[int]:
         workspace.router = None
         workspace.save(update_fields=["mode", "model", "router"])
         switched.append(workspace.pk)
+    before = _router_state(router)
+    _audit(actor, "router.delete", router, before, {"workspaces_moved_to_primary": switched})
     router.delete()
     return switched
 
@@ -321,6 +355,7 @@ def rule_create(
     description: str = "",
     fallbacks: Sequence[ModelRef] = (),
     enabled: bool = True,
+    actor: User | None = None,
 ) -> Rule:
     """Add a rule at the end of the router's list."""
     fields = _rule_fields(
@@ -340,6 +375,7 @@ def rule_create(
             router=router, enabled=enabled, position=0 if last is None else last + 1, **fields
         )
         _bump_version(router)
+        _audit(actor, "rule.create", rule, None, _rule_state(rule))
     return rule
 
 
@@ -353,10 +389,12 @@ def rule_update(
     description: str = KEEP,
     target_model: ModelRef = KEEP,
     fallbacks: Sequence[ModelRef] = KEEP,
+    actor: User | None = None,
 ) -> Rule:
     def pick(value: Any, current: Any) -> Any:
         return current if value is KEEP else value
 
+    before = _rule_state(rule)
     fields = _rule_fields(
         name=pick(name, rule.name),
         kind=pick(kind, rule.kind),
@@ -371,27 +409,30 @@ def rule_update(
             setattr(rule, key, value)
         rule.save()
         _bump_version(rule.router)
+        _audit(actor, "rule.update", rule, before, _rule_state(rule))
     return rule
 
 
 @transaction.atomic
-def rule_delete(*, rule: Rule) -> None:
+def rule_delete(*, rule: Rule, actor: User | None = None) -> None:
     router = rule.router
+    _audit(actor, "rule.delete", rule, _rule_state(rule), None)
     rule.delete()
     _bump_version(router)
 
 
 @transaction.atomic
-def rule_set_enabled(*, rule: Rule, enabled: bool) -> Rule:
+def rule_set_enabled(*, rule: Rule, enabled: bool, actor: User | None = None) -> Rule:
     if rule.enabled != enabled:
         rule.enabled = enabled
         rule.save(update_fields=["enabled"])
         _bump_version(rule.router)
+        _audit(actor, "rule.enable" if enabled else "rule.disable", rule, {"enabled": not enabled}, {"enabled": enabled})
     return rule
 
 
 @transaction.atomic
-def router_reorder(*, router: Router, rule_ids: Sequence[int]) -> None:
+def router_reorder(*, router: Router, rule_ids: Sequence[int], actor: User | None = None) -> None:
     """Put the router's rules in this order. The ids must be exactly the router's rules,
     each once: a partial or foreign list is refused whole, so a stale page or a guessed id
     can neither drop a rule from the order nor move another router's rule."""
@@ -416,6 +457,7 @@ def router_reorder(*, router: Router, rule_ids: Sequence[int]) -> None:
                 "Reload the page and try again."
             }
         )
+    before_order = [r.name for r in sorted(rules.values(), key=lambda r: (r.position, r.pk))]
     changed = []
     for position, pk in enumerate(wanted):
         rule = rules[pk]
@@ -424,6 +466,7 @@ def router_reorder(*, router: Router, rule_ids: Sequence[int]) -> None:
             changed.append(rule)
     Rule.objects.bulk_update(changed, ["position"])
     _bump_version(router)
+    _audit(actor, "router.reorder", router, {"order": before_order}, {"order": [rules[pk].name for pk in wanted]})
 
 
 # --- import / export -------------------------------------------------------------------------
@@ -551,6 +594,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             )
             for position, (rule, target) in enumerate(zip(spec.rules, targets, strict=True))
         )
+        _audit(owner, "router.import", router, None, {**_router_state(router), "rules": [r.name for r in spec.rules]})
     return router
 
 

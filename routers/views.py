@@ -125,7 +125,7 @@ def router_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = RouterForm(request.POST or None, initial=RouterForm.initial_for(router))
     if request.method == "POST" and form.is_valid():
         try:
-            services.router_update(router=router, **form.service_kwargs())
+            services.router_update(router=router, actor=request.user, **form.service_kwargs())
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -141,7 +141,7 @@ def router_delete(request: HttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     if request.method == "POST":
         name = router.name
-        switched = services.router_delete(router=router)
+        switched = services.router_delete(router=router, actor=request.user)
         note = (
             f" {len(switched)} workspace(s) now answer with its primary model." if switched else ""
         )
@@ -233,7 +233,7 @@ def rule_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = RuleForm(request.POST, rows=rows_from_data(request.POST))
     if form.is_valid():
         try:
-            rule = services.rule_create(router=router, **form.service_kwargs())
+            rule = services.rule_create(router=router, actor=request.user, **form.service_kwargs())
         except ValidationError as exc:
             form.add_service_errors(exc.message_dict)
         else:
@@ -275,7 +275,7 @@ def rule_edit(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
     form = RuleForm(request.POST, rows=rows_from_data(request.POST))
     if form.is_valid():
         try:
-            services.rule_update(rule=rule, **form.service_kwargs())
+            services.rule_update(rule=rule, actor=request.user, **form.service_kwargs())
         except ValidationError as exc:
             form.add_service_errors(exc.message_dict)
         else:
@@ -289,7 +289,7 @@ def rule_edit(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 def rule_toggle(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
-    services.rule_set_enabled(rule=rule, enabled=not rule.enabled)
+    services.rule_set_enabled(rule=rule, enabled=not rule.enabled, actor=request.user)
     if not request.htmx:
         return redirect("router_detail", pk=router.pk)
     return _fragment(request, router, "rule-row", {"rule": _describe_rule(rule)})
@@ -300,7 +300,7 @@ def rule_delete(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     name = rule.name
-    services.rule_delete(rule=rule)
+    services.rule_delete(rule=rule, actor=request.user)
     if not request.htmx:
         flash.success(request, f"Rule “{name}” deleted.")
         return redirect("router_detail", pk=router.pk)
@@ -312,7 +312,7 @@ def rule_delete(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 def rule_reorder(request: HttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     try:
-        services.router_reorder(router=router, rule_ids=request.POST.getlist("rule_ids"))
+        services.router_reorder(router=router, rule_ids=request.POST.getlist("rule_ids"), actor=request.user)
     except ValidationError as exc:
         message = " ".join(exc.messages)
         if not request.htmx:
