@@ -1,0 +1,14 @@
+"""Analytics URLs, relative to `routers/` (included beside routers.urls)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from routers import analytics_views
+
+urlpatterns = [
+    path("<int:pk>/analytics/", analytics_views.router_analytics_page, name="router_analytics"),
+    path(
+        "<int:pk>/analytics.csv", analytics_views.router_analytics_csv, name="router_analytics_csv"
+    ),
+]

@@ -1,0 +1,92 @@
+"""A router's analytics page and its CSV export.
+
+Analytics show what a router's rules cost and how its traffic is split, so they are for the
+people who may change the router (owner; managers on shared routers; admins): anyone else who
+can see the router gets a 403, everyone else a 404.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from routers.analytics import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    DateRange,
+    analytics_range_parse,
+    router_analytics,
+    router_decision_rows,
+    router_time_zone,
+)
+from routers.models import Router
+from routers.selectors import router_can_edit, router_get_for_user
+
+PRESETS = (7, 30, 90, 365)
+
+
+def _router_for_analytics(request: HttpRequest, pk: int) -> Router:
+    router = router_get_for_user(user=request.user, pk=pk)
+    if not router_can_edit(user=request.user, router=router):
+        raise PermissionDenied("Only people who may edit this router can see its analytics.")
+    return router
+
+
+def _range(request: HttpRequest, router: Router) -> DateRange:
+    today = datetime.now(router_time_zone(router=router)).date()
+    return analytics_range_parse(
+        start=request.GET.get("start"), end=request.GET.get("end"), today=today
+    )
+
+
+@require_GET
+def router_analytics_page(request: HttpRequest, pk: int) -> HttpResponse:
+    router = _router_for_analytics(request, pk)
+    date_range = _range(request, router)
+    tz = router_time_zone(router=router)
+    stats = router_analytics(router=router, start=date_range.start, end=date_range.end, tz=tz)
+    today = datetime.now(tz).date()
+    context = {
+        "router": router,
+        "range": date_range,
+        "stats": stats,
+        "chart_data": stats.chart_data(),
+        "presets": [(days, today - timedelta(days=days - 1), today) for days in PRESETS],
+        "default_days": DEFAULT_DAYS,
+        "max_days": MAX_DAYS,
+        "nav": "routers",
+    }
+    return render(request, "routers/analytics.html", context)
+
+
+class _Echo:
+    """csv.writer wants a file; this one hands each formatted line straight back."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+def router_analytics_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    router = _router_for_analytics(request, pk)
+    date_range = _range(request, router)
+    rows = router_decision_rows(
+        router=router,
+        start=date_range.start,
+        end=date_range.end,
+        tz=router_time_zone(router=router),
+    )
+    writer = csv.writer(_Echo())
+    filename = (
+        f"{router.slug}-decisions-{date_range.start.isoformat()}-{date_range.end.isoformat()}.csv"
+    )
+    return StreamingHttpResponse(
+        (writer.writerow(row) for row in rows),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
