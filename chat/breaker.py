@@ -1,0 +1,134 @@
+"""A circuit breaker per model, shared by every process through the Django cache.
+
+A model that keeps failing (`BREAKER_FAILURE_THRESHOLD` retryable failures within
+`BREAKER_WINDOW_SECONDS`) is *open*: skipped for `BREAKER_COOLOFF_SECONDS`. After the cool-off
+it is *half-open*: one request (the probe) is let through — the first process to claim it
+with an atomic `add` wins, the others keep skipping. A probe that succeeds closes the circuit;
+one that fails opens it for another cool-off.
+
+State is three keys per model ref, each written with an atomic operation so that processes
+never read-modify-write each other's state:
+- `…:fails`  a counter of recent failures (expires after the window),
+- `…:open`   the wall-clock time the cool-off ends (kept a window longer, for half-open),
+- `…:probe`  the claim on the one probe request.
+
+The cache is Redis in production; when it is unreachable the breaker counts as closed: a
+broken cache must not stop answers, it only loses the protection.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+
+Gate = Literal["closed", "probe", "open"]
+
+_PREFIX = "breaker:v1:"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    threshold: int
+    window: float
+    cooloff: float
+
+    @classmethod
+    def current(cls) -> BreakerSettings:
+        # Read per call so tests (and a settings reload) take effect without a restart.
+        return cls(
+            threshold=getattr(settings, "BREAKER_FAILURE_THRESHOLD", 3),
+            window=getattr(settings, "BREAKER_WINDOW_SECONDS", 60.0),
+            cooloff=getattr(settings, "BREAKER_COOLOFF_SECONDS", 30.0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    gate: Gate
+    retry_in: float = 0.0  # seconds left of the cool-off when open
+
+
+def _key(ref: str, part: str) -> str:
+    return f"{_PREFIX}{ref}:{part}"
+
+
+def _ttl(seconds: float) -> int:
+    # Cache backends (Redis) keep whole seconds, and a timeout of 0 means "do not store".
+    return max(1, math.ceil(seconds))
+
+
+async def check(ref: str) -> Verdict:
+    """May `ref` be called now? "probe" means yes, as the one half-open trial request."""
+    try:
+        open_until = await cache.aget(_key(ref, "open"))
+        if open_until is None:
+            return Verdict("closed")
+        remaining = float(open_until) - time.time()
+        if remaining > 0:
+            return Verdict("open", remaining)
+        conf = BreakerSettings.current()
+        # The claim expires on its own, so a prober that died does not keep the model shut.
+        if await cache.aadd(_key(ref, "probe"), 1, _ttl(conf.cooloff)):
+            return Verdict("probe")
+        return Verdict("open", 0.0)
+    except Exception:
+        log.warning("circuit breaker: cache unavailable, treating %s as closed", ref, exc_info=True)
+        return Verdict("closed")
+
+
+async def record_success(ref: str, gate: Gate) -> None:
+    try:
+        if gate == "closed":
+            # Failures must be consecutive-ish to trip the breaker; one success forgives them.
+            await cache.adelete(_key(ref, "fails"))
+        else:
+            await cache.adelete_many([_key(ref, p) for p in ("fails", "open", "probe")])
+            log.info("circuit breaker: %s closed after a successful probe", ref)
+    except Exception:
+        log.warning("circuit breaker: cache unavailable, success of %s not recorded", ref)
+
+
+async def record_failure(ref: str, gate: Gate) -> bool:
+    """Count one failure of `ref`; returns True when this failure opened the circuit."""
+    conf = BreakerSettings.current()
+    try:
+        if gate != "closed":
+            await _open(ref, conf)
+            await cache.adelete(_key(ref, "probe"))
+            log.warning("circuit breaker: probe of %s failed, open again", ref)
+            return True
+        fails_key = _key(ref, "fails")
+        # add-then-incr is atomic on Redis; the window starts at the first failure.
+        await cache.aadd(fails_key, 0, _ttl(conf.window))
+        try:
+            failures = await cache.aincr(fails_key)
+        except ValueError:  # the window expired between the two calls
+            await cache.aset(fails_key, 1, _ttl(conf.window))
+            failures = 1
+        if failures < conf.threshold:
+            return False
+        await _open(ref, conf)
+        await cache.adelete(fails_key)
+        log.warning(
+            "circuit breaker: %s open for %.1f s after %d failures", ref, conf.cooloff, failures
+        )
+        return True
+    except Exception:
+        log.warning("circuit breaker: cache unavailable, failure of %s not recorded", ref)
+        return False
+
+
+async def _open(ref: str, conf: BreakerSettings) -> None:
+    # Kept a window past the cool-off: that is how long the half-open state waits for a probe
+    # before the model quietly counts as closed again.
+    await cache.aset(
+        _key(ref, "open"), time.time() + conf.cooloff, _ttl(conf.cooloff + conf.window)
+    )
