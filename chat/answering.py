@@ -160,7 +160,10 @@ async def _claim(message_id: int) -> bool:
 
 
 def candidates_for(chain: list[CatalogModel]) -> list[Candidate]:
-    return [Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m)) for m in chain]
+    return [
+        Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m), context_window=m.context_window)
+        for m in chain
+    ]
 
 
 async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:

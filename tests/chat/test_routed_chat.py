@@ -184,3 +184,40 @@ def test_a_decision_is_written_directly_when_the_broker_is_down(client_for, owne
         app.conf.update(**previous)
     assert RoutingDecision.objects.filter(message=assistant).count() == 1
     assert "broker unreachable" in caplog.text
+
+
+def test_a_chosen_model_that_is_rate_limited_falls_back_and_the_badge_says_so(client_for, owner, fake_provider, fake_upstream, settings):
+    settings.FAILOVER_BACKOFF_BASE = 0.01
+    _, models = fake_provider
+    router = Router.objects.create(name="F", slug="f", owner=owner, primary_model=models["backup"])
+    Rule.objects.create(
+        router=router, name="All", position=0, target_model=models["cheap"],
+        conditions=[{"property": "message_chars", "operator": "gte", "value": 0}],
+    )
+    workspace = Workspace.objects.create(name="W", owner=owner, mode="router", router=router)
+    thread = Thread.objects.create(workspace=workspace, owner=owner)
+    fake_upstream.script(model="cheap", status=429)
+    fake_upstream.script(model="backup", reply="Backup says hi")
+    assistant, events = send(client_for(owner), thread, "hello")
+    assert assistant.status == MessageStatus.COMPLETE
+    assert assistant.content == "Backup says hi"
+    assert assistant.model_ref == "fake/backup"
+    failed = [a for a in assistant.routing["attempts"] if not a["ok"]]
+    assert failed and failed[0]["model"] == "fake/cheap" and failed[0]["error"] == "rate_limited"
+    assert "fake/cheap failed: rate_limited" in events[-1][1], "the badge names the failed model"
+    decision = RoutingDecision.objects.get(message=assistant)
+    assert decision.fallback_used and decision.answered_by == "fake/backup"
+
+
+def test_a_stream_dropped_midway_is_continued_or_marked_incomplete(client_for, owner, fake_provider, fake_upstream, settings):
+    settings.FAILOVER_BACKOFF_BASE = 0.01
+    _, models = fake_provider
+    workspace = Workspace.objects.create(name="W", owner=owner, mode="model", model=models["cheap"])
+    thread = Thread.objects.create(workspace=workspace, owner=owner)
+    fake_upstream.script(model="cheap", reply="one two three four five six seven eight", drop_after_chunks=2)
+    assistant, _ = send(client_for(owner), thread, "count for me")
+    assert assistant.status == MessageStatus.INCOMPLETE, "a cut answer is never presented as complete"
+    assert assistant.content, "the text already shown is kept"
+    assert "cut off" in assistant.error
+    page = client_for(owner).get(reverse("thread", args=[thread.pk])).content.decode()
+    assert "Incomplete answer" in page
