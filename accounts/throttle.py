@@ -7,6 +7,7 @@ further attempts are refused for the rest of the window without even checking th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 from django import forms
@@ -38,20 +39,16 @@ def is_locked(username: str, address: str) -> bool:
 
 
 def record_failure(username: str, address: str) -> None:
+    # A cache outage must not turn into a login outage: throttling is best effort.
     for key in _keys(username, address):
-        try:
-            if cache.add(key, 1, settings.LOGIN_FAILURE_WINDOW):
-                continue
-            cache.incr(key)
-        except Exception:
-            pass
+        with contextlib.suppress(Exception):
+            if not cache.add(key, 1, settings.LOGIN_FAILURE_WINDOW):
+                cache.incr(key)
 
 
 def clear_failures(username: str, address: str) -> None:
-    try:
+    with contextlib.suppress(Exception):
         cache.delete(_keys(username, address)[0])
-    except Exception:
-        pass
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):

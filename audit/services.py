@@ -18,9 +18,7 @@ def snapshot(instance: Model, fields: list[str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in fields:
         value = getattr(instance, name, None)
-        if isinstance(value, Model):
-            value = str(value)
-        elif value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
+        if isinstance(value, Model) or value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
             value = str(value)
         data[name] = value
     return data
