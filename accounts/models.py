@@ -22,3 +22,29 @@ class User(AbstractUser):
     @property
     def is_manager_role(self) -> bool:
         return self.is_admin_role or self.role == Role.MANAGER
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 is stored; the plaintext is shown once.
+
+    A token acts exactly as its user: the same scoped selectors decide what it reaches.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    # The first characters of the token ("rw_AbCd1"), so a person can tell tokens apart.
+    prefix = models.CharField(max_length=8)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

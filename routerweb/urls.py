@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
-from routerweb.api import api
+from routerweb.api import api_urls
 
 
 @login_not_required
@@ -19,10 +19,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/", api.urls),
+    path("api/", api_urls()),
+    path("v1/", include("chat.v1_urls")),
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     path("routers/", include("routers.urls")),
+    path("manage/", include("accounts.manage_urls")),
+    path("manage/audit/", include("audit.urls")),
 ]
 
 if settings.DEBUG:

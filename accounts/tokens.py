@@ -1,0 +1,171 @@
+"""API tokens: create (plaintext shown once), revoke, authenticate.
+
+Tokens are `rw_` + 32 random URL-safe bytes. Only their SHA-256 is stored, so a database
+leak gives no usable token, and the lookup is by hash: an attacker timing our comparison
+learns about a hash of their guess, never about a stored token's characters.
+
+Authentication is on the hot path of every `/v1` call, so a verified token is remembered in
+process memory for a few seconds (`_AUTH_CACHE_SECONDS`). Revoking clears the entry in this
+process at once; another web process notices within those seconds. `last_used_at` is written
+at most once a minute per token, so a busy client does not turn every call into a write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import ApiToken, User
+
+TOKEN_PREFIX = "rw_"
+SHOWN_PREFIX_CHARS = 8
+LAST_USED_EVERY = timedelta(minutes=1)
+_AUTH_CACHE_SECONDS = 5.0
+_AUTH_CACHE_SIZE = 1024
+
+
+@dataclass
+class _Entry:
+    token_id: int
+    user: User
+    groups: tuple[str, ...]
+    last_used_at: float  # epoch seconds of the stored value (0: never)
+    expires: float
+
+
+_cache: dict[str, _Entry] = {}
+_lock = threading.Lock()
+
+
+def hash_token(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def api_token_list_for_user(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)
+
+
+def api_token_get_for_user(*, user: User, pk: int) -> ApiToken:
+    token = api_token_list_for_user(user=user).filter(pk=pk).first()
+    if token is None:
+        raise Http404("No such token.")
+    return token
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Store a new token's hash; return the row and the plaintext (never stored, shown once)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after where it is used (\"laptop\", \"CI\")."})
+    if len(name) > 100:
+        raise ValidationError({"name": "Use at most 100 characters."})
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=plaintext[:SHOWN_PREFIX_CHARS], token_hash=hash_token(plaintext)
+    )
+    return token, plaintext
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    with _lock:
+        _cache.pop(token.token_hash, None)
+    return token
+
+
+def clear_auth_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _looks_like_token(plaintext: str | None) -> bool:
+    # Cheap rejection of garbage before hashing or touching the database.
+    return bool(plaintext) and plaintext.startswith(TOKEN_PREFIX) and len(plaintext) < 200
+
+
+def _cached(token_hash: str) -> _Entry | None:
+    now = time.monotonic()
+    with _lock:
+        entry = _cache.get(token_hash)
+        if entry is not None and entry.expires < now:
+            del _cache[token_hash]
+            entry = None
+    return entry
+
+
+def _load(token_hash: str) -> _Entry | None:
+    token = (
+        ApiToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    # The index lookup found it; compare anyway in constant time so the check never
+    # depends on how the database compares strings (collations, trailing spaces).
+    if token is None or not hmac.compare_digest(token.token_hash, token_hash) or not token.user.is_active:
+        return None
+    user = token.user
+    entry = _Entry(
+        token_id=token.pk,
+        user=user,
+        groups=tuple(user.groups.values_list("name", flat=True)),
+        last_used_at=token.last_used_at.timestamp() if token.last_used_at else 0.0,
+        expires=time.monotonic() + _AUTH_CACHE_SECONDS,
+    )
+    with _lock:
+        if len(_cache) >= _AUTH_CACHE_SIZE:
+            _cache.clear()
+        _cache[token_hash] = entry
+    return entry
+
+
+def _touch(entry: _Entry) -> None:
+    now = timezone.now()
+    # Conditional update: several processes racing on the same minute write once.
+    ApiToken.objects.filter(pk=entry.token_id).exclude(last_used_at__gt=now - LAST_USED_EVERY).update(
+        last_used_at=now
+    )
+    entry.last_used_at = now.timestamp()
+
+
+def _needs_touch(entry: _Entry) -> bool:
+    return time.time() - entry.last_used_at >= LAST_USED_EVERY.total_seconds()
+
+
+def api_token_identify(plaintext: str | None) -> _Entry | None:
+    """The verified token's cache entry (user, groups), or None. Updates `last_used_at`."""
+    if not _looks_like_token(plaintext):
+        return None
+    token_hash = hash_token(plaintext)  # type: ignore[arg-type]
+    entry = _cached(token_hash) or _load(token_hash)
+    if entry is not None and _needs_touch(entry):
+        _touch(entry)
+    return entry
+
+
+def api_token_authenticate(plaintext: str | None) -> User | None:
+    """The active user a live token belongs to, else None (revoked, unknown, inactive user)."""
+    entry = api_token_identify(plaintext)
+    return entry.user if entry is not None else None
+
+
+async def aapi_token_identify(plaintext: str | None) -> _Entry | None:
+    """`api_token_identify` for async views: no thread hop when the cache answers."""
+    if not _looks_like_token(plaintext):
+        return None
+    entry = _cached(hash_token(plaintext))  # type: ignore[arg-type]
+    if entry is not None and not _needs_touch(entry):
+        return entry
+    return await sync_to_async(api_token_identify)(plaintext)

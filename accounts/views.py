@@ -1,0 +1,53 @@
+"""Account pages: the API tokens page (list, create — the plaintext shown once — revoke)."""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.tokens import (
+    api_token_create,
+    api_token_get_for_user,
+    api_token_list_for_user,
+    api_token_revoke,
+)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """POST creates a token and answers with the page itself, not a redirect: the plaintext
+    then exists only in this one response (never_cache keeps it out of caches and history)."""
+    created = plaintext = None
+    errors: list[str] = []
+    name = ""
+    status = 200
+    if request.method == "POST":
+        name = request.POST.get("name", "")
+        try:
+            created, plaintext = api_token_create(user=request.user, name=name)
+            name = ""
+        except ValidationError as exc:
+            errors = exc.messages
+            status = 422
+    context = {
+        "tokens": api_token_list_for_user(user=request.user),
+        "created": created,
+        "plaintext": plaintext,
+        "errors": errors,
+        "name": name,
+        "api_base": request.build_absolute_uri("/v1"),
+    }
+    return render(request, "accounts/tokens.html", context, status=status)
+
+
+@require_POST
+def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    token = api_token_get_for_user(user=request.user, pk=pk)
+    api_token_revoke(token=token)
+    flash.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect("api_tokens")

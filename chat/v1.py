@@ -1,0 +1,490 @@
+"""The OpenAI-compatible API: `POST /v1/chat/completions` and `GET /v1/models`.
+
+Any OpenAI client can use a router: `model` is `router:<slug>`, a router's bare slug, or a
+catalog model `provider/model-id`. Bearer tokens only (no session, hence no CSRF).
+
+Streaming waits for the first token before sending headers. That costs nothing (the client
+waits for it anyway) and buys two things: the `x-routerweb-model` header and every chunk's
+`model` name the model that really answered, after any failover; and a chain that fails
+before any text gets a real HTTP status (429, 502, 503) that clients and their retry logic
+understand. Only a failure after text has been sent becomes a final SSE `error` event.
+
+Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from accounts.auth import bearer_token_from
+from accounts.tokens import aapi_token_identify
+from chat.failover import ChainResult, run_chain
+from chat.providers.base import ChatMessage, ChatRequest, ImagePart
+from chat.services import ALLOWED_IMAGE_TYPES
+from routers import gateway
+
+logger = logging.getLogger(__name__)
+
+# --- request schema (what OpenAI clients send; unknown fields are accepted and ignored) -----
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(_Open):
+    type: Literal["text"]
+    text: str
+
+
+class ImageUrl(_Open):
+    url: str
+    detail: str | None = None
+
+
+class ImageUrlPart(_Open):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+ContentPart = Annotated[TextPart | ImageUrlPart, Field(discriminator="type")]
+
+
+class MessageIn(_Open):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[ContentPart] | None = None
+
+
+class StreamOptions(_Open):
+    include_usage: bool = False
+
+
+class ChatCompletionIn(_Open):
+    model: str = Field(min_length=1, max_length=400)
+    messages: list[MessageIn] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1, le=1)
+    tools: list[Any] | None = None
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+    def response(self) -> JsonResponse:
+        return JsonResponse(self.body, status=self.status)
+
+
+def _unauthorized() -> ApiError:
+    return ApiError(
+        401,
+        "Missing or invalid API key. Send 'Authorization: Bearer rw_…' with a token from your account's API tokens page.",
+        code="invalid_api_key",
+    )
+
+
+def _param_of(loc: tuple[Any, ...]) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+
+
+def _failure(result: ChainResult) -> ApiError:
+    """The status for a chain in which no model answered, from what the attempts said."""
+    kinds = [a.get("error") for a in result.attempts if not a.get("ok")]
+    if not kinds and result.error is not None:
+        kinds = [result.error.kind]
+    detail = "; ".join(f"{a.get('model')}: {a.get('error')}" for a in result.attempts if not a.get("ok"))
+    last = result.error.message if result.error is not None else "no model produced an answer"
+    if kinds and all(k == "rate_limited" for k in kinds):
+        return ApiError(429, f"Every model is rate-limited ({detail}). Retry later.", type="rate_limit_error",
+                        code="rate_limit_exceeded")
+    if kinds and all(k == "context_too_long" for k in kinds):
+        return ApiError(400, f"The conversation is too long for every model in the chain ({detail}).",
+                        code="context_length_exceeded", param="messages")
+    if kinds and all(k in ("bad_request", "content_filter") for k in kinds):
+        return ApiError(400, f"The provider rejected the request: {last}", code=kinds[-1])
+    status = 503 if kinds and all(k in ("unavailable", "timeout") for k in kinds) else 502
+    return ApiError(status, f"Every model failed ({detail or last}).", type="server_error", code="upstream_error")
+
+
+# --- converting the request -------------------------------------------------------------------
+
+
+def _image(url: str, param: str) -> ImagePart:
+    if not url.startswith("data:"):
+        raise ApiError(
+            400,
+            "Image URLs are not fetched by this server; send the image inline as a data URL "
+            "(data:image/png;base64,…).",
+            param=param, code="invalid_image_url",
+        )
+    header, sep, data = url[5:].partition(",")
+    mime, _, encoding = header.partition(";")
+    if not sep or encoding != "base64":
+        raise ApiError(400, "An image data URL must be base64: data:image/png;base64,…", param=param,
+                       code="invalid_image_url")
+    if mime not in ALLOWED_IMAGE_TYPES:
+        raise ApiError(400, f"Images must be PNG, JPEG, GIF or WebP, not {mime or 'unknown'}.", param=param,
+                       code="invalid_image_format")
+    if len(data) * 3 // 4 > settings.MAX_IMAGE_BYTES:
+        raise ApiError(413, f"An image is larger than {settings.MAX_IMAGE_BYTES // (1024 * 1024)} MB.", param=param,
+                       code="image_too_large")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "The image data URL is not valid base64.", param=param, code="invalid_image_url") from None
+    return ImagePart(mime_type=mime, data=raw)
+
+
+def to_chat_request(body: ChatCompletionIn) -> ChatRequest:
+    """OpenAI messages → the adapters' request: system text apart, same-role neighbours merged
+    (some providers require alternating roles), images decoded."""
+    if body.tools:
+        raise ApiError(400, "Tools and function calling are not supported by routerweb's API.", param="tools")
+    system: list[str] = []
+    merged: list[ChatMessage] = []
+    total = 0
+    for i, message in enumerate(body.messages):
+        texts: list[str] = []
+        images: list[ImagePart] = []
+        if isinstance(message.content, str):
+            texts.append(message.content)
+        else:
+            for j, part in enumerate(message.content or []):
+                if isinstance(part, TextPart):
+                    texts.append(part.text)
+                else:
+                    images.append(_image(part.image_url.url, f"messages[{i}].content[{j}].image_url"))
+        text = "\n".join(texts)
+        total += len(text)
+        if message.role in ("system", "developer"):
+            if images:
+                raise ApiError(400, "System messages cannot carry images.", param=f"messages[{i}].content")
+            system.append(text)
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        if merged and merged[-1].role == role:
+            prev = merged[-1]
+            merged[-1] = ChatMessage(role=role, text=f"{prev.text}\n\n{text}".strip(), images=prev.images + tuple(images))
+        else:
+            merged.append(ChatMessage(role=role, text=text, images=tuple(images)))
+    if total > settings.MAX_MESSAGE_CHARS:
+        raise ApiError(
+            413, f"The messages hold {total:,} characters; the limit is {settings.MAX_MESSAGE_CHARS:,}.",
+            param="messages", code="request_too_large",
+        )
+    if not any(m.role == "user" for m in merged):
+        raise ApiError(400, "Send at least one user message.", param="messages")
+    return ChatRequest(
+        model="",
+        messages=tuple(merged),
+        system="\n\n".join(s for s in system if s),
+        temperature=body.temperature,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+    )
+
+
+def _parse(request: HttpRequest) -> ChatCompletionIn:
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(413, "The request body is too large.", code="request_too_large") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    try:
+        return ChatCompletionIn.model_validate(data)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        param = _param_of(first["loc"])
+        return_msg = f"{param}: {first['msg']}" if param else first["msg"]
+        raise ApiError(400, f"Invalid request: {return_msg}", param=param or None) from None
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+def _headers(plan: gateway.Plan, answered_by: str) -> dict[str, str]:
+    return {
+        "x-routerweb-model": answered_by,
+        "x-routerweb-rule": plan.rule_name,
+        "x-routerweb-decision": plan.uid,
+    }
+
+
+def _usage_json(outcome: gateway.Outcome) -> dict[str, int]:
+    usage = outcome.usage
+    prompt, completion = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _completion_json(plan: gateway.Plan, result: ChainResult, outcome: gateway.Outcome, created: int) -> dict:
+    return {
+        "id": f"chatcmpl-{plan.uid}",
+        "object": "chat.completion",
+        "created": created,
+        "model": result.answered_by,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.text, "refusal": None},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": _usage_json(outcome),
+    }
+
+
+class _Chunks:
+    """Pre-rendered `chat.completion.chunk` framing: per token we only JSON-encode the text."""
+
+    def __init__(self, uid: str, model: str, created: int) -> None:
+        head = json.dumps({"id": f"chatcmpl-{uid}", "object": "chat.completion.chunk", "created": created,
+                           "model": model})[:-1]
+        self._head = head
+        self._content = f'data: {head}, "choices": [{{"index": 0, "delta": {{"content": '
+
+    def role(self) -> bytes:
+        return self._event('"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]')
+
+    def text(self, text: str) -> bytes:
+        return f'{self._content}{json.dumps(text)}}}, "finish_reason": null}}]}}\n\n'.encode()
+
+    def stop(self) -> bytes:
+        return self._event('"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]')
+
+    def usage(self, usage: dict[str, int]) -> bytes:
+        return self._event(f'"choices": [], "usage": {json.dumps(usage)}')
+
+    def _event(self, tail: str) -> bytes:
+        return f"data: {self._head}, {tail}}}\n\n".encode()
+
+
+def _sse_error(error: ApiError) -> bytes:
+    return f"data: {json.dumps(error.body)}\n\n".encode()
+
+
+_DONE = b"data: [DONE]\n\n"
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    try:
+        entry = await aapi_token_identify(bearer_token_from(request))
+        if entry is None:
+            raise _unauthorized()
+        body = _parse(request)
+        chat_request = to_chat_request(body)
+        try:
+            plan = await gateway.aplan(user=entry.user, groups=entry.groups, name=body.model, request=chat_request)
+        except Http404 as exc:
+            raise ApiError(404, str(exc), code="model_not_found", param="model") from None
+        if not plan.candidates:
+            raise ApiError(400, plan.problem or "No model can answer this request.", code="no_suitable_model")
+    except ApiError as exc:
+        return exc.response()
+    call = _Call(plan, chat_request, entry.user.pk)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return await call.stream_response(include_usage)
+    return await call.json_response()
+
+
+class _LogsOnClose:
+    """A response that logs its call's routing decision in `close()`.
+
+    Django's ASGI handler calls `close()` after the last byte has been sent, and also when
+    the client went away mid-stream, in a worker thread: the decision is written (or handed
+    to Celery) without delaying the answer, and never skipped.
+    """
+
+    call: _Call | None = None
+
+    def close(self) -> None:
+        try:
+            if self.call is not None:
+                if _in_event_loop():
+                    # Django's AsyncClient closes streaming responses on its event loop,
+                    # where the ORM may not run; the ASGI handler never does.
+                    worker = threading.Thread(target=self.call.log)
+                    worker.start()
+                    worker.join()
+                else:
+                    self.call.log()
+        finally:
+            super().close()  # type: ignore[misc]
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _LoggedJson(_LogsOnClose, JsonResponse):
+    pass
+
+
+class _LoggedStream(_LogsOnClose, StreamingHttpResponse):
+    pass
+
+
+class _Call:
+    """One answer in flight. `log` records the decision exactly once, however the call ends."""
+
+    def __init__(self, plan: gateway.Plan, request: ChatRequest, user_id: int) -> None:
+        self.plan = plan
+        self.request = request
+        self.user_id = user_id
+        self.result = ChainResult()
+        self.stream = run_chain(plan.candidates, request, self.result)
+        self.created = int(time.time())
+        self._logged = False
+        self._lock = threading.Lock()
+
+    def outcome(self) -> gateway.Outcome:
+        return gateway.outcome_of(self.plan, self.request, self.result)
+
+    def log(self) -> None:
+        with self._lock:
+            if self._logged:
+                return
+            self._logged = True
+        try:
+            gateway.log_call(plan=self.plan, result=self.result, outcome=self.outcome(), user_id=self.user_id)
+        except Exception:  # the answer is out; a logging failure must not become a 500
+            logger.exception("could not log API routing decision %s", self.plan.uid)
+
+    def respond(self, response: _LogsOnClose) -> HttpResponse:
+        response.call = self
+        return response  # type: ignore[return-value]
+
+    def error(self, error: ApiError) -> HttpResponse:
+        return self.respond(_LoggedJson(error.body, status=error.status))
+
+    async def json_response(self) -> HttpResponse:
+        try:
+            async for _ in self.stream:
+                pass
+        except BaseException:
+            # Cancelled (the client left) before any response existed to log on close.
+            await sync_to_async(self.log)()
+            raise
+        result = self.result
+        if not result.complete or result.answered_by is None:
+            return self.error(_failure(result))
+        response = self.respond(_LoggedJson(_completion_json(self.plan, result, self.outcome(), self.created)))
+        for name, value in _headers(self.plan, result.answered_by).items():
+            response[name] = value
+        return response
+
+    async def stream_response(self, include_usage: bool) -> HttpResponse:
+        try:
+            first = await anext(self.stream, None)
+        except BaseException:
+            await self.stream.aclose()
+            await sync_to_async(self.log)()
+            raise
+        result = self.result
+        if first is None and not (result.complete and result.answered_by):
+            return self.error(_failure(result))
+        answered_by = result.answered_by or ""
+        chunks = _Chunks(self.plan.uid, answered_by, self.created)
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                yield chunks.role()
+                if first:
+                    yield chunks.text(first)
+                async for text in self.stream:
+                    yield chunks.text(text)
+                if result.complete:
+                    yield chunks.stop()
+                else:
+                    error = result.error
+                    yield _sse_error(
+                        ApiError(502, f"The answer was cut off: {error.message}", type="server_error",
+                                 code="upstream_error")
+                        if error is not None else _failure(result)
+                    )
+                if include_usage:
+                    yield chunks.usage(_usage_json(self.outcome()))
+                yield _DONE
+            finally:
+                # The client may have gone: stop reading from the model at once.
+                await self.stream.aclose()
+
+        response = self.respond(_LoggedStream(events(), content_type="text/event-stream"))
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        for name, value in _headers(self.plan, answered_by).items():
+            response[name] = value
+        return response
+
+
+@csrf_exempt
+@login_not_required
+@require_GET
+async def models(request: HttpRequest) -> HttpResponse:
+    entry = await aapi_token_identify(bearer_token_from(request))
+    if entry is None:
+        return _unauthorized().response()
+    data = await sync_to_async(_model_list)(entry.user)
+    return JsonResponse({"object": "list", "data": data})
+
+
+def _model_list(user: Any) -> list[dict[str, Any]]:
+    from chat.selectors import catalog_list_enabled
+    from routers.selectors import router_list_usable_by
+
+    routers = [
+        {"id": f"{gateway.ROUTER_PREFIX}{r.slug}", "object": "model", "created": int(r.created_at.timestamp()),
+         "owned_by": "routerweb"}
+        for r in router_list_usable_by(user=user).order_by("slug")
+    ]
+    models = [
+        {"id": m.ref, "object": "model", "created": int(m.provider.created_at.timestamp()),
+         "owned_by": m.provider.slug}
+        for m in catalog_list_enabled().order_by("provider__slug", "model_id")
+    ]
+    return routers + models

@@ -1,0 +1,546 @@
+"""JSON API for routers, rules, the dry-run test panel and routing decisions.
+
+The same selectors (reads) and services (writes) as the rule builder, and the same rule for
+who may do what: anyone who may use a router may read and dry-run it; only those who may
+edit it (`router_can_edit`) may change it. Domain errors become responses in
+`routerweb/api.py`.
+"""
+
+from __future__ import annotations
+
+import typing
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from ninja import Body, Field, Query, Router, Schema
+from ninja.pagination import PageNumberPagination, paginate
+from pydantic import field_validator, model_validator
+
+from accounts.models import User
+from routers import services
+from routers.models import Router as RouterRow
+from routers.models import RoutingDecision, Rule, Visibility
+from routers.schemas import SLUG_PATTERN
+from routers.selectors import (
+    router_can_edit,
+    router_get_for_user,
+    router_list_usable_by,
+    rule_get_for_router,
+)
+
+router = Router(tags=["routers"])
+decisions_router = Router(tags=["decisions"])
+
+ModelRef = str  # "provider/model-id"
+# Database ids are 64-bit: a larger number in a URL names nothing (rather than overflowing a query).
+MAX_ID = 2**63 - 1
+
+
+class ErrorOut(Schema):
+    detail: Any
+    errors: list[dict[str, str]] | None = None
+
+
+ERRORS: dict[int, Any] = {403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class In(Schema):
+    """Base of request bodies: a NUL character is refused here, as PostgreSQL cannot store it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("Text may not contain NUL characters.")
+        return data
+
+
+# --- routers -------------------------------------------------------------------------------
+
+
+class RouterIn(In):
+    name: str = Field(max_length=100)
+    slug: str = Field(
+        "", max_length=60, description="Letters, digits, - and _; derived from the name when empty."
+    )
+    description: str = Field("", max_length=10_000)
+    visibility: Literal["private", "shared"] = "private"
+    primary_model: ModelRef = Field(
+        max_length=300, description="provider/model-id of the enabled catalog"
+    )
+    classifier_model: ModelRef | None = Field(None, max_length=300)
+    fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
+    sticky: bool = False
+    cooldown_minutes: int = Field(30, ge=0, le=525_600)
+    time_zone: str = Field("UTC", max_length=64)
+
+
+class RouterPatch(In):
+    """Only the fields sent change; the router's version is bumped. Only `classifier_model`
+    may be null (back to the primary model): a null elsewhere is refused, not read as "keep"."""
+
+    name: str = Field(None, max_length=100)
+    slug: str = Field(None, max_length=60, pattern=SLUG_PATTERN)
+    description: str = Field(None, max_length=10_000)
+    visibility: Literal["private", "shared"] = Field(None)
+    primary_model: ModelRef = Field(None, max_length=300)
+    classifier_model: ModelRef | None = Field(None, max_length=300)
+    fallbacks: list[ModelRef] = Field(None, max_length=20)
+    sticky: bool = Field(None)
+    cooldown_minutes: int = Field(None, ge=0, le=525_600)
+    time_zone: str = Field(None, max_length=64)
+
+
+class RouterOut(Schema):
+    id: int
+    name: str
+    slug: str
+    model: str = Field(description="What to send as `model` to /v1/chat/completions")
+    description: str
+    owner: str
+    visibility: str
+    primary_model: str
+    classifier_model: str | None
+    fallbacks: list[str]
+    sticky: bool
+    cooldown_minutes: int
+    time_zone: str
+    version: int
+    can_edit: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConditionIn(In):
+    property: str = Field(max_length=100)
+    operator: str = Field(max_length=100)
+    value: Any = None
+
+
+class RuleIn(In):
+    name: str = Field(max_length=100)
+    kind: Literal["calculated", "llm"]
+    target_model: ModelRef = Field(max_length=300)
+    match: Literal["all", "any"] = "all"
+    conditions: list[ConditionIn] = Field(default_factory=list, max_length=50)
+    description: str = Field("", max_length=10_000)
+    fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
+    enabled: bool = True
+
+
+class RulePatch(In):
+    """Only the fields sent change (none of them may be null)."""
+
+    name: str = Field(None, max_length=100)
+    kind: Literal["calculated", "llm"] = Field(None)
+    target_model: ModelRef = Field(None, max_length=300)
+    match: Literal["all", "any"] = Field(None)
+    conditions: list[ConditionIn] = Field(None, max_length=50)
+    description: str = Field(None, max_length=10_000)
+    fallbacks: list[ModelRef] = Field(None, max_length=20)
+
+
+class RuleOut(Schema):
+    id: int
+    name: str
+    enabled: bool
+    position: int
+    kind: str
+    match: str
+    conditions: list[dict[str, Any]]
+    description: str
+    target_model: str
+    fallbacks: list[str]
+
+
+class RouterDetailOut(RouterOut):
+    rules: list[RuleOut]
+
+
+class ReorderIn(In):
+    rule_ids: list[int] = Field(
+        max_length=1000, description="Every rule id of the router, in the new order"
+    )
+
+
+class DryRunIn(In):
+    message: str = Field(max_length=100_000)
+    has_image: bool = False
+    conversation_tokens: int | None = Field(None, ge=0, le=100_000_000)
+    turns: int | None = Field(None, ge=0, le=1_000_000)
+    time_of_day: str | None = Field(
+        None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the router's zone"
+    )
+
+
+class DecisionOut(Schema):
+    """What the router decided (the engine's `Decision`), without calling the answering model."""
+
+    router_id: int
+    router_version: int
+    source: str
+    rule_id: int | None
+    rule_name: str | None
+    rule_kind: str | None
+    model: str | None
+    chain: list[str]
+    skipped: list[dict[str, str]]
+    reason: str
+    classifier: dict[str, Any] | None
+    classifier_called: bool
+    decision_us: float
+    verdicts: list[dict[str, Any]]
+
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined, return-value]
+
+
+def _router_out(row: RouterRow, user: User) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "name": row.name,
+        "slug": row.slug,
+        "model": f"router:{row.slug}",
+        "description": row.description,
+        "owner": row.owner.username,
+        "visibility": row.visibility,
+        "primary_model": row.primary_model.ref,
+        "classifier_model": row.classifier_model.ref if row.classifier_model_id else None,
+        "fallbacks": list(row.fallbacks or []),
+        "sticky": row.sticky,
+        "cooldown_minutes": row.cooldown_minutes,
+        "time_zone": row.time_zone,
+        "version": row.version,
+        "can_edit": router_can_edit(user=user, router=row),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _rule_out(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.pk,
+        "name": rule.name,
+        "enabled": rule.enabled,
+        "position": rule.position,
+        "kind": rule.kind,
+        "match": rule.match,
+        "conditions": list(rule.conditions or []),
+        "description": rule.description,
+        "target_model": rule.target_model.ref,
+        "fallbacks": list(rule.fallbacks or []),
+    }
+
+
+def _rules(row: RouterRow) -> list[Rule]:
+    return list(row.rules.select_related("target_model__provider").order_by("position", "id"))
+
+
+def _router_for(request: HttpRequest, pk: int, *, edit: bool = False) -> RouterRow:
+    """The router if the user may use it (else 404), and may edit it when `edit` (else 403)."""
+    user = _user(request)
+    if not 0 < pk <= MAX_ID:
+        raise Http404("No such router.")
+    row = router_get_for_user(user=user, pk=pk)
+    if edit and not router_can_edit(user=user, router=row):
+        raise PermissionDenied(
+            "Only the router's owner (or a manager, for a shared router) may change it."
+        )
+    return row
+
+
+def _rule_for(*, router: RouterRow, pk: int) -> Rule:
+    if not 0 < pk <= MAX_ID:
+        raise Http404("No such rule in this router.")
+    return rule_get_for_router(router=router, pk=pk)
+
+
+def _reload(pk: int, user: User) -> RouterRow:
+    return router_get_for_user(user=user, pk=pk)
+
+
+@router.get("", response=list[RouterOut], summary="Routers you may use")
+def list_routers(request: HttpRequest) -> list[dict[str, Any]]:
+    user = _user(request)
+    return [_router_out(r, user) for r in router_list_usable_by(user=user).order_by("name", "id")]
+
+
+@router.post("", response={201: RouterDetailOut, **ERRORS}, summary="Create a router")
+def create_router(request: HttpRequest, payload: RouterIn) -> tuple[int, dict[str, Any]]:
+    user = _user(request)
+    row = services.router_create(owner=user, **payload.dict())
+    return 201, {**_router_out(_reload(row.pk, user), user), "rules": []}
+
+
+@router.get(
+    "/{int:router_id}", response={200: RouterDetailOut, **ERRORS}, summary="A router with its rules"
+)
+def get_router(request: HttpRequest, router_id: int) -> dict[str, Any]:
+    row = _router_for(request, router_id)
+    return {**_router_out(row, _user(request)), "rules": [_rule_out(r) for r in _rules(row)]}
+
+
+@router.patch(
+    "/{int:router_id}", response={200: RouterDetailOut, **ERRORS}, summary="Change a router"
+)
+def update_router(request: HttpRequest, router_id: int, payload: RouterPatch) -> dict[str, Any]:
+    row = _router_for(request, router_id, edit=True)
+    services.router_update(router=row, **payload.dict(exclude_unset=True))
+    user = _user(request)
+    row = _reload(row.pk, user)
+    return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
+
+
+@router.delete("/{int:router_id}", response={204: None, **ERRORS}, summary="Delete a router")
+def delete_router(request: HttpRequest, router_id: int) -> tuple[int, None]:
+    services.router_delete(router=_router_for(request, router_id, edit=True))
+    return 204, None
+
+
+@router.get(
+    "/{int:router_id}/export",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Export as a router file",
+)
+def export_router(request: HttpRequest, router_id: int) -> dict[str, Any]:
+    return services.router_export(router=_router_for(request, router_id))
+
+
+@router.post("/import", response={201: RouterDetailOut, **ERRORS}, summary="Import a router file")
+def import_router(
+    request: HttpRequest, payload: Body[dict[str, Any]]
+) -> tuple[int, dict[str, Any]]:
+    user = _user(request)
+    row = _reload(services.router_import(owner=user, data=payload).pk, user)
+    return 201, {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/{int:router_id}/rules", response={200: list[RuleOut], **ERRORS}, summary="Rules, in order"
+)
+def list_rules(request: HttpRequest, router_id: int) -> list[dict[str, Any]]:
+    return [_rule_out(r) for r in _rules(_router_for(request, router_id))]
+
+
+@router.post(
+    "/{int:router_id}/rules", response={201: RuleOut, **ERRORS}, summary="Add a rule at the end"
+)
+def create_rule(
+    request: HttpRequest, router_id: int, payload: RuleIn
+) -> tuple[int, dict[str, Any]]:
+    row = _router_for(request, router_id, edit=True)
+    data = payload.dict()
+    rule = services.rule_create(router=row, **data)
+    return 201, _rule_out(rule)
+
+
+@router.get(
+    "/{int:router_id}/rules/{int:rule_id}", response={200: RuleOut, **ERRORS}, summary="A rule"
+)
+def get_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
+    return _rule_out(_rule_for(router=_router_for(request, router_id), pk=rule_id))
+
+
+@router.patch(
+    "/{int:router_id}/rules/{int:rule_id}",
+    response={200: RuleOut, **ERRORS},
+    summary="Change a rule",
+)
+def update_rule(
+    request: HttpRequest, router_id: int, rule_id: int, payload: RulePatch
+) -> dict[str, Any]:
+    rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
+    return _rule_out(services.rule_update(rule=rule, **payload.dict(exclude_unset=True)))
+
+
+@router.delete(
+    "/{int:router_id}/rules/{int:rule_id}", response={204: None, **ERRORS}, summary="Delete a rule"
+)
+def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> tuple[int, None]:
+    services.rule_delete(
+        rule=_rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
+    )
+    return 204, None
+
+
+@router.post(
+    "/{int:router_id}/rules/{int:rule_id}/enable",
+    response={200: RuleOut, **ERRORS},
+    summary="Enable a rule",
+)
+def enable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
+    rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
+    return _rule_out(services.rule_set_enabled(rule=rule, enabled=True))
+
+
+@router.post(
+    "/{int:router_id}/rules/{int:rule_id}/disable",
+    response={200: RuleOut, **ERRORS},
+    summary="Disable a rule",
+)
+def disable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
+    rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
+    return _rule_out(services.rule_set_enabled(rule=rule, enabled=False))
+
+
+@router.put(
+    "/{int:router_id}/rules/order",
+    response={200: list[RuleOut], **ERRORS},
+    summary="Reorder the rules",
+)
+def reorder_rules(request: HttpRequest, router_id: int, payload: ReorderIn) -> list[dict[str, Any]]:
+    row = _router_for(request, router_id, edit=True)
+    services.router_reorder(router=row, rule_ids=payload.rule_ids)
+    return [_rule_out(r) for r in _rules(row)]
+
+
+@router.post(
+    "/{int:router_id}/dry-run",
+    response={200: DecisionOut, **ERRORS},
+    summary="Route a message without answering it",
+    description="Runs the router on the message and returns its decision. The answering model is never "
+    "called; LLM-classified rules do call the classifier model, as the rule builder's test panel does.",
+)
+def dry_run(request: HttpRequest, router_id: int, payload: DryRunIn) -> dict[str, Any]:
+    from routers.routing import route_input_for_test, route_message
+
+    row = _router_for(request, router_id)
+    inp = route_input_for_test(
+        router=row,
+        text=payload.message,
+        has_image=payload.has_image,
+        conversation_tokens=payload.conversation_tokens,
+        turns=payload.turns,
+        time_of_day=payload.time_of_day,
+        user=_user(request),
+    )
+    return route_message(router=row, inp=inp).to_dict()
+
+
+# --- routing decisions ----------------------------------------------------------------------
+
+
+class DecisionFilters(Schema):
+    router: int | None = Field(None, ge=1, le=MAX_ID, description="Router id")
+    rule: int | None = Field(None, ge=1, le=MAX_ID, description="Rule id")
+    model: str | None = Field(
+        None, max_length=300, description="Model that answered (provider/model-id)"
+    )
+    channel: Literal["chat", "api"] | None = None
+    date_from: date | None = Field(None, description="On or after this day (UTC)")
+    date_to: date | None = Field(None, description="On or before this day (UTC)")
+
+    @field_validator("model")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("Text may not contain NUL characters.")
+        return value
+
+
+class RoutingDecisionOut(Schema):
+    uid: str
+    created_at: datetime
+    channel: str
+    router_id: int | None
+    router_version: int
+    rule_id: int | None
+    rule_name: str
+    source: str
+    reason: str
+    model_ref: str
+    answered_by: str
+    attempts: list[dict[str, Any]]
+    classifier_called: bool
+    classifier_latency_ms: float | None
+    decision_us: float
+    input_tokens: int
+    output_tokens: int
+    cost: str
+    primary_cost: str
+    fallback_used: bool
+    overridden: bool
+    succeeded: bool
+    user: str | None
+    workspace_id: int | None
+
+    @staticmethod
+    def resolve_uid(obj: RoutingDecision) -> str:
+        return str(obj.uid)
+
+    @staticmethod
+    def resolve_cost(obj: RoutingDecision) -> str:
+        return str(obj.cost)
+
+    @staticmethod
+    def resolve_primary_cost(obj: RoutingDecision) -> str:
+        return str(obj.primary_cost)
+
+    @staticmethod
+    def resolve_user(obj: RoutingDecision) -> str | None:
+        return obj.user.username if obj.user_id else None
+
+
+def decision_list_visible_to(*, user: User) -> QuerySet[RoutingDecision]:
+    """Decisions of routers the user may edit, and the user's own (mirrors `router_can_edit`)."""
+    qs = RoutingDecision.objects.select_related("user")
+    if user.is_admin_role:
+        return qs
+    editable = Q(router__owner=user)
+    if user.is_manager_role:
+        editable |= Q(router__visibility=Visibility.SHARED)
+    return qs.filter(editable | Q(user=user))
+
+
+def _resolved_hints(func: Any) -> Any:
+    # `paginate` wraps the view in a function of another module, where our string
+    # annotations (from __future__ import annotations) cannot be resolved.
+    func.__annotations__ = typing.get_type_hints(func, include_extras=True)
+    return func
+
+
+class _Pages(PageNumberPagination):
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=1_000_000)
+        page_size: int | None = Field(None, ge=1, le=200)
+
+
+@decisions_router.get("", response=list[RoutingDecisionOut], summary="Routing decisions, newest first")
+@paginate(_Pages, page_size=50, max_page_size=200)
+@_resolved_hints
+def list_decisions(
+    request: HttpRequest, filters: Query[DecisionFilters]
+) -> QuerySet[RoutingDecision]:
+    qs = decision_list_visible_to(user=_user(request))
+    if filters.router is not None:
+        qs = qs.filter(router_id=filters.router)
+    if filters.rule is not None:
+        qs = qs.filter(rule_id=filters.rule)
+    if filters.model:
+        qs = qs.filter(Q(answered_by=filters.model) | Q(answered_by="", model_ref=filters.model))
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    zone = timezone.get_current_timezone()
+    if filters.date_from is not None:
+        qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=zone))
+    if filters.date_to is not None:
+        qs = qs.filter(created_at__lte=datetime.combine(filters.date_to, time.max, tzinfo=zone))
+    return qs.order_by("-created_at", "-id")

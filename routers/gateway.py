@@ -1,0 +1,316 @@
+"""Answering one API request through a router or a named model.
+
+The OpenAI-compatible endpoint (`chat/v1.py`) speaks the wire format; this module does the
+rest, protocol-free: resolve what `model` names for this user, route (for a router), turn the
+decision into a candidate chain for `chat.failover.run_chain` (the one failure policy),
+and, once the stream ends, compute usage and cost and log the routing decision like chat does
+(`channel="api"`).
+
+The hot path makes one thread hop for all its database reads (`_prepare`): the enabled
+catalog (one query; it also gives provider settings, prices and the capability facts routing
+needs) and the router row (one query); the compiled router is cached per (router version,
+catalog fingerprint), so a hit costs nothing more. The decision is logged once the response
+has been sent (see `chat/v1.py`), so logging never delays the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from threading import Lock
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import User
+from chat.failover import Candidate, ChainResult
+from chat.models import CatalogModel
+from chat.providers.base import ChatMessage, ChatRequest, Usage
+from chat.selectors import catalog_list_enabled
+from chat.services import estimate_usage, provider_config_for
+from routers.models import Router
+
+log = logging.getLogger(__name__)
+
+ROUTER_PREFIX = "router:"
+
+
+@dataclass
+class Plan:
+    """Which models to try, in order, and the routing facts logged with the answer."""
+
+    uid: str
+    candidates: list[Candidate]
+    routing: dict[str, Any]
+    catalog: dict[str, CatalogModel]
+    router: Router | None = None
+    primary: CatalogModel | None = None
+    problem: str = ""
+
+    @property
+    def rule_name(self) -> str:
+        return self.routing.get("rule_name") or ""
+
+
+@dataclass
+class Outcome:
+    usage: Usage | None
+    cost: Decimal = Decimal("0")
+    primary_cost: Decimal = Decimal("0")
+
+
+@dataclass
+class _Prepared:
+    catalog: dict[str, CatalogModel]
+    router: Router | None = None
+    model: CatalogModel | None = None
+    compiled: Any = None
+    compile_error: str = ""
+    target: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def router_slug_of(name: str) -> str | None:
+    """The router slug `model` names (`router:<slug>` or a bare slug), else None (a model ref)."""
+    if name.startswith(ROUTER_PREFIX):
+        return name[len(ROUTER_PREFIX) :]
+    if "/" in name:
+        return None
+    return name
+
+
+_COMPILED_CACHE_SIZE = 256
+_compiled: OrderedDict[tuple[int, int, str], Any] = OrderedDict()
+_compiled_lock = Lock()
+
+
+def _catalog_infos(models: Iterable[CatalogModel]) -> tuple[dict[str, Any], str]:
+    """The engine's view of the catalog and a fingerprint of it, from rows already loaded
+    (the same facts `routers.compiling.catalog_snapshot` reads, without a second query)."""
+    from routers.engine import ModelInfo
+
+    infos: dict[str, Any] = {}
+    digest = hashlib.blake2b(digest_size=12)
+    for m in sorted(models, key=lambda m: m.pk):
+        ref = m.ref
+        infos[ref] = ModelInfo(
+            ref=ref, display_name=m.display_name, context_window=m.context_window, supports_images=m.supports_images
+        )
+        digest.update(f"{ref}\0{m.context_window}\0{int(m.supports_images)}\0{m.display_name}\n".encode())
+    return infos, digest.hexdigest()
+
+
+def _compiled_router(router: Router, catalog: dict[str, CatalogModel]) -> Any:
+    """Like `routers.compiling.compiled_router_for`, keyed the same way (router id, version,
+    catalog fingerprint), but reusing the catalog rows this call loaded anyway: on the hot
+    path a cache hit costs no query at all. Raises RuleError for an invalid router."""
+    from routers.compiling import router_spec_for
+    from routers.engine import compile_router
+
+    infos, fingerprint = _catalog_infos(catalog.values())
+    key = (router.pk, router.version, fingerprint)
+    with _compiled_lock:
+        hit = _compiled.get(key)
+        if hit is not None:
+            _compiled.move_to_end(key)
+            return hit
+    compiled = compile_router(router_spec_for(router, infos))
+    with _compiled_lock:
+        _compiled[key] = compiled
+        while len(_compiled) > _COMPILED_CACHE_SIZE:
+            _compiled.popitem(last=False)
+    return compiled
+
+
+def _prepare(*, user: User, name: str) -> _Prepared:
+    """Every database read a call needs, in one thread hop: the enabled catalog and, for a
+    router, its row (the compiled router is cached per version). Raises Http404 for a name
+    this user cannot use."""
+    from routers.engine import RuleError
+    from routers.routing import classifier_target_for
+    from routers.selectors import router_list_usable_by
+
+    catalog = {m.ref: m for m in catalog_list_enabled().order_by()}
+    slug = router_slug_of(name)
+    if slug is None:
+        model = catalog.get(name)
+        if model is None:
+            raise Http404(f"The model '{name}' does not exist or is not enabled.")
+        return _Prepared(catalog=catalog, model=model)
+    # The selector decides who may use which router; its joins are dropped because the
+    # primary and classifier models are usually among the catalog rows just loaded (the
+    # joins cost more than the query itself on this path).
+    router = router_list_usable_by(user=user).select_related(None).filter(slug=slug).order_by().first()
+    if router is None:
+        raise Http404(f"The router '{slug}' does not exist or you do not have access to it.")
+    by_id = {m.pk: m for m in catalog.values()}
+    if router.primary_model_id in by_id:
+        router.primary_model = by_id[router.primary_model_id]
+    if router.classifier_model_id in by_id:
+        router.classifier_model = by_id[router.classifier_model_id]
+    prepared = _Prepared(catalog=catalog, router=router)
+    try:
+        prepared.compiled = _compiled_router(router, catalog)
+    except RuleError as exc:
+        prepared.compile_error = exc.message
+    prepared.target = classifier_target_for(router)
+    return prepared
+
+
+def _candidates(models: list[CatalogModel]) -> list[Candidate]:
+    return [
+        Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m)) for m in models
+    ]
+
+
+def route_input_for_api(
+    *, user: User, groups: tuple[str, ...], messages: tuple[ChatMessage, ...]
+) -> Any:
+    """The RouteInput for an API call: the last user message is the text, the rest history."""
+    from routers.engine import HistoryMessage, RouteInput
+
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    last = messages[last_user] if last_user is not None else None
+    earlier = messages[:last_user] if last_user is not None else messages
+    images = last.images if last is not None else ()
+    return RouteInput(
+        text=last.text if last is not None else "",
+        now=timezone.now(),
+        history=tuple(
+            HistoryMessage(role=m.role, text=m.text, images=len(m.images)) for m in earlier
+        ),
+        has_image=bool(images),
+        attachment_types=tuple(i.mime_type for i in images),
+        user=user.username,
+        groups=groups,
+    )
+
+
+async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: ChatRequest) -> Plan:
+    """Decide which models answer. Raises Http404 when `name` is nothing this user may use."""
+    from routers.routing import aroute
+
+    prepared = await sync_to_async(_prepare)(user=user, name=name)
+    uid = str(uuid.uuid4())
+    catalog = prepared.catalog
+    if prepared.model is not None:
+        model = prepared.model
+        routing = {
+            "source": "override",
+            "model": model.ref,
+            "reason": "Model requested directly through the API; no router involved.",
+        }
+        return Plan(uid, _candidates([model]), routing, catalog, primary=model)
+
+    router = prepared.router
+    assert router is not None
+    primary = router.primary_model
+    if prepared.compiled is None:
+        routing = {
+            "source": "primary",
+            "router": router.name,
+            "router_id": router.pk,
+            "router_version": router.version,
+            "model": primary.ref,
+            "reason": f"Router is invalid ({prepared.compile_error}); primary model used.",
+        }
+        chain = [primary] if primary.ref in catalog else []
+        problem = (
+            ""
+            if chain
+            else f"The router '{router.slug}' is invalid and its primary model is disabled."
+        )
+        return Plan(
+            uid,
+            _candidates(chain),
+            routing,
+            catalog,
+            router=router,
+            primary=primary,
+            problem=problem,
+        )
+
+    inp = route_input_for_api(user=user, groups=groups, messages=request.messages)
+    decision = await aroute(prepared.compiled, inp, target=prepared.target)
+    chain = [catalog[ref] for ref in decision.chain if ref in catalog]
+    routing = {
+        "source": decision.source,
+        "router": router.name,
+        "router_id": router.pk,
+        "router_version": router.version,
+        "rule_id": decision.rule_id,
+        "rule_name": decision.rule_name,
+        "rule_kind": decision.rule_kind,
+        "model": decision.model,
+        "reason": decision.reason,
+        "skipped": [{"model": ref, "reason": why} for ref, why in decision.skipped],
+        "classifier": decision.classifier.to_dict() if decision.classifier else None,
+        "classifier_called": decision.classifier_called,
+        "decision_us": round(decision.decision_us, 1),
+        "decision": decision,  # verdicts are built lazily, only when logged
+    }
+    problem = "" if chain else f"No model can answer this message: {decision.reason}"
+    return Plan(
+        uid, _candidates(chain), routing, catalog, router=router, primary=primary, problem=problem
+    )
+
+
+def outcome_of(plan: Plan, request: ChatRequest, result: ChainResult) -> Outcome:
+    """Usage (reported, else estimated), cost, and the cost had the primary model answered."""
+    answered = plan.catalog.get(result.answered_by or "")
+    if answered is None:
+        return Outcome(usage=None)
+    usage = result.usage or estimate_usage(request.messages, request.system, result.text)
+    cost = answered.cost(usage.input_tokens, usage.output_tokens)
+    primary_cost = (
+        plan.primary.cost(usage.input_tokens, usage.output_tokens) if plan.primary else Decimal("0")
+    )
+    return Outcome(usage=usage, cost=cost, primary_cost=primary_cost)
+
+
+def log_call(*, plan: Plan, result: ChainResult, outcome: Outcome, user_id: int) -> None:
+    """Record the routing decision (via Celery, see routers.decision_log), channel "api"."""
+    from routers.decision_log import decision_log, new_payload
+
+    routing = plan.routing
+    decision = routing.get("decision")
+    classifier = routing.get("classifier") or {}
+    called = bool(routing.get("classifier_called"))
+    router = plan.router
+    usage = outcome.usage
+    decision_log(
+        new_payload(
+            uid=plan.uid,
+            router_id=router.pk if router is not None else None,
+            router_version=router.version if router is not None else 0,
+            rule_id=routing.get("rule_id"),
+            rule_name=routing.get("rule_name") or "",
+            source=routing.get("source", ""),
+            reason=routing.get("reason", ""),
+            model_ref=routing.get("model") or "",
+            answered_by=result.answered_by or "",
+            attempts=result.attempts,
+            verdicts=[v.to_dict() for v in decision.verdicts] if decision is not None else [],
+            classifier_called=called,
+            classifier_latency_ms=classifier.get("latency_ms") if called else None,
+            classifier_input_tokens=classifier.get("input_tokens", 0),
+            classifier_output_tokens=classifier.get("output_tokens", 0),
+            decision_us=routing.get("decision_us", 0),
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            cost=outcome.cost,
+            primary_cost=outcome.primary_cost,
+            fallback_used=result.fallback_used,
+            overridden=routing.get("source") == "override",
+            succeeded=result.complete,
+            channel="api",
+            user_id=user_id,
+        )
+    )
