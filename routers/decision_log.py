@@ -64,14 +64,18 @@ def decision_write(payload: dict[str, Any]) -> RoutingDecision:
     existing = RoutingDecision.objects.filter(uid=payload["uid"]).first()
     if existing is not None:
         return existing
-    values: dict[str, Any] = {key: payload[key] for key in _PLAIN_FIELDS if key in payload and payload[key] is not None}
+    values: dict[str, Any] = {
+        key: payload[key] for key in _PLAIN_FIELDS if key in payload and payload[key] is not None
+    }
     values["cost"] = Decimal(str(payload.get("cost") or "0"))
     values["primary_cost"] = Decimal(str(payload.get("primary_cost") or "0"))
     values["created_at"] = datetime.fromisoformat(payload["created_at"])
     ids = {key: payload.get(key) for key in _ID_FIELDS}
     ids = _existing_ids(ids)
     with transaction.atomic():
-        decision, _ = RoutingDecision.objects.get_or_create(uid=payload["uid"], defaults={**values, **ids})
+        decision, _ = RoutingDecision.objects.get_or_create(
+            uid=payload["uid"], defaults={**values, **ids}
+        )
     return decision
 
 
@@ -82,7 +86,13 @@ def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
     from chat.models import Message, Workspace
     from routers.models import Router, Rule
 
-    checks = {"router_id": Router, "rule_id": Rule, "user_id": get_user_model(), "workspace_id": Workspace, "message_id": Message}
+    checks = {
+        "router_id": Router,
+        "rule_id": Rule,
+        "user_id": get_user_model(),
+        "workspace_id": Workspace,
+        "message_id": Message,
+    }
     return {
         key: value if value is not None and checks[key].objects.filter(pk=value).exists() else None
         for key, value in ids.items()
@@ -103,5 +113,7 @@ def _enqueue(payload: dict[str, Any]) -> None:
     try:
         record_decision.apply_async(args=[payload], retry=False)
     except Exception as exc:  # kombu/redis raise many types for "broker unreachable"
-        log.warning("broker unreachable (%s); writing routing decision %s directly", exc, payload["uid"])
+        log.warning(
+            "broker unreachable (%s); writing routing decision %s directly", exc, payload["uid"]
+        )
         decision_write(payload)

@@ -11,7 +11,6 @@ from chat.services import workspace_create
 from tests.chat.streaming import sse_events
 
 
-
 def png_bytes() -> bytes:
     import io
 
