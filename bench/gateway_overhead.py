@@ -56,13 +56,10 @@ services.rule_create(router=router, name="Code", kind="calculated",
 print(api_token_create(user=user, name="bench")[1])
 """
 
-# The fake upstream writes each SSE event separately; with Nagle's algorithm on, small writes
-# wait for the client's delayed ACK (~40 ms), which would drown what we measure.
+# The fake upstream (with Nagle off, as real providers' servers are) in its own process.
 FAKE_UPSTREAM = """
 import sys
 from tests.fake_upstream.__main__ import main
-from tests.fake_upstream.server import _Handler
-_Handler.disable_nagle_algorithm = True
 main(["--port", sys.argv[1]])
 """
 

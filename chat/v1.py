@@ -14,7 +14,6 @@ Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -22,12 +21,15 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Annotated, Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
+from django.db import close_old_connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -328,12 +330,35 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     return await call.json_response()
 
 
+# Decisions are written by one background thread of their own. Django runs `close()` on its
+# single thread-sensitive executor, the same thread every request's ORM work waits for, so
+# logging there would delay the next call's routing by the length of the write. Executor
+# threads are joined at interpreter exit, so a pending record is still written on shutdown.
+_log_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-log")
+_pending: set[Future[None]] = set()
+_pending_lock = threading.Lock()
+
+
+def _logged_in_background(call: _Call) -> None:
+    try:
+        call.log()
+    finally:
+        close_old_connections()
+
+
+def wait_for_logs(timeout: float = 10.0) -> None:
+    """Block until every queued decision is written (tests and orderly shutdown)."""
+    with _pending_lock:
+        pending = list(_pending)
+    futures_wait(pending, timeout=timeout)
+
+
 class _LogsOnClose:
-    """A response that logs its call's routing decision in `close()`.
+    """A response that logs its call's routing decision when it is closed.
 
     Django's ASGI handler calls `close()` after the last byte has been sent, and also when
-    the client went away mid-stream, in a worker thread: the decision is written (or handed
-    to Celery) without delaying the answer, and never skipped.
+    the client went away mid-stream: the decision is queued for the logging thread, so it is
+    never skipped and never delays an answer.
     """
 
     call: _Call | None = None
@@ -341,24 +366,17 @@ class _LogsOnClose:
     def close(self) -> None:
         try:
             if self.call is not None:
-                if _in_event_loop():
-                    # Django's AsyncClient closes streaming responses on its event loop,
-                    # where the ORM may not run; the ASGI handler never does.
-                    worker = threading.Thread(target=self.call.log)
-                    worker.start()
-                    worker.join()
-                else:
-                    self.call.log()
+                future = _log_pool.submit(_logged_in_background, self.call)
+                with _pending_lock:
+                    _pending.add(future)
+                future.add_done_callback(_forget)
         finally:
             super().close()  # type: ignore[misc]
 
 
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+def _forget(future: Future[None]) -> None:
+    with _pending_lock:
+        _pending.discard(future)
 
 
 class _LoggedJson(_LogsOnClose, JsonResponse):

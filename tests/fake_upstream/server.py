@@ -583,6 +583,9 @@ class _State:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Each SSE event is a small write; with Nagle on, every one waits for the peer's delayed
+    # ACK (~40 ms on Linux), which no real provider does and which would swamp timings.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     server: _Server
 
