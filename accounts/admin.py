@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 
 
 @admin.register(User)
@@ -11,3 +11,11 @@ class RouterwebUserAdmin(UserAdmin):
     fieldsets = (*UserAdmin.fieldsets, ("routerweb", {"fields": ("role",)}))
     list_display = ("username", "email", "role", "is_active", "is_staff", "last_login")
     list_filter = ("role", "is_active", "is_staff")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    # Only the hash is stored; the admin shows the prefix so a token can be recognised.
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    readonly_fields = ("user", "prefix", "token_hash", "created_at", "last_used_at")
