@@ -15,11 +15,11 @@ from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 
-from chat.failover import Candidate, ChainResult, run_chain
+from chat.failover import ChainResult, run_chain
 from chat.models import CatalogModel, Message, MessageStatus, Thread
 from chat.providers.base import ChatRequest, ProviderError
 from chat.selectors import catalog_list_enabled
-from chat.services import estimate_usage, history_for, provider_config_for, to_chat_messages
+from chat.services import candidates_for, estimate_usage, history_for, to_chat_messages
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,13 @@ def _primary_of(thread: Thread) -> CatalogModel | None:
 async def _plan_with_router(loaded: Loaded, router) -> Plan:
     from routers.compiling import compiled_router_for
     from routers.engine import RuleError
-    from routers.routing import aroute, asticky_get, classifier_target_for, route_input_for_chat
+    from routers.routing import (
+        aroute,
+        asticky_get,
+        classifier_target_for,
+        decision_facts,
+        route_input_for_chat,
+    )
 
     try:
         compiled = await sync_to_async(compiled_router_for)(router)
@@ -131,22 +137,7 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
     sticky = await asticky_get(router, f"thread:{loaded.thread.pk}") if router.sticky else None
     decision = await aroute(compiled, inp, target=target, sticky=sticky)
     chain = [loaded.catalog[ref] for ref in decision.chain if ref in loaded.catalog]
-    routing = {
-        "source": decision.source,
-        "router": router.name,
-        "router_id": router.pk,
-        "router_version": router.version,
-        "rule_id": decision.rule_id,
-        "rule_name": decision.rule_name,
-        "rule_kind": decision.rule_kind,
-        "model": decision.model,
-        "reason": decision.reason,
-        "skipped": [{"model": ref, "reason": why} for ref, why in decision.skipped],
-        "classifier": decision.classifier.to_dict() if decision.classifier else None,
-        "classifier_called": decision.classifier_called,
-        "decision_us": round(decision.decision_us, 1),
-        "verdicts": [v.to_dict() for v in decision.verdicts],
-    }
+    routing = {**decision_facts(router, decision), "verdicts": [v.to_dict() for v in decision.verdicts]}
     problem = "" if chain else f"No model can answer this message: {decision.reason}"
     return Plan(chain, routing, decision=decision, router=router, primary=router.primary_model, problem=problem)
 
@@ -157,13 +148,6 @@ async def _claim(message_id: int) -> bool:
         status=MessageStatus.STREAMING
     )
     return updated == 1
-
-
-def candidates_for(chain: list[CatalogModel]) -> list[Candidate]:
-    return [
-        Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m), context_window=m.context_window)
-        for m in chain
-    ]
 
 
 async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:

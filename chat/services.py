@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import User
+from chat.failover import Candidate
 from chat.models import (
     Attachment,
     CatalogModel,
@@ -48,6 +49,14 @@ def provider_config_for(model: CatalogModel) -> ProviderConfig:
         connect_timeout=provider.connect_timeout,
         read_timeout=provider.read_timeout,
     )
+
+
+def candidates_for(models: list[CatalogModel]) -> list[Candidate]:
+    """The failure policy's view of a model chain (provider settings, context windows)."""
+    return [
+        Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m), context_window=m.context_window)
+        for m in models
+    ]
 
 
 def workspace_create(

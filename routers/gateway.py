@@ -34,7 +34,7 @@ from chat.failover import Candidate, ChainResult
 from chat.models import CatalogModel
 from chat.providers.base import ChatMessage, ChatRequest, Usage
 from chat.selectors import catalog_list_enabled
-from chat.services import estimate_usage, provider_config_for
+from chat.services import candidates_for, estimate_usage
 from routers.models import Router
 
 log = logging.getLogger(__name__)
@@ -164,12 +164,6 @@ def _prepare(*, user: User, name: str) -> _Prepared:
     return prepared
 
 
-def _candidates(models: list[CatalogModel]) -> list[Candidate]:
-    return [
-        Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m)) for m in models
-    ]
-
-
 def route_input_for_api(
     *, user: User, groups: tuple[str, ...], messages: tuple[ChatMessage, ...]
 ) -> Any:
@@ -195,7 +189,7 @@ def route_input_for_api(
 
 async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: ChatRequest) -> Plan:
     """Decide which models answer. Raises Http404 when `name` is nothing this user may use."""
-    from routers.routing import aroute
+    from routers.routing import aroute, decision_facts
 
     prepared = await sync_to_async(_prepare)(user=user, name=name)
     uid = str(uuid.uuid4())
@@ -207,7 +201,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
             "model": model.ref,
             "reason": "Model requested directly through the API; no router involved.",
         }
-        return Plan(uid, _candidates([model]), routing, catalog, primary=model)
+        return Plan(uid, candidates_for([model]), routing, catalog, primary=model)
 
     router = prepared.router
     assert router is not None
@@ -229,7 +223,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
         )
         return Plan(
             uid,
-            _candidates(chain),
+            candidates_for(chain),
             routing,
             catalog,
             router=router,
@@ -240,25 +234,11 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
     inp = route_input_for_api(user=user, groups=groups, messages=request.messages)
     decision = await aroute(prepared.compiled, inp, target=prepared.target)
     chain = [catalog[ref] for ref in decision.chain if ref in catalog]
-    routing = {
-        "source": decision.source,
-        "router": router.name,
-        "router_id": router.pk,
-        "router_version": router.version,
-        "rule_id": decision.rule_id,
-        "rule_name": decision.rule_name,
-        "rule_kind": decision.rule_kind,
-        "model": decision.model,
-        "reason": decision.reason,
-        "skipped": [{"model": ref, "reason": why} for ref, why in decision.skipped],
-        "classifier": decision.classifier.to_dict() if decision.classifier else None,
-        "classifier_called": decision.classifier_called,
-        "decision_us": round(decision.decision_us, 1),
-        "decision": decision,  # verdicts are built lazily, only when logged
-    }
+    # Verdicts are built lazily (only when the decision is logged), so keep the Decision.
+    routing = {**decision_facts(router, decision), "decision": decision}
     problem = "" if chain else f"No model can answer this message: {decision.reason}"
     return Plan(
-        uid, _candidates(chain), routing, catalog, router=router, primary=primary, problem=problem
+        uid, candidates_for(chain), routing, catalog, router=router, primary=primary, problem=problem
     )
 
 

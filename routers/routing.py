@@ -158,6 +158,26 @@ async def aroute(
     return decide(compiled, evaluation, classifier=verdict, sticky=sticky, inp=inp)
 
 
+def decision_facts(router: Router, decision: Decision) -> dict:
+    """What a routed answer records about its routing (badge, logs); verdicts not included,
+    since building them costs more than routing — callers add them where they are shown."""
+    return {
+        "source": decision.source,
+        "router": router.name,
+        "router_id": router.pk,
+        "router_version": router.version,
+        "rule_id": decision.rule_id,
+        "rule_name": decision.rule_name,
+        "rule_kind": decision.rule_kind,
+        "model": decision.model,
+        "reason": decision.reason,
+        "skipped": [{"model": ref, "reason": why} for ref, why in decision.skipped],
+        "classifier": decision.classifier.to_dict() if decision.classifier else None,
+        "classifier_called": decision.classifier_called,
+        "decision_us": round(decision.decision_us, 1),
+    }
+
+
 def route_message(*, router: Router, inp: RouteInput, sticky: StickyState | None = None) -> Decision:
     """Synchronous routing for views, commands and the test panel (calls the classifier if needed)."""
     compiled = compiled_router_for(router)
