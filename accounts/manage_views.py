@@ -25,7 +25,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     users = User.objects.order_by("username")
     if q:
-        users = users.filter(Q(username__icontains=q) | Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
+        users = users.filter(
+            Q(username__icontains=q)
+            | Q(email__icontains=q)
+            | Q(first_name__icontains=q)
+            | Q(last_name__icontains=q)
+        )
     context = {"users": users[:500], "q": q, "roles": Role.choices, "nav": "people"}
     if request.htmx:
         return render(request, "manage/users.html#user-rows", context)
@@ -46,7 +51,11 @@ def user_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
         else:
-            return render(request, "manage/user_created.html", {"new_user": user, "link": link, "mailed": mailed, "nav": "people"})
+            return render(
+                request,
+                "manage/user_created.html",
+                {"new_user": user, "link": link, "mailed": mailed, "nav": "people"},
+            )
     context = {
         "values": values,
         "errors": errors,
@@ -89,7 +98,13 @@ def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
 @require_POST
 def user_role(request: HttpRequest, pk: int) -> HttpResponse:
     role = request.POST.get("role", "")
-    return _act(request, pk, lambda p: f"{people.user_set_role(actor=request.user, user=p, role=role).username} is now {p.get_role_display()}.")
+    return _act(
+        request,
+        pk,
+        lambda p: (
+            f"{people.user_set_role(actor=request.user, user=p, role=role).username} is now {p.get_role_display()}."
+        ),
+    )
 
 
 @require_POST
@@ -103,7 +118,11 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda p: f"{people.user_reactivate(actor=request.user, user=p).username} is active again.")
+    return _act(
+        request,
+        pk,
+        lambda p: f"{people.user_reactivate(actor=request.user, user=p).username} is active again.",
+    )
 
 
 @require_POST
@@ -111,4 +130,8 @@ def user_new_link(request: HttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     person = get_object_or_404(User, pk=pk)
     link = request.build_absolute_uri(people.set_password_path(person))
-    return render(request, "manage/user_created.html", {"new_user": person, "link": link, "mailed": False, "nav": "people", "again": True})
+    return render(
+        request,
+        "manage/user_created.html",
+        {"new_user": person, "link": link, "mailed": False, "nav": "people", "again": True},
+    )

@@ -30,7 +30,9 @@ def set_password_path(user: User) -> str:
 
 
 @transaction.atomic
-def user_create(*, actor: User, username: str, email: str = "", role: str = Role.MEMBER, base_url: str = "") -> tuple[User, str, bool]:
+def user_create(
+    *, actor: User, username: str, email: str = "", role: str = Role.MEMBER, base_url: str = ""
+) -> tuple[User, str, bool]:
     """Create a user without a usable password; return (user, one-time link, e-mailed?)."""
     username = username.strip()
     if not username:
@@ -44,7 +46,12 @@ def user_create(*, actor: User, username: str, email: str = "", role: str = Role
     user.full_clean(exclude=["password"])
     user.save()
     link = base_url.rstrip("/") + set_password_path(user)
-    audit_record(actor=actor, action="user.create", obj=user, after={"username": username, "email": user.email, "role": role})
+    audit_record(
+        actor=actor,
+        action="user.create",
+        obj=user,
+        after={"username": username, "email": user.email, "role": role},
+    )
     mailed = False
     if user.email and settings.ROUTERWEB_EMAIL_HOST:
         send_mail(
@@ -61,7 +68,9 @@ def user_set_role(*, actor: User, user: User, role: str) -> User:
     if role not in Role.values:
         raise ValidationError({"role": "Unknown role."})
     if user.pk == actor.pk and role != Role.ADMIN:
-        raise ValidationError({"role": "You cannot take the admin role from yourself; ask another admin."})
+        raise ValidationError(
+            {"role": "You cannot take the admin role from yourself; ask another admin."}
+        )
     before = {"role": user.role}
     user.role = role
     user.is_staff = role == Role.ADMIN or user.is_superuser
@@ -84,7 +93,9 @@ def _revoke_tokens(user: User) -> int:
         from accounts.models import ApiToken  # type: ignore[attr-defined]
     except ImportError:  # tokens not installed
         return 0
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 @transaction.atomic
@@ -95,8 +106,15 @@ def user_deactivate(*, actor: User, user: User) -> dict[str, int]:
     user.save(update_fields=["is_active"])
     result = {"sessions": _end_sessions(user), "tokens": _revoke_tokens(user)}
     audit_record(
-        actor=actor, action="user.deactivate", obj=user, before={"is_active": True},
-        after={"is_active": False, "sessions_ended": result["sessions"], "tokens_revoked": result["tokens"]},
+        actor=actor,
+        action="user.deactivate",
+        obj=user,
+        before={"is_active": True},
+        after={
+            "is_active": False,
+            "sessions_ended": result["sessions"],
+            "tokens_revoked": result["tokens"],
+        },
     )
     return result
 
@@ -104,7 +122,13 @@ def user_deactivate(*, actor: User, user: User) -> dict[str, int]:
 def user_reactivate(*, actor: User, user: User) -> User:
     user.is_active = True
     user.save(update_fields=["is_active"])
-    audit_record(actor=actor, action="user.reactivate", obj=user, before={"is_active": False}, after={"is_active": True})
+    audit_record(
+        actor=actor,
+        action="user.reactivate",
+        obj=user,
+        before={"is_active": False},
+        after={"is_active": True},
+    )
     return user
 
 
@@ -112,11 +136,18 @@ def workspace_member_add(*, actor: User, workspace, user: User) -> None:
     if not user.is_active:
         raise ValidationError("That user is deactivated.")
     workspace.members.add(user)
-    audit_record(actor=actor, action="workspace.member_add", obj=workspace, after={"member": user.username})
+    audit_record(
+        actor=actor, action="workspace.member_add", obj=workspace, after={"member": user.username}
+    )
 
 
 def workspace_member_remove(*, actor: User, workspace, user: User) -> None:
     if user.pk == workspace.owner_id:
         raise ValidationError("The workspace's owner stays a member.")
     workspace.members.remove(user)
-    audit_record(actor=actor, action="workspace.member_remove", obj=workspace, before={"member": user.username})
+    audit_record(
+        actor=actor,
+        action="workspace.member_remove",
+        obj=workspace,
+        before={"member": user.username},
+    )

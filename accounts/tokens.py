@@ -67,12 +67,15 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Store a new token's hash; return the row and the plaintext (never stored, shown once)."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "Name the token after where it is used (\"laptop\", \"CI\")."})
+        raise ValidationError({"name": 'Name the token after where it is used ("laptop", "CI").'})
     if len(name) > 100:
         raise ValidationError({"name": "Use at most 100 characters."})
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=plaintext[:SHOWN_PREFIX_CHARS], token_hash=hash_token(plaintext)
+        user=user,
+        name=name,
+        prefix=plaintext[:SHOWN_PREFIX_CHARS],
+        token_hash=hash_token(plaintext),
     )
     return token, plaintext
 
@@ -114,7 +117,11 @@ def _load(token_hash: str) -> _Entry | None:
     )
     # The index lookup found it; compare anyway in constant time so the check never
     # depends on how the database compares strings (collations, trailing spaces).
-    if token is None or not hmac.compare_digest(token.token_hash, token_hash) or not token.user.is_active:
+    if (
+        token is None
+        or not hmac.compare_digest(token.token_hash, token_hash)
+        or not token.user.is_active
+    ):
         return None
     user = token.user
     entry = _Entry(
@@ -134,9 +141,9 @@ def _load(token_hash: str) -> _Entry | None:
 def _touch(entry: _Entry) -> None:
     now = timezone.now()
     # Conditional update: several processes racing on the same minute write once.
-    ApiToken.objects.filter(pk=entry.token_id).exclude(last_used_at__gt=now - LAST_USED_EVERY).update(
-        last_used_at=now
-    )
+    ApiToken.objects.filter(pk=entry.token_id).exclude(
+        last_used_at__gt=now - LAST_USED_EVERY
+    ).update(last_used_at=now)
     entry.last_used_at = now.timestamp()
 
 

@@ -7,7 +7,9 @@ from django.db import models
 class AuditEntry(models.Model):
     """One change someone made: who, when, what, and the fields before → after (never secrets)."""
 
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_name = models.CharField(max_length=150, blank=True)  # kept when the actor is deleted
     action = models.CharField(max_length=40)  # e.g. router.update, rule.create, provider.update
     object_type = models.CharField(max_length=40)
@@ -21,4 +23,6 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
+        )

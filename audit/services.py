@@ -9,7 +9,9 @@ from django.db.models import Model
 from audit.models import AuditEntry
 
 # Field names whose values never reach the log, whatever the caller passes.
-SECRET_FIELDS = frozenset({"api_key", "api_key_encrypted", "password", "token", "token_hash", "secret"})
+SECRET_FIELDS = frozenset(
+    {"api_key", "api_key_encrypted", "password", "token", "token_hash", "secret"}
+)
 REDACTED = "••• (changed)"
 
 
@@ -18,7 +20,11 @@ def snapshot(instance: Model, fields: list[str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in fields:
         value = getattr(instance, name, None)
-        if isinstance(value, Model) or value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
+        if (
+            isinstance(value, Model)
+            or value is not None
+            and not isinstance(value, (str, int, float, bool, list, dict))
+        ):
             value = str(value)
         data[name] = value
     return data

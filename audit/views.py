@@ -16,7 +16,10 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     if not request.user.is_admin_role:
         raise PermissionDenied("Only admins read the audit log.")
     entries = AuditEntry.objects.all()
-    filters = {key: request.GET.get(key, "").strip() for key in ("actor", "object_type", "action", "since", "until", "q")}
+    filters = {
+        key: request.GET.get(key, "").strip()
+        for key in ("actor", "object_type", "action", "since", "until", "q")
+    }
     if filters["actor"]:
         entries = entries.filter(actor_name__iexact=filters["actor"])
     if filters["object_type"]:
@@ -38,7 +41,9 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "filters": filters,
-            "object_types": AuditEntry.objects.order_by().values_list("object_type", flat=True).distinct(),
+            "object_types": AuditEntry.objects.order_by()
+            .values_list("object_type", flat=True)
+            .distinct(),
             "nav": "audit",
         },
     )

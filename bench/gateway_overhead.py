@@ -95,14 +95,19 @@ class Target:
         self.model = model
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self.client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key, max_retries=0, timeout=30,
+            base_url=base_url,
+            api_key=api_key,
+            max_retries=0,
+            timeout=30,
             http_client=httpx.AsyncClient(limits=limits, timeout=30),
         )
 
     async def stream(self) -> tuple[float, float]:
         started = time.perf_counter()
         first = None
-        stream = await self.client.chat.completions.create(model=self.model, messages=MESSAGES, stream=True)
+        stream = await self.client.chat.completions.create(
+            model=self.model, messages=MESSAGES, stream=True
+        )
         async for chunk in stream:
             if first is None and chunk.choices and chunk.choices[0].delta.content:
                 first = time.perf_counter()
@@ -118,8 +123,15 @@ class Target:
         return total, total
 
 
-async def sequential(app: Target, direct: Target, pairs: int, streaming: bool) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"app_ttft": [], "app_total": [], "direct_ttft": [], "direct_total": []}
+async def sequential(
+    app: Target, direct: Target, pairs: int, streaming: bool
+) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {
+        "app_ttft": [],
+        "app_total": [],
+        "direct_ttft": [],
+        "direct_total": [],
+    }
     for i in range(pairs):
         order = (app, direct) if i % 2 == 0 else (direct, app)
         for target in order:
@@ -163,23 +175,44 @@ async def run(app: Target, direct: Target, pairs: int, seconds: float) -> None:
     ):
         a, d = data[f"app_{metric}"], data[f"direct_{metric}"]
         diffs = [x - y for x, y in zip(a, d, strict=True)]
-        rows.append((label, statistics.median(d), pct(d, 95), statistics.median(a), pct(a, 95),
-                     statistics.median(diffs), pct(diffs, 95)))
+        rows.append(
+            (
+                label,
+                statistics.median(d),
+                pct(d, 95),
+                statistics.median(a),
+                pct(a, 95),
+                statistics.median(diffs),
+                pct(diffs, 95),
+            )
+        )
 
     # The floor: a trivial request through Django's middleware stack under uvicorn (no view
     # work) against a trivial request to the fake upstream. What routing adds is the rest.
     async with httpx.AsyncClient() as plain:
         floor: dict[str, list[float]] = {"app": [], "direct": []}
         for i in range(pairs):
-            for key, url in ((("app", app.health), ("direct", direct.health)) if i % 2 == 0
-                             else (("direct", direct.health), ("app", app.health))):
+            for key, url in (
+                (("app", app.health), ("direct", direct.health))
+                if i % 2 == 0
+                else (("direct", direct.health), ("app", app.health))
+            ):
                 started = time.perf_counter()
                 await plain.get(url)
                 floor[key].append((time.perf_counter() - started) * 1000)
     a, d = floor["app"], floor["direct"]
     diffs = [x - y for x, y in zip(a, d, strict=True)]
-    rows.append(("c=1 trivial GET", statistics.median(d), pct(d, 95), statistics.median(a), pct(a, 95),
-                 statistics.median(diffs), pct(diffs, 95)))
+    rows.append(
+        (
+            "c=1 trivial GET",
+            statistics.median(d),
+            pct(d, 95),
+            statistics.median(a),
+            pct(a, 95),
+            statistics.median(diffs),
+            pct(diffs, 95),
+        )
+    )
 
     rps: dict[str, list[tuple[int, float]]] = {"app": [], "direct": []}
     ttft16: dict[str, list[float]] = {"app": [], "direct": []}
@@ -191,26 +224,48 @@ async def run(app: Target, direct: Target, pairs: int, seconds: float) -> None:
             rps[key].append((count, elapsed))
             ttft16[key].extend(ttfts)
     a, d = ttft16["app"], ttft16["direct"]
-    rows.append(("c=16 stream TTFT", statistics.median(d), pct(d, 95), statistics.median(a), pct(a, 95),
-                 statistics.median(a) - statistics.median(d), pct(a, 95) - pct(d, 95)))
+    rows.append(
+        (
+            "c=16 stream TTFT",
+            statistics.median(d),
+            pct(d, 95),
+            statistics.median(a),
+            pct(a, 95),
+            statistics.median(a) - statistics.median(d),
+            pct(a, 95) - pct(d, 95),
+        )
+    )
 
     print()
-    print(f"{'ms':<22}{'direct p50':>11}{'p95':>8}{'app p50':>10}{'p95':>8}{'added p50':>11}{'p95':>8}")
+    print(
+        f"{'ms':<22}{'direct p50':>11}{'p95':>8}{'app p50':>10}{'p95':>8}{'added p50':>11}{'p95':>8}"
+    )
     for label, *values in rows:
-        print(f"{label:<22}" + "".join(f"{v:>{w}.2f}" for v, w in zip(values, (11, 8, 10, 8, 11, 8), strict=True)))
+        print(
+            f"{label:<22}"
+            + "".join(f"{v:>{w}.2f}" for v, w in zip(values, (11, 8, 10, 8, 11, 8), strict=True))
+        )
     for key in ("direct", "app"):
         total = sum(c for c, _ in rps[key])
         elapsed = sum(e for _, e in rps[key])
         print(f"c=16 streaming requests/s {key:<7} {total / elapsed:8.1f}  ({total} requests)")
-    print("(c=16 row: added = difference of the percentiles; c=1 rows: percentiles of per-pair differences)")
+    print(
+        "(c=16 row: added = difference of the percentiles; c=1 rows: percentiles of per-pair differences)"
+    )
     diffs = [x - y for x, y in zip(stream1["app_ttft"], stream1["direct_ttft"], strict=True)]
     print(f"overhead median_ms={statistics.median(diffs):.2f} p95_ms={pct(diffs, 95):.2f}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=300, help="interleaved request pairs per c=1 series")
-    parser.add_argument("--seconds", type=float, default=4.0, help="c=16 time per path (in 4 alternating rounds)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=300, help="interleaved request pairs per c=1 series"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=4.0, help="c=16 time per path (in 4 alternating rounds)"
+    )
     args = parser.parse_args()
 
     from cryptography.fernet import Fernet
@@ -236,28 +291,62 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     try:
         fake_port = free_port()
-        procs.append(subprocess.Popen([PY, "-c", FAKE_UPSTREAM, str(fake_port)], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [PY, "-c", FAKE_UPSTREAM, str(fake_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+        )
         fake_url = f"http://127.0.0.1:{fake_port}"
         wait_http(f"{fake_url}/v1/models")
 
         manage = [PY, "manage.py"]
         subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-        token = subprocess.run([*manage, "shell", "-c", SETUP.format(base_url=f"{fake_url}/v1")], cwd=ROOT, env=env,
-                               check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        token = (
+            subprocess.run(
+                [*manage, "shell", "-c", SETUP.format(base_url=f"{fake_url}/v1")],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
 
         app_port = free_port()
-        procs.append(subprocess.Popen(
-            [PY, "-m", "uvicorn", "routerweb.asgi:application", "--host", "127.0.0.1", "--port", str(app_port),
-             "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    PY,
+                    "-m",
+                    "uvicorn",
+                    "routerweb.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(app_port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
         app_url = f"http://127.0.0.1:{app_port}"
         wait_http(f"{app_url}/healthz")
 
         app = Target("app", f"{app_url}/v1", token, "router:bench", f"{app_url}/healthz")
-        direct = Target("direct", f"{fake_url}/v1", "sk-bench", "fake-small", f"{fake_url}/v1/models")
-        print(f"routerweb {app_url} (uvicorn, DEBUG off, SQLite {scratch}) vs fake upstream {fake_url}")
+        direct = Target(
+            "direct", f"{fake_url}/v1", "sk-bench", "fake-small", f"{fake_url}/v1/models"
+        )
+        print(
+            f"routerweb {app_url} (uvicorn, DEBUG off, SQLite {scratch}) vs fake upstream {fake_url}"
+        )
         asyncio.run(run(app, direct, args.pairs, args.seconds))
     finally:
         for proc in procs:

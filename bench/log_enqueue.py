@@ -32,12 +32,29 @@ from routerweb.celery import app  # noqa: E402
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "3000"))
 FIELDS = dict(
-    router_id=1, router_version=3, rule_id=7, rule_name="Code questions", source="rule",
-    reason='Rule "Code questions": message contains any of "python"', model_ref="demo/coder",
-    answered_by="demo/coder", attempts=[{"model": "demo/coder", "ok": True}], verdicts=[],
-    classifier_called=False, decision_us=35.0, input_tokens=120, output_tokens=380,
-    cost="0.000279", primary_cost="0.000077", fallback_used=False, overridden=False,
-    succeeded=True, channel="chat", user_id=1, workspace_id=1, message_id=1,
+    router_id=1,
+    router_version=3,
+    rule_id=7,
+    rule_name="Code questions",
+    source="rule",
+    reason='Rule "Code questions": message contains any of "python"',
+    model_ref="demo/coder",
+    answered_by="demo/coder",
+    attempts=[{"model": "demo/coder", "ok": True}],
+    verdicts=[],
+    classifier_called=False,
+    decision_us=35.0,
+    input_tokens=120,
+    output_tokens=380,
+    cost="0.000279",
+    primary_cost="0.000077",
+    fallback_used=False,
+    overridden=False,
+    succeeded=True,
+    channel="chat",
+    user_id=1,
+    workspace_id=1,
+    message_id=1,
 )
 
 
@@ -75,10 +92,18 @@ def main() -> None:
         conn.default_channel.client.flushdb()
     added = [b - a for a, b in zip(base, logged, strict=True)]
     print(f"{'path':<22}{'median µs':>12}{'p95 µs':>10}{'p99 µs':>10}")
-    for name, values in (("no logging", base), ("enqueue (Redis)", logged), ("added by logging", added)):
-        print(f"{name:<22}{statistics.median(values):>12.1f}{percentile(values, .95):>10.1f}{percentile(values, .99):>10.1f}")
+    for name, values in (
+        ("no logging", base),
+        ("enqueue (Redis)", logged),
+        ("added by logging", added),
+    ):
+        print(
+            f"{name:<22}{statistics.median(values):>12.1f}{percentile(values, 0.95):>10.1f}{percentile(values, 0.99):>10.1f}"
+        )
     ratio = statistics.median(logged) / max(statistics.median(base), 0.001)
-    print(f"enqueue/no-logging ratio: {ratio:.1f}x over {ITERATIONS} interleaved iterations; target added median ≤ 1000 µs")
+    print(
+        f"enqueue/no-logging ratio: {ratio:.1f}x over {ITERATIONS} interleaved iterations; target added median ≤ 1000 µs"
+    )
     print(f"log_enqueue median_us={statistics.median(added):.0f}")
 
 

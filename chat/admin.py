@@ -18,7 +18,18 @@ class ProviderAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "kind", "base_url", "masked_key", "enabled")
     readonly_fields = ("masked_key",)
     inlines = [CatalogModelInline]
-    fields = ("name", "slug", "kind", "base_url", "api_key", "clear_api_key", "masked_key", "connect_timeout", "read_timeout", "enabled")
+    fields = (
+        "name",
+        "slug",
+        "kind",
+        "base_url",
+        "api_key",
+        "clear_api_key",
+        "masked_key",
+        "connect_timeout",
+        "read_timeout",
+        "enabled",
+    )
 
     @admin.display(description="Saved API key")
     def masked_key(self, obj: Provider) -> str:
@@ -27,7 +38,16 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(CatalogModel)
 class CatalogModelAdmin(admin.ModelAdmin):
-    list_display = ("display_name", "provider", "model_id", "context_window", "input_price_per_m", "output_price_per_m", "supports_images", "enabled")
+    list_display = (
+        "display_name",
+        "provider",
+        "model_id",
+        "context_window",
+        "input_price_per_m",
+        "output_price_per_m",
+        "supports_images",
+        "enabled",
+    )
     list_filter = ("provider", "supports_images", "enabled")
 
 

@@ -69,7 +69,9 @@ def _load(message_id: int) -> Loaded:
     ).get(pk=message_id)
     thread = message.thread
     history = history_for(message)
-    request = ChatRequest(model="", messages=to_chat_messages(history), system=thread.workspace.system_prompt)
+    request = ChatRequest(
+        model="", messages=to_chat_messages(history), system=thread.workspace.system_prompt
+    )
     catalog = {m.ref: m for m in catalog_list_enabled()}
     return Loaded(message, thread, history, request, catalog)
 
@@ -81,7 +83,11 @@ async def _plan(loaded: Loaded) -> Plan:
         model = loaded.catalog[requested]
         return Plan(
             [model],
-            {"source": "override", "model": model.ref, "reason": "Sent to this model for this one message."},
+            {
+                "source": "override",
+                "model": model.ref,
+                "reason": "Sent to this model for this one message.",
+            },
             router=_router_of(thread),
             primary=_primary_of(thread),
         )
@@ -89,7 +95,11 @@ async def _plan(loaded: Loaded) -> Plan:
         model = thread.override_model
         return Plan(
             [model],
-            {"source": "override", "model": model.ref, "reason": "Manual override (/model): routing bypassed."},
+            {
+                "source": "override",
+                "model": model.ref,
+                "reason": "Manual override (/model): routing bypassed.",
+            },
             router=_router_of(thread),
             primary=_primary_of(thread),
         )
@@ -129,7 +139,11 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
         primary = router.primary_model
         return Plan(
             [primary],
-            {"source": "primary", "router": router.name, "reason": f"Router is invalid ({exc.message}); primary model used."},
+            {
+                "source": "primary",
+                "router": router.name,
+                "reason": f"Router is invalid ({exc.message}); primary model used.",
+            },
             primary=primary,
         )
     target = await sync_to_async(classifier_target_for)(router)
@@ -137,9 +151,19 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
     sticky = await asticky_get(router, f"thread:{loaded.thread.pk}") if router.sticky else None
     decision = await aroute(compiled, inp, target=target, sticky=sticky)
     chain = [loaded.catalog[ref] for ref in decision.chain if ref in loaded.catalog]
-    routing = {**decision_facts(router, decision), "verdicts": [v.to_dict() for v in decision.verdicts]}
+    routing = {
+        **decision_facts(router, decision),
+        "verdicts": [v.to_dict() for v in decision.verdicts],
+    }
     problem = "" if chain else f"No model can answer this message: {decision.reason}"
-    return Plan(chain, routing, decision=decision, router=router, primary=router.primary_model, problem=problem)
+    return Plan(
+        chain,
+        routing,
+        decision=decision,
+        router=router,
+        primary=router.primary_model,
+        problem=problem,
+    )
 
 
 async def _claim(message_id: int) -> bool:
@@ -176,7 +200,9 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
     message.routing = {**plan.routing, "attempts": result.attempts}
     usage = None
     if answered_by is not None:
-        usage = result.usage or estimate_usage(loaded.request.messages, loaded.request.system, result.text)
+        usage = result.usage or estimate_usage(
+            loaded.request.messages, loaded.request.system, result.text
+        )
         message.model = answered_by
         message.model_ref = answered_by.ref
         message.input_tokens = usage.input_tokens
@@ -188,7 +214,9 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
         message.error = ""
     else:
         message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
-        message.error = describe_error(result.error) if result.error else "The answer was interrupted."
+        message.error = (
+            describe_error(result.error) if result.error else "The answer was interrupted."
+        )
         if answered_by is None and result.attempts:
             message.model_ref = result.attempts[-1]["model"]
     primary_cost = Decimal("0")
@@ -200,7 +228,9 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
         _log_decision(loaded, plan, result, message, primary_cost)
 
 
-def _log_decision(loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal) -> None:
+def _log_decision(
+    loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal
+) -> None:
     from routers.decision_log import decision_log, new_payload
 
     routing = plan.routing
@@ -220,7 +250,9 @@ def _log_decision(loaded: Loaded, plan: Plan, result: ChainResult, message: Mess
             attempts=result.attempts,
             verdicts=routing.get("verdicts", []),
             classifier_called=bool(routing.get("classifier_called")),
-            classifier_latency_ms=classifier.get("latency_ms") if routing.get("classifier_called") else None,
+            classifier_latency_ms=classifier.get("latency_ms")
+            if routing.get("classifier_called")
+            else None,
             classifier_input_tokens=classifier.get("input_tokens", 0),
             classifier_output_tokens=classifier.get("output_tokens", 0),
             decision_us=routing.get("decision_us", 0),
@@ -249,7 +281,10 @@ def _log_decision(loaded: Loaded, plan: Plan, result: ChainResult, message: Mess
         from routers.routing import asticky_set
 
         async_to_sync(asticky_set)(
-            router, f"thread:{loaded.thread.pk}", rule_id=routing["rule_id"], model_ref=result.answered_by
+            router,
+            f"thread:{loaded.thread.pk}",
+            rule_id=routing["rule_id"],
+            model_ref=result.answered_by,
         )
 
 
@@ -265,5 +300,3 @@ def describe_error(error: ProviderError) -> str:
         "dropped_stream": "The answer was cut off mid-stream",
     }
     return f"{labels.get(error.kind, 'The model failed')}: {error.message}"
-
-

@@ -22,8 +22,12 @@ router = Router(tags=["workspaces"])
 class WorkspaceIn(In):
     name: str = Field(min_length=1, max_length=100)
     system_prompt: str = Field("", max_length=20_000)
-    model: str | None = Field(None, max_length=300, description="provider/model-id answering every message")
-    router: int | None = Field(None, ge=1, le=MAX_ID, description="Id of a router you may use; the workspace then routes")
+    model: str | None = Field(
+        None, max_length=300, description="provider/model-id answering every message"
+    )
+    router: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Id of a router you may use; the workspace then routes"
+    )
     tags: list[str] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
@@ -40,7 +44,9 @@ class WorkspaceOut(Schema):
     mode: Literal["model", "router"]
     model: str | None
     router: int | None
-    router_model: str | None = Field(description="`router:<slug>` for /v1 when the workspace routes")
+    router_model: str | None = Field(
+        description="`router:<slug>` for /v1 when the workspace routes"
+    )
     system_prompt: str
     tags: list[str]
     created_at: datetime
@@ -71,7 +77,10 @@ def _related(qs: Any) -> Any:
 
 @router.get("", response=list[WorkspaceOut], summary="Workspaces you belong to")
 def list_workspaces(request: HttpRequest) -> list[dict[str, Any]]:
-    return [_out(w) for w in _related(workspace_list_for_user(user=_user(request))).order_by("name", "id")]
+    return [
+        _out(w)
+        for w in _related(workspace_list_for_user(user=_user(request))).order_by("name", "id")
+    ]
 
 
 @router.get("/{int:workspace_id}", response={200: WorkspaceOut, **ERRORS}, summary="A workspace")
@@ -90,7 +99,9 @@ def create_workspace(request: HttpRequest, payload: WorkspaceIn) -> tuple[int, d
     if payload.model is not None:
         model = catalog_get_by_ref(payload.model)
         if model is None:
-            raise ValidationError({"model": f"Unknown model '{payload.model}': it is not in the enabled catalog."})
+            raise ValidationError(
+                {"model": f"Unknown model '{payload.model}': it is not in the enabled catalog."}
+            )
     routed = None
     if payload.router is not None:
         try:

@@ -6,7 +6,9 @@ from chat.catalog_defaults import DEFAULTS
 from chat.models import CatalogModel, Provider
 
 
-def provider_ensure(*, slug: str, name: str, kind: str, api_key: str = "", base_url: str = "") -> tuple[Provider, bool]:
+def provider_ensure(
+    *, slug: str, name: str, kind: str, api_key: str = "", base_url: str = ""
+) -> tuple[Provider, bool]:
     """Create the provider (with its default models) unless it exists; never overwrite edits."""
     provider, created = Provider.objects.get_or_create(
         slug=slug, defaults={"name": name, "kind": kind, "base_url": base_url}

@@ -37,7 +37,9 @@ DEFAULTS: dict[str, list[Entry]] = {
     "gemini": [
         Entry("gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, D("1.25"), D("10.00"), True),
         Entry("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, D("0.30"), D("2.50"), True),
-        Entry("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576, D("0.10"), D("0.40"), True),
+        Entry(
+            "gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576, D("0.10"), D("0.40"), True
+        ),
     ],
     # Simulated models: prices mirror a cheap, a mid and a premium tier so the demo shows savings.
     "demo": [

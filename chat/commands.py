@@ -38,7 +38,9 @@ def thread_set_override(*, thread: Thread, ref: str) -> str:
         return f"Back to automatic: {_current_route(thread)}."
     model = catalog_get_by_ref(ref)
     if model is None:
-        raise ValidationError(f"Unknown model {ref!r}. Use provider/model-id, e.g. demo/large (see Providers).")
+        raise ValidationError(
+            f"Unknown model {ref!r}. Use provider/model-id, e.g. demo/large (see Providers)."
+        )
     thread.override_model = model
     thread.save(update_fields=["override_model", "updated_at"])
     return f"This thread now answers with {model.display_name} ({model.ref}); routing is bypassed until /model auto."
@@ -62,8 +64,15 @@ def thread_status(*, thread: Thread) -> str:
     workspace = thread.workspace
     if workspace.mode == "router" and workspace.router is not None:
         router = workspace.router
-        rules = list(router.rules.filter(enabled=True).order_by("position", "id").values_list("name", "kind"))
-        listed = ", ".join(f"{name} ({'LLM' if kind == 'llm' else 'calculated'})" for name, kind in rules) or "none"
+        rules = list(
+            router.rules.filter(enabled=True).order_by("position", "id").values_list("name", "kind")
+        )
+        listed = (
+            ", ".join(
+                f"{name} ({'LLM' if kind == 'llm' else 'calculated'})" for name, kind in rules
+            )
+            or "none"
+        )
         last = thread.messages.filter(role="assistant", status="complete").order_by("-id").first()
         tail = ""
         if last is not None and last.routing.get("reason"):

@@ -54,7 +54,10 @@ class ProviderForm(forms.ModelForm):
         data = super().clean()
         kind = data.get("kind")
         if kind == ProviderKind.OPENAI_COMPATIBLE and not data.get("base_url"):
-            self.add_error("base_url", "An OpenAI-compatible server needs its base URL, e.g. http://localhost:11434/v1")
+            self.add_error(
+                "base_url",
+                "An OpenAI-compatible server needs its base URL, e.g. http://localhost:11434/v1",
+            )
         for name in ("connect_timeout", "read_timeout"):
             value = data.get(name)
             if value is not None and not (0 < value <= 3600):

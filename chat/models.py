@@ -13,7 +13,10 @@ class ProviderKind(models.TextChoices):
     OPENAI = "openai", "OpenAI"
     ANTHROPIC = "anthropic", "Anthropic"
     GEMINI = "gemini", "Google Gemini"
-    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (Ollama, vLLM, LM Studio, OpenRouter…)"
+    OPENAI_COMPATIBLE = (
+        "openai_compatible",
+        "OpenAI-compatible (Ollama, vLLM, LM Studio, OpenRouter…)",
+    )
     DEMO = "demo", "Demo (offline, simulated)"
 
 
@@ -21,11 +24,17 @@ class Provider(models.Model):
     """A configured LLM backend. Only admins manage these."""
 
     name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=50, unique=True, help_text="Used in model references: slug/model-id.")
+    slug = models.SlugField(
+        max_length=50, unique=True, help_text="Used in model references: slug/model-id."
+    )
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
-    base_url = models.URLField(blank=True, help_text="Leave empty for the provider's default endpoint.")
+    base_url = models.URLField(
+        blank=True, help_text="Leave empty for the provider's default endpoint."
+    )
     api_key_encrypted = models.TextField(blank=True, editable=False)
-    connect_timeout = models.FloatField(default=10.0, help_text="Seconds to establish a connection.")
+    connect_timeout = models.FloatField(
+        default=10.0, help_text="Seconds to establish a connection."
+    )
     read_timeout = models.FloatField(default=120.0, help_text="Seconds to wait for data.")
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -69,7 +78,11 @@ class CatalogModel(models.Model):
 
     class Meta:
         ordering = ["provider__name", "display_name"]
-        constraints = [models.UniqueConstraint(fields=["provider", "model_id"], name="unique_model_per_provider")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model_id"], name="unique_model_per_provider"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.ref})"
@@ -90,13 +103,25 @@ class WorkspaceMode(models.TextChoices):
 
 class Workspace(models.Model):
     name = models.CharField(max_length=100)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_workspaces")
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="workspaces", blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_workspaces"
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="workspaces", blank=True
+    )
     system_prompt = models.TextField(blank=True)
-    mode = models.CharField(max_length=16, choices=WorkspaceMode.choices, default=WorkspaceMode.MODEL)
-    model = models.ForeignKey(CatalogModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    mode = models.CharField(
+        max_length=16, choices=WorkspaceMode.choices, default=WorkspaceMode.MODEL
+    )
+    model = models.ForeignKey(
+        CatalogModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     router = models.ForeignKey(
-        "routers.Router", null=True, blank=True, on_delete=models.SET_NULL, related_name="workspaces"
+        "routers.Router",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="workspaces",
     )
     tags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -110,7 +135,9 @@ class Workspace(models.Model):
 
 class Thread(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="threads")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="threads")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="threads"
+    )
     title = models.CharField(max_length=200, default="New chat")
     # A model the user picked for this thread: bypasses the workspace's router until cleared.
     override_model = models.ForeignKey(
@@ -137,12 +164,18 @@ class MessageStatus(models.TextChoices):
 class Message(models.Model):
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
     # "note": the outcome of a chat command, shown in the thread but never sent to a model.
-    role = models.CharField(max_length=16, choices=[("user", "User"), ("assistant", "Assistant"), ("note", "Note")])
+    role = models.CharField(
+        max_length=16, choices=[("user", "User"), ("assistant", "Assistant"), ("note", "Note")]
+    )
     content = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETE)
+    status = models.CharField(
+        max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETE
+    )
     error = models.TextField(blank=True)
     # For assistant messages: who answered and what it cost.
-    model = models.ForeignKey(CatalogModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    model = models.ForeignKey(
+        CatalogModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     model_ref = models.CharField(max_length=300, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)

@@ -25,21 +25,31 @@ def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Pre
 
     if thread is not None and thread.override_model is not None:
         m = thread.override_model
-        return Preview(model=m.ref, model_name=m.display_name, source="override", note="manual override")
+        return Preview(
+            model=m.ref, model_name=m.display_name, source="override", note="manual override"
+        )
     if workspace.mode != "router" or workspace.router is None:
         m = workspace.model
-        return Preview(model=m.ref if m else "", model_name=m.display_name if m else "", source="workspace")
+        return Preview(
+            model=m.ref if m else "", model_name=m.display_name if m else "", source="workspace"
+        )
     router = workspace.router
     try:
         compiled = compiled_router_for(router)
     except RuleError as exc:
         return Preview(note=f"router is invalid: {exc.message}")
     inp = route_input_for_test(
-        router=router, text=text, has_image=has_image, user=user, workspace=workspace.name,
+        router=router,
+        text=text,
+        has_image=has_image,
+        user=user,
+        workspace=workspace.name,
         workspace_tags=tuple(workspace.tags or ()),
     )
     if thread is not None:
-        history = list(thread.messages.filter(role__in=["user", "assistant"]).prefetch_related("attachments"))
+        history = list(
+            thread.messages.filter(role__in=["user", "assistant"]).prefetch_related("attachments")
+        )
         from dataclasses import replace
 
         inp = replace(inp, history=history_for_engine(history))

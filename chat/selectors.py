@@ -16,7 +16,12 @@ def workspace_list_for_user(*, user: User) -> QuerySet[Workspace]:
 
 
 def workspace_get_for_user(*, user: User, pk: int) -> Workspace:
-    workspace = workspace_list_for_user(user=user).filter(pk=pk).select_related("model__provider", "router").first()
+    workspace = (
+        workspace_list_for_user(user=user)
+        .filter(pk=pk)
+        .select_related("model__provider", "router")
+        .first()
+    )
     if workspace is None:
         raise Http404("No such workspace.")
     return workspace
@@ -30,11 +35,19 @@ def thread_list_for_user(*, user: User, workspace: Workspace) -> QuerySet[Thread
 def thread_get_for_user(*, user: User, pk: int) -> Thread:
     thread = (
         Thread.objects.filter(pk=pk, owner=user)
-        .select_related("workspace", "workspace__model__provider", "workspace__router", "override_model__provider")
+        .select_related(
+            "workspace",
+            "workspace__model__provider",
+            "workspace__router",
+            "override_model__provider",
+        )
         .first()
     )
     # A thread whose workspace the user has since left is gone for them too.
-    if thread is None or not workspace_list_for_user(user=user).filter(pk=thread.workspace_id).exists():
+    if (
+        thread is None
+        or not workspace_list_for_user(user=user).filter(pk=thread.workspace_id).exists()
+    ):
         raise Http404("No such thread.")
     return thread
 
@@ -48,7 +61,9 @@ def message_get_for_user(*, user: User, pk: int) -> Message:
 
 
 def catalog_list_enabled() -> QuerySet[CatalogModel]:
-    return CatalogModel.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    return CatalogModel.objects.filter(enabled=True, provider__enabled=True).select_related(
+        "provider"
+    )
 
 
 def catalog_get_by_ref(ref: str) -> CatalogModel | None:

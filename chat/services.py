@@ -54,7 +54,12 @@ def provider_config_for(model: CatalogModel) -> ProviderConfig:
 def candidates_for(models: list[CatalogModel]) -> list[Candidate]:
     """The failure policy's view of a model chain (provider settings, context windows)."""
     return [
-        Candidate(ref=m.ref, model_id=m.model_id, config=provider_config_for(m), context_window=m.context_window)
+        Candidate(
+            ref=m.ref,
+            model_id=m.model_id,
+            config=provider_config_for(m),
+            context_window=m.context_window,
+        )
         for m in models
     ]
 
@@ -72,7 +77,13 @@ def workspace_create(
     if mode == WorkspaceMode.MODEL and model is None:
         raise ValidationError({"model": "Pick the model that answers in this workspace."})
     workspace = Workspace.objects.create(
-        owner=owner, name=name, system_prompt=system_prompt, mode=mode, model=model, router=router, tags=tags or []
+        owner=owner,
+        name=name,
+        system_prompt=system_prompt,
+        mode=mode,
+        model=model,
+        router=router,
+        tags=tags or [],
     )
     workspace.members.add(owner)
     return workspace
@@ -94,12 +105,18 @@ def _check_image(upload: UploadedFile) -> str:
             img.verify()
             fmt = (img.format or "").lower()
     except (UnidentifiedImageError, OSError, SyntaxError):
-        raise ValidationError(f"{upload.name!r} is not an image we can read (PNG, JPEG, GIF or WebP).") from None
+        raise ValidationError(
+            f"{upload.name!r} is not an image we can read (PNG, JPEG, GIF or WebP)."
+        ) from None
     finally:
         upload.seek(0)
-    mime = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}.get(fmt, "")
+    mime = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}.get(
+        fmt, ""
+    )
     if mime not in ALLOWED_IMAGE_TYPES:
-        raise ValidationError(f"{upload.name!r} is a {fmt or 'unknown'} image; use PNG, JPEG, GIF or WebP.")
+        raise ValidationError(
+            f"{upload.name!r} is a {fmt or 'unknown'} image; use PNG, JPEG, GIF or WebP."
+        )
     return mime
 
 
@@ -130,7 +147,9 @@ def message_post(
     with transaction.atomic():
         user_message = Message.objects.create(thread=thread, role="user", content=text)
         for upload, mime in checked:
-            Attachment.objects.create(message=user_message, file=upload, mime_type=mime, size=upload.size or 0)
+            Attachment.objects.create(
+                message=user_message, file=upload, mime_type=mime, size=upload.size or 0
+            )
         assistant = Message.objects.create(
             thread=thread, role="assistant", status=MessageStatus.PENDING, routing=routing
         )
@@ -143,7 +162,9 @@ def message_post(
 def history_for(assistant: Message) -> list[Message]:
     """Messages before `assistant` that the model should see (failed answers left out)."""
     return list(
-        Message.objects.filter(thread_id=assistant.thread_id, id__lt=assistant.id, role__in=["user", "assistant"])
+        Message.objects.filter(
+            thread_id=assistant.thread_id, id__lt=assistant.id, role__in=["user", "assistant"]
+        )
         .exclude(role="assistant", status__in=[MessageStatus.ERROR, MessageStatus.PENDING])
         .prefetch_related("attachments")
         .order_by("created_at", "id")
@@ -159,12 +180,18 @@ def to_chat_messages(history: list[Message]) -> tuple[ChatMessage, ...]:
     merged: list[ChatMessage] = []
     for message in history:
         images = tuple(
-            ImagePart(mime_type=a.mime_type, data=_read(a)) for a in message.attachments.all() if a.is_image
+            ImagePart(mime_type=a.mime_type, data=_read(a))
+            for a in message.attachments.all()
+            if a.is_image
         )
         role = "assistant" if message.role == "assistant" else "user"
         if merged and merged[-1].role == role:
             prev = merged[-1]
-            merged[-1] = ChatMessage(role=role, text=f"{prev.text}\n\n{message.content}".strip(), images=prev.images + images)
+            merged[-1] = ChatMessage(
+                role=role,
+                text=f"{prev.text}\n\n{message.content}".strip(),
+                images=prev.images + images,
+            )
         else:
             merged.append(ChatMessage(role=role, text=message.content, images=images))
     return tuple(merged)
@@ -193,7 +220,11 @@ class AnswerOutcome:
 def estimate_usage(messages: tuple[ChatMessage, ...], system: str, answer: str) -> Usage:
     prompt = sum(estimate_message_tokens(m.text, len(m.images)) for m in messages)
     prompt += estimate_message_tokens(system) if system else 0
-    return Usage(input_tokens=prompt, output_tokens=estimate_message_tokens(answer) if answer else 0, estimated=True)
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=estimate_message_tokens(answer) if answer else 0,
+        estimated=True,
+    )
 
 
 async def stream_from_model(
@@ -219,7 +250,9 @@ def provider_list_remote_models(*, provider) -> list[str]:
     from asgiref.sync import async_to_sync
 
     if provider.kind not in ("openai", "openai_compatible"):
-        raise DiscoveryError("Only OpenAI and OpenAI-compatible servers list their models this way.")
+        raise DiscoveryError(
+            "Only OpenAI and OpenAI-compatible servers list their models this way."
+        )
     adapter = get_adapter(
         ProviderConfig(
             kind=provider.kind,
@@ -232,4 +265,6 @@ def provider_list_remote_models(*, provider) -> list[str]:
     try:
         return sorted(async_to_sync(adapter.list_models)())
     except ProviderError as exc:
-        raise DiscoveryError(f"The server did not list its models ({exc.kind}): {exc.message}") from exc
+        raise DiscoveryError(
+            f"The server did not list its models ({exc.kind}): {exc.message}"
+        ) from exc

@@ -21,6 +21,14 @@ urlpatterns = [
     path("providers/<int:pk>/", views.provider_edit, name="provider_edit"),
     path("providers/<int:pk>/discover/", views.provider_discover, name="provider_discover"),
     path("providers/<int:pk>/add-model/", views.provider_add_model, name="provider_add_model"),
-    path("providers/<int:provider_pk>/models/new/", views.catalog_model_edit, name="catalog_model_create"),
-    path("providers/<int:provider_pk>/models/<int:pk>/", views.catalog_model_edit, name="catalog_model_edit"),
+    path(
+        "providers/<int:provider_pk>/models/new/",
+        views.catalog_model_edit,
+        name="catalog_model_create",
+    ),
+    path(
+        "providers/<int:provider_pk>/models/<int:pk>/",
+        views.catalog_model_edit,
+        name="catalog_model_edit",
+    ),
 ]

@@ -96,7 +96,12 @@ class ChatCompletionIn(_Open):
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
         param: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -124,18 +129,33 @@ def _failure(result: ChainResult) -> ApiError:
     kinds = [a.get("error") for a in result.attempts if not a.get("ok")]
     if not kinds and result.error is not None:
         kinds = [result.error.kind]
-    detail = "; ".join(f"{a.get('model')}: {a.get('error')}" for a in result.attempts if not a.get("ok"))
+    detail = "; ".join(
+        f"{a.get('model')}: {a.get('error')}" for a in result.attempts if not a.get("ok")
+    )
     last = result.error.message if result.error is not None else "no model produced an answer"
     if kinds and all(k == "rate_limited" for k in kinds):
-        return ApiError(429, f"Every model is rate-limited ({detail}). Retry later.", type="rate_limit_error",
-                        code="rate_limit_exceeded")
+        return ApiError(
+            429,
+            f"Every model is rate-limited ({detail}). Retry later.",
+            type="rate_limit_error",
+            code="rate_limit_exceeded",
+        )
     if kinds and all(k == "context_too_long" for k in kinds):
-        return ApiError(400, f"The conversation is too long for every model in the chain ({detail}).",
-                        code="context_length_exceeded", param="messages")
+        return ApiError(
+            400,
+            f"The conversation is too long for every model in the chain ({detail}).",
+            code="context_length_exceeded",
+            param="messages",
+        )
     if kinds and all(k in ("bad_request", "content_filter") for k in kinds):
         return ApiError(400, f"The provider rejected the request: {last}", code=kinds[-1])
     status = 503 if kinds and all(k in ("unavailable", "timeout") for k in kinds) else 502
-    return ApiError(status, f"Every model failed ({detail or last}).", type="server_error", code="upstream_error")
+    return ApiError(
+        status,
+        f"Every model failed ({detail or last}).",
+        type="server_error",
+        code="upstream_error",
+    )
 
 
 # --- converting the request -------------------------------------------------------------------
@@ -147,23 +167,38 @@ def _image(url: str, param: str) -> ImagePart:
             400,
             "Image URLs are not fetched by this server; send the image inline as a data URL "
             "(data:image/png;base64,…).",
-            param=param, code="invalid_image_url",
+            param=param,
+            code="invalid_image_url",
         )
     header, sep, data = url[5:].partition(",")
     mime, _, encoding = header.partition(";")
     if not sep or encoding != "base64":
-        raise ApiError(400, "An image data URL must be base64: data:image/png;base64,…", param=param,
-                       code="invalid_image_url")
+        raise ApiError(
+            400,
+            "An image data URL must be base64: data:image/png;base64,…",
+            param=param,
+            code="invalid_image_url",
+        )
     if mime not in ALLOWED_IMAGE_TYPES:
-        raise ApiError(400, f"Images must be PNG, JPEG, GIF or WebP, not {mime or 'unknown'}.", param=param,
-                       code="invalid_image_format")
+        raise ApiError(
+            400,
+            f"Images must be PNG, JPEG, GIF or WebP, not {mime or 'unknown'}.",
+            param=param,
+            code="invalid_image_format",
+        )
     if len(data) * 3 // 4 > settings.MAX_IMAGE_BYTES:
-        raise ApiError(413, f"An image is larger than {settings.MAX_IMAGE_BYTES // (1024 * 1024)} MB.", param=param,
-                       code="image_too_large")
+        raise ApiError(
+            413,
+            f"An image is larger than {settings.MAX_IMAGE_BYTES // (1024 * 1024)} MB.",
+            param=param,
+            code="image_too_large",
+        )
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "The image data URL is not valid base64.", param=param, code="invalid_image_url") from None
+        raise ApiError(
+            400, "The image data URL is not valid base64.", param=param, code="invalid_image_url"
+        ) from None
     return ImagePart(mime_type=mime, data=raw)
 
 
@@ -171,7 +206,9 @@ def to_chat_request(body: ChatCompletionIn) -> ChatRequest:
     """OpenAI messages → the adapters' request: system text apart, same-role neighbours merged
     (some providers require alternating roles), images decoded."""
     if body.tools:
-        raise ApiError(400, "Tools and function calling are not supported by routerweb's API.", param="tools")
+        raise ApiError(
+            400, "Tools and function calling are not supported by routerweb's API.", param="tools"
+        )
     system: list[str] = []
     merged: list[ChatMessage] = []
     total = 0
@@ -185,24 +222,32 @@ def to_chat_request(body: ChatCompletionIn) -> ChatRequest:
                 if isinstance(part, TextPart):
                     texts.append(part.text)
                 else:
-                    images.append(_image(part.image_url.url, f"messages[{i}].content[{j}].image_url"))
+                    images.append(
+                        _image(part.image_url.url, f"messages[{i}].content[{j}].image_url")
+                    )
         text = "\n".join(texts)
         total += len(text)
         if message.role in ("system", "developer"):
             if images:
-                raise ApiError(400, "System messages cannot carry images.", param=f"messages[{i}].content")
+                raise ApiError(
+                    400, "System messages cannot carry images.", param=f"messages[{i}].content"
+                )
             system.append(text)
             continue
         role = "assistant" if message.role == "assistant" else "user"
         if merged and merged[-1].role == role:
             prev = merged[-1]
-            merged[-1] = ChatMessage(role=role, text=f"{prev.text}\n\n{text}".strip(), images=prev.images + tuple(images))
+            merged[-1] = ChatMessage(
+                role=role, text=f"{prev.text}\n\n{text}".strip(), images=prev.images + tuple(images)
+            )
         else:
             merged.append(ChatMessage(role=role, text=text, images=tuple(images)))
     if total > settings.MAX_MESSAGE_CHARS:
         raise ApiError(
-            413, f"The messages hold {total:,} characters; the limit is {settings.MAX_MESSAGE_CHARS:,}.",
-            param="messages", code="request_too_large",
+            413,
+            f"The messages hold {total:,} characters; the limit is {settings.MAX_MESSAGE_CHARS:,}.",
+            param="messages",
+            code="request_too_large",
         )
     if not any(m.role == "user" for m in merged):
         raise ApiError(400, "Send at least one user message.", param="messages")
@@ -249,10 +294,16 @@ def _headers(plan: gateway.Plan, answered_by: str) -> dict[str, str]:
 def _usage_json(outcome: gateway.Outcome) -> dict[str, int]:
     usage = outcome.usage
     prompt, completion = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
-def _completion_json(plan: gateway.Plan, result: ChainResult, outcome: gateway.Outcome, created: int) -> dict:
+def _completion_json(
+    plan: gateway.Plan, result: ChainResult, outcome: gateway.Outcome, created: int
+) -> dict:
     return {
         "id": f"chatcmpl-{plan.uid}",
         "object": "chat.completion",
@@ -274,13 +325,21 @@ class _Chunks:
     """Pre-rendered `chat.completion.chunk` framing: per token we only JSON-encode the text."""
 
     def __init__(self, uid: str, model: str, created: int) -> None:
-        head = json.dumps({"id": f"chatcmpl-{uid}", "object": "chat.completion.chunk", "created": created,
-                           "model": model})[:-1]
+        head = json.dumps(
+            {
+                "id": f"chatcmpl-{uid}",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+            }
+        )[:-1]
         self._head = head
         self._content = f'data: {head}, "choices": [{{"index": 0, "delta": {{"content": '
 
     def role(self) -> bytes:
-        return self._event('"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]')
+        return self._event(
+            '"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]'
+        )
 
     def text(self, text: str) -> bytes:
         return f'{self._content}{json.dumps(text)}}}, "finish_reason": null}}]}}\n\n'.encode()
@@ -316,11 +375,15 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         body = _parse(request)
         chat_request = to_chat_request(body)
         try:
-            plan = await gateway.aplan(user=entry.user, groups=entry.groups, name=body.model, request=chat_request)
+            plan = await gateway.aplan(
+                user=entry.user, groups=entry.groups, name=body.model, request=chat_request
+            )
         except Http404 as exc:
             raise ApiError(404, str(exc), code="model_not_found", param="model") from None
         if not plan.candidates:
-            raise ApiError(400, plan.problem or "No model can answer this request.", code="no_suitable_model")
+            raise ApiError(
+                400, plan.problem or "No model can answer this request.", code="no_suitable_model"
+            )
     except ApiError as exc:
         return exc.response()
     call = _Call(plan, chat_request, entry.user.pk)
@@ -409,7 +472,9 @@ class _Call:
                 return
             self._logged = True
         try:
-            gateway.log_call(plan=self.plan, result=self.result, outcome=self.outcome(), user_id=self.user_id)
+            gateway.log_call(
+                plan=self.plan, result=self.result, outcome=self.outcome(), user_id=self.user_id
+            )
         except Exception:  # the answer is out; a logging failure must not become a 500
             logger.exception("could not log API routing decision %s", self.plan.uid)
 
@@ -431,7 +496,9 @@ class _Call:
         result = self.result
         if not result.complete or result.answered_by is None:
             return self.error(_failure(result))
-        response = self.respond(_LoggedJson(_completion_json(self.plan, result, self.outcome(), self.created)))
+        response = self.respond(
+            _LoggedJson(_completion_json(self.plan, result, self.outcome(), self.created))
+        )
         for name, value in _headers(self.plan, result.answered_by).items():
             response[name] = value
         return response
@@ -461,9 +528,14 @@ class _Call:
                 else:
                     error = result.error
                     yield _sse_error(
-                        ApiError(502, f"The answer was cut off: {error.message}", type="server_error",
-                                 code="upstream_error")
-                        if error is not None else _failure(result)
+                        ApiError(
+                            502,
+                            f"The answer was cut off: {error.message}",
+                            type="server_error",
+                            code="upstream_error",
+                        )
+                        if error is not None
+                        else _failure(result)
                     )
                 if include_usage:
                     yield chunks.usage(_usage_json(self.outcome()))
@@ -496,13 +568,21 @@ def _model_list(user: Any) -> list[dict[str, Any]]:
     from routers.selectors import router_list_usable_by
 
     routers = [
-        {"id": f"{gateway.ROUTER_PREFIX}{r.slug}", "object": "model", "created": int(r.created_at.timestamp()),
-         "owned_by": "routerweb"}
+        {
+            "id": f"{gateway.ROUTER_PREFIX}{r.slug}",
+            "object": "model",
+            "created": int(r.created_at.timestamp()),
+            "owned_by": "routerweb",
+        }
         for r in router_list_usable_by(user=user).order_by("slug")
     ]
     models = [
-        {"id": m.ref, "object": "model", "created": int(m.provider.created_at.timestamp()),
-         "owned_by": m.provider.slug}
+        {
+            "id": m.ref,
+            "object": "model",
+            "created": int(m.provider.created_at.timestamp()),
+            "owned_by": m.provider.slug,
+        }
         for m in catalog_list_enabled().order_by("provider__slug", "model_id")
     ]
     return routers + models

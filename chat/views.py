@@ -67,7 +67,9 @@ def workspace_edit(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     if not workspace_can_manage(user=request.user, workspace=workspace):
         raise PermissionDenied("Only the workspace's owner or a manager may change it.")
-    form = WorkspaceForm(request.POST or None, instance=workspace, router_queryset=_router_choices(request.user))
+    form = WorkspaceForm(
+        request.POST or None, instance=workspace, router_queryset=_router_choices(request.user)
+    )
     if request.method == "POST" and form.is_valid():
         workspace = form.save(commit=False)
         if workspace.mode == "model":
@@ -179,7 +181,11 @@ async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse
         async for event in answer_events(message.pk):
             if isinstance(event, Delta):
                 yield sse_event("chunk", str(escape(event.text)))
-        final = await Message.objects.prefetch_related("attachments").select_related("thread").aget(pk=message.pk)
+        final = (
+            await Message.objects.prefetch_related("attachments")
+            .select_related("thread")
+            .aget(pk=message.pk)
+        )
         html = await sync_to_async(render_to_string)(
             "chat/thread.html#message-row", {"message": final, "thread": final.thread}
         )
@@ -196,7 +202,9 @@ def thread_model(request: HttpRequest, pk: int) -> HttpResponse:
     """The thread's model picker: "auto" returns to the router, a ref pins the thread to a model."""
     thread = thread_get_for_user(user=request.user, pk=pk)
     try:
-        note = command_run(thread=thread, command=Command("model", request.POST.get("model", "auto") or "auto"))
+        note = command_run(
+            thread=thread, command=Command("model", request.POST.get("model", "auto") or "auto")
+        )
     except ValidationError as exc:
         return _composer_error(request, exc)
     if not request.htmx:
@@ -221,7 +229,12 @@ def route_preview(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "chat/thread.html#route-preview",
-        {"preview": preview, "workspace": workspace, "thread": thread, "catalog": catalog_list_enabled()},
+        {
+            "preview": preview,
+            "workspace": workspace,
+            "thread": thread,
+            "catalog": catalog_list_enabled(),
+        },
     )
 
 
@@ -232,7 +245,9 @@ def workspace_members(request: HttpRequest, pk: int) -> HttpResponse:
 
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     if not workspace_can_manage(user=request.user, workspace=workspace):
-        raise PermissionDenied("Only the workspace's owner, managers and admins manage its members.")
+        raise PermissionDenied(
+            "Only the workspace's owner, managers and admins manage its members."
+        )
     if request.method == "POST":
         person = get_object_or_404(User, pk=request.POST.get("user"))
         try:
@@ -252,7 +267,9 @@ def workspace_members(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "workspace": workspace,
             "members": members,
-            "candidates": User.objects.filter(is_active=True).exclude(pk__in=members.values("pk")).order_by("username"),
+            "candidates": User.objects.filter(is_active=True)
+            .exclude(pk__in=members.values("pk"))
+            .order_by("username"),
         },
     )
 
@@ -281,21 +298,32 @@ def provider_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         provider = form.save()
         audit_record(
-            actor=request.user, action="provider.update" if before else "provider.create", obj=provider,
-            before=before, after=_provider_snapshot(provider),
+            actor=request.user,
+            action="provider.update" if before else "provider.create",
+            obj=provider,
+            before=before,
+            after=_provider_snapshot(provider),
         )
         flash.success(request, f"Provider {provider.name} saved.")
         return redirect("provider_edit", pk=provider.pk)
     discovered: list[str] | None = None
     return render(
-        request, "chat/provider_form.html", {"form": form, "provider": provider, "discovered": discovered}
+        request,
+        "chat/provider_form.html",
+        {"form": form, "provider": provider, "discovered": discovered},
     )
 
 
 def _provider_snapshot(provider: Provider) -> dict:
-    data = snapshot(provider, ["name", "slug", "kind", "base_url", "connect_timeout", "read_timeout", "enabled"])
+    data = snapshot(
+        provider, ["name", "slug", "kind", "base_url", "connect_timeout", "read_timeout", "enabled"]
+    )
     # Only whether a key is set and a digest of it, so the log shows "key changed" but never the key.
-    data["api_key"] = hashlib.sha256(provider.api_key_encrypted.encode()).hexdigest()[:12] if provider.api_key_encrypted else None
+    data["api_key"] = (
+        hashlib.sha256(provider.api_key_encrypted.encode()).hexdigest()[:12]
+        if provider.api_key_encrypted
+        else None
+    )
     return data
 
 
@@ -313,7 +341,11 @@ def provider_discover(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "chat/provider_form.html#discovered",
-        {"provider": provider, "discovered": [(i, i in known) for i in ids], "discover_error": error},
+        {
+            "provider": provider,
+            "discovered": [(i, i in known) for i in ids],
+            "discover_error": error,
+        },
     )
 
 
@@ -323,27 +355,40 @@ def provider_add_model(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(Provider, pk=pk)
     model_id = request.POST.get("model_id", "").strip()
     if model_id:
-        CatalogModel.objects.get_or_create(provider=provider, model_id=model_id, defaults={"display_name": model_id})
-        flash.success(request, f"Added {model_id} to the catalog; set its prices and context window below.")
+        CatalogModel.objects.get_or_create(
+            provider=provider, model_id=model_id, defaults={"display_name": model_id}
+        )
+        flash.success(
+            request, f"Added {model_id} to the catalog; set its prices and context window below."
+        )
     return redirect("provider_edit", pk=provider.pk)
 
 
 @require_http_methods(["GET", "POST"])
-def catalog_model_edit(request: HttpRequest, provider_pk: int, pk: int | None = None) -> HttpResponse:
+def catalog_model_edit(
+    request: HttpRequest, provider_pk: int, pk: int | None = None
+) -> HttpResponse:
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=provider_pk)
-    instance = get_object_or_404(CatalogModel, pk=pk, provider=provider) if pk else CatalogModel(provider=provider)
+    instance = (
+        get_object_or_404(CatalogModel, pk=pk, provider=provider)
+        if pk
+        else CatalogModel(provider=provider)
+    )
     fields = list(CatalogModelForm.Meta.fields)
     before = snapshot(instance, fields) if instance.pk else {}
     form = CatalogModelForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         model = form.save()
         audit_record(
-            actor=request.user, action="catalog_model.update" if before else "catalog_model.create", obj=model,
-            before=before, after=snapshot(model, fields),
+            actor=request.user,
+            action="catalog_model.update" if before else "catalog_model.create",
+            obj=model,
+            before=before,
+            after=snapshot(model, fields),
         )
         flash.success(request, "Model saved.")
         return redirect("provider_edit", pk=provider.pk)
-    return render(request, "chat/model_form.html", {"form": form, "provider": provider, "model": instance})
-
-
+    return render(
+        request, "chat/model_form.html", {"form": form, "provider": provider, "model": instance}
+    )

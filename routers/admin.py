@@ -19,5 +19,13 @@ class RouterAdmin(admin.ModelAdmin):
 
 @admin.register(RoutingDecision)
 class RoutingDecisionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "router", "rule_name", "answered_by", "cost", "primary_cost", "channel")
+    list_display = (
+        "created_at",
+        "router",
+        "rule_name",
+        "answered_by",
+        "cost",
+        "primary_cost",
+        "channel",
+    )
     list_filter = ("channel", "source")

@@ -523,7 +523,9 @@ class _Pages(PageNumberPagination):
         page_size: int | None = Field(None, ge=1, le=200)
 
 
-@decisions_router.get("", response=list[RoutingDecisionOut], summary="Routing decisions, newest first")
+@decisions_router.get(
+    "", response=list[RoutingDecisionOut], summary="Routing decisions, newest first"
+)
 @paginate(_Pages, page_size=50, max_page_size=200)
 @_resolved_hints
 def list_decisions(

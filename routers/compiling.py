@@ -28,14 +28,19 @@ def catalog_snapshot() -> tuple[dict[str, ModelInfo], str]:
     rows = (
         CatalogModel.objects.filter(enabled=True, provider__enabled=True)
         .order_by("id")
-        .values_list("provider__slug", "model_id", "display_name", "context_window", "supports_images")
+        .values_list(
+            "provider__slug", "model_id", "display_name", "context_window", "supports_images"
+        )
     )
     models: dict[str, ModelInfo] = {}
     digest = hashlib.blake2b(digest_size=12)
     for slug, model_id, display_name, context_window, supports_images in rows:
         ref = f"{slug}/{model_id}"
         models[ref] = ModelInfo(
-            ref=ref, display_name=display_name, context_window=context_window, supports_images=supports_images
+            ref=ref,
+            display_name=display_name,
+            context_window=context_window,
+            supports_images=supports_images,
         )
         digest.update(f"{ref}\0{context_window}\0{int(supports_images)}\0{display_name}\n".encode())
     return models, digest.hexdigest()

@@ -12,7 +12,11 @@ DEMO_RULES = [
         "kind": "calculated",
         "match": "any",
         "conditions": [
-            {"property": "keywords", "operator": "contains_any", "value": ["python", "javascript", "stack trace", "function", "bug", "compile"]},
+            {
+                "property": "keywords",
+                "operator": "contains_any",
+                "value": ["python", "javascript", "stack trace", "function", "bug", "compile"],
+            },
             {"property": "has_code", "operator": "is_true", "value": None},
         ],
         "target": "coder",
@@ -38,14 +42,18 @@ DEMO_RULES = [
     {
         "name": "Ticket ids",
         "kind": "calculated",
-        "conditions": [{"property": "regex", "operator": "matches", "value": r"\b[A-Z]{2,5}-\d{2,6}\b"}],
+        "conditions": [
+            {"property": "regex", "operator": "matches", "value": r"\b[A-Z]{2,5}-\d{2,6}\b"}
+        ],
         "target": "coder",
     },
     {
         "name": "Night shift",
         "kind": "calculated",
         "enabled": False,
-        "conditions": [{"property": "time_of_day", "operator": "between", "value": ["22:00", "06:00"]}],
+        "conditions": [
+            {"property": "time_of_day", "operator": "between", "value": ["22:00", "06:00"]}
+        ],
         "target": "small",
     },
 ]

@@ -101,9 +101,14 @@ def _catalog_infos(models: Iterable[CatalogModel]) -> tuple[dict[str, Any], str]
     for m in sorted(models, key=lambda m: m.pk):
         ref = m.ref
         infos[ref] = ModelInfo(
-            ref=ref, display_name=m.display_name, context_window=m.context_window, supports_images=m.supports_images
+            ref=ref,
+            display_name=m.display_name,
+            context_window=m.context_window,
+            supports_images=m.supports_images,
         )
-        digest.update(f"{ref}\0{m.context_window}\0{int(m.supports_images)}\0{m.display_name}\n".encode())
+        digest.update(
+            f"{ref}\0{m.context_window}\0{int(m.supports_images)}\0{m.display_name}\n".encode()
+        )
     return infos, digest.hexdigest()
 
 
@@ -147,7 +152,9 @@ def _prepare(*, user: User, name: str) -> _Prepared:
     # The selector decides who may use which router; its joins are dropped because the
     # primary and classifier models are usually among the catalog rows just loaded (the
     # joins cost more than the query itself on this path).
-    router = router_list_usable_by(user=user).select_related(None).filter(slug=slug).order_by().first()
+    router = (
+        router_list_usable_by(user=user).select_related(None).filter(slug=slug).order_by().first()
+    )
     if router is None:
         raise Http404(f"The router '{slug}' does not exist or you do not have access to it.")
     by_id = {m.pk: m for m in catalog.values()}
@@ -238,7 +245,13 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
     routing = {**decision_facts(router, decision), "decision": decision}
     problem = "" if chain else f"No model can answer this message: {decision.reason}"
     return Plan(
-        uid, candidates_for(chain), routing, catalog, router=router, primary=primary, problem=problem
+        uid,
+        candidates_for(chain),
+        routing,
+        catalog,
+        router=router,
+        primary=primary,
+        problem=problem,
     )
 
 

@@ -16,9 +16,15 @@ class Router(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     description = models.TextField(blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="routers")
-    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
-    primary_model = models.ForeignKey("chat.CatalogModel", on_delete=models.PROTECT, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="routers"
+    )
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    primary_model = models.ForeignKey(
+        "chat.CatalogModel", on_delete=models.PROTECT, related_name="+"
+    )
     classifier_model = models.ForeignKey(
         "chat.CatalogModel",
         null=True,
@@ -62,8 +68,12 @@ class Rule(models.Model):
     match = models.CharField(max_length=8, choices=MatchMode.choices, default=MatchMode.ALL)
     # [{"property": ..., "operator": ..., "value": ...}], validated by the engine.
     conditions = models.JSONField(default=list, blank=True)
-    description = models.TextField(blank=True, help_text="For LLM-classified rules: when does this rule apply?")
-    target_model = models.ForeignKey("chat.CatalogModel", on_delete=models.PROTECT, related_name="+")
+    description = models.TextField(
+        blank=True, help_text="For LLM-classified rules: when does this rule apply?"
+    )
+    target_model = models.ForeignKey(
+        "chat.CatalogModel", on_delete=models.PROTECT, related_name="+"
+    )
     fallbacks = models.JSONField(default=list, blank=True)
 
     class Meta:
@@ -78,9 +88,13 @@ class RoutingDecision(models.Model):
 
     # Idempotency key: the task may run twice; the record is written once.
     uid = models.UUIDField(default=uuid.uuid4, unique=True)
-    router = models.ForeignKey(Router, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    router = models.ForeignKey(
+        Router, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
     router_version = models.PositiveIntegerField(default=0)
-    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     rule_name = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=16, blank=True)  # rule | sticky | primary | override
     reason = models.TextField(blank=True)
@@ -101,9 +115,15 @@ class RoutingDecision(models.Model):
     overridden = models.BooleanField(default=False)
     succeeded = models.BooleanField(default=True)
     channel = models.CharField(max_length=16, default="chat")  # chat | api
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    workspace = models.ForeignKey("chat.Workspace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    message = models.ForeignKey("chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    workspace = models.ForeignKey(
+        "chat.Workspace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -105,7 +105,9 @@ async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
         )
 
     try:
-        completion = await asyncio.wait_for(get_adapter(target.config).complete(request), timeout=timeout)
+        completion = await asyncio.wait_for(
+            get_adapter(target.config).complete(request), timeout=timeout
+        )
     except TimeoutError:
         return failed(f"the classifier ({target.ref}) did not answer within {timeout:g} s")
     except ProviderError as exc:
@@ -115,7 +117,9 @@ async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
         label = parse_classifier_answer(completion.text, prompt)
     except ClassifierAnswerError:
         shown = completion.text.strip()[:80]
-        return failed(f"the classifier's answer {shown!r} names no offered rule", completion.text, tokens)
+        return failed(
+            f"the classifier's answer {shown!r} names no offered rule", completion.text, tokens
+        )
     verdict = ClassifierVerdict(
         rule_id=prompt.rule_id_for(label),
         label=label,
@@ -150,7 +154,12 @@ async def aroute(
         prompt = build_classifier_prompt(compiled, evaluation, inp)
         if target is None:
             verdict = ClassifierVerdict(
-                rule_id=None, label=None, raw="", latency_ms=0.0, input_tokens=0, output_tokens=0,
+                rule_id=None,
+                label=None,
+                raw="",
+                latency_ms=0.0,
+                input_tokens=0,
+                output_tokens=0,
                 error="no usable classifier model is configured",
             )
         else:
@@ -178,7 +187,9 @@ def decision_facts(router: Router, decision: Decision) -> dict:
     }
 
 
-def route_message(*, router: Router, inp: RouteInput, sticky: StickyState | None = None) -> Decision:
+def route_message(
+    *, router: Router, inp: RouteInput, sticky: StickyState | None = None
+) -> Decision:
     """Synchronous routing for views, commands and the test panel (calls the classifier if needed)."""
     compiled = compiled_router_for(router)
     target = classifier_target_for(router)
@@ -212,7 +223,9 @@ def route_input_for_test(
         has_image=has_image,
         attachment_types=("image/png",) if has_image else (),
         user=getattr(user, "username", "") or "",
-        groups=tuple(user.groups.values_list("name", flat=True)) if user is not None and user.pk else (),
+        groups=tuple(user.groups.values_list("name", flat=True))
+        if user is not None and user.pk
+        else (),
         workspace=workspace,
         workspace_tags=workspace_tags,
         conversation_tokens=conversation_tokens,
@@ -222,7 +235,9 @@ def route_input_for_test(
 
 def history_for_engine(messages) -> tuple[HistoryMessage, ...]:
     return tuple(
-        HistoryMessage(role=m.role, text=m.content, images=sum(1 for a in m.attachments.all() if a.is_image))
+        HistoryMessage(
+            role=m.role, text=m.content, images=sum(1 for a in m.attachments.all() if a.is_image)
+        )
         for m in messages
     )
 
@@ -244,7 +259,11 @@ async def asticky_get(router: Router, thread_key: str) -> StickyState | None:
         return None
     if not raw:
         return None
-    return StickyState(rule_id=raw["rule_id"], model_ref=raw["model_ref"], answered_at=datetime.fromisoformat(raw["answered_at"]))
+    return StickyState(
+        rule_id=raw["rule_id"],
+        model_ref=raw["model_ref"],
+        answered_at=datetime.fromisoformat(raw["answered_at"]),
+    )
 
 
 async def asticky_set(router: Router, thread_key: str, *, rule_id: int, model_ref: str) -> None:

@@ -11,7 +11,9 @@ from routers.models import Router, Rule, Visibility
 
 def router_list_usable_by(*, user: User) -> QuerySet[Router]:
     """Routers the user may see and use: their own and shared ones (admins see all)."""
-    qs = Router.objects.select_related("owner", "primary_model__provider", "classifier_model__provider")
+    qs = Router.objects.select_related(
+        "owner", "primary_model__provider", "classifier_model__provider"
+    )
     if user.is_admin_role:
         return qs
     return qs.filter(Q(owner=user) | Q(visibility=Visibility.SHARED))
@@ -39,7 +41,9 @@ def router_get_by_slug_for_user(*, user: User, slug: str) -> Router:
 
 def rule_get_for_router(*, router: Router, pk: int) -> Rule:
     # A rule is only reachable through its own router: a guessed id from another router 404s.
-    rule = Rule.objects.filter(pk=pk, router=router).select_related("target_model__provider").first()
+    rule = (
+        Rule.objects.filter(pk=pk, router=router).select_related("target_model__provider").first()
+    )
     if rule is None:
         raise Http404("No such rule in this router.")
     return rule

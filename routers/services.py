@@ -70,9 +70,25 @@ class _Errors:
 
 
 _ROUTER_AUDIT_FIELDS = [
-    "name", "slug", "description", "visibility", "fallbacks", "sticky", "cooldown_minutes", "time_zone",
+    "name",
+    "slug",
+    "description",
+    "visibility",
+    "fallbacks",
+    "sticky",
+    "cooldown_minutes",
+    "time_zone",
 ]
-_RULE_AUDIT_FIELDS = ["name", "enabled", "position", "kind", "match", "conditions", "description", "fallbacks"]
+_RULE_AUDIT_FIELDS = [
+    "name",
+    "enabled",
+    "position",
+    "kind",
+    "match",
+    "conditions",
+    "description",
+    "fallbacks",
+]
 
 
 def _router_state(router: Router) -> dict[str, Any]:
@@ -88,7 +104,9 @@ def _rule_state(rule: Rule) -> dict[str, Any]:
     return state
 
 
-def _audit(actor: User | None, action: str, obj: Any, before: dict | None, after: dict | None, **extra: Any) -> None:
+def _audit(
+    actor: User | None, action: str, obj: Any, before: dict | None, after: dict | None, **extra: Any
+) -> None:
     if isinstance(obj, Rule):
         extra.setdefault("object_repr", f"{obj.router.name} › {obj.name}")
     audit_record(actor=actor, action=action, obj=obj, before=before, after=after, **extra)
@@ -427,7 +445,13 @@ def rule_set_enabled(*, rule: Rule, enabled: bool, actor: User | None = None) ->
         rule.enabled = enabled
         rule.save(update_fields=["enabled"])
         _bump_version(rule.router)
-        _audit(actor, "rule.enable" if enabled else "rule.disable", rule, {"enabled": not enabled}, {"enabled": enabled})
+        _audit(
+            actor,
+            "rule.enable" if enabled else "rule.disable",
+            rule,
+            {"enabled": not enabled},
+            {"enabled": enabled},
+        )
     return rule
 
 
@@ -466,7 +490,13 @@ def router_reorder(*, router: Router, rule_ids: Sequence[int], actor: User | Non
             changed.append(rule)
     Rule.objects.bulk_update(changed, ["position"])
     _bump_version(router)
-    _audit(actor, "router.reorder", router, {"order": before_order}, {"order": [rules[pk].name for pk in wanted]})
+    _audit(
+        actor,
+        "router.reorder",
+        router,
+        {"order": before_order},
+        {"order": [rules[pk].name for pk in wanted]},
+    )
 
 
 # --- import / export -------------------------------------------------------------------------
@@ -594,7 +624,13 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             )
             for position, (rule, target) in enumerate(zip(spec.rules, targets, strict=True))
         )
-        _audit(owner, "router.import", router, None, {**_router_state(router), "rules": [r.name for r in spec.rules]})
+        _audit(
+            owner,
+            "router.import",
+            router,
+            None,
+            {**_router_state(router), "rules": [r.name for r in spec.rules]},
+        )
     return router
 
 

@@ -312,7 +312,9 @@ def rule_delete(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 def rule_reorder(request: HttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     try:
-        services.router_reorder(router=router, rule_ids=request.POST.getlist("rule_ids"), actor=request.user)
+        services.router_reorder(
+            router=router, rule_ids=request.POST.getlist("rule_ids"), actor=request.user
+        )
     except ValidationError as exc:
         message = " ".join(exc.messages)
         if not request.htmx:

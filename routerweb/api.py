@@ -63,7 +63,9 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = _field_errors(exc)
-    detail = "; ".join(e["message"] if e["field"] == "__all__" else f"{e['field']}: {e['message']}" for e in errors)
+    detail = "; ".join(
+        e["message"] if e["field"] == "__all__" else f"{e['field']}: {e['message']}" for e in errors
+    )
     return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
 
 

@@ -68,6 +68,8 @@ def env_secret(name: str) -> str | None:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE points at {path!r}, which cannot be read: {exc}") from None
+            raise ImproperlyConfigured(
+                f"{name}_FILE points at {path!r}, which cannot be read: {exc}"
+            ) from None
     value = os.environ.get(name)
     return value.strip() if value else None

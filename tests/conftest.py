@@ -40,7 +40,9 @@ def _clear_cache(settings):
 
 
 def _make_user(django_user_model, username: str, role: str = "member", **extra):
-    return django_user_model.objects.create_user(username=username, password="pw-" + username, role=role, **extra)
+    return django_user_model.objects.create_user(
+        username=username, password="pw-" + username, role=role, **extra
+    )
 
 
 @pytest.fixture

@@ -23,7 +23,9 @@ ErrorKind = Literal[
 ]
 
 # Which failures are worth trying again (on the same or another model).
-RETRYABLE_KINDS: frozenset[str] = frozenset({"rate_limited", "timeout", "unavailable", "dropped_stream"})
+RETRYABLE_KINDS: frozenset[str] = frozenset(
+    {"rate_limited", "timeout", "unavailable", "dropped_stream"}
+)
 
 
 class ProviderError(Exception):

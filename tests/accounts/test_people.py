@@ -22,7 +22,9 @@ def test_only_admins_reach_the_people_pages(client_for, admin_user, manager, own
 def test_search_finds_people_by_name_or_email(client_for, admin_user, owner, teammate):
     teammate.email = "tom@example.com"
     teammate.save()
-    page = client_for(admin_user).get(reverse("manage_users"), {"q": "example.com"}).content.decode()
+    page = (
+        client_for(admin_user).get(reverse("manage_users"), {"q": "example.com"}).content.decode()
+    )
     assert "tom" in page and "olivia" not in page
 
 
@@ -31,7 +33,9 @@ def test_a_new_user_gets_a_one_time_link_that_works_once(client_for, admin_user,
         reverse("manage_user_create"), {"username": "nina", "email": "", "role": "member"}
     )
     assert response.status_code == 200
-    link = re.search(r'value="(http://testserver/account/set-password/[^"]+)"', response.content.decode()).group(1)
+    link = re.search(
+        r'value="(http://testserver/account/set-password/[^"]+)"', response.content.decode()
+    ).group(1)
     nina = User.objects.get(username="nina")
     assert not nina.has_usable_password()
     assert AuditEntry.objects.filter(action="user.create", object_id=str(nina.pk)).exists()
@@ -41,7 +45,9 @@ def test_a_new_user_gets_a_one_time_link_that_works_once(client_for, admin_user,
     form_page = client.get(path, follow=True)
     assert form_page.status_code == 200
     set_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else path
-    done = client.post(set_url, {"new_password1": "a-Long-passphrase-42", "new_password2": "a-Long-passphrase-42"})
+    done = client.post(
+        set_url, {"new_password1": "a-Long-passphrase-42", "new_password2": "a-Long-passphrase-42"}
+    )
     assert done.status_code == 302
     nina.refresh_from_db()
     assert nina.check_password("a-Long-passphrase-42")
@@ -51,7 +57,8 @@ def test_a_new_user_gets_a_one_time_link_that_works_once(client_for, admin_user,
 
 def test_a_taken_username_is_refused_and_keeps_what_was_typed(client_for, admin_user, owner):
     response = client_for(admin_user).post(
-        reverse("manage_user_create"), {"username": "OLIVIA", "email": "o@example.com", "role": "manager"}
+        reverse("manage_user_create"),
+        {"username": "OLIVIA", "email": "o@example.com", "role": "manager"},
     )
     assert response.status_code == 422
     html = response.content.decode()
@@ -66,7 +73,9 @@ def test_changing_a_role_is_audited(client_for, admin_user, owner):
     assert entry.changes == {"role": ["member", "manager"]} and entry.actor_name == "ada"
 
 
-def test_deactivating_ends_sessions_and_keeps_history(client_for, admin_user, owner, client, demo_catalog):
+def test_deactivating_ends_sessions_and_keeps_history(
+    client_for, admin_user, owner, client, demo_catalog
+):
     from django.test import Client
 
     theirs = Client()
@@ -89,7 +98,9 @@ def test_an_admin_cannot_lock_themselves_out(client_for, admin_user):
     assert admin_user.is_active and admin_user.role == "admin"
 
 
-def test_workspace_membership_is_managed_by_owner_managers_and_admins(client_for, owner, teammate, outsider, manager, demo_catalog):
+def test_workspace_membership_is_managed_by_owner_managers_and_admins(
+    client_for, owner, teammate, outsider, manager, demo_catalog
+):
     workspace = workspace_create(owner=owner, name="Team", model=demo_catalog["small"])
     url = reverse("workspace_members", args=[workspace.pk])
     client_for(owner).post(url, {"user": teammate.pk, "action": "add"})
@@ -126,12 +137,25 @@ def test_provider_keys_are_encrypted_and_never_rendered_or_logged(client_for, ad
     secret = "sk-live-very-secret-key-9876"
     client.post(
         reverse("provider_create"),
-        {"name": "OpenAI", "slug": "openai", "kind": "openai", "base_url": "", "connect_timeout": 10, "read_timeout": 60, "enabled": "on", "api_key": secret},
+        {
+            "name": "OpenAI",
+            "slug": "openai",
+            "kind": "openai",
+            "base_url": "",
+            "connect_timeout": 10,
+            "read_timeout": 60,
+            "enabled": "on",
+            "api_key": secret,
+        },
     )
     provider = Provider.objects.get(slug="openai")
     assert provider.api_key == secret
     assert secret not in provider.api_key_encrypted
-    for url in (reverse("provider_list"), reverse("provider_edit", args=[provider.pk]), f"/admin/chat/provider/{provider.pk}/change/"):
+    for url in (
+        reverse("provider_list"),
+        reverse("provider_edit", args=[provider.pk]),
+        f"/admin/chat/provider/{provider.pk}/change/",
+    ):
         html = client.get(url).content.decode()
         assert secret not in html and "9876" in html, url
     entries = AuditEntry.objects.filter(object_type="provider")
@@ -140,7 +164,16 @@ def test_provider_keys_are_encrypted_and_never_rendered_or_logged(client_for, ad
 
     client.post(
         reverse("provider_edit", args=[provider.pk]),
-        {"name": "OpenAI", "slug": "openai", "kind": "openai", "base_url": "", "connect_timeout": 10, "read_timeout": 60, "enabled": "on", "api_key": ""},
+        {
+            "name": "OpenAI",
+            "slug": "openai",
+            "kind": "openai",
+            "base_url": "",
+            "connect_timeout": 10,
+            "read_timeout": 60,
+            "enabled": "on",
+            "api_key": "",
+        },
     )
     provider.refresh_from_db()
     assert provider.api_key == secret, "an empty key field keeps the saved key"
@@ -153,7 +186,8 @@ def test_members_cannot_reach_provider_pages(client_for, owner):
 def test_the_link_is_emailed_when_email_is_configured(client_for, admin_user, settings, mailoutbox):
     settings.ROUTERWEB_EMAIL_HOST = "smtp.example.com"
     response = client_for(admin_user).post(
-        reverse("manage_user_create"), {"username": "mia", "email": "mia@example.com", "role": "member"}
+        reverse("manage_user_create"),
+        {"username": "mia", "email": "mia@example.com", "role": "member"},
     )
     assert "also e-mailed" in response.content.decode()
     assert len(mailoutbox) == 1

@@ -36,7 +36,9 @@ class _LiveServer:
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(application, lifespan="off", log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -104,14 +106,21 @@ def token_for() -> Callable[..., str]:
 def fake_models(db: Any, fake_upstream: Any) -> dict[str, CatalogModel]:
     """An OpenAI provider `fake` on the fake upstream: fake/fake-small, fake/fake-large, fake/fake-vision."""
     provider = Provider.objects.create(
-        name="Fake OpenAI", slug="fake", kind="openai", base_url=fake_upstream.base_url("openai"),
-        connect_timeout=1.0, read_timeout=5.0,
+        name="Fake OpenAI",
+        slug="fake",
+        kind="openai",
+        base_url=fake_upstream.base_url("openai"),
+        connect_timeout=1.0,
+        read_timeout=5.0,
     )
     provider.api_key = "sk-fake-upstream"
     provider.save()
     return {
         name: CatalogModel.objects.create(
-            provider=provider, model_id=name, display_name=name, context_window=16_000,
+            provider=provider,
+            model_id=name,
+            display_name=name,
+            context_window=16_000,
             input_price_per_m="1.00" if name == "fake-small" else "10.00",
             output_price_per_m="2.00" if name == "fake-small" else "30.00",
             supports_images=name == "fake-vision",
@@ -127,15 +136,26 @@ def fake_router(owner: Any, fake_models: dict[str, CatalogModel]) -> Any:
     from routers import services
 
     router = services.router_create(
-        owner=owner, name="Fake router", slug="fake-router", primary_model="fake/fake-small",
+        owner=owner,
+        name="Fake router",
+        slug="fake-router",
+        primary_model="fake/fake-small",
     )
     services.rule_create(
-        router=router, name="Code", kind="calculated", match="any",
-        conditions=[{"property": "keywords", "operator": "contains_any", "value": ["python", "traceback"]}],
-        target_model="fake/fake-large", fallbacks=["fake/fake-small"],
+        router=router,
+        name="Code",
+        kind="calculated",
+        match="any",
+        conditions=[
+            {"property": "keywords", "operator": "contains_any", "value": ["python", "traceback"]}
+        ],
+        target_model="fake/fake-large",
+        fallbacks=["fake/fake-small"],
     )
     services.rule_create(
-        router=router, name="Images", kind="calculated",
+        router=router,
+        name="Images",
+        kind="calculated",
         conditions=[{"property": "has_image", "operator": "is_true", "value": None}],
         target_model="fake/fake-vision",
     )

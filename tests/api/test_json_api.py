@@ -53,7 +53,12 @@ ROUTER = {"name": "Support", "slug": "support-api", "primary_model": "demo/small
 
 
 def test_anonymous_calls_get_a_401_not_a_login_redirect(client, private_router):
-    for path in ("/api/routers", f"/api/routers/{private_router.pk}", "/api/workspaces", "/api/decisions"):
+    for path in (
+        "/api/routers",
+        f"/api/routers/{private_router.pk}",
+        "/api/workspaces",
+        "/api/decisions",
+    ):
         response = client.get(path)
         assert response.status_code == 401, path
 
@@ -71,7 +76,9 @@ def test_session_reads_work_and_session_writes_need_the_csrf_token(owner, demo_c
     assert not Router.objects.exists()
     browser.get("/account/tokens/")  # any page sets the CSRF cookie
     token = browser.cookies["csrftoken"].value
-    accepted = browser.post("/api/routers", json.dumps(ROUTER), content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    accepted = browser.post(
+        "/api/routers", json.dumps(ROUTER), content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
     assert accepted.status_code == 201
 
 
@@ -105,7 +112,9 @@ def test_a_router_is_created_read_updated_and_deleted(api, owner, demo_catalog):
 
 
 def test_service_validation_errors_are_422_with_the_field(api, demo_catalog):
-    response = api.post("/routers", {**ROUTER, "primary_model": "nope/nothing", "time_zone": "Mars/Olympus"})
+    response = api.post(
+        "/routers", {**ROUTER, "primary_model": "nope/nothing", "time_zone": "Mars/Olympus"}
+    )
     assert response.status_code == 422
     fields = {e["field"] for e in response.json()["errors"]}
     assert fields == {"primary_model", "time_zone"}
@@ -117,7 +126,9 @@ def test_schema_errors_are_422(api, demo_catalog):
     assert api.post("/routers", {**ROUTER, "visibility": "public"}).status_code == 422
 
 
-def test_other_peoples_private_routers_are_404_and_shared_ones_read_only(api_as, teammate, private_router, shared_router):
+def test_other_peoples_private_routers_are_404_and_shared_ones_read_only(
+    api_as, teammate, private_router, shared_router
+):
     api = api_as(teammate)
     assert api.get(f"/routers/{private_router.pk}").status_code == 404
     assert api.patch(f"/routers/{private_router.pk}", {"name": "mine"}).status_code == 404
@@ -127,12 +138,22 @@ def test_other_peoples_private_routers_are_404_and_shared_ones_read_only(api_as,
     forbidden = api.patch(f"/routers/{shared_router.pk}", {"name": "mine"})
     assert forbidden.status_code == 403 and "owner" in forbidden.json()["detail"]
     assert api.delete(f"/routers/{shared_router.pk}").status_code == 403
-    assert api.post(f"/routers/{shared_router.pk}/rules/{shared_router.rules.first().pk}/disable").status_code == 403
+    assert (
+        api.post(
+            f"/routers/{shared_router.pk}/rules/{shared_router.rules.first().pk}/disable"
+        ).status_code
+        == 403
+    )
     assert Router.objects.filter(pk=shared_router.pk, name="Shared-One").exists()
 
 
 def test_a_manager_may_edit_a_shared_router(api_as, manager, shared_router):
-    assert api_as(manager).patch(f"/routers/{shared_router.pk}", {"description": "managed"}).status_code == 200
+    assert (
+        api_as(manager)
+        .patch(f"/routers/{shared_router.pk}", {"description": "managed"})
+        .status_code
+        == 200
+    )
 
 
 def test_export_then_import_round_trips(api, private_router):
@@ -148,18 +169,24 @@ def test_export_then_import_round_trips(api, private_router):
 
 def test_rules_are_created_updated_toggled_and_deleted(api, private_router):
     base = f"/routers/{private_router.pk}/rules"
-    created = api.post(base, {
-        "name": "Long", "kind": "calculated",
-        "conditions": [{"property": "message_chars", "operator": "gt", "value": 2000}],
-        "target_model": "demo/large",
-    })
+    created = api.post(
+        base,
+        {
+            "name": "Long",
+            "kind": "calculated",
+            "conditions": [{"property": "message_chars", "operator": "gt", "value": 2000}],
+            "target_model": "demo/large",
+        },
+    )
     assert created.status_code == 201, created.json()
     rule = created.json()
     assert rule["position"] == 3 and rule["enabled"]
     assert [r["name"] for r in api.get(base).json()] == ["Code", "Legal", "Images", "Long"]
 
     updated = api.patch(f"{base}/{rule['id']}", {"name": "Very long"})
-    assert updated.json()["name"] == "Very long" and updated.json()["conditions"] == rule["conditions"]
+    assert (
+        updated.json()["name"] == "Very long" and updated.json()["conditions"] == rule["conditions"]
+    )
     assert api.post(f"{base}/{rule['id']}/disable").json()["enabled"] is False
     assert api.post(f"{base}/{rule['id']}/enable").json()["enabled"] is True
     assert api.delete(f"{base}/{rule['id']}").status_code == 204
@@ -167,18 +194,24 @@ def test_rules_are_created_updated_toggled_and_deleted(api, private_router):
 
 
 def test_a_bad_condition_is_a_422_naming_the_field(api, private_router):
-    response = api.post(f"/routers/{private_router.pk}/rules", {
-        "name": "Bad", "kind": "calculated",
-        "conditions": [{"property": "regex", "operator": "matches", "value": "(unclosed"}],
-        "target_model": "demo/large",
-    })
+    response = api.post(
+        f"/routers/{private_router.pk}/rules",
+        {
+            "name": "Bad",
+            "kind": "calculated",
+            "conditions": [{"property": "regex", "operator": "matches", "value": "(unclosed"}],
+            "target_model": "demo/large",
+        },
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "conditions"
 
 
 def test_a_rule_of_another_router_is_not_reachable_through_mine(api, private_router, make_router):
     other = make_router(slug="other")
-    foreign = services.rule_create(router=other, name="X", kind="llm", description="x", target_model="demo/small")
+    foreign = services.rule_create(
+        router=other, name="X", kind="llm", description="x", target_model="demo/small"
+    )
     assert api.get(f"/routers/{private_router.pk}/rules/{foreign.pk}").status_code == 404
     assert api.delete(f"/routers/{private_router.pk}/rules/{foreign.pk}").status_code == 404
     assert Rule.objects.filter(pk=foreign.pk).exists()
@@ -213,36 +246,57 @@ def test_dry_run_returns_the_decision_without_answering(api, private_router, mon
     response = api.post(f"/routers/{private_router.pk}/dry-run", {"message": "A python bug"})
     assert response.status_code == 200
     decision = response.json()
-    assert decision["source"] == "rule" and decision["rule_name"] == "Code" and decision["model"] == "demo/coder"
+    assert (
+        decision["source"] == "rule"
+        and decision["rule_name"] == "Code"
+        and decision["model"] == "demo/coder"
+    )
     assert decision["classifier_called"] is False  # "Code" matched before the LLM rule "Legal"
     assert [v["name"] for v in decision["verdicts"]][0] == "Code"
     assert not RoutingDecision.objects.exists()
 
 
 def test_dry_run_with_an_image_picks_the_image_rule(api, private_router):
-    decision = api.post(f"/routers/{private_router.pk}/dry-run", {"message": "see this", "has_image": True}).json()
+    decision = api.post(
+        f"/routers/{private_router.pk}/dry-run", {"message": "see this", "has_image": True}
+    ).json()
     assert decision["rule_name"] in ("Images", "Legal")
     assert decision["chain"]
 
 
-def test_dry_run_is_allowed_on_a_shared_router_but_not_a_private_one(api_as, teammate, private_router, shared_router):
+def test_dry_run_is_allowed_on_a_shared_router_but_not_a_private_one(
+    api_as, teammate, private_router, shared_router
+):
     api = api_as(teammate)
     assert api.post(f"/routers/{shared_router.pk}/dry-run", {"message": "hi"}).status_code == 200
     assert api.post(f"/routers/{private_router.pk}/dry-run", {"message": "hi"}).status_code == 404
 
 
 def test_dry_run_rejects_a_bad_time(api, private_router):
-    assert api.post(f"/routers/{private_router.pk}/dry-run", {"message": "hi", "time_of_day": "25:00"}).status_code == 422
+    assert (
+        api.post(
+            f"/routers/{private_router.pk}/dry-run", {"message": "hi", "time_of_day": "25:00"}
+        ).status_code
+        == 422
+    )
 
 
 # --- workspaces -------------------------------------------------------------------------------
 
 
-def test_workspaces_are_created_listed_and_read_by_members_only(api, api_as, owner, outsider, private_router):
-    created = api.post("/workspaces", {"name": "Support desk", "router": private_router.pk, "tags": ["help"]})
+def test_workspaces_are_created_listed_and_read_by_members_only(
+    api, api_as, owner, outsider, private_router
+):
+    created = api.post(
+        "/workspaces", {"name": "Support desk", "router": private_router.pk, "tags": ["help"]}
+    )
     assert created.status_code == 201, created.json()
     data = created.json()
-    assert data["mode"] == "router" and data["router_model"] == "router:private-one" and data["tags"] == ["help"]
+    assert (
+        data["mode"] == "router"
+        and data["router_model"] == "router:private-one"
+        and data["tags"] == ["help"]
+    )
     assert [w["name"] for w in api.get("/workspaces").json()] == ["Support desk"]
     assert api.get(f"/workspaces/{data['id']}").status_code == 200
     assert api_as(outsider).get(f"/workspaces/{data['id']}").status_code == 404
@@ -265,12 +319,23 @@ def test_a_workspace_needs_a_model_or_a_router(api, demo_catalog):
 
 
 def _decision(router, user, *, rule=None, answered_by="demo/small", days_ago=0, channel="chat"):
-    return decision_write(new_payload(
-        router_id=router.pk if router else None, router_version=1, rule_id=rule.pk if rule else None,
-        rule_name=rule.name if rule else "", source="rule" if rule else "primary", reason="test",
-        model_ref=answered_by, answered_by=answered_by, attempts=[], verdicts=[], channel=channel,
-        user_id=user.pk, created_at=timezone.now() - timedelta(days=days_ago),
-    ))
+    return decision_write(
+        new_payload(
+            router_id=router.pk if router else None,
+            router_version=1,
+            rule_id=rule.pk if rule else None,
+            rule_name=rule.name if rule else "",
+            source="rule" if rule else "primary",
+            reason="test",
+            model_ref=answered_by,
+            answered_by=answered_by,
+            attempts=[],
+            verdicts=[],
+            channel=channel,
+            user_id=user.pk,
+            created_at=timezone.now() - timedelta(days=days_ago),
+        )
+    )
 
 
 def test_decisions_are_filtered_and_paginated(api, owner, private_router):
@@ -296,7 +361,9 @@ def test_decisions_are_filtered_and_paginated(api, owner, private_router):
     assert page["count"] == 3 and [d["uid"] for d in page["items"]] == [str(first.uid)]
 
 
-def test_decisions_are_visible_to_editors_and_to_the_person_who_asked(api_as, owner, teammate, outsider, manager, shared_router, private_router):
+def test_decisions_are_visible_to_editors_and_to_the_person_who_asked(
+    api_as, owner, teammate, outsider, manager, shared_router, private_router
+):
     mine = _decision(private_router, owner)
     theirs_on_shared = _decision(shared_router, teammate)
     outsiders_own = _decision(None, outsider)

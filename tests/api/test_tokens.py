@@ -171,6 +171,13 @@ def test_the_docs_page_loads_swagger_from_our_own_static_files(client, settings)
 def test_the_openapi_document_lists_the_endpoints(client):
     schema = client.get("/api/openapi.json").json()
     paths = set(schema["paths"])
-    assert {"/api/routers", "/api/routers/{router_id}/dry-run", "/api/routers/{router_id}/rules/order",
-            "/api/workspaces", "/api/decisions"} <= paths
-    assert {"BearerTokenAuth", "SessionWithCsrfAuth"} <= set(schema["components"]["securitySchemes"])
+    assert {
+        "/api/routers",
+        "/api/routers/{router_id}/dry-run",
+        "/api/routers/{router_id}/rules/order",
+        "/api/workspaces",
+        "/api/decisions",
+    } <= paths
+    assert {"BearerTokenAuth", "SessionWithCsrfAuth"} <= set(
+        schema["components"]["securitySchemes"]
+    )

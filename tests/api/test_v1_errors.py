@@ -15,7 +15,9 @@ def post(live_url, owner, token_for, fake_router):
     def send(body, *, token=token, raw: bytes | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if raw is not None:
-            return httpx.post(f"{live_url}/v1/chat/completions", content=raw, headers=headers, timeout=10)
+            return httpx.post(
+                f"{live_url}/v1/chat/completions", content=raw, headers=headers, timeout=10
+            )
         return httpx.post(f"{live_url}/v1/chat/completions", json=body, headers=headers, timeout=10)
 
     return send
@@ -57,10 +59,19 @@ def test_an_inactive_users_token_is_refused(post, owner):
     [
         ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
         ({"model": "router:fake-router", "messages": []}, "messages"),
-        ({"model": "router:fake-router", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
+        (
+            {"model": "router:fake-router", "messages": [{"role": "tool", "content": "x"}]},
+            "messages[0].role",
+        ),
         (hi(temperature=7), "temperature"),
         (hi(n=3), "n"),
-        ({"model": "router:fake-router", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}, None),
+        (
+            {
+                "model": "router:fake-router",
+                "messages": [{"role": "user", "content": [{"type": "input_audio"}]}],
+            },
+            None,
+        ),
     ],
 )
 def test_invalid_bodies_are_400_invalid_request_errors(post, fake_upstream, body, param):
@@ -84,25 +95,40 @@ def test_tools_are_refused_clearly(post):
 
 
 def test_an_http_image_url_is_refused_because_we_do_not_fetch(post, fake_upstream):
-    content = [{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]
-    response = post({"model": "router:fake-router", "messages": [{"role": "user", "content": content}]})
+    content = [
+        {"type": "text", "text": "see"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+    ]
+    response = post(
+        {"model": "router:fake-router", "messages": [{"role": "user", "content": content}]}
+    )
     assert response.status_code == 400
     error = error_of(response)
     assert "data URL" in error["message"] and error["param"] == "messages[0].content[1].image_url"
     assert fake_upstream.requests == []
 
 
-@pytest.mark.parametrize("url", ["data:image/png;base64,@@@notbase64", "data:text/plain;base64,aGk=", "data:image/png,raw"])
+@pytest.mark.parametrize(
+    "url",
+    ["data:image/png;base64,@@@notbase64", "data:text/plain;base64,aGk=", "data:image/png,raw"],
+)
 def test_bad_image_data_urls_are_400(post, url):
     content = [{"type": "image_url", "image_url": {"url": url}}]
-    response = post({"model": "router:fake-router", "messages": [{"role": "user", "content": content}]})
+    response = post(
+        {"model": "router:fake-router", "messages": [{"role": "user", "content": content}]}
+    )
     assert response.status_code == 400
 
 
 def test_oversized_text_is_refused_before_any_model_call(post, settings, fake_upstream):
     settings.MAX_MESSAGE_CHARS = 50
-    body = {"model": "router:fake-router", "messages": [
-        {"role": "system", "content": "x" * 30}, {"role": "user", "content": "y" * 30}]}
+    body = {
+        "model": "router:fake-router",
+        "messages": [
+            {"role": "system", "content": "x" * 30},
+            {"role": "user", "content": "y" * 30},
+        ],
+    }
     response = post(body)
     assert response.status_code == 413
     assert "limit is 50" in error_of(response)["message"]
@@ -120,6 +146,8 @@ def test_a_router_that_can_serve_nobody_is_a_400(post, fake_router, fake_models)
     fake_models["fake-vision"].save()
     url = "data:image/png;base64,iVBORw0KGgo="
     content = [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": url}}]
-    response = post({"model": "router:fake-router", "messages": [{"role": "user", "content": content}]})
+    response = post(
+        {"model": "router:fake-router", "messages": [{"role": "user", "content": content}]}
+    )
     assert response.status_code == 400
     assert error_of(response)["code"] == "no_suitable_model"

@@ -21,12 +21,16 @@ PNG_1X1 = bytes.fromhex(
 
 @pytest.fixture
 def client(live_url, owner, token_for):
-    return openai.OpenAI(base_url=f"{live_url}/v1", api_key=token_for(owner), max_retries=0, timeout=10)
+    return openai.OpenAI(
+        base_url=f"{live_url}/v1", api_key=token_for(owner), max_retries=0, timeout=10
+    )
 
 
 @pytest.fixture
 def aclient(live_url, owner, token_for):
-    return openai.AsyncOpenAI(base_url=f"{live_url}/v1", api_key=token_for(owner), max_retries=0, timeout=10)
+    return openai.AsyncOpenAI(
+        base_url=f"{live_url}/v1", api_key=token_for(owner), max_retries=0, timeout=10
+    )
 
 
 def decision(uid: str) -> RoutingDecision:
@@ -35,16 +39,24 @@ def decision(uid: str) -> RoutingDecision:
     return found
 
 
-def test_a_router_answers_a_non_streaming_request_with_usage_and_routing_headers(client, fake_router, fake_upstream, owner):
+def test_a_router_answers_a_non_streaming_request_with_usage_and_routing_headers(
+    client, fake_router, fake_upstream, owner
+):
     raw = client.chat.completions.with_raw_response.create(
         model="router:fake-router",
-        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Why does my python code fail?"}],
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Why does my python code fail?"},
+        ],
         temperature=0.3,
         max_tokens=50,
     )
     completion = raw.parse()
     assert completion.model == "fake/fake-large"
-    assert completion.choices[0].message.content == "Fake reply from fake-large: Why does my python code fail?"
+    assert (
+        completion.choices[0].message.content
+        == "Fake reply from fake-large: Why does my python code fail?"
+    )
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
     assert raw.headers["x-routerweb-model"] == "fake/fake-large"
@@ -63,7 +75,9 @@ def test_a_router_answers_a_non_streaming_request_with_usage_and_routing_headers
     assert logged.input_tokens == completion.usage.prompt_tokens
     assert logged.output_tokens == completion.usage.completion_tokens
     # fake-large costs 10/30 per million, the primary fake-small 1/2.
-    expected = (Decimal(10) * logged.input_tokens + Decimal(30) * logged.output_tokens) / Decimal(1_000_000)
+    expected = (Decimal(10) * logged.input_tokens + Decimal(30) * logged.output_tokens) / Decimal(
+        1_000_000
+    )
     assert logged.cost == expected.quantize(Decimal("0.000001"))
     assert Decimal(0) < logged.primary_cost < logged.cost
     assert logged.succeeded and not logged.fallback_used
@@ -100,9 +114,13 @@ def test_streaming_delivers_chunks_then_a_usage_chunk(client, fake_router):
 
 
 def test_streaming_without_include_usage_sends_no_usage_chunk(client, fake_router):
-    chunks = list(client.chat.completions.create(
-        model="router:fake-router", messages=[{"role": "user", "content": "hi"}], stream=True,
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="router:fake-router",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+        )
+    )
     assert all(c.usage is None for c in chunks)
     assert all(c.choices for c in chunks)
 
@@ -113,7 +131,9 @@ async def test_the_async_client_streams_and_completes(aclient, fake_router):
     )
     assert completion.model == "fake/fake-large"
     stream = await aclient.chat.completions.create(
-        model="router:fake-router", messages=[{"role": "user", "content": "plain words"}], stream=True,
+        model="router:fake-router",
+        messages=[{"role": "user", "content": "plain words"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     texts = []
@@ -127,7 +147,9 @@ async def test_the_async_client_streams_and_completes(aclient, fake_router):
 
 
 @pytest.mark.parametrize("status", [429, 500])
-def test_a_failing_model_falls_back_and_the_response_says_who_answered(client, fake_router, fake_upstream, status):
+def test_a_failing_model_falls_back_and_the_response_says_who_answered(
+    client, fake_router, fake_upstream, status
+):
     fake_upstream.script(model="fake-large", status=status)
     raw = client.chat.completions.with_raw_response.create(
         model="router:fake-router", messages=[{"role": "user", "content": "python question"}]
@@ -143,7 +165,9 @@ def test_a_failing_model_falls_back_and_the_response_says_who_answered(client, f
     assert ("fake/fake-large", False) in [(a["model"], a["ok"]) for a in logged.attempts]
 
 
-def test_a_streamed_fallback_names_the_fallback_in_headers_and_chunks(client, fake_router, fake_upstream):
+def test_a_streamed_fallback_names_the_fallback_in_headers_and_chunks(
+    client, fake_router, fake_upstream
+):
     fake_upstream.script(model="fake-large", status=500)
     raw = client.chat.completions.with_raw_response.create(
         model="router:fake-router", messages=[{"role": "user", "content": "python"}], stream=True
@@ -156,7 +180,9 @@ def test_a_streamed_fallback_names_the_fallback_in_headers_and_chunks(client, fa
 def test_every_model_rate_limited_is_a_429(client, fake_router, fake_upstream):
     fake_upstream.script(status=429)
     with pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="router:fake-router", messages=[{"role": "user", "content": "python"}])
+        client.chat.completions.create(
+            model="router:fake-router", messages=[{"role": "user", "content": "python"}]
+        )
     assert caught.value.body["code"] == "rate_limit_exceeded"
 
 
@@ -172,13 +198,19 @@ def test_every_model_failing_is_an_upstream_error(client, fake_router, fake_upst
     assert logged is not None and logged.answered_by == ""
 
 
-def test_a_stream_cut_off_after_text_ends_with_an_error_event_then_done(live_url, owner, token_for, fake_router, fake_upstream):
+def test_a_stream_cut_off_after_text_ends_with_an_error_event_then_done(
+    live_url, owner, token_for, fake_router, fake_upstream
+):
     fake_upstream.script(model="fake-small", drop_after_chunks=2)
     with httpx.stream(
-        "POST", f"{live_url}/v1/chat/completions",
+        "POST",
+        f"{live_url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {token_for(owner)}"},
-        json={"model": "router:fake-router", "messages": [{"role": "user", "content": "one two three four"}],
-              "stream": True},
+        json={
+            "model": "router:fake-router",
+            "messages": [{"role": "user", "content": "one two three four"}],
+            "stream": True,
+        },
         timeout=10,
     ) as response:
         assert response.status_code == 200
@@ -197,21 +229,35 @@ def test_a_model_ref_calls_only_that_model(client, fake_models, fake_upstream):
     assert [r.body["model"] for r in fake_upstream.requests_to("openai")] == ["fake-vision"]
 
 
-def test_an_image_data_url_reaches_the_model_and_routes_by_image(client, fake_router, fake_upstream):
+def test_an_image_data_url_reaches_the_model_and_routes_by_image(
+    client, fake_router, fake_upstream
+):
     url = "data:image/png;base64," + base64.b64encode(PNG_1X1).decode()
     raw = client.chat.completions.with_raw_response.create(
         model="router:fake-router",
-        messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"},
-                                               {"type": "image_url", "image_url": {"url": url}}]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ],
+            }
+        ],
     )
     assert raw.headers["x-routerweb-rule"] == "Images"
     assert raw.parse().model == "fake/fake-vision"
     sent = fake_upstream.requests_to("openai")[-1].body["messages"][-1]["content"]
     image_parts = [p for p in sent if p.get("type") == "image_url"]
-    assert len(image_parts) == 1 and base64.b64encode(PNG_1X1).decode() in image_parts[0]["image_url"]["url"]
+    assert (
+        len(image_parts) == 1
+        and base64.b64encode(PNG_1X1).decode() in image_parts[0]["image_url"]["url"]
+    )
 
 
-def test_earlier_messages_are_history_and_the_last_user_message_is_routed(client, fake_router, fake_upstream):
+def test_earlier_messages_are_history_and_the_last_user_message_is_routed(
+    client, fake_router, fake_upstream
+):
     raw = client.chat.completions.with_raw_response.create(
         model="router:fake-router",
         messages=[
@@ -222,13 +268,19 @@ def test_earlier_messages_are_history_and_the_last_user_message_is_routed(client
     )
     # "python" is only in the history: the new message routes to the primary.
     assert raw.headers["x-routerweb-rule"] == ""
-    assert [m["role"] for m in fake_upstream.requests_to("openai")[-1].body["messages"]] == ["user", "assistant", "user"]
+    assert [m["role"] for m in fake_upstream.requests_to("openai")[-1].body["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+    ]
 
 
 def test_a_bad_token_is_an_authentication_error(live_url, fake_router):
     bad = openai.OpenAI(base_url=f"{live_url}/v1", api_key="rw_not-a-real-token", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
-        bad.chat.completions.create(model="router:fake-router", messages=[{"role": "user", "content": "hi"}])
+        bad.chat.completions.create(
+            model="router:fake-router", messages=[{"role": "user", "content": "hi"}]
+        )
     assert caught.value.body["code"] == "invalid_api_key"
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
@@ -245,15 +297,27 @@ def test_a_revoked_token_stops_working(live_url, owner, fake_router):
         client.models.list()
 
 
-def test_unknown_models_and_other_peoples_private_routers_are_not_found(live_url, fake_router, teammate, token_for):
+def test_unknown_models_and_other_peoples_private_routers_are_not_found(
+    live_url, fake_router, teammate, token_for
+):
     client = openai.OpenAI(base_url=f"{live_url}/v1", api_key=token_for(teammate), max_retries=0)
-    for model in ("router:fake-router", "fake-router", "router:nope", "fake/not-a-model", "nope/nope"):
+    for model in (
+        "router:fake-router",
+        "fake-router",
+        "router:nope",
+        "fake/not-a-model",
+        "nope/nope",
+    ):
         with pytest.raises(openai.NotFoundError) as caught:
-            client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+            client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "hi"}]
+            )
         assert caught.value.body["code"] == "model_not_found", model
 
 
-def test_models_lists_usable_routers_and_catalog_models(live_url, fake_router, owner, teammate, token_for):
+def test_models_lists_usable_routers_and_catalog_models(
+    live_url, fake_router, owner, teammate, token_for
+):
     mine = openai.OpenAI(base_url=f"{live_url}/v1", api_key=token_for(owner), max_retries=0)
     theirs = openai.OpenAI(base_url=f"{live_url}/v1", api_key=token_for(teammate), max_retries=0)
     owned = {m.id: m.owned_by for m in mine.models.list()}

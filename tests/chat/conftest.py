@@ -9,7 +9,9 @@ from chat.services import thread_create, workspace_create
 
 @pytest.fixture
 def workspace(owner, demo_catalog):
-    return workspace_create(owner=owner, name="Team chat", model=demo_catalog["small"], system_prompt="Be brief.")
+    return workspace_create(
+        owner=owner, name="Team chat", model=demo_catalog["small"], system_prompt="Be brief."
+    )
 
 
 @pytest.fixture
@@ -21,15 +23,24 @@ def thread(workspace, owner):
 def fake_provider(db, fake_upstream):
     """An OpenAI provider pointed at the fake upstream, with two models."""
     provider = Provider.objects.create(
-        name="Fake OpenAI", slug="fake", kind="openai", base_url=fake_upstream.base_url("openai"),
-        connect_timeout=0.5, read_timeout=1.0,
+        name="Fake OpenAI",
+        slug="fake",
+        kind="openai",
+        base_url=fake_upstream.base_url("openai"),
+        connect_timeout=0.5,
+        read_timeout=1.0,
     )
     provider.api_key = "sk-test-secret-123456"
     provider.save()
     models = {
         name: CatalogModel.objects.create(
-            provider=provider, model_id=name, display_name=name.title(), context_window=8000,
-            input_price_per_m="1.00", output_price_per_m="2.00", supports_images=(name == "vision"),
+            provider=provider,
+            model_id=name,
+            display_name=name.title(),
+            context_window=8000,
+            input_price_per_m="1.00",
+            output_price_per_m="2.00",
+            supports_images=(name == "vision"),
         )
         for name in ("cheap", "backup", "vision")
     }

@@ -22,7 +22,9 @@ def png_bytes() -> bytes:
 
 
 def post_message(client, thread, text, **extra):
-    return client.post(reverse("message_create", args=[thread.pk]), {"text": text, **extra}, HTTP_HX_REQUEST="true")
+    return client.post(
+        reverse("message_create", args=[thread.pk]), {"text": text, **extra}, HTTP_HX_REQUEST="true"
+    )
 
 
 def stream(client, message):
@@ -30,7 +32,11 @@ def stream(client, message):
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page(client, thread):
-    for url in (reverse("home"), reverse("thread", args=[thread.pk]), reverse("workspace", args=[thread.workspace_id])):
+    for url in (
+        reverse("home"),
+        reverse("thread", args=[thread.pk]),
+        reverse("workspace", args=[thread.workspace_id]),
+    ):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/login/")
@@ -54,11 +60,17 @@ def test_the_answer_streams_token_by_token_and_is_stored_with_cost(client_for, o
     assert "simulated" in assistant.content.lower()
     assert assistant.model_ref == "demo/small"
     assert assistant.output_tokens > 0 and assistant.usage_estimated
-    assert assistant.cost == assistant.model.cost(assistant.input_tokens, assistant.output_tokens) > Decimal("0")
+    assert (
+        assistant.cost
+        == assistant.model.cost(assistant.input_tokens, assistant.output_tokens)
+        > Decimal("0")
+    )
     assert "demo/small" not in events[-1][1] or "Demo Small" in events[-1][1]
 
 
-def test_a_second_stream_of_the_same_message_does_not_call_the_model_again(client_for, owner, thread):
+def test_a_second_stream_of_the_same_message_does_not_call_the_model_again(
+    client_for, owner, thread
+):
     client = client_for(owner)
     post_message(client, thread, "hi")
     assistant = Message.objects.get(thread=thread, role="assistant")
@@ -69,7 +81,9 @@ def test_a_second_stream_of_the_same_message_does_not_call_the_model_again(clien
     assert Message.objects.get(pk=assistant.pk).content == first
 
 
-def test_a_failing_model_keeps_the_users_text_and_shows_the_error(client_for, owner, fake_provider, fake_upstream):
+def test_a_failing_model_keeps_the_users_text_and_shows_the_error(
+    client_for, owner, fake_provider, fake_upstream
+):
     _, models = fake_provider
     workspace = workspace_create(owner=owner, name="Fake", model=models["cheap"])
     thread = Thread.objects.create(workspace=workspace, owner=owner)
@@ -85,7 +99,9 @@ def test_a_failing_model_keeps_the_users_text_and_shows_the_error(client_for, ow
     assert Message.objects.get(thread=thread, role="user").content == "Please keep this text"
 
 
-def test_an_answer_from_a_real_sdk_reports_provider_usage(client_for, owner, fake_provider, fake_upstream):
+def test_an_answer_from_a_real_sdk_reports_provider_usage(
+    client_for, owner, fake_provider, fake_upstream
+):
     _, models = fake_provider
     workspace = workspace_create(owner=owner, name="Fake", model=models["cheap"])
     thread = Thread.objects.create(workspace=workspace, owner=owner)
@@ -96,7 +112,11 @@ def test_an_answer_from_a_real_sdk_reports_provider_usage(client_for, owner, fak
     stream(client, assistant)
     assistant.refresh_from_db()
     assert assistant.content == "Routed answer"
-    assert (assistant.input_tokens, assistant.output_tokens, assistant.usage_estimated) == (1000, 500, False)
+    assert (assistant.input_tokens, assistant.output_tokens, assistant.usage_estimated) == (
+        1000,
+        500,
+        False,
+    )
     assert assistant.cost == Decimal("0.002")  # 1000 × $1/M + 500 × $2/M
 
 
@@ -117,7 +137,9 @@ def test_a_file_that_is_not_an_image_is_refused(client_for, owner, thread):
     assert not Message.objects.filter(thread=thread).exists()
 
 
-def test_an_image_reaches_the_model_in_its_wire_format(client_for, owner, fake_provider, fake_upstream):
+def test_an_image_reaches_the_model_in_its_wire_format(
+    client_for, owner, fake_provider, fake_upstream
+):
     _, models = fake_provider
     workspace = workspace_create(owner=owner, name="Vision", model=models["vision"])
     thread = Thread.objects.create(workspace=workspace, owner=owner)
@@ -128,10 +150,15 @@ def test_an_image_reaches_the_model_in_its_wire_format(client_for, owner, fake_p
     stream(client, assistant)
     body = fake_upstream.requests[-1].body
     parts = body["messages"][-1]["content"]
-    assert any(p.get("type") == "image_url" and p["image_url"]["url"].startswith("data:image/png;base64,") for p in parts)
+    assert any(
+        p.get("type") == "image_url" and p["image_url"]["url"].startswith("data:image/png;base64,")
+        for p in parts
+    )
 
 
-def test_outsiders_cannot_read_post_to_or_stream_someone_elses_thread(client_for, outsider, owner, thread):
+def test_outsiders_cannot_read_post_to_or_stream_someone_elses_thread(
+    client_for, outsider, owner, thread
+):
     post_message(client_for(owner), thread, "mine")
     assistant = Message.objects.get(thread=thread, role="assistant")
     client = client_for(outsider)
@@ -142,7 +169,9 @@ def test_outsiders_cannot_read_post_to_or_stream_someone_elses_thread(client_for
     assert Message.objects.get(pk=assistant.pk).status == MessageStatus.PENDING
 
 
-def test_a_workspace_member_does_not_see_a_teammates_threads(client_for, owner, teammate, workspace, thread):
+def test_a_workspace_member_does_not_see_a_teammates_threads(
+    client_for, owner, teammate, workspace, thread
+):
     workspace.members.add(teammate)
     client = client_for(teammate)
     assert client.get(reverse("workspace", args=[workspace.pk])).status_code == 200
@@ -151,7 +180,9 @@ def test_a_workspace_member_does_not_see_a_teammates_threads(client_for, owner, 
 
 def test_starting_a_thread_posts_the_first_message_and_redirects(client_for, owner, workspace):
     response = client_for(owner).post(
-        reverse("thread_start", args=[workspace.pk]), {"text": "First question"}, HTTP_HX_REQUEST="true"
+        reverse("thread_start", args=[workspace.pk]),
+        {"text": "First question"},
+        HTTP_HX_REQUEST="true",
     )
     thread = Thread.objects.get(workspace=workspace)
     assert response["HX-Redirect"] == reverse("thread", args=[thread.pk])

@@ -12,7 +12,9 @@ from tests.chat.streaming import sse_events
 @pytest.fixture
 def router_workspace(owner, demo_catalog):
     router = demo_router_ensure(owner=owner)
-    workspace = Workspace.objects.create(name="Routed", owner=owner, mode="router", router=router, tags=["demo"])
+    workspace = Workspace.objects.create(
+        name="Routed", owner=owner, mode="router", router=router, tags=["demo"]
+    )
     workspace.members.add(owner)
     return workspace
 
@@ -35,7 +37,9 @@ def routed_thread(router_workspace, owner):
 
 
 def send(client, thread, text, **extra):
-    client.post(reverse("message_create", args=[thread.pk]), {"text": text, **extra}, HTTP_HX_REQUEST="true")
+    client.post(
+        reverse("message_create", args=[thread.pk]), {"text": text, **extra}, HTTP_HX_REQUEST="true"
+    )
     assistant = Message.objects.filter(thread=thread, role="assistant").order_by("-id").first()
     with _capture(execute=True):
         events = sse_events(client.get(reverse("message_stream", args=[assistant.pk])))
@@ -43,8 +47,12 @@ def send(client, thread, text, **extra):
     return assistant, events
 
 
-def test_a_message_is_answered_by_the_model_of_the_rule_that_matched(client_for, owner, routed_thread):
-    assistant, events = send(client_for(owner), routed_thread, "My python function throws a stack trace")
+def test_a_message_is_answered_by_the_model_of_the_rule_that_matched(
+    client_for, owner, routed_thread
+):
+    assistant, events = send(
+        client_for(owner), routed_thread, "My python function throws a stack trace"
+    )
     assert assistant.status == MessageStatus.COMPLETE
     assert assistant.model_ref == "demo/coder"
     assert assistant.routing["rule_name"] == "Code questions"
@@ -53,12 +61,16 @@ def test_a_message_is_answered_by_the_model_of_the_rule_that_matched(client_for,
     assert decision.rule.name == "Code questions"
     assert decision.answered_by == "demo/coder"
     assert decision.cost == assistant.cost
-    assert decision.primary_cost < decision.cost, "the primary (small) model is cheaper than the coder"
+    assert decision.primary_cost < decision.cost, (
+        "the primary (small) model is cheaper than the coder"
+    )
     assert decision.channel == "chat" and not decision.overridden
 
 
 def test_the_llm_rule_is_decided_by_one_classifier_call(client_for, owner, routed_thread):
-    assistant, _ = send(client_for(owner), routed_thread, "Is this contract compliant with GDPR law?")
+    assistant, _ = send(
+        client_for(owner), routed_thread, "Is this contract compliant with GDPR law?"
+    )
     assert assistant.routing["rule_name"] == "Legal & compliance"
     assert assistant.routing["classifier_called"] is True
     assert assistant.model_ref == "demo/large"
@@ -79,7 +91,9 @@ def test_the_badge_survives_a_reload(client_for, owner, routed_thread):
     assert "Why this model?" in page
 
 
-def test_model_command_pins_the_thread_and_auto_returns_it_to_the_router(client_for, owner, routed_thread):
+def test_model_command_pins_the_thread_and_auto_returns_it_to_the_router(
+    client_for, owner, routed_thread
+):
     client = client_for(owner)
     client.post(reverse("message_create", args=[routed_thread.pk]), {"text": "/model demo/large"})
     routed_thread.refresh_from_db()
@@ -138,14 +152,20 @@ def test_one_message_can_be_sent_to_another_model(client_for, owner, routed_thre
     assert routed_thread.override_model is None, "only that one message"
 
 
-def test_the_preview_names_the_model_and_rule_without_calling_a_model(client_for, owner, router_workspace, fake_upstream):
+def test_the_preview_names_the_model_and_rule_without_calling_a_model(
+    client_for, owner, router_workspace, fake_upstream
+):
     response = client_for(owner).post(
         reverse("route_preview", args=[router_workspace.pk]), {"text": "debug my javascript"}
     )
     html = response.content.decode()
     assert "Demo Coder (simulated)" in html and "Code questions" in html
-    response = client_for(owner).post(reverse("route_preview", args=[router_workspace.pk]), {"text": "hello"})
-    assert "classifier" in response.content.decode(), "the LLM rule is still possible and the preview says so"
+    response = client_for(owner).post(
+        reverse("route_preview", args=[router_workspace.pk]), {"text": "hello"}
+    )
+    assert "classifier" in response.content.decode(), (
+        "the LLM rule is still possible and the preview says so"
+    )
 
 
 def test_an_image_skips_a_text_only_model(client_for, owner, demo_catalog):
@@ -156,10 +176,17 @@ def test_an_image_skips_a_text_only_model(client_for, owner, demo_catalog):
     from PIL import Image
 
     router = Router.objects.create(
-        name="R", slug="r", owner=owner, primary_model=demo_catalog["small"], fallbacks=["demo/large"]
+        name="R",
+        slug="r",
+        owner=owner,
+        primary_model=demo_catalog["small"],
+        fallbacks=["demo/large"],
     )
     Rule.objects.create(
-        router=router, name="Everything", position=0, target_model=demo_catalog["coder"],
+        router=router,
+        name="Everything",
+        position=0,
+        target_model=demo_catalog["coder"],
         conditions=[{"property": "message_chars", "operator": "gte", "value": 0}],
     )
     workspace = Workspace.objects.create(name="W", owner=owner, mode="router", router=router)
@@ -169,10 +196,14 @@ def test_an_image_skips_a_text_only_model(client_for, owner, demo_catalog):
     image = SimpleUploadedFile("x.png", buffer.getvalue(), content_type="image/png")
     assistant, _ = send(client_for(owner), thread, "what is in this picture?", images=image)
     assert assistant.model_ref == "demo/large"
-    assert any(s["model"] == "demo/coder" and "images" in s["reason"] for s in assistant.routing["skipped"])
+    assert any(
+        s["model"] == "demo/coder" and "images" in s["reason"] for s in assistant.routing["skipped"]
+    )
 
 
-def test_a_decision_is_written_directly_when_the_broker_is_down(client_for, owner, routed_thread, settings, caplog):
+def test_a_decision_is_written_directly_when_the_broker_is_down(
+    client_for, owner, routed_thread, settings, caplog
+):
     from routerweb.celery import app
 
     previous = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
@@ -186,12 +217,17 @@ def test_a_decision_is_written_directly_when_the_broker_is_down(client_for, owne
     assert "broker unreachable" in caplog.text
 
 
-def test_a_chosen_model_that_is_rate_limited_falls_back_and_the_badge_says_so(client_for, owner, fake_provider, fake_upstream, settings):
+def test_a_chosen_model_that_is_rate_limited_falls_back_and_the_badge_says_so(
+    client_for, owner, fake_provider, fake_upstream, settings
+):
     settings.FAILOVER_BACKOFF_BASE = 0.01
     _, models = fake_provider
     router = Router.objects.create(name="F", slug="f", owner=owner, primary_model=models["backup"])
     Rule.objects.create(
-        router=router, name="All", position=0, target_model=models["cheap"],
+        router=router,
+        name="All",
+        position=0,
+        target_model=models["cheap"],
         conditions=[{"property": "message_chars", "operator": "gte", "value": 0}],
     )
     workspace = Workspace.objects.create(name="W", owner=owner, mode="router", router=router)
@@ -209,14 +245,20 @@ def test_a_chosen_model_that_is_rate_limited_falls_back_and_the_badge_says_so(cl
     assert decision.fallback_used and decision.answered_by == "fake/backup"
 
 
-def test_a_stream_dropped_midway_is_continued_or_marked_incomplete(client_for, owner, fake_provider, fake_upstream, settings):
+def test_a_stream_dropped_midway_is_continued_or_marked_incomplete(
+    client_for, owner, fake_provider, fake_upstream, settings
+):
     settings.FAILOVER_BACKOFF_BASE = 0.01
     _, models = fake_provider
     workspace = Workspace.objects.create(name="W", owner=owner, mode="model", model=models["cheap"])
     thread = Thread.objects.create(workspace=workspace, owner=owner)
-    fake_upstream.script(model="cheap", reply="one two three four five six seven eight", drop_after_chunks=2)
+    fake_upstream.script(
+        model="cheap", reply="one two three four five six seven eight", drop_after_chunks=2
+    )
     assistant, _ = send(client_for(owner), thread, "count for me")
-    assert assistant.status == MessageStatus.INCOMPLETE, "a cut answer is never presented as complete"
+    assert assistant.status == MessageStatus.INCOMPLETE, (
+        "a cut answer is never presented as complete"
+    )
     assert assistant.content, "the text already shown is kept"
     assert "cut off" in assistant.error
     page = client_for(owner).get(reverse("thread", args=[thread.pk])).content.decode()

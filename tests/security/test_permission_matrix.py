@@ -20,22 +20,44 @@ PEOPLE = ("anonymous", "owner", "teammate", "outsider", "manager", "admin")
 
 @pytest.fixture
 def world(owner, teammate, outsider, manager, admin_user, demo_catalog):
-    private = services.router_create(owner=owner, name="Mine", slug="mine", primary_model="demo/small")
-    shared = services.router_create(owner=owner, name="Ours", slug="ours", primary_model="demo/small", visibility="shared")
+    private = services.router_create(
+        owner=owner, name="Mine", slug="mine", primary_model="demo/small"
+    )
+    shared = services.router_create(
+        owner=owner, name="Ours", slug="ours", primary_model="demo/small", visibility="shared"
+    )
     rule = services.rule_create(
-        router=private, name="Secret rule", kind="calculated", target_model="demo/coder",
+        router=private,
+        name="Secret rule",
+        kind="calculated",
+        target_model="demo/coder",
         conditions=[{"property": "keywords", "operator": "contains_any", "value": ["x"]}],
     )
-    shared_rule = services.rule_create(router=shared, name="Open rule", kind="llm", target_model="demo/large", description="law")
+    shared_rule = services.rule_create(
+        router=shared, name="Open rule", kind="llm", target_model="demo/large", description="law"
+    )
     workspace = Workspace.objects.create(name="Team", owner=owner, mode="router", router=shared)
     workspace.members.add(owner, teammate)
     thread = Thread.objects.create(workspace=workspace, owner=owner)
     message = Message.objects.create(thread=thread, role="assistant", status="pending")
-    RoutingDecision.objects.create(router=shared, rule_name="Open rule", created_at=message.created_at, user=owner)
+    RoutingDecision.objects.create(
+        router=shared, rule_name="Open rule", created_at=message.created_at, user=owner
+    )
     return {
-        "people": {"owner": owner, "teammate": teammate, "outsider": outsider, "manager": manager, "admin": admin_user},
-        "private": private, "shared": shared, "rule": rule, "shared_rule": shared_rule,
-        "workspace": workspace, "thread": thread, "message": message,
+        "people": {
+            "owner": owner,
+            "teammate": teammate,
+            "outsider": outsider,
+            "manager": manager,
+            "admin": admin_user,
+        },
+        "private": private,
+        "shared": shared,
+        "rule": rule,
+        "shared_rule": shared_rule,
+        "workspace": workspace,
+        "thread": thread,
+        "message": message,
     }
 
 
@@ -48,23 +70,87 @@ def as_person(world, who: str) -> Client:
 
 # (label, url builder, expected status per person in PEOPLE order)
 GETS = [
-    ("private router", lambda w: reverse("router_detail", args=[w["private"].pk]), (302, 200, 404, 404, 404, 200)),
-    ("shared router", lambda w: reverse("router_detail", args=[w["shared"].pk]), (302, 200, 200, 200, 200, 200)),
-    ("edit shared router", lambda w: reverse("router_edit", args=[w["shared"].pk]), (302, 200, 403, 403, 200, 200)),
-    ("edit private router", lambda w: reverse("router_edit", args=[w["private"].pk]), (302, 200, 404, 404, 404, 200)),
-    ("export private router", lambda w: reverse("router_export", args=[w["private"].pk]), (302, 200, 404, 404, 404, 200)),
-    ("rule of private router", lambda w: reverse("rule_detail", args=[w["private"].pk, w["rule"].pk]), (302, 200, 404, 404, 404, 200)),
-    ("rule of shared router", lambda w: reverse("rule_detail", args=[w["shared"].pk, w["shared_rule"].pk]), (302, 200, 200, 200, 200, 200)),
-    ("private rule guessed via shared router", lambda w: reverse("rule_detail", args=[w["shared"].pk, w["rule"].pk]), (302, 404, 404, 404, 404, 404)),
-    ("edit rule of shared router", lambda w: reverse("rule_edit", args=[w["shared"].pk, w["shared_rule"].pk]), (302, 200, 403, 403, 200, 200)),
-    ("analytics of shared router", lambda w: reverse("router_analytics", args=[w["shared"].pk]), (302, 200, 403, 403, 200, 200)),
-    ("analytics of private router", lambda w: reverse("router_analytics", args=[w["private"].pk]), (302, 200, 404, 404, 404, 200)),
-    ("decisions CSV of shared router", lambda w: reverse("router_analytics_csv", args=[w["shared"].pk]), (302, 200, 403, 403, 200, 200)),
-    ("workspace", lambda w: reverse("workspace", args=[w["workspace"].pk]), (302, 200, 200, 404, 404, 200)),
-    ("workspace settings", lambda w: reverse("workspace_edit", args=[w["workspace"].pk]), (302, 200, 403, 404, 404, 200)),
-    ("workspace members", lambda w: reverse("workspace_members", args=[w["workspace"].pk]), (302, 200, 403, 404, 404, 200)),
+    (
+        "private router",
+        lambda w: reverse("router_detail", args=[w["private"].pk]),
+        (302, 200, 404, 404, 404, 200),
+    ),
+    (
+        "shared router",
+        lambda w: reverse("router_detail", args=[w["shared"].pk]),
+        (302, 200, 200, 200, 200, 200),
+    ),
+    (
+        "edit shared router",
+        lambda w: reverse("router_edit", args=[w["shared"].pk]),
+        (302, 200, 403, 403, 200, 200),
+    ),
+    (
+        "edit private router",
+        lambda w: reverse("router_edit", args=[w["private"].pk]),
+        (302, 200, 404, 404, 404, 200),
+    ),
+    (
+        "export private router",
+        lambda w: reverse("router_export", args=[w["private"].pk]),
+        (302, 200, 404, 404, 404, 200),
+    ),
+    (
+        "rule of private router",
+        lambda w: reverse("rule_detail", args=[w["private"].pk, w["rule"].pk]),
+        (302, 200, 404, 404, 404, 200),
+    ),
+    (
+        "rule of shared router",
+        lambda w: reverse("rule_detail", args=[w["shared"].pk, w["shared_rule"].pk]),
+        (302, 200, 200, 200, 200, 200),
+    ),
+    (
+        "private rule guessed via shared router",
+        lambda w: reverse("rule_detail", args=[w["shared"].pk, w["rule"].pk]),
+        (302, 404, 404, 404, 404, 404),
+    ),
+    (
+        "edit rule of shared router",
+        lambda w: reverse("rule_edit", args=[w["shared"].pk, w["shared_rule"].pk]),
+        (302, 200, 403, 403, 200, 200),
+    ),
+    (
+        "analytics of shared router",
+        lambda w: reverse("router_analytics", args=[w["shared"].pk]),
+        (302, 200, 403, 403, 200, 200),
+    ),
+    (
+        "analytics of private router",
+        lambda w: reverse("router_analytics", args=[w["private"].pk]),
+        (302, 200, 404, 404, 404, 200),
+    ),
+    (
+        "decisions CSV of shared router",
+        lambda w: reverse("router_analytics_csv", args=[w["shared"].pk]),
+        (302, 200, 403, 403, 200, 200),
+    ),
+    (
+        "workspace",
+        lambda w: reverse("workspace", args=[w["workspace"].pk]),
+        (302, 200, 200, 404, 404, 200),
+    ),
+    (
+        "workspace settings",
+        lambda w: reverse("workspace_edit", args=[w["workspace"].pk]),
+        (302, 200, 403, 404, 404, 200),
+    ),
+    (
+        "workspace members",
+        lambda w: reverse("workspace_members", args=[w["workspace"].pk]),
+        (302, 200, 403, 404, 404, 200),
+    ),
     ("thread", lambda w: reverse("thread", args=[w["thread"].pk]), (302, 200, 404, 404, 404, 404)),
-    ("message stream", lambda w: reverse("message_stream", args=[w["message"].pk]), (302, None, 404, 404, 404, 404)),
+    (
+        "message stream",
+        lambda w: reverse("message_stream", args=[w["message"].pk]),
+        (302, None, 404, 404, 404, 404),
+    ),
     ("providers", lambda w: reverse("provider_list"), (302, 403, 403, 403, 403, 200)),
     ("people", lambda w: reverse("manage_users"), (302, 403, 403, 403, 403, 200)),
     ("audit log", lambda w: reverse("audit_list"), (302, 403, 403, 403, 403, 200)),
@@ -85,14 +171,44 @@ def test_reading(world, who, label, url, expected):
 
 
 WRITES = [
-    ("toggle rule of shared router", lambda w: (reverse("rule_toggle", args=[w["shared"].pk, w["shared_rule"].pk]), {}), (302, 302, 403, 403, 302, 302)),
+    (
+        "toggle rule of shared router",
+        lambda w: (reverse("rule_toggle", args=[w["shared"].pk, w["shared_rule"].pk]), {}),
+        (302, 302, 403, 403, 302, 302),
+    ),
     # Editing rights on the shared router are checked first (403 for members), so the foreign
     # rule id is never even looked up for them; editors get the 404.
-    ("toggle private rule via guessed router", lambda w: (reverse("rule_toggle", args=[w["shared"].pk, w["rule"].pk]), {}), (302, 404, 403, 403, 404, 404)),
-    ("delete rule of private router", lambda w: (reverse("rule_delete", args=[w["private"].pk, w["rule"].pk]), {}), (302, 302, 404, 404, 404, 302)),
-    ("post into a thread", lambda w: (reverse("message_create", args=[w["thread"].pk]), {"text": "hi"}), (302, 302, 404, 404, 404, 404)),
-    ("add a workspace member", lambda w: (reverse("workspace_members", args=[w["workspace"].pk]), {"user": w["people"]["outsider"].pk, "action": "add"}), (302, 302, 403, 404, 404, 302)),
-    ("change someone's role", lambda w: (reverse("manage_user_role", args=[w["people"]["teammate"].pk]), {"role": "admin"}), (302, 403, 403, 403, 403, 302)),
+    (
+        "toggle private rule via guessed router",
+        lambda w: (reverse("rule_toggle", args=[w["shared"].pk, w["rule"].pk]), {}),
+        (302, 404, 403, 403, 404, 404),
+    ),
+    (
+        "delete rule of private router",
+        lambda w: (reverse("rule_delete", args=[w["private"].pk, w["rule"].pk]), {}),
+        (302, 302, 404, 404, 404, 302),
+    ),
+    (
+        "post into a thread",
+        lambda w: (reverse("message_create", args=[w["thread"].pk]), {"text": "hi"}),
+        (302, 302, 404, 404, 404, 404),
+    ),
+    (
+        "add a workspace member",
+        lambda w: (
+            reverse("workspace_members", args=[w["workspace"].pk]),
+            {"user": w["people"]["outsider"].pk, "action": "add"},
+        ),
+        (302, 302, 403, 404, 404, 302),
+    ),
+    (
+        "change someone's role",
+        lambda w: (
+            reverse("manage_user_role", args=[w["people"]["teammate"].pk]),
+            {"role": "admin"},
+        ),
+        (302, 403, 403, 403, 403, 302),
+    ),
 ]
 
 
@@ -106,4 +222,8 @@ def test_writing(world, who, label, build, expected):
     if status in (403, 404):
         world["shared_rule"].refresh_from_db()
         assert world["shared_rule"].enabled, "a refused write changes nothing"
-        assert not world["people"]["teammate"].__class__.objects.get(pk=world["people"]["teammate"].pk).is_admin_role
+        assert (
+            not world["people"]["teammate"]
+            .__class__.objects.get(pk=world["people"]["teammate"].pk)
+            .is_admin_role
+        )

@@ -18,7 +18,8 @@ from routers.models import RoutingDecision
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.skipif(
-        not os.environ.get("ROUTERWEB_CI_WORKER"), reason="needs the Celery worker that .ci/run starts on Redis"
+        not os.environ.get("ROUTERWEB_CI_WORKER"),
+        reason="needs the Celery worker that .ci/run starts on Redis",
     ),
 ]
 
@@ -28,11 +29,20 @@ def test_a_decision_record_arrives_through_the_worker(owner, demo_catalog):
     from routerweb.celery import app
 
     app.conf.task_always_eager = False
-    payload = new_payload(rule_name="via worker", source="primary", answered_by="demo/small", user_id=owner.pk, cost="0.01")
+    payload = new_payload(
+        rule_name="via worker",
+        source="primary",
+        answered_by="demo/small",
+        user_id=owner.pk,
+        cost="0.01",
+    )
     decision_log(payload)  # autocommit: on_commit fires at once, publishing to Redis
 
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not RoutingDecision.objects.filter(uid=payload["uid"]).exists():
+    while (
+        time.monotonic() < deadline
+        and not RoutingDecision.objects.filter(uid=payload["uid"]).exists()
+    ):
         time.sleep(0.2)
     decision = RoutingDecision.objects.get(uid=payload["uid"])
     assert decision.user_id == owner.pk and decision.rule_name == "via worker"

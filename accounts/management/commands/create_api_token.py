@@ -12,11 +12,17 @@ from accounts.tokens import api_token_create
 
 
 class Command(BaseCommand):
-    help = "Create an API token for a user and print it (it is stored hashed and never shown again)."
+    help = (
+        "Create an API token for a user and print it (it is stored hashed and never shown again)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--name", default="command line", help="What the token is for (default: 'command line').")
+        parser.add_argument(
+            "--name",
+            default="command line",
+            help="What the token is for (default: 'command line').",
+        )
 
     def handle(self, *args: Any, username: str, name: str, **options: Any) -> None:
         user = get_user_model().objects.filter(username=username).first()

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             password = secrets.token_urlsafe(12)
-            User.objects.create_superuser(username=username, email="", password=password, role=Role.ADMIN)
+            User.objects.create_superuser(
+                username=username, email="", password=password, role=Role.ADMIN
+            )
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -41,4 +43,6 @@ class Command(BaseCommand):
         if saved and user.check_password(saved):
             self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {saved}"))
         else:
-            self.stdout.write(f"Admin user {username!r} exists (its password was changed; use yours).")
+            self.stdout.write(
+                f"Admin user {username!r} exists (its password was changed; use yours)."
+            )

@@ -24,7 +24,9 @@ REAL_PROVIDERS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo providers, models, the shared 'demo' router and demo workspaces (idempotent)."
+    help = (
+        "Create demo providers, models, the shared 'demo' router and demo workspaces (idempotent)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--owner", default="admin", help="Username owning the demo objects.")
@@ -33,7 +35,9 @@ class Command(BaseCommand):
     def handle(self, *args, owner: str, **options) -> None:
         user = User.objects.filter(username=owner).first()
         if user is None:
-            user = User.objects.create_user(username=owner, role=Role.ADMIN, is_staff=True, is_superuser=True)
+            user = User.objects.create_user(
+                username=owner, role=Role.ADMIN, is_staff=True, is_superuser=True
+            )
             user.set_unusable_password()
             user.save()
         demo, created = provider_ensure(slug="demo", name="Demo (simulated)", kind="demo")
@@ -42,13 +46,19 @@ class Command(BaseCommand):
             key = os.environ.get(env_name, "").strip()
             if key:
                 _, created = provider_ensure(slug=slug, name=name, kind=kind, api_key=key)
-                self.stdout.write(f"{'Created' if created else 'Kept'} provider {slug} from {env_name}")
+                self.stdout.write(
+                    f"{'Created' if created else 'Kept'} provider {slug} from {env_name}"
+                )
 
         small = CatalogModel.objects.get(provider=demo, model_id="small")
         Workspace.objects.get_or_create(
             name="Demo: one model",
             owner=user,
-            defaults={"mode": WorkspaceMode.MODEL, "model": small, "system_prompt": "You are a helpful assistant."},
+            defaults={
+                "mode": WorkspaceMode.MODEL,
+                "model": small,
+                "system_prompt": "You are a helpful assistant.",
+            },
         )[0].members.add(user)
 
         from routers.demo import demo_router_ensure
@@ -57,7 +67,14 @@ class Command(BaseCommand):
         workspace, _ = Workspace.objects.get_or_create(
             name="Demo: Model Router",
             owner=user,
-            defaults={"mode": WorkspaceMode.ROUTER, "router": router, "model": small, "tags": ["demo"]},
+            defaults={
+                "mode": WorkspaceMode.ROUTER,
+                "router": router,
+                "model": small,
+                "tags": ["demo"],
+            },
         )
         workspace.members.add(user)
-        self.stdout.write(self.style.SUCCESS("Demo data ready: router 'demo' and two demo workspaces."))
+        self.stdout.write(
+            self.style.SUCCESS("Demo data ready: router 'demo' and two demo workspaces.")
+        )
