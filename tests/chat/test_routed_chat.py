@@ -201,18 +201,31 @@ def test_an_image_skips_a_text_only_model(client_for, owner, demo_catalog):
     )
 
 
+def _forget_broker_connections(app) -> None:
+    # Celery keeps a producer pool bound to the broker it first reached; without dropping it,
+    # a changed broker_url would still publish to the old (live) broker.
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
 def test_a_decision_is_written_directly_when_the_broker_is_down(
-    client_for, owner, routed_thread, settings, caplog
+    client_for, owner, routed_thread, settings, caplog, monkeypatch
 ):
     from routerweb.celery import app
 
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     previous = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0")
+    _forget_broker_connections(app)
     try:
         with caplog.at_level("WARNING"):
             assistant, _ = send(client_for(owner), routed_thread, "python question")
     finally:
         app.conf.update(**previous)
+        _forget_broker_connections(app)
     assert RoutingDecision.objects.filter(message=assistant).count() == 1
     assert "broker unreachable" in caplog.text
 
