@@ -59,15 +59,15 @@ from chat.providers.base import (
     TextDelta,
     Usage,
 )
+from chat.providers.registry import supports_prefill
 from routers.engine.tokens import estimate_message_tokens
 
 log = logging.getLogger(__name__)
 
-# How a partial answer is handed to the next model. Anthropic continues a conversation that
-# ends with an assistant turn ("prefill") natively, and the demo simply answers. The
-# OpenAI-style APIs and Gemini have no prefill: they get the partial answer as an assistant
-# turn followed by a short user instruction to carry on from there.
-PREFILL_KINDS: frozenset[str] = frozenset({"anthropic", "demo"})
+# How a partial answer is handed to the next model. Kinds whose registry entry says
+# `supports_prefill` (Anthropic, the demo) continue a conversation that ends with an assistant
+# turn natively; OpenAI-style APIs and Gemini get the partial answer as an assistant turn
+# followed by a short user instruction to carry on from there.
 CONTINUE_INSTRUCTION = "Continue exactly where the previous answer stopped, without repeating it."
 
 # Kinds worth a second try on the same model. A timeout is not: the model that was too slow a
@@ -172,8 +172,8 @@ def estimate_request_tokens(messages: tuple[ChatMessage, ...], system: str) -> i
 def continuation_messages(
     messages: tuple[ChatMessage, ...], partial: str, kind: str
 ) -> tuple[ChatMessage, ...]:
-    """The conversation a model needs to continue `partial` (see PREFILL_KINDS)."""
-    if kind in PREFILL_KINDS:
+    """The conversation a model needs to continue `partial` (prefill where the kind has it)."""
+    if supports_prefill(kind):
         # Anthropic rejects a final assistant turn that ends in whitespace.
         return (*messages, ChatMessage("assistant", partial.rstrip()))
     return (
@@ -417,7 +417,7 @@ class _Chain:
         text = self.result.text
         return (
             self.cut is not None
-            and candidate.config.kind in PREFILL_KINDS
+            and supports_prefill(candidate.config.kind)
             and text != text.rstrip()
         )
 

@@ -20,12 +20,14 @@ class ProviderKind:
     needs_key: bool
     needs_base_url: bool
     adapter: str  # "package.module.ClassName", imported lazily
+    # Continues a final assistant turn ("prefill"): how a cut answer is handed to this kind.
+    supports_prefill: bool = False
 
 
 PROVIDER_KINDS: dict[str, ProviderKind] = {
     "openai": ProviderKind("OpenAI", True, False, "chat.providers.openai.OpenAIAdapter"),
     "anthropic": ProviderKind(
-        "Anthropic", True, False, "chat.providers.anthropic.AnthropicAdapter"
+        "Anthropic", True, False, "chat.providers.anthropic.AnthropicAdapter", supports_prefill=True
     ),
     "gemini": ProviderKind("Google Gemini", True, False, "chat.providers.gemini.GeminiAdapter"),
     "openai_compatible": ProviderKind(
@@ -36,9 +38,18 @@ PROVIDER_KINDS: dict[str, ProviderKind] = {
         "chat.providers.openai.OpenAICompatibleAdapter",
     ),
     "demo": ProviderKind(
-        "Demo (simulated, offline)", False, False, "chat.providers.demo.DemoAdapter"
+        "Demo (simulated, offline)",
+        False,
+        False,
+        "chat.providers.demo.DemoAdapter",
+        supports_prefill=True,
     ),
 }
+
+
+def supports_prefill(kind: str) -> bool:
+    info = PROVIDER_KINDS.get(kind)
+    return info is not None and info.supports_prefill
 
 
 @cache
