@@ -444,7 +444,7 @@ class _Anthropic(_Dialect):
 
 class _Gemini(_Dialect):
     name = "gemini"
-    sse_line_end = "\r\n"  # what generativelanguage.googleapis.com sends
+    sse_line_end = "\r\n"  # what the real Gemini API sends
 
     _STATUS = {
         400: "INVALID_ARGUMENT",
