@@ -6,6 +6,8 @@ Screenshots go to test-artifacts/ (git-ignored) so a failure can be looked at.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM
@@ -16,6 +18,13 @@ pytestmark = [
         CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)"
     ),
 ]
+
+
+def settled(locator) -> None:
+    """Wait until htmx has finished swapping `locator` in (it removes `htmx-added` then)."""
+    from playwright.sync_api import expect
+
+    expect(locator).not_to_have_class(re.compile(r"\bhtmx-(added|settling)\b"))
 
 
 def _shot(page, name: str) -> None:
@@ -65,10 +74,14 @@ def test_build_reorder_and_test_a_router(
     # A calculated rule; on the way, add a second condition row, re-shape it, remove it.
     page.click("text=+ Add rule")
     form = page.locator("#new-rule form")
+    settled(form)
     form.locator("input[name=name]").fill("Code")
     form.locator(".cond-row input[type=text]").first.fill("python, bug")
     form.locator("button:has-text('+ Add condition')").click()
     expect(form.locator(".cond-row")).to_have_count(2)
+    # htmx binds the new row's triggers while the swap settles (class htmx-added); a change
+    # fired before that would be lost, which no person is fast enough to do.
+    settled(form.locator(".cond-row").nth(1))
     form.locator(".cond-row").nth(1).locator("select.cond-property").select_option("time_of_day")
     expect(form.locator(".cond-row").nth(1).locator("input[type=time]")).to_have_count(2)
     form.locator(".cond-row").nth(1).locator("[data-remove-row]").click()
@@ -81,6 +94,7 @@ def test_build_reorder_and_test_a_router(
     # An LLM rule without a description first: the error shows inline and the name stays.
     page.click("text=+ Add rule")
     form = page.locator("#new-rule form")
+    settled(form)
     form.locator("input[name=name]").fill("Legal")
     form.locator("label.kind-option:has-text('LLM-classified')").click()
     expect(form.locator("textarea[name=description]")).to_be_visible()
