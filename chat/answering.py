@@ -231,38 +231,21 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
 def _log_decision(
     loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal
 ) -> None:
-    from routers.decision_log import decision_log, new_payload
+    from routers.decision_log import answer_payload, decision_log
 
     routing = plan.routing
-    classifier = routing.get("classifier") or {}
     workspace = loaded.thread.workspace
     router = plan.router or workspace.router
     decision_log(
-        new_payload(
-            router_id=router.pk if router is not None else None,
-            router_version=router.version if router is not None else 0,
-            rule_id=routing.get("rule_id"),
-            rule_name=routing.get("rule_name") or "",
-            source=routing.get("source", ""),
-            reason=routing.get("reason", ""),
-            model_ref=routing.get("model") or "",
-            answered_by=result.answered_by or "",
-            attempts=result.attempts,
+        answer_payload(
+            routing=routing,
+            result=result,
+            router=router,
             verdicts=routing.get("verdicts", []),
-            classifier_called=bool(routing.get("classifier_called")),
-            classifier_latency_ms=classifier.get("latency_ms")
-            if routing.get("classifier_called")
-            else None,
-            classifier_input_tokens=classifier.get("input_tokens", 0),
-            classifier_output_tokens=classifier.get("output_tokens", 0),
-            decision_us=routing.get("decision_us", 0),
             input_tokens=message.input_tokens,
             output_tokens=message.output_tokens,
             cost=message.cost,
             primary_cost=primary_cost,
-            fallback_used=result.fallback_used,
-            overridden=routing.get("source") == "override",
-            succeeded=result.complete,
             channel="chat",
             user_id=loaded.thread.owner_id,
             workspace_id=workspace.pk,

@@ -59,6 +59,52 @@ def new_payload(**fields: Any) -> dict[str, Any]:
     return payload
 
 
+def answer_payload(
+    *,
+    routing: dict[str, Any],
+    result: Any,
+    router: Any,
+    verdicts: list[dict[str, Any]],
+    input_tokens: int,
+    output_tokens: int,
+    cost: Decimal,
+    primary_cost: Decimal,
+    channel: str,
+    **ids: Any,
+) -> dict[str, Any]:
+    """The record of one routed answer, from its routing facts (`routers.routing.decision_facts`
+    plus "source"/"model"/"reason") and the failure policy's `ChainResult`; chat and the API
+    both log through this. `ids` are user_id, workspace_id, message_id and optionally uid."""
+    classifier = routing.get("classifier") or {}
+    called = bool(routing.get("classifier_called"))
+    return new_payload(
+        router_id=router.pk if router is not None else None,
+        router_version=router.version if router is not None else 0,
+        rule_id=routing.get("rule_id"),
+        rule_name=routing.get("rule_name") or "",
+        source=routing.get("source", ""),
+        reason=routing.get("reason", ""),
+        model_ref=routing.get("model") or "",
+        answered_by=result.answered_by or "",
+        attempts=result.attempts,
+        verdicts=verdicts,
+        classifier_called=called,
+        classifier_latency_ms=classifier.get("latency_ms") if called else None,
+        classifier_input_tokens=classifier.get("input_tokens", 0),
+        classifier_output_tokens=classifier.get("output_tokens", 0),
+        decision_us=routing.get("decision_us", 0),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost=cost,
+        primary_cost=primary_cost,
+        fallback_used=result.fallback_used,
+        overridden=routing.get("source") == "override",
+        succeeded=result.complete,
+        channel=channel,
+        **ids,
+    )
+
+
 def decision_write(payload: dict[str, Any]) -> RoutingDecision:
     """Store one decision; a second call with the same uid returns the existing row."""
     existing = RoutingDecision.objects.filter(uid=payload["uid"]).first()

@@ -270,40 +270,22 @@ def outcome_of(plan: Plan, request: ChatRequest, result: ChainResult) -> Outcome
 
 def log_call(*, plan: Plan, result: ChainResult, outcome: Outcome, user_id: int) -> None:
     """Record the routing decision (via Celery, see routers.decision_log), channel "api"."""
-    from routers.decision_log import decision_log, new_payload
+    from routers.decision_log import answer_payload, decision_log
 
-    routing = plan.routing
-    decision = routing.get("decision")
-    classifier = routing.get("classifier") or {}
-    called = bool(routing.get("classifier_called"))
-    router = plan.router
+    decision = plan.routing.get("decision")
     usage = outcome.usage
     decision_log(
-        new_payload(
-            uid=plan.uid,
-            router_id=router.pk if router is not None else None,
-            router_version=router.version if router is not None else 0,
-            rule_id=routing.get("rule_id"),
-            rule_name=routing.get("rule_name") or "",
-            source=routing.get("source", ""),
-            reason=routing.get("reason", ""),
-            model_ref=routing.get("model") or "",
-            answered_by=result.answered_by or "",
-            attempts=result.attempts,
+        answer_payload(
+            routing=plan.routing,
+            result=result,
+            router=plan.router,
             verdicts=[v.to_dict() for v in decision.verdicts] if decision is not None else [],
-            classifier_called=called,
-            classifier_latency_ms=classifier.get("latency_ms") if called else None,
-            classifier_input_tokens=classifier.get("input_tokens", 0),
-            classifier_output_tokens=classifier.get("output_tokens", 0),
-            decision_us=routing.get("decision_us", 0),
             input_tokens=usage.input_tokens if usage else 0,
             output_tokens=usage.output_tokens if usage else 0,
             cost=outcome.cost,
             primary_cost=outcome.primary_cost,
-            fallback_used=result.fallback_used,
-            overridden=routing.get("source") == "override",
-            succeeded=result.complete,
             channel="api",
             user_id=user_id,
+            uid=plan.uid,
         )
     )
