@@ -379,42 +379,27 @@ def _top_series(counts: dict[str, list[int]]) -> list[Series]:
 
 # --- CSV -----------------------------------------------------------------------------------
 
-CSV_HEADER = [
-    "created_at",
-    "channel",
-    "rule",
-    "source",
-    "model_ref",
-    "answered_by",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "primary_cost",
-    "classifier_called",
-    "classifier_latency_ms",
-    "fallback_used",
-    "overridden",
-    "succeeded",
-    "reason",
+# (CSV column, RoutingDecision field), in file order.
+_CSV_COLUMNS = [
+    ("created_at", "created_at"),
+    ("channel", "channel"),
+    ("rule", "rule_name"),
+    ("source", "source"),
+    ("model_ref", "model_ref"),
+    ("answered_by", "answered_by"),
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("cost", "cost"),
+    ("primary_cost", "primary_cost"),
+    ("classifier_called", "classifier_called"),
+    ("classifier_latency_ms", "classifier_latency_ms"),
+    ("fallback_used", "fallback_used"),
+    ("overridden", "overridden"),
+    ("succeeded", "succeeded"),
+    ("reason", "reason"),
 ]
-_CSV_FIELDS = [
-    "created_at",
-    "channel",
-    "rule_name",
-    "source",
-    "model_ref",
-    "answered_by",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "primary_cost",
-    "classifier_called",
-    "classifier_latency_ms",
-    "fallback_used",
-    "overridden",
-    "succeeded",
-    "reason",
-]
+CSV_HEADER = [column for column, _ in _CSV_COLUMNS]
+_CSV_FIELDS = [field for _, field in _CSV_COLUMNS]
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
