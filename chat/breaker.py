@@ -13,25 +13,27 @@ never read-modify-write each other's state:
 - `…:probe`  the claim on the one probe request.
 
 The cache is Redis in production; when it is unreachable the breaker counts as closed: a
-broken cache must not stop answers, it only loses the protection.
+broken cache must not stop answers, it only loses the protection. Every call goes through
+`routerweb.shared_cache`, which reaches the cache without a thread hop: a check sits in front
+of every model call.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
-from django.core.cache import cache
+
+from routerweb import shared_cache
 
 log = logging.getLogger(__name__)
 
 Gate = Literal["closed", "probe", "open"]
 
-_PREFIX = "breaker:v1:"
+_PREFIX = "breaker:v2:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +62,10 @@ def _key(ref: str, part: str) -> str:
     return f"{_PREFIX}{ref}:{part}"
 
 
-def _ttl(seconds: float) -> int:
-    # Cache backends (Redis) keep whole seconds, and a timeout of 0 means "do not store".
-    return max(1, math.ceil(seconds))
-
-
 async def check(ref: str) -> Verdict:
     """May `ref` be called now? "probe" means yes, as the one half-open trial request."""
     try:
-        open_until = await cache.aget(_key(ref, "open"))
+        open_until = await shared_cache.get(_key(ref, "open"))
         if open_until is None:
             return Verdict("closed")
         remaining = float(open_until) - time.time()
@@ -76,7 +73,7 @@ async def check(ref: str) -> Verdict:
             return Verdict("open", remaining)
         conf = BreakerSettings.current()
         # The claim expires on its own, so a prober that died does not keep the model shut.
-        if await cache.aadd(_key(ref, "probe"), 1, _ttl(conf.cooloff)):
+        if await shared_cache.add(_key(ref, "probe"), "1", conf.cooloff):
             return Verdict("probe")
         return Verdict("open", 0.0)
     except Exception:
@@ -88,9 +85,9 @@ async def record_success(ref: str, gate: Gate) -> None:
     try:
         if gate == "closed":
             # Failures must be consecutive-ish to trip the breaker; one success forgives them.
-            await cache.adelete(_key(ref, "fails"))
+            await shared_cache.delete(_key(ref, "fails"))
         else:
-            await cache.adelete_many([_key(ref, p) for p in ("fails", "open", "probe")])
+            await shared_cache.delete(*(_key(ref, p) for p in ("fails", "open", "probe")))
             log.info("circuit breaker: %s closed after a successful probe", ref)
     except Exception:
         log.warning("circuit breaker: cache unavailable, success of %s not recorded", ref)
@@ -102,21 +99,16 @@ async def record_failure(ref: str, gate: Gate) -> bool:
     try:
         if gate != "closed":
             await _open(ref, conf)
-            await cache.adelete(_key(ref, "probe"))
+            await shared_cache.delete(_key(ref, "probe"))
             log.warning("circuit breaker: probe of %s failed, open again", ref)
             return True
         fails_key = _key(ref, "fails")
-        # add-then-incr is atomic on Redis; the window starts at the first failure.
-        await cache.aadd(fails_key, 0, _ttl(conf.window))
-        try:
-            failures = await cache.aincr(fails_key)
-        except ValueError:  # the window expired between the two calls
-            await cache.aset(fails_key, 1, _ttl(conf.window))
-            failures = 1
+        # Atomic on Redis; the window starts at the first failure.
+        failures = await shared_cache.incr(fails_key, conf.window)
         if failures < conf.threshold:
             return False
         await _open(ref, conf)
-        await cache.adelete(fails_key)
+        await shared_cache.delete(fails_key)
         log.warning(
             "circuit breaker: %s open for %.1f s after %d failures", ref, conf.cooloff, failures
         )
@@ -129,6 +121,6 @@ async def record_failure(ref: str, gate: Gate) -> bool:
 async def _open(ref: str, conf: BreakerSettings) -> None:
     # Kept a window past the cool-off: that is how long the half-open state waits for a probe
     # before the model quietly counts as closed again.
-    await cache.aset(
-        _key(ref, "open"), time.time() + conf.cooloff, _ttl(conf.cooloff + conf.window)
+    await shared_cache.set(
+        _key(ref, "open"), repr(time.time() + conf.cooloff), conf.cooloff + conf.window
     )

@@ -1,0 +1,193 @@
+"""The few shared-cache operations an answer's hot path needs, without thread hops.
+
+Django's cache API is synchronous: its `a…` methods run each call on a worker thread, and
+under ASGI the first such hop of a request starts a thread of its own (asgiref's
+`ThreadSensitiveContext`). On the path every API answer takes (circuit-breaker checks, the
+routing-configuration version) that cost about a millisecond per request. Here:
+
+- with Redis (production), calls go through redis-py's asyncio client: real non-blocking I/O,
+  one client per event loop (its sockets belong to that loop), short timeouts so an outage
+  fails fast instead of holding answers;
+- with the local-memory cache (the embedded default), calls go straight to Django's cache
+  object: in-process dictionary operations that never block, so no hop is needed;
+- with any other backend, calls fall back to Django's async methods (correct, just slower).
+
+Values are strings. Keys get their own prefix; `cache.clear()` (Redis FLUSHDB, or the
+local-memory dict) clears them with everything else. Callers decide what a cache outage
+means: every function raises on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.signals import setting_changed
+
+PREFIX = "routerweb:"
+_REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+_LOCMEM_BACKEND = "django.core.cache.backends.locmem.LocMemCache"
+_TIMEOUT = 0.5  # seconds; a shared cache that does not answer in that time counts as down
+
+_lock = threading.Lock()
+_kind: str | None = None  # "redis", "local" or "django", from settings.CACHES
+_redis_url = ""
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+    weakref.WeakKeyDictionary()
+)
+_sync_client: Any = None
+
+
+def _backend() -> str:
+    global _kind, _redis_url
+    if _kind is None:
+        conf = settings.CACHES["default"]
+        backend = conf["BACKEND"]
+        if backend == _REDIS_BACKEND:
+            location = conf["LOCATION"]
+            _redis_url = location[0] if isinstance(location, list | tuple) else location
+            _kind = "redis"
+        elif backend == _LOCMEM_BACKEND:
+            _kind = "local"
+        else:
+            _kind = "django"
+    return _kind
+
+
+def _reset(*, setting: str, **_: Any) -> None:
+    global _kind, _sync_client
+    if setting == "CACHES":
+        with _lock:
+            _kind = None
+            _sync_client = None
+            _async_clients.clear()
+
+
+setting_changed.connect(_reset)
+
+
+def _aredis() -> Any:
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = redis.asyncio.Redis.from_url(
+            _redis_url,
+            decode_responses=True,
+            socket_timeout=_TIMEOUT,
+            socket_connect_timeout=_TIMEOUT,
+        )
+        with _lock:
+            _async_clients[loop] = client
+    return client
+
+
+def _redis() -> Any:
+    global _sync_client
+    import redis
+
+    if _sync_client is None:
+        with _lock:
+            _sync_client = redis.Redis.from_url(
+                _redis_url,
+                decode_responses=True,
+                socket_timeout=_TIMEOUT,
+                socket_connect_timeout=_TIMEOUT,
+            )
+    return _sync_client
+
+
+def _ttl(seconds: float) -> int:
+    # Whole seconds (Redis); a timeout of 0 would mean "do not store" to Django's cache.
+    return max(1, int(seconds + 0.999))
+
+
+def _ex(seconds: float | None) -> int | None:
+    return None if seconds is None else _ttl(seconds)
+
+
+async def get(key: str) -> str | None:
+    kind = _backend()
+    if kind == "redis":
+        return await _aredis().get(PREFIX + key)
+    if kind == "local":
+        return cache.get(PREFIX + key)
+    return await cache.aget(PREFIX + key)
+
+
+async def set(key: str, value: str, ttl: float | None) -> None:  # noqa: A001 - the cache verb
+    """Store `value`; `ttl` None keeps it until it is replaced (or evicted)."""
+    kind = _backend()
+    if kind == "redis":
+        await _aredis().set(PREFIX + key, value, ex=_ex(ttl))
+    elif kind == "local":
+        cache.set(PREFIX + key, value, _ex(ttl))
+    else:
+        await cache.aset(PREFIX + key, value, _ex(ttl))
+
+
+async def add(key: str, value: str, ttl: float | None) -> bool:
+    """Set `key` only if it does not exist; True when this call set it (atomic)."""
+    kind = _backend()
+    if kind == "redis":
+        return bool(await _aredis().set(PREFIX + key, value, ex=_ex(ttl), nx=True))
+    if kind == "local":
+        return cache.add(PREFIX + key, value, _ex(ttl))
+    return await cache.aadd(PREFIX + key, value, _ex(ttl))
+
+
+async def delete(*keys: str) -> None:
+    kind = _backend()
+    names = [PREFIX + k for k in keys]
+    if kind == "redis":
+        await _aredis().delete(*names)
+    elif kind == "local":
+        cache.delete_many(names)
+    else:
+        await cache.adelete_many(names)
+
+
+async def incr(key: str, ttl: float) -> int:
+    """Add one to a counter that starts at 1 and expires `ttl` seconds after it was created."""
+    kind = _backend()
+    name = PREFIX + key
+    if kind == "redis":
+        async with _aredis().pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, _ttl(ttl), nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+    if kind == "local":
+        return _local_incr(name, ttl)
+    return await asyncio.to_thread(_local_incr, name, ttl)
+
+
+def _local_incr(name: str, ttl: float) -> int:
+    cache.add(name, 0, _ttl(ttl))
+    try:
+        return cache.incr(name)
+    except ValueError:  # expired between the two calls
+        cache.set(name, 1, _ttl(ttl))
+        return 1
+
+
+def set_now(key: str, value: str) -> None:
+    """`set` (with no expiry) for synchronous code."""
+    kind = _backend()
+    if kind == "redis":
+        _redis().set(PREFIX + key, value)
+    else:
+        cache.set(PREFIX + key, value, None)
+
+
+async def aclose() -> None:
+    """Close the running loop's Redis client, if any (tests, whose loops come and go)."""
+    with _lock:
+        client = _async_clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
