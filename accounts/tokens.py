@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from routerweb.db import run_db
 
 TOKEN_PREFIX = "rw_"
 SHOWN_PREFIX_CHARS = 8
@@ -175,4 +175,4 @@ async def aapi_token_identify(plaintext: str | None) -> _Entry | None:
     entry = _cached(hash_token(plaintext))  # type: ignore[arg-type]
     if entry is not None and not _needs_touch(entry):
         return entry
-    return await sync_to_async(api_token_identify)(plaintext)
+    return await run_db(api_token_identify, plaintext)

@@ -25,7 +25,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Annotated, Any, Literal
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
@@ -42,6 +41,7 @@ from chat.failover import ChainResult, run_chain
 from chat.providers.base import ChatMessage, ChatRequest, ImagePart
 from chat.services import ALLOWED_IMAGE_TYPES
 from routers import gateway
+from routerweb.db import run_db
 
 logger = logging.getLogger(__name__)
 
@@ -429,10 +429,7 @@ class _LogsOnClose:
     def close(self) -> None:
         try:
             if self.call is not None:
-                future = _log_pool.submit(_logged_in_background, self.call)
-                with _pending_lock:
-                    _pending.add(future)
-                future.add_done_callback(_forget)
+                self.call.log_later()
         finally:
             super().close()  # type: ignore[misc]
 
@@ -478,6 +475,13 @@ class _Call:
         except Exception:  # the answer is out; a logging failure must not become a 500
             logger.exception("could not log API routing decision %s", self.plan.uid)
 
+    def log_later(self) -> None:
+        """Queue `log` on the logging thread."""
+        future = _log_pool.submit(_logged_in_background, self)
+        with _pending_lock:
+            _pending.add(future)
+        future.add_done_callback(_forget)
+
     def respond(self, response: _LogsOnClose) -> HttpResponse:
         response.call = self
         return response  # type: ignore[return-value]
@@ -491,7 +495,7 @@ class _Call:
                 pass
         except BaseException:
             # Cancelled (the client left) before any response existed to log on close.
-            await sync_to_async(self.log)()
+            self.log_later()
             raise
         result = self.result
         if not result.complete or result.answered_by is None:
@@ -508,7 +512,7 @@ class _Call:
             first = await anext(self.stream, None)
         except BaseException:
             await self.stream.aclose()
-            await sync_to_async(self.log)()
+            self.log_later()
             raise
         result = self.result
         if first is None and not (result.complete and result.answered_by):
@@ -559,7 +563,7 @@ async def models(request: HttpRequest) -> HttpResponse:
     entry = await aapi_token_identify(bearer_token_from(request))
     if entry is None:
         return _unauthorized().response()
-    data = await sync_to_async(_model_list)(entry.user)
+    data = await run_db(_model_list, entry.user)
     return JsonResponse({"object": "list", "data": data})
 
 

@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class RoutersConfig(AppConfig):
     name = "routers"
     verbose_name = "Routers"
+
+    def ready(self) -> None:
+        from routers import config_version
+
+        config_version.connect_signals()

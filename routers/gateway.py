@@ -6,17 +6,22 @@ decision into a candidate chain for `chat.failover.run_chain` (the one failure p
 and, once the stream ends, compute usage and cost and log the routing decision like chat does
 (`channel="api"`).
 
-The hot path makes one thread hop for all its database reads (`_prepare`): the enabled
-catalog (one query; it also gives provider settings, prices and the capability facts routing
-needs) and the router row (one query); the compiled router is cached per (router version,
-catalog fingerprint), so a hit costs nothing more. The decision is logged once the response
-has been sent (see `chat/v1.py`), so logging never delays the answer.
+The hot path reads nothing from the database. What a call needs from it — the enabled
+catalog (provider settings, prices, the capability facts routing needs), the router row and
+its compiled rules, the classifier target, provider configs with decrypted keys — is
+prepared once per (user, `model` name) in one thread hop (`_prepare`) and kept in process
+memory while the routing configuration's version token (`routers.config_version`, in the
+shared cache) is unchanged, and at most `PLAN_CACHE_SECONDS`. Any save of a router, rule,
+catalog model or provider replaces the token, so every process prepares afresh on its next
+call; a shared cache that cannot be reached means no copies are trusted. The decision is
+logged once the response has been sent (see `chat/v1.py`), so logging never delays the answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -25,7 +30,7 @@ from decimal import Decimal
 from threading import Lock
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 
@@ -35,7 +40,9 @@ from chat.models import CatalogModel
 from chat.providers.base import ChatMessage, ChatRequest, Usage
 from chat.selectors import catalog_list_enabled
 from chat.services import candidates_for, estimate_usage
+from routers import config_version
 from routers.models import Router
+from routerweb.db import run_db
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +81,17 @@ class _Prepared:
     compiled: Any = None
     compile_error: str = ""
     target: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Candidates (provider config with the decrypted key) per model ref, built on first use.
+    _candidates: dict[str, Candidate] = field(default_factory=dict)
+
+    def candidates(self, models: list[CatalogModel]) -> list[Candidate]:
+        out = []
+        for model in models:
+            candidate = self._candidates.get(model.ref)
+            if candidate is None:
+                candidate = self._candidates[model.ref] = candidates_for([model])[0]
+            out.append(candidate)
+        return out
 
 
 def router_slug_of(name: str) -> str | None:
@@ -87,8 +104,18 @@ def router_slug_of(name: str) -> str | None:
 
 
 _COMPILED_CACHE_SIZE = 256
-_compiled: OrderedDict[tuple[int, int, str], Any] = OrderedDict()
+_compiled: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
 _compiled_lock = Lock()
+
+_PLAN_CACHE_SIZE = 1024
+# (user id, admin?, model name) → (config version, monotonic expiry, prepared inputs)
+_plans: OrderedDict[tuple[int, bool, str], tuple[str, float, _Prepared]] = OrderedDict()
+_plans_lock = Lock()
+
+
+def clear_plan_cache() -> None:
+    with _plans_lock:
+        _plans.clear()
 
 
 def _catalog_infos(models: Iterable[CatalogModel]) -> tuple[dict[str, Any], str]:
@@ -116,11 +143,11 @@ def _compiled_router(router: Router, catalog: dict[str, CatalogModel]) -> Any:
     """Like `routers.compiling.compiled_router_for`, keyed the same way (router id, version,
     catalog fingerprint), but reusing the catalog rows this call loaded anyway: on the hot
     path a cache hit costs no query at all. Raises RuleError for an invalid router."""
-    from routers.compiling import router_spec_for
+    from routers.compiling import router_identity, router_spec_for
     from routers.engine import compile_router
 
     infos, fingerprint = _catalog_infos(catalog.values())
-    key = (router.pk, router.version, fingerprint)
+    key = (router_identity(router), router.version, fingerprint)
     with _compiled_lock:
         hit = _compiled.get(key)
         if hit is not None:
@@ -134,10 +161,34 @@ def _compiled_router(router: Router, catalog: dict[str, CatalogModel]) -> Any:
     return compiled
 
 
+async def _prepared_for(user: User, name: str) -> _Prepared:
+    """The plan inputs for this user and name: the process's copy while the routing
+    configuration is unchanged, else freshly read (see the module docstring)."""
+    try:
+        version: str | None = await config_version.current()
+    except Exception:
+        log.warning("routing config version unavailable; reading afresh", exc_info=True)
+        version = None
+    key = (user.pk, user.is_admin_role, name)
+    now = time.monotonic()
+    if version is not None:
+        with _plans_lock:
+            hit = _plans.get(key)
+        if hit is not None and hit[0] == version and hit[1] > now:
+            return hit[2]
+    prepared = await run_db(_prepare, user=user, name=name)
+    if version is not None:
+        with _plans_lock:
+            _plans[key] = (version, now + settings.PLAN_CACHE_SECONDS, prepared)
+            _plans.move_to_end(key)
+            while len(_plans) > _PLAN_CACHE_SIZE:
+                _plans.popitem(last=False)
+    return prepared
+
+
 def _prepare(*, user: User, name: str) -> _Prepared:
-    """Every database read a call needs, in one thread hop: the enabled catalog and, for a
-    router, its row (the compiled router is cached per version). Raises Http404 for a name
-    this user cannot use."""
+    """Every database read a call needs: the enabled catalog and, for a router, its row (the
+    compiled router is cached per version). Raises Http404 for a name this user cannot use."""
     from routers.engine import RuleError
     from routers.routing import classifier_target_for
     from routers.selectors import router_list_usable_by
@@ -198,7 +249,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
     """Decide which models answer. Raises Http404 when `name` is nothing this user may use."""
     from routers.routing import aroute, decision_facts
 
-    prepared = await sync_to_async(_prepare)(user=user, name=name)
+    prepared = await _prepared_for(user, name)
     uid = str(uuid.uuid4())
     catalog = prepared.catalog
     if prepared.model is not None:
@@ -208,7 +259,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
             "model": model.ref,
             "reason": "Model requested directly through the API; no router involved.",
         }
-        return Plan(uid, candidates_for([model]), routing, catalog, primary=model)
+        return Plan(uid, prepared.candidates([model]), routing, catalog, primary=model)
 
     router = prepared.router
     assert router is not None
@@ -230,7 +281,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
         )
         return Plan(
             uid,
-            candidates_for(chain),
+            prepared.candidates(chain),
             routing,
             catalog,
             router=router,
@@ -246,7 +297,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
     problem = "" if chain else f"No model can answer this message: {decision.reason}"
     return Plan(
         uid,
-        candidates_for(chain),
+        prepared.candidates(chain),
         routing,
         catalog,
         router=router,

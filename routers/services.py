@@ -28,6 +28,7 @@ from accounts.models import User
 from audit.services import audit_record, snapshot
 from chat.models import CatalogModel, WorkspaceMode
 from chat.selectors import catalog_get_by_ref
+from routers import config_version
 from routers.engine import RuleError, validate_condition
 from routers.models import MatchMode, Router, Rule, RuleKind, Visibility
 from routers.schemas import (
@@ -115,6 +116,7 @@ def _audit(
 def _bump_version(router: Router) -> None:
     Router.objects.filter(pk=router.pk).update(version=F("version") + 1, updated_at=timezone.now())
     router.refresh_from_db(fields=["version", "updated_at"])
+    config_version.bump()  # a queryset update sends no post_save
 
 
 def _ref_text(value: ModelRef) -> str:

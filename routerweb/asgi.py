@@ -5,6 +5,10 @@ browser middleware stack: it authenticates with bearer tokens, has no session, c
 messages or templates, and every `MiddlewareMixin` middleware costs two thread hops per request
 under ASGI — about 3 ms that a gateway should not add in front of each model call. Everything
 else (pages, htmx, the JSON API, admin) goes through the full stack.
+
+The gateway handler also skips the two hops Django's ASGI handler makes around every request
+(see `GatewayHandler.handle`), so a `/v1` call whose plan is cached never leaves the event loop
+before the model is called.
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "routerweb.settings")
 
 django_application = get_asgi_application()
 
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+import asyncio  # noqa: E402
+from contextlib import closing  # noqa: E402
+
+from django.core.exceptions import RequestAborted  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.urls import set_script_prefix  # noqa: E402
 
 GATEWAY_PREFIX = "/v1/"
 
@@ -32,6 +41,48 @@ class GatewayHandler(ASGIHandler):
         self._exception_middleware = []
         get_response = self._get_response_async if is_async else self._get_response
         self._middleware_chain = convert_exception_to_response(get_response)
+
+    async def handle(self, scope, receive, send):
+        """`ASGIHandler.handle` without its two thread hops.
+
+        Django sends `request_started` through a worker thread (its receivers recycle that
+        thread's database connections) and closes the response on one. Gateway views do their
+        database work through `routerweb.db.run_db`, which recycles connections itself, so the
+        signal is not sent; and the response is closed on the event loop: closing a gateway
+        response only queues its decision log on the logging thread (chat/v1.py) and sends
+        `request_finished`, whose receivers find no connection on the loop's thread.
+        """
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        with closing(body_file):
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                await self.send_response(error_response, send)
+                error_response.close()
+                return
+            response = None
+            try:
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self.listen_for_disconnect(receive))
+                        response = await self.run_get_response(request)
+                        await self.send_response(response, send)
+                        raise _Processed
+                except* (_Processed, RequestAborted):
+                    pass
+            except BaseExceptionGroup as group:
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0] from None
+                raise
+            if response is not None:
+                response.close()
+
+
+class _Processed(Exception):
+    """Ends the task group once the response is sent (as Django's own handler does)."""
 
 
 gateway_application = GatewayHandler()

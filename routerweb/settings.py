@@ -216,6 +216,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 CLASSIFIER_TIMEOUT = env_float("CLASSIFIER_TIMEOUT", 8.0)
 CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
 
+# The /v1 gateway keeps each user's prepared routers and catalog in process memory until the
+# routing configuration changes (see routers/gateway.py); this caps how long a copy is
+# trusted when a change bypassed the application (an edit straight in the database).
+PLAN_CACHE_SECONDS = env_float("PLAN_CACHE_SECONDS", 60.0)
+
 # Publishing a task must fail fast when the broker is down (we then write directly).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 1.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
