@@ -1,6 +1,6 @@
 """What routing through routerweb adds to an OpenAI call: `/v1/chat/completions` vs the upstream.
 
-    .venv/bin/python bench/gateway_overhead.py [--pairs 300] [--seconds 3]
+    .venv/bin/python bench/gateway_overhead.py [--pairs 300] [--seconds 4] [--redis URL]
 
 Sets up a scratch SQLite database (migrate, a user and token, an OpenAI-kind provider on the
 fake upstream, a router with one calculated rule), starts the fake upstream and uvicorn as
@@ -15,6 +15,10 @@ through the app (`model="router:bench"`) and straight to the fake upstream, inte
 The last line is `overhead median_ms=<n> p95_ms=<n>`: the added time to first token at
 concurrency 1, streaming (median and 95th percentile of the per-pair differences).
 Target: median ≤ 3 ms, p95 ≤ 8 ms.
+
+`--redis redis://127.0.0.1:6379/15` runs the app as production does: Redis as the shared cache
+(circuit breaker, routing-config version) and as the Celery broker (decisions are published to
+it; no worker is started, and the database is flushed at the end).
 """
 
 from __future__ import annotations
@@ -266,6 +270,9 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=4.0, help="c=16 time per path (in 4 alternating rounds)"
     )
+    parser.add_argument(
+        "--redis", metavar="URL", help="a scratch Redis database for cache and broker (flushed)"
+    )
     args = parser.parse_args()
 
     from cryptography.fernet import Fernet
@@ -287,6 +294,8 @@ def main() -> None:
     }
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
+    if args.redis:
+        env["REDIS_URL"] = args.redis
 
     procs: list[subprocess.Popen] = []
     try:
@@ -344,9 +353,8 @@ def main() -> None:
         direct = Target(
             "direct", f"{fake_url}/v1", "sk-bench", "fake-small", f"{fake_url}/v1/models"
         )
-        print(
-            f"routerweb {app_url} (uvicorn, DEBUG off, SQLite {scratch}) vs fake upstream {fake_url}"
-        )
+        stack = f"SQLite {scratch}" + (f", Redis {args.redis}" if args.redis else "")
+        print(f"routerweb {app_url} (uvicorn, DEBUG off, {stack}) vs fake upstream {fake_url}")
         asyncio.run(run(app, direct, args.pairs, args.seconds))
     finally:
         for proc in procs:
@@ -356,6 +364,10 @@ def main() -> None:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if args.redis:
+            import redis
+
+            redis.Redis.from_url(args.redis).flushdb()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from decimal import Decimal
 
 import httpx
@@ -325,3 +326,31 @@ def test_models_lists_usable_routers_and_catalog_models(
     assert owned["fake/fake-small"] == "fake"
     assert "router:fake-router" not in {m.id for m in theirs.models.list()}
     assert "fake/fake-small" in {m.id for m in theirs.models.list()}
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_model_call_and_is_still_logged(
+    live_url, owner, token_for, fake_router, fake_upstream
+):
+    fake_upstream.script(model="fake-small", stall_after_chunks=1, stall_seconds=5)
+    started = time.monotonic()
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream(
+            "POST",
+            f"{live_url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {token_for(owner)}"},
+            json={
+                "model": "router:fake-router",
+                "stream": True,
+                "messages": [{"role": "user", "content": "Hello there, how are you today?"}],
+            },
+        ) as response,
+    ):
+        uid = response.headers["x-routerweb-decision"]
+        for line in response.iter_lines():
+            if '"content": "Fake' in line:
+                break  # the first words arrived; the model now stalls, and we leave
+    logged = decision(uid)
+    assert time.monotonic() - started < 4, "the server kept waiting for the stalled model"
+    assert logged.channel == "api"
+    assert logged.answered_by == "fake/fake-small" and not logged.succeeded, "cut off, not answered"
