@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import model_validator
 
 from accounts.models import User
@@ -116,4 +116,4 @@ def create_workspace(request: HttpRequest, payload: WorkspaceIn) -> tuple[int, d
         router=routed,
         tags=[t.strip() for t in payload.tags if t.strip()],
     )
-    return 201, _out(workspace_get_for_user(user=user, pk=workspace.pk))
+    return Status(201, _out(workspace_get_for_user(user=user, pk=workspace.pk)))

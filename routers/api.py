@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import Body, Field, Query, Router, Schema
+from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import field_validator, model_validator
 
@@ -284,7 +284,7 @@ def list_routers(request: HttpRequest) -> list[dict[str, Any]]:
 def create_router(request: HttpRequest, payload: RouterIn) -> tuple[int, dict[str, Any]]:
     user = _user(request)
     row = services.router_create(owner=user, **payload.dict())
-    return 201, {**_router_out(_reload(row.pk, user), user), "rules": []}
+    return Status(201, {**_router_out(_reload(row.pk, user), user), "rules": []})
 
 
 @router.get(
@@ -309,7 +309,7 @@ def update_router(request: HttpRequest, router_id: int, payload: RouterPatch) ->
 @router.delete("/{int:router_id}", response={204: None, **ERRORS}, summary="Delete a router")
 def delete_router(request: HttpRequest, router_id: int) -> tuple[int, None]:
     services.router_delete(router=_router_for(request, router_id, edit=True))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(
@@ -327,7 +327,7 @@ def import_router(
 ) -> tuple[int, dict[str, Any]]:
     user = _user(request)
     row = _reload(services.router_import(owner=user, data=payload).pk, user)
-    return 201, {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
+    return Status(201, {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]})
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ def create_rule(
     row = _router_for(request, router_id, edit=True)
     data = payload.dict()
     rule = services.rule_create(router=row, **data)
-    return 201, _rule_out(rule)
+    return Status(201, _rule_out(rule))
 
 
 @router.get(
@@ -378,7 +378,7 @@ def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> tuple[int
     services.rule_delete(
         rule=_rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
     )
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
