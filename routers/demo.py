@@ -34,18 +34,19 @@ DEMO_RULES = [
         "target": "large",
     },
     {
-        "name": "Long messages",
-        "kind": "calculated",
-        "conditions": [{"property": "message_tokens", "operator": "gt", "value": 300}],
-        "target": "large",
-    },
-    {
         "name": "Ticket ids",
         "kind": "calculated",
         "conditions": [
             {"property": "regex", "operator": "matches", "value": r"\b[A-Z]{2,5}-\d{2,6}\b"}
         ],
         "target": "coder",
+    },
+    {
+        # Everything short that no rule above claimed; longer messages stay on the primary.
+        "name": "Everyday questions",
+        "kind": "calculated",
+        "conditions": [{"property": "message_tokens", "operator": "lte", "value": 300}],
+        "target": "small",
     },
     {
         "name": "Night shift",
@@ -68,13 +69,15 @@ def demo_router_ensure(*, owner: User) -> Router:
     router = Router.objects.create(
         name="Demo router",
         slug="demo",
-        description="Sends code to the coder model, legal questions (LLM-classified) and images to the large "
-        "model, and everything else to the small one. All models are simulated.",
+        description="Sends code to the coder model, short everyday questions to the small one, and "
+        "legal questions (LLM-classified), images and long messages to the large primary model, so "
+        "analytics show what routing saves against sending everything to it. All models are "
+        "simulated.",
         owner=owner,
         visibility=Visibility.SHARED,
-        primary_model=models["small"],
+        primary_model=models["large"],
         classifier_model=models["small"],
-        fallbacks=["demo/large"],
+        fallbacks=["demo/small"],
     )
     for position, spec in enumerate(DEMO_RULES):
         Rule.objects.create(

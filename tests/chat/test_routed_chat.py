@@ -61,9 +61,7 @@ def test_a_message_is_answered_by_the_model_of_the_rule_that_matched(
     assert decision.rule.name == "Code questions"
     assert decision.answered_by == "demo/coder"
     assert decision.cost == assistant.cost
-    assert decision.primary_cost < decision.cost, (
-        "the primary (small) model is cheaper than the coder"
-    )
+    assert decision.cost < decision.primary_cost, "the coder is cheaper than the large primary"
     assert decision.channel == "chat" and not decision.overridden
 
 
@@ -76,10 +74,17 @@ def test_the_llm_rule_is_decided_by_one_classifier_call(client_for, owner, route
     assert assistant.model_ref == "demo/large"
 
 
-def test_no_rule_matching_uses_the_primary_model(client_for, owner, routed_thread):
+def test_a_short_everyday_question_goes_to_the_small_model(client_for, owner, routed_thread):
     assistant, _ = send(client_for(owner), routed_thread, "Hello, how are you today?")
-    assert assistant.routing["source"] == "primary"
+    assert assistant.routing["rule_name"] == "Everyday questions"
     assert assistant.model_ref == "demo/small"
+
+
+def test_no_rule_matching_uses_the_primary_model(client_for, owner, routed_thread):
+    long_message = "Tell me about the history of the harbour and its lighthouses. " * 40
+    assistant, _ = send(client_for(owner), routed_thread, long_message)
+    assert assistant.routing["source"] == "primary"
+    assert assistant.model_ref == "demo/large"
 
 
 def test_the_badge_survives_a_reload(client_for, owner, routed_thread):
