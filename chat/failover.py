@@ -277,8 +277,18 @@ class _Chain:
             tries += 1
             outcome = _Outcome()
             async with aclosing(self._attempt(adapter, candidate, outcome)) as texts:
-                async for text in texts:
-                    yield text
+                try:
+                    async for text in texts:
+                        yield text
+                except (GeneratorExit, asyncio.CancelledError):
+                    # Our caller stopped listening (the client went away): say so in the log.
+                    self._record(candidate, outcome, tries=tries, retried=False, note=note)
+                    self.result.attempts[-1].update(
+                        ok=False,
+                        error="stopped",
+                        message="The client stopped reading; the call was cut off.",
+                    )
+                    raise
             error = outcome.error
             if error is None:
                 self._record(candidate, outcome, tries=tries, retried=False, note=note)

@@ -354,3 +354,5 @@ def test_a_client_that_leaves_mid_stream_stops_the_model_call_and_is_still_logge
     assert time.monotonic() - started < 4, "the server kept waiting for the stalled model"
     assert logged.channel == "api"
     assert logged.answered_by == "fake/fake-small" and not logged.succeeded, "cut off, not answered"
+    [attempt] = logged.attempts
+    assert attempt["error"] == "stopped" and not attempt["ok"] and attempt["streamed_chars"] > 0
