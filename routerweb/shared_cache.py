@@ -157,10 +157,12 @@ async def incr(key: str, ttl: float) -> int:
     kind = _backend()
     name = PREFIX + key
     if kind == "redis":
+        # One MULTI: create the counter with its expiry if absent, then count (INCR keeps
+        # the expiry). Works on every Redis version, unlike EXPIRE … NX (7.0+).
         async with _aredis().pipeline(transaction=True) as pipe:
+            pipe.set(name, 0, ex=_ttl(ttl), nx=True)
             pipe.incr(name)
-            pipe.expire(name, _ttl(ttl), nx=True)
-            count, _ = await pipe.execute()
+            _, count = await pipe.execute()
         return int(count)
     if kind == "local":
         return _local_incr(name, ttl)
