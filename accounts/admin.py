@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
@@ -8,7 +10,8 @@ from accounts.models import ApiToken, User
 
 @admin.register(User)
 class RouterwebUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("routerweb", {"fields": ("role",)}))
+    # UserAdmin defines its fieldsets; the stubs type the attribute as optional.
+    fieldsets = (*cast(tuple[Any, ...], UserAdmin.fieldsets), ("routerweb", {"fields": ("role",)}))
     list_display = ("username", "email", "role", "is_active", "is_staff", "last_login")
     list_filter = ("role", "is_active", "is_staff")
 

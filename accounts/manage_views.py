@@ -5,22 +5,23 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import people
 from accounts.models import Role, User
 from chat.models import Workspace
+from routerweb.http import HtmxHttpRequest
 
 
-def _require_admin(request: HttpRequest) -> None:
+def _require_admin(request: HtmxHttpRequest) -> None:
     if not request.user.is_admin_role:
         raise PermissionDenied("Only admins manage people.")
 
 
 @require_GET
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: HtmxHttpRequest) -> HttpResponse:
     _require_admin(request)
     q = request.GET.get("q", "").strip()
     users = User.objects.order_by("username")
@@ -38,7 +39,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def user_create(request: HttpRequest) -> HttpResponse:
+def user_create(request: HtmxHttpRequest) -> HttpResponse:
     _require_admin(request)
     values = {"username": "", "email": "", "role": Role.MEMBER}
     errors: dict[str, list[str]] = {}
@@ -67,7 +68,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def user_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     person = get_object_or_404(User, pk=pk)
     return render(
@@ -83,7 +84,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
+def _act(request: HtmxHttpRequest, pk: int, action) -> HttpResponse:
     _require_admin(request)
     person = get_object_or_404(User, pk=pk)
     try:
@@ -96,7 +97,7 @@ def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
 
 
 @require_POST
-def user_role(request: HttpRequest, pk: int) -> HttpResponse:
+def user_role(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     role = request.POST.get("role", "")
     return _act(
         request,
@@ -108,7 +109,7 @@ def user_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def user_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def run(p: User) -> str:
         result = people.user_deactivate(actor=request.user, user=p)
         return f"{p.username} is deactivated: {result['sessions']} session(s) ended, {result['tokens']} API token(s) revoked."
@@ -117,7 +118,7 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def user_reactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -126,7 +127,7 @@ def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def user_new_link(request: HttpRequest, pk: int) -> HttpResponse:
+def user_new_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     person = get_object_or_404(User, pk=pk)
     link = request.build_absolute_uri(people.set_password_path(person))

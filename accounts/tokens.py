@@ -96,7 +96,7 @@ def clear_auth_cache() -> None:
 
 def _looks_like_token(plaintext: str | None) -> bool:
     # Cheap rejection of garbage before hashing or touching the database.
-    return bool(plaintext) and plaintext.startswith(TOKEN_PREFIX) and len(plaintext) < 200
+    return bool(plaintext and plaintext.startswith(TOKEN_PREFIX) and len(plaintext) < 200)
 
 
 def _cached(token_hash: str) -> _Entry | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,11 +15,12 @@ from accounts.tokens import (
     api_token_list_for_user,
     api_token_revoke,
 )
+from routerweb.http import HtmxHttpRequest
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: HtmxHttpRequest) -> HttpResponse:
     """POST creates a token and answers with the page itself, not a redirect: the plaintext
     then exists only in this one response (never_cache keeps it out of caches and history)."""
     created = plaintext = None
@@ -46,7 +47,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def api_token_revoke_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     token = api_token_get_for_user(user=request.user, pk=pk)
     api_token_revoke(token=token)
     flash.success(request, f"Token “{token.name}” revoked: it no longer works.")

@@ -4,15 +4,16 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit.models import AuditEntry
+from routerweb.http import HtmxHttpRequest
 
 
 @require_GET
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     if not request.user.is_admin_role:
         raise PermissionDenied("Only admins read the audit log.")
     entries = AuditEntry.objects.all()

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 
@@ -20,6 +21,9 @@ from chat.models import CatalogModel, Message, MessageStatus, Thread
 from chat.providers.base import ChatRequest, ProviderError
 from chat.selectors import catalog_list_enabled
 from chat.services import candidates_for, estimate_usage, history_for, to_chat_messages
+
+if TYPE_CHECKING:
+    from routers.models import Router
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ class Plan:
     chain: list[CatalogModel]
     routing: dict
     decision: object | None = None  # routers.engine.Decision when a router decided
-    router: object | None = None
+    router: Router | None = None
     primary: CatalogModel | None = None
     problem: str = ""
     catalog: dict[str, CatalogModel] = field(default_factory=dict)
@@ -78,6 +82,7 @@ def _load(message_id: int) -> Loaded:
 
 async def _plan(loaded: Loaded) -> Plan:
     thread = loaded.thread
+    model: CatalogModel | None
     requested = loaded.message.routing.get("requested_model")
     if requested and requested in loaded.catalog:
         model = loaded.catalog[requested]

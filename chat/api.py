@@ -62,9 +62,9 @@ def _out(workspace: Workspace) -> dict[str, Any]:
         "name": workspace.name,
         "owner": workspace.owner.username,
         "mode": workspace.mode,
-        "model": workspace.model.ref if workspace.model_id else None,
+        "model": workspace.model.ref if workspace.model is not None else None,
         "router": workspace.router_id,
-        "router_model": f"router:{workspace.router.slug}" if workspace.router_id else None,
+        "router_model": f"router:{workspace.router.slug}" if workspace.router is not None else None,
         "system_prompt": workspace.system_prompt,
         "tags": list(workspace.tags or []),
         "created_at": workspace.created_at,
@@ -91,7 +91,7 @@ def get_workspace(request: HttpRequest, workspace_id: int) -> dict[str, Any]:
 
 
 @router.post("", response={201: WorkspaceOut, **ERRORS}, summary="Create a workspace")
-def create_workspace(request: HttpRequest, payload: WorkspaceIn) -> tuple[int, dict[str, Any]]:
+def create_workspace(request: HttpRequest, payload: WorkspaceIn) -> Status[dict[str, Any]]:
     from routers.selectors import router_get_for_user
 
     user = _user(request)

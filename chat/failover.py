@@ -41,7 +41,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,7 +189,7 @@ async def run_chain(
     result: ChainResult,
     *,
     continue_on_refusal: bool = False,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Stream the answer's text from the first model that can give it, filling `result`.
 
     `continue_on_refusal`: after a content-policy refusal, try the next model (by default the
@@ -227,7 +227,7 @@ class _Chain:
     too_small: int | None = None
     finished: bool = False
 
-    async def run(self, candidates: list[Candidate]) -> AsyncIterator[str]:
+    async def run(self, candidates: list[Candidate]) -> AsyncGenerator[str, None]:
         blocked: list[Candidate] = []
         sent = False
         for candidate in candidates:
@@ -264,7 +264,8 @@ class _Chain:
 
     async def _candidate(
         self, candidate: Candidate, gate: breaker.Gate, note: str = ""
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
+        error: ProviderError | None
         try:
             adapter = await adapter_pool.adapter_for(self._config(candidate))
         except ValueError as exc:  # misconfigured provider: nothing was sent
@@ -307,7 +308,7 @@ class _Chain:
 
     async def _attempt(
         self, adapter: ProviderAdapter, candidate: Candidate, outcome: _Outcome
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream one request, under the first-token and stall limits; errors go to `outcome`."""
         messages = self._messages_for(candidate)
         request = dataclasses.replace(self.request, model=candidate.model_id, messages=messages)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.db import models
@@ -203,7 +204,8 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
-        return self.file.name
+        # Every attachment is saved with its file, so the name is set.
+        return cast(str, self.file.name)
 
     @property
     def is_image(self) -> bool:

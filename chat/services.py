@@ -6,6 +6,7 @@ import logging
 import mimetypes
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -184,7 +185,7 @@ def to_chat_messages(history: list[Message]) -> tuple[ChatMessage, ...]:
             for a in message.attachments.all()
             if a.is_image
         )
-        role = "assistant" if message.role == "assistant" else "user"
+        role: Literal["user", "assistant"] = "assistant" if message.role == "assistant" else "user"
         if merged and merged[-1].role == role:
             prev = merged[-1]
             merged[-1] = ChatMessage(

@@ -234,7 +234,7 @@ def to_chat_request(body: ChatCompletionIn) -> ChatRequest:
                 )
             system.append(text)
             continue
-        role = "assistant" if message.role == "assistant" else "user"
+        role: Literal["user", "assistant"] = "assistant" if message.role == "assistant" else "user"
         if merged and merged[-1].role == role:
             prev = merged[-1]
             merged[-1] = ChatMessage(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, cast
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages as flash
@@ -31,6 +32,10 @@ from chat.selectors import (
     workspace_list_for_user,
 )
 from chat.sse import sse_event
+from routerweb.http import HtmxHttpRequest
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def _router_choices(user):
@@ -40,13 +45,13 @@ def _router_choices(user):
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     workspaces = workspace_list_for_user(user=request.user)
     return render(request, "chat/home.html", {"workspaces": workspaces})
 
 
 @require_http_methods(["GET", "POST"])
-def workspace_create(request: HttpRequest) -> HttpResponse:
+def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
     form = WorkspaceForm(request.POST or None, router_queryset=_router_choices(request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -63,7 +68,7 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def workspace_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def workspace_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     if not workspace_can_manage(user=request.user, workspace=workspace):
         raise PermissionDenied("Only the workspace's owner or a manager may change it.")
@@ -81,7 +86,7 @@ def workspace_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def workspace_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     return render(
         request,
@@ -98,7 +103,7 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def thread_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def thread_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, pk=pk)
     workspace = thread.workspace
     chat_messages = thread.messages.prefetch_related("attachments")
@@ -116,7 +121,7 @@ def thread_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _composer_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+def _composer_error(request: HtmxHttpRequest, error: ValidationError) -> HttpResponse:
     text = " ".join(error.messages)
     response = HttpResponse(f'<p class="error" role="alert">{escape(text)}</p>', status=422)
     if request.htmx:
@@ -125,7 +130,7 @@ def _composer_error(request: HttpRequest, error: ValidationError) -> HttpRespons
     return response
 
 
-def _post_or_command(request: HttpRequest, thread) -> list:
+def _post_or_command(request: HtmxHttpRequest, thread) -> list:
     """Run a chat command, or post a message; returns the new rows. Raises ValidationError."""
     text = request.POST.get("text", "")
     command = parse_command(text)
@@ -142,7 +147,7 @@ def _post_or_command(request: HttpRequest, thread) -> list:
 
 
 @require_POST
-def message_create(request: HttpRequest, pk: int) -> HttpResponse:
+def message_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Post into a thread (pk = thread) and return the new message rows."""
     thread = thread_get_for_user(user=request.user, pk=pk)
     try:
@@ -155,7 +160,7 @@ def message_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def thread_start(request: HttpRequest, pk: int) -> HttpResponse:
+def thread_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Post the first message of a new thread in workspace pk."""
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     thread = services.thread_create(workspace=workspace, owner=request.user)
@@ -172,7 +177,8 @@ def thread_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """Server-sent events: `chunk` events with escaped text, then `done` with the final row."""
-    user = await request.auser()
+    # LoginRequiredMiddleware lets only signed-in users reach this view.
+    user = cast("User", await request.auser())
     message = await sync_to_async(message_get_for_user)(user=user, pk=pk)
 
     async def events() -> AsyncIterator[bytes]:
@@ -198,7 +204,7 @@ async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse
 
 
 @require_POST
-def thread_model(request: HttpRequest, pk: int) -> HttpResponse:
+def thread_model(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The thread's model picker: "auto" returns to the router, a ref pins the thread to a model."""
     thread = thread_get_for_user(user=request.user, pk=pk)
     try:
@@ -213,7 +219,7 @@ def thread_model(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def route_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def route_preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Where the text being typed would go, from the calculated rules alone (no model call)."""
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     thread = None
@@ -239,7 +245,7 @@ def route_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def workspace_members(request: HttpRequest, pk: int) -> HttpResponse:
+def workspace_members(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     from accounts import people
     from accounts.models import User
 
@@ -277,20 +283,20 @@ def workspace_members(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Providers and the catalog (admins only) ---------------------------------------------
 
 
-def _require_admin(request: HttpRequest) -> None:
+def _require_admin(request: HtmxHttpRequest) -> None:
     if not request.user.is_admin_role:
         raise PermissionDenied("Only admins manage providers and API keys.")
 
 
 @require_GET
-def provider_list(request: HttpRequest) -> HttpResponse:
+def provider_list(request: HtmxHttpRequest) -> HttpResponse:
     _require_admin(request)
     providers = Provider.objects.prefetch_related("models")
     return render(request, "chat/providers.html", {"providers": providers})
 
 
 @require_http_methods(["GET", "POST"])
-def provider_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def provider_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=pk) if pk else None
     before = _provider_snapshot(provider) if provider else {}
@@ -328,7 +334,7 @@ def _provider_snapshot(provider: Provider) -> dict:
 
 
 @require_POST
-def provider_discover(request: HttpRequest, pk: int) -> HttpResponse:
+def provider_discover(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """List the server's models (OpenAI-compatible `/v1/models`) and offer to add them."""
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=pk)
@@ -350,7 +356,7 @@ def provider_discover(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def provider_add_model(request: HttpRequest, pk: int) -> HttpResponse:
+def provider_add_model(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=pk)
     model_id = request.POST.get("model_id", "").strip()
@@ -366,7 +372,7 @@ def provider_add_model(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def catalog_model_edit(
-    request: HttpRequest, provider_pk: int, pk: int | None = None
+    request: HtmxHttpRequest, provider_pk: int, pk: int | None = None
 ) -> HttpResponse:
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=provider_pk)

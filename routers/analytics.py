@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -280,10 +280,14 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
         .annotate(n=Count("id"), cost=Sum("cost"), primary_cost=Sum("primary_cost"))
         .order_by()
     )
-    latencies = list(
-        decisions.filter(classifier_called=True, classifier_latency_ms__isnull=False)
-        .order_by()
-        .values_list("classifier_latency_ms", flat=True)
+    # Not None: the filter excludes rows without a latency.
+    latencies = cast(
+        list[float],
+        list(
+            decisions.filter(classifier_called=True, classifier_latency_ms__isnull=False)
+            .order_by()
+            .values_list("classifier_latency_ms", flat=True)
+        ),
     )
 
     daily_cost = [ZERO] * len(days)
@@ -304,14 +308,14 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
 
     model_counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
     model_costs: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for row in by_model:
-        i = index.get(_as_date(row["day"]))
+    for model_row in by_model:
+        i = index.get(_as_date(model_row["day"]))
         if i is None:
             continue
-        label = model_label(row["answered_by"])
-        model_counts[label][i] += row["n"]
-        model_costs[label][0] += _money(row["cost"])
-        model_costs[label][1] += _money(row["primary_cost"])
+        label = model_label(model_row["answered_by"])
+        model_counts[label][i] += model_row["n"]
+        model_costs[label][0] += _money(model_row["cost"])
+        model_costs[label][1] += _money(model_row["primary_cost"])
 
     messages = totals["messages"]
     return Analytics(

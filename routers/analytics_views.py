@@ -11,7 +11,7 @@ import csv
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -26,18 +26,19 @@ from routers.analytics import (
 )
 from routers.models import Router
 from routers.selectors import router_can_edit, router_get_for_user
+from routerweb.http import HtmxHttpRequest
 
 PRESETS = (7, 30, 90, 365)
 
 
-def _router_for_analytics(request: HttpRequest, pk: int) -> Router:
+def _router_for_analytics(request: HtmxHttpRequest, pk: int) -> Router:
     router = router_get_for_user(user=request.user, pk=pk)
     if not router_can_edit(user=request.user, router=router):
         raise PermissionDenied("Only people who may edit this router can see its analytics.")
     return router
 
 
-def _range(request: HttpRequest, router: Router) -> DateRange:
+def _range(request: HtmxHttpRequest, router: Router) -> DateRange:
     today = datetime.now(router_time_zone(router=router)).date()
     return analytics_range_parse(
         start=request.GET.get("start"), end=request.GET.get("end"), today=today
@@ -45,7 +46,7 @@ def _range(request: HttpRequest, router: Router) -> DateRange:
 
 
 @require_GET
-def router_analytics_page(request: HttpRequest, pk: int) -> HttpResponse:
+def router_analytics_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router_for_analytics(request, pk)
     date_range = _range(request, router)
     tz = router_time_zone(router=router)
@@ -72,7 +73,7 @@ class _Echo:
 
 
 @require_GET
-def router_analytics_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def router_analytics_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
     router = _router_for_analytics(request, pk)
     date_range = _range(request, router)
     rows = router_decision_rows(

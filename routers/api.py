@@ -38,6 +38,10 @@ decisions_router = Router(tags=["decisions"])
 ModelRef = str  # "provider/model-id"
 # Database ids are 64-bit: a larger number in a URL names nothing (rather than overflowing a query).
 MAX_ID = 2**63 - 1
+# The default of a PATCH field that may not be null: pydantic does not validate defaults, so an
+# omitted field is None (and `exclude_unset` drops it) while a sent null is still refused. Typed
+# Any because None is not a value of the field's type.
+NOT_SENT: Any = None
 
 
 class ErrorOut(Schema):
@@ -93,16 +97,16 @@ class RouterPatch(In):
     """Only the fields sent change; the router's version is bumped. Only `classifier_model`
     may be null (back to the primary model): a null elsewhere is refused, not read as "keep"."""
 
-    name: str = Field(None, max_length=100)
-    slug: str = Field(None, max_length=60, pattern=SLUG_PATTERN)
-    description: str = Field(None, max_length=10_000)
-    visibility: Literal["private", "shared"] = Field(None)
-    primary_model: ModelRef = Field(None, max_length=300)
+    name: str = Field(NOT_SENT, max_length=100)
+    slug: str = Field(NOT_SENT, max_length=60, pattern=SLUG_PATTERN)
+    description: str = Field(NOT_SENT, max_length=10_000)
+    visibility: Literal["private", "shared"] = Field(NOT_SENT)
+    primary_model: ModelRef = Field(NOT_SENT, max_length=300)
     classifier_model: ModelRef | None = Field(None, max_length=300)
-    fallbacks: list[ModelRef] = Field(None, max_length=20)
-    sticky: bool = Field(None)
-    cooldown_minutes: int = Field(None, ge=0, le=525_600)
-    time_zone: str = Field(None, max_length=64)
+    fallbacks: list[ModelRef] = Field(NOT_SENT, max_length=20)
+    sticky: bool = Field(NOT_SENT)
+    cooldown_minutes: int = Field(NOT_SENT, ge=0, le=525_600)
+    time_zone: str = Field(NOT_SENT, max_length=64)
 
 
 class RouterOut(Schema):
@@ -145,13 +149,13 @@ class RuleIn(In):
 class RulePatch(In):
     """Only the fields sent change (none of them may be null)."""
 
-    name: str = Field(None, max_length=100)
-    kind: Literal["calculated", "llm"] = Field(None)
-    target_model: ModelRef = Field(None, max_length=300)
-    match: Literal["all", "any"] = Field(None)
-    conditions: list[ConditionIn] = Field(None, max_length=50)
-    description: str = Field(None, max_length=10_000)
-    fallbacks: list[ModelRef] = Field(None, max_length=20)
+    name: str = Field(NOT_SENT, max_length=100)
+    kind: Literal["calculated", "llm"] = Field(NOT_SENT)
+    target_model: ModelRef = Field(NOT_SENT, max_length=300)
+    match: Literal["all", "any"] = Field(NOT_SENT)
+    conditions: list[ConditionIn] = Field(NOT_SENT, max_length=50)
+    description: str = Field(NOT_SENT, max_length=10_000)
+    fallbacks: list[ModelRef] = Field(NOT_SENT, max_length=20)
 
 
 class RuleOut(Schema):
@@ -220,7 +224,7 @@ def _router_out(row: RouterRow, user: User) -> dict[str, Any]:
         "owner": row.owner.username,
         "visibility": row.visibility,
         "primary_model": row.primary_model.ref,
-        "classifier_model": row.classifier_model.ref if row.classifier_model_id else None,
+        "classifier_model": row.classifier_model.ref if row.classifier_model is not None else None,
         "fallbacks": list(row.fallbacks or []),
         "sticky": row.sticky,
         "cooldown_minutes": row.cooldown_minutes,
@@ -281,7 +285,7 @@ def list_routers(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("", response={201: RouterDetailOut, **ERRORS}, summary="Create a router")
-def create_router(request: HttpRequest, payload: RouterIn) -> tuple[int, dict[str, Any]]:
+def create_router(request: HttpRequest, payload: RouterIn) -> Status[dict[str, Any]]:
     user = _user(request)
     row = services.router_create(owner=user, **payload.dict())
     return Status(201, {**_router_out(_reload(row.pk, user), user), "rules": []})
@@ -307,7 +311,7 @@ def update_router(request: HttpRequest, router_id: int, payload: RouterPatch) ->
 
 
 @router.delete("/{int:router_id}", response={204: None, **ERRORS}, summary="Delete a router")
-def delete_router(request: HttpRequest, router_id: int) -> tuple[int, None]:
+def delete_router(request: HttpRequest, router_id: int) -> Status[None]:
     services.router_delete(router=_router_for(request, router_id, edit=True))
     return Status(204, None)
 
@@ -322,9 +326,7 @@ def export_router(request: HttpRequest, router_id: int) -> dict[str, Any]:
 
 
 @router.post("/import", response={201: RouterDetailOut, **ERRORS}, summary="Import a router file")
-def import_router(
-    request: HttpRequest, payload: Body[dict[str, Any]]
-) -> tuple[int, dict[str, Any]]:
+def import_router(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status[dict[str, Any]]:
     user = _user(request)
     row = _reload(services.router_import(owner=user, data=payload).pk, user)
     return Status(201, {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]})
@@ -343,9 +345,7 @@ def list_rules(request: HttpRequest, router_id: int) -> list[dict[str, Any]]:
 @router.post(
     "/{int:router_id}/rules", response={201: RuleOut, **ERRORS}, summary="Add a rule at the end"
 )
-def create_rule(
-    request: HttpRequest, router_id: int, payload: RuleIn
-) -> tuple[int, dict[str, Any]]:
+def create_rule(request: HttpRequest, router_id: int, payload: RuleIn) -> Status[dict[str, Any]]:
     row = _router_for(request, router_id, edit=True)
     data = payload.dict()
     rule = services.rule_create(router=row, **data)
@@ -374,7 +374,7 @@ def update_rule(
 @router.delete(
     "/{int:router_id}/rules/{int:rule_id}", response={204: None, **ERRORS}, summary="Delete a rule"
 )
-def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> tuple[int, None]:
+def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> Status[None]:
     services.rule_delete(
         rule=_rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
     )
@@ -496,7 +496,7 @@ class RoutingDecisionOut(Schema):
 
     @staticmethod
     def resolve_user(obj: RoutingDecision) -> str | None:
-        return obj.user.username if obj.user_id else None
+        return obj.user.username if obj.user is not None else None
 
 
 def decision_list_visible_to(*, user: User) -> QuerySet[RoutingDecision]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from threading import Lock
+from typing import cast
 
 from chat.models import CatalogModel
 from routers.engine import ModelInfo, RouterSpec, RuleSpec, compile_router
 from routers.engine.compile import CompiledRouter
+from routers.engine.types import MatchMode, RuleKind
 from routers.models import Router
 
 _CACHE_SIZE = 256
@@ -49,14 +51,15 @@ def catalog_snapshot() -> tuple[dict[str, ModelInfo], str]:
 def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) -> RouterSpec:
     if models is None:
         models, _ = catalog_snapshot()
+    # `kind` and `match` are CharFields limited by their choices to the engine's literals.
     rules = tuple(
         RuleSpec(
             id=rule.pk,
             name=rule.name,
-            kind=rule.kind,
+            kind=cast(RuleKind, rule.kind),
             target=rule.target_model.ref,
             enabled=rule.enabled,
-            match=rule.match,
+            match=cast(MatchMode, rule.match),
             conditions=tuple(rule.conditions or ()),
             description=rule.description,
             fallbacks=tuple(rule.fallbacks or ()),
@@ -70,7 +73,7 @@ def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) 
         version=router.version,
         rules=rules,
         models=models,
-        classifier=router.classifier_model.ref if router.classifier_model_id else None,
+        classifier=router.classifier_model.ref if router.classifier_model is not None else None,
         fallbacks=tuple(router.fallbacks or ()),
         sticky=router.sticky,
         cooldown_minutes=router.cooldown_minutes,

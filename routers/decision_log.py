@@ -13,12 +13,15 @@ import logging
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from routers.models import RoutingDecision
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,7 @@ def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
     from chat.models import Message, Workspace
     from routers.models import Router, Rule
 
-    checks = {
+    checks: dict[str, type[Router | Rule | User | Workspace | Message]] = {
         "router_id": Router,
         "rule_id": Rule,
         "user_id": get_user_model(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
@@ -78,8 +78,12 @@ class RouterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["primary_model"].choices = model_choices(blank="Choose a model…")
-        self.fields["classifier_model"].choices = model_choices(blank="Same as the primary model")
+        cast(forms.ChoiceField, self.fields["primary_model"]).choices = model_choices(
+            blank="Choose a model…"
+        )
+        cast(forms.ChoiceField, self.fields["classifier_model"]).choices = model_choices(
+            blank="Same as the primary model"
+        )
 
     @classmethod
     def initial_for(cls, router: Any) -> dict[str, Any]:
@@ -292,7 +296,9 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, rows: list[ConditionRow] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target_model"].choices = model_choices(blank="Choose a model…")
+        cast(forms.ChoiceField, self.fields["target_model"]).choices = model_choices(
+            blank="Choose a model…"
+        )
         self.rows: list[ConditionRow] = rows if rows is not None else []
         self.conditions_error = ""
 
@@ -314,7 +320,8 @@ class RuleForm(forms.Form):
         ) or RuleKind.CALCULATED
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        # Form.clean returns cleaned_data (the stubs allow an override's None).
+        data = cast(dict[str, Any], super().clean())
         if data.get("kind") == RuleKind.CALCULATED:
             # Each row gets its own message, next to the row.
             for row in self.rows:
@@ -392,7 +399,8 @@ class ImportForm(forms.Form):
     MAX_BYTES = 1_000_000
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        # Form.clean returns cleaned_data (the stubs allow an override's None).
+        data = cast(dict[str, Any], super().clean())
         upload = data.get("file")
         if upload:
             if upload.size > self.MAX_BYTES:

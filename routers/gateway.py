@@ -254,7 +254,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
     catalog = prepared.catalog
     if prepared.model is not None:
         model = prepared.model
-        routing = {
+        routing: dict[str, Any] = {
             "source": "override",
             "model": model.ref,
             "reason": "Model requested directly through the API; no router involved.",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,8 +25,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from routers.engine import RuleError, is_model_ref, validate_condition
 
-FORMAT = "routerweb.router"
-FORMAT_VERSION = 1
+FORMAT: Final = "routerweb.router"
+FORMAT_VERSION: Final = 1
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 # strict: a file saying "enabled": "no" is a mistake to report, not a truthy string to accept.

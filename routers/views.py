@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -41,11 +41,12 @@ from routers.selectors import (
     router_list_usable_by,
     rule_get_for_router,
 )
+from routerweb.http import HtmxHttpRequest
 
 DETAIL = "routers/detail.html"
 
 
-def _router_for_user(request: HttpRequest, pk: int, *, edit: bool = False) -> Router:
+def _router_for_user(request: HtmxHttpRequest, pk: int, *, edit: bool = False) -> Router:
     router = router_get_for_user(user=request.user, pk=pk)
     if edit and not router_can_edit(user=request.user, router=router):
         raise PermissionDenied(
@@ -72,7 +73,11 @@ def _rules(router: Router) -> list[Rule]:
 
 
 def _fragment(
-    request: HttpRequest, router: Router, partial: str, context: dict[str, Any], status: int = 200
+    request: HtmxHttpRequest,
+    router: Router,
+    partial: str,
+    context: dict[str, Any],
+    status: int = 200,
 ) -> HttpResponse:
     """A partial of the router page, followed by the version badge swapped out of band."""
     ctx = {"router": router, "can_edit": True, **context}
@@ -87,11 +92,13 @@ def _fragment(
 
 
 @require_GET
-def router_list(request: HttpRequest) -> HttpResponse:
+def router_list(request: HtmxHttpRequest) -> HttpResponse:
     return _render_list(request, ImportForm())
 
 
-def _render_list(request: HttpRequest, import_form: ImportForm, status: int = 200) -> HttpResponse:
+def _render_list(
+    request: HtmxHttpRequest, import_form: ImportForm, status: int = 200
+) -> HttpResponse:
     routers = router_list_usable_by(user=request.user).annotate(rule_count=Count("rules"))
     mine = [r for r in routers if r.owner_id == request.user.pk]
     others = [r for r in routers if r.owner_id != request.user.pk]
@@ -100,7 +107,7 @@ def _render_list(request: HttpRequest, import_form: ImportForm, status: int = 20
 
 
 @require_http_methods(["GET", "POST"])
-def router_create(request: HttpRequest) -> HttpResponse:
+def router_create(request: HtmxHttpRequest) -> HttpResponse:
     form = RouterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -120,7 +127,7 @@ def router_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def router_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def router_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     form = RouterForm(request.POST or None, initial=RouterForm.initial_for(router))
     if request.method == "POST" and form.is_valid():
@@ -137,7 +144,7 @@ def router_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def router_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def router_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     if request.method == "POST":
         name = router.name
@@ -152,13 +159,13 @@ def router_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def router_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def router_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk)
     return _render_detail(request, router, TestPanelForm())
 
 
 def _render_detail(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     router: Router,
     test_form: TestPanelForm,
     result: dict[str, Any] | None = None,
@@ -176,7 +183,7 @@ def _render_detail(
 
 
 @require_GET
-def router_export(request: HttpRequest, pk: int) -> HttpResponse:
+def router_export(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk)
     response = JsonResponse(
         services.router_export(router=router),
@@ -187,7 +194,7 @@ def router_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def router_import(request: HttpRequest) -> HttpResponse:
+def router_import(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "GET":
         return redirect("router_list")
     form = ImportForm(request.POST, request.FILES)
@@ -213,7 +220,7 @@ def router_import(request: HttpRequest) -> HttpResponse:
 
 
 def _rule_form_response(
-    request: HttpRequest, router: Router, form: RuleForm, rule: Rule | None, status: int = 200
+    request: HtmxHttpRequest, router: Router, form: RuleForm, rule: Rule | None, status: int = 200
 ) -> HttpResponse:
     context = {"router": router, "form": form, "rule": rule, "can_edit": True}
     if not request.htmx:
@@ -226,7 +233,7 @@ def _rule_form_response(
 
 
 @require_http_methods(["GET", "POST"])
-def rule_create(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     if request.method == "GET":
         return _rule_form_response(request, router, RuleForm(rows=[ConditionRow.new()]), None)
@@ -248,7 +255,7 @@ def rule_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def rule_detail(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+def rule_detail(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
     router = _router_for_user(request, pk)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     if not request.htmx:
@@ -262,7 +269,7 @@ def rule_detail(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def rule_edit(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+def rule_edit(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     if request.method == "GET":
@@ -286,7 +293,7 @@ def rule_edit(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 
 
 @require_POST
-def rule_toggle(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+def rule_toggle(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     services.rule_set_enabled(rule=rule, enabled=not rule.enabled, actor=request.user)
@@ -296,7 +303,7 @@ def rule_toggle(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 
 
 @require_POST
-def rule_delete(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
+def rule_delete(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     name = rule.name
@@ -309,7 +316,7 @@ def rule_delete(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 
 
 @require_POST
-def rule_reorder(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_reorder(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router_for_user(request, pk, edit=True)
     try:
         services.router_reorder(
@@ -327,7 +334,7 @@ def rule_reorder(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def condition_row(request: HttpRequest, pk: int) -> HttpResponse:
+def condition_row(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A condition row: a new one, or the posted one re-shaped after a property or
     operator change (operators limited to the property, value input suited to its type)."""
     router = _router_for_user(request, pk, edit=True)
@@ -372,7 +379,7 @@ def decision_view(decision: Any) -> dict[str, Any]:
 
 
 @require_POST
-def router_test(request: HttpRequest, pk: int) -> HttpResponse:
+def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Route a typed message without calling the answering model (LLM rules do call the
     classifier). Anyone who can see the router may test it."""
     from routers.routing import route_input_for_test, route_message

@@ -14,6 +14,8 @@ before the model is called.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -36,10 +38,11 @@ class GatewayHandler(ASGIHandler):
     """Django's ASGI handler with no middleware: URL resolution, the view, exception handling."""
 
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        get_response = self._get_response_async if is_async else self._get_response
+        self._view_middleware: list[Callable[..., Any]] = []
+        self._template_response_middleware: list[Callable[..., Any]] = []
+        self._exception_middleware: list[Callable[..., Any]] = []
+        # Django's private handlers, which django-stubs does not declare.
+        get_response = self._get_response_async if is_async else self._get_response  # type: ignore[attr-defined]
         self._middleware_chain = convert_exception_to_response(get_response)
 
     async def handle(self, scope, receive, send):

@@ -200,6 +200,7 @@ class AnthropicAdapter:
 def _handle_event(event: Any, counts: dict[str, int | None], parts: list[str]) -> str:
     """Record usage from one raw stream event; return its text, if it carries any."""
     kind = getattr(event, "type", None)
+    usage: Any  # the SDK's usage object, or None when the event has none
     if kind == "message_start":
         usage = getattr(event.message, "usage", None)
         counts["input"] = getattr(usage, "input_tokens", None)

@@ -40,6 +40,7 @@ from chat.providers.base import (
     ChatMessage,
     ChatRequest,
     Completion,
+    ErrorKind,
     ImagePart,
     ProviderConfig,
     ProviderError,
@@ -181,7 +182,7 @@ class OpenAIAdapter:
             return _status_error(exc, partial_text)
         if isinstance(exc, openai.APIError):
             # An `{"error": ...}` object inside an otherwise successful stream.
-            kind = "dropped_stream" if started else "unavailable"
+            kind: ErrorKind = "dropped_stream" if started else "unavailable"
             return ProviderError(
                 kind, f"The provider reported an error: {exc.message}", partial_text=partial_text
             )

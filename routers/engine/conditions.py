@@ -19,7 +19,7 @@ import operator as op
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .attachments import normalize_type_value
 from .errors import RuleError
@@ -194,7 +194,8 @@ def parse_condition(raw: Mapping[str, Any]) -> Condition:
         normalised = frozenset(v.casefold() for v in _list(info, value, "value"))
     else:
         normalised = _text(info, value, "value").casefold()
-    return Condition(prop, operator, normalised)
+    # `info` was found, so `prop` is a str (mypy cannot follow that through PROPERTIES.get).
+    return Condition(cast(str, prop), operator, normalised)
 
 
 def validate_condition(raw: Mapping[str, Any]) -> None:

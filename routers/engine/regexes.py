@@ -76,7 +76,7 @@ def _explain(pattern: str, error: str) -> str:
     return error
 
 
-def compile_user_regex(pattern: str) -> re2._Regexp:
+def compile_user_regex(pattern: object) -> re2._Regexp:
     """Compile a rule's pattern with RE2 or raise `RuleError` saying what is wrong."""
     if not isinstance(pattern, str) or not pattern:
         raise RuleError("Regex: enter a pattern", "value")

@@ -304,6 +304,7 @@ class _Trace:
         outcomes: tuple[Any, ...] = self._evaluation.outcomes
         verdicts: list[RuleVerdict] = []
         decided = False  # past the winning rule: everything after is "not_reached"
+        status: RuleStatus
         for index, rule in enumerate(self._router.rules):
             if decided or index >= len(outcomes):
                 detail = "an earlier rule matched" if decided else "not evaluated"
@@ -320,7 +321,6 @@ class _Trace:
             results = outcomes[index]
             conditions = self._conditions(results)
             deciding = results[-1][0].summary
-            status: RuleStatus
             # An LLM winner stands before the calculated match, so reaching it means it won.
             if rule.id == self._evaluation.matched_rule_id:
                 status, detail = "matched", deciding

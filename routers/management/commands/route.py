@@ -51,6 +51,7 @@ class Command(BaseCommand):
             raise CommandError(f"--time must be HH:MM on a 24-hour clock, not {options['time']!r}")
         user = None
         slug = options["router"]
+        router: Router | None
         if options["user"]:
             user = User.objects.filter(username=options["user"]).first()
             if user is None:
