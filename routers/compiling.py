@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from threading import Lock
 from typing import cast
 
@@ -34,10 +35,20 @@ def catalog_snapshot() -> tuple[dict[str, ModelInfo], str]:
             "provider__slug", "model_id", "display_name", "context_window", "supports_images"
         )
     )
+    return catalog_infos(
+        (f"{slug}/{model_id}", display_name, context_window, supports_images)
+        for slug, model_id, display_name, context_window, supports_images in rows
+    )
+
+
+def catalog_infos(
+    rows: Iterable[tuple[str, str, int, bool]],
+) -> tuple[dict[str, ModelInfo], str]:
+    """`ModelInfo`s and the catalog fingerprint from (ref, display name, context window,
+    image support) rows in id order — from a query (`catalog_snapshot`) or rows already loaded."""
     models: dict[str, ModelInfo] = {}
     digest = hashlib.blake2b(digest_size=12)
-    for slug, model_id, display_name, context_window, supports_images in rows:
-        ref = f"{slug}/{model_id}"
+    for ref, display_name, context_window, supports_images in rows:
         models[ref] = ModelInfo(
             ref=ref,
             display_name=display_name,
@@ -89,7 +100,13 @@ def router_identity(router: Router) -> str:
 
 def compiled_router_for(router: Router) -> CompiledRouter:
     """The compiled router for this row's current version. Raises RuleError if it is invalid."""
-    models, fingerprint = catalog_snapshot()
+    return compiled_router_with(router, *catalog_snapshot())
+
+
+def compiled_router_with(
+    router: Router, models: dict[str, ModelInfo], fingerprint: str
+) -> CompiledRouter:
+    """`compiled_router_for` with a catalog the caller has already read (see `catalog_infos`)."""
     key = (router_identity(router), router.version, fingerprint)
     with _lock:
         hit = _cache.get(key)

@@ -19,12 +19,10 @@ logged once the response has been sent (see `chat/v1.py`), so logging never dela
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from threading import Lock
@@ -103,10 +101,6 @@ def router_slug_of(name: str) -> str | None:
     return name
 
 
-_COMPILED_CACHE_SIZE = 256
-_compiled: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
-_compiled_lock = Lock()
-
 _PLAN_CACHE_SIZE = 1024
 # (user id, admin?, model name) → (config version, monotonic expiry, prepared inputs)
 _plans: OrderedDict[tuple[int, bool, str], tuple[str, float, _Prepared]] = OrderedDict()
@@ -118,47 +112,16 @@ def clear_plan_cache() -> None:
         _plans.clear()
 
 
-def _catalog_infos(models: Iterable[CatalogModel]) -> tuple[dict[str, Any], str]:
-    """The engine's view of the catalog and a fingerprint of it, from rows already loaded
-    (the same facts `routers.compiling.catalog_snapshot` reads, without a second query)."""
-    from routers.engine import ModelInfo
-
-    infos: dict[str, Any] = {}
-    digest = hashlib.blake2b(digest_size=12)
-    for m in sorted(models, key=lambda m: m.pk):
-        ref = m.ref
-        infos[ref] = ModelInfo(
-            ref=ref,
-            display_name=m.display_name,
-            context_window=m.context_window,
-            supports_images=m.supports_images,
-        )
-        digest.update(
-            f"{ref}\0{m.context_window}\0{int(m.supports_images)}\0{m.display_name}\n".encode()
-        )
-    return infos, digest.hexdigest()
-
-
 def _compiled_router(router: Router, catalog: dict[str, CatalogModel]) -> Any:
-    """Like `routers.compiling.compiled_router_for`, keyed the same way (router id, version,
-    catalog fingerprint), but reusing the catalog rows this call loaded anyway: on the hot
-    path a cache hit costs no query at all. Raises RuleError for an invalid router."""
-    from routers.compiling import router_identity, router_spec_for
-    from routers.engine import compile_router
+    """The compiled router (cached per router version and catalog fingerprint), from the
+    catalog rows this call loaded anyway. Raises RuleError for an invalid router."""
+    from routers.compiling import catalog_infos, compiled_router_with
 
-    infos, fingerprint = _catalog_infos(catalog.values())
-    key = (router_identity(router), router.version, fingerprint)
-    with _compiled_lock:
-        hit = _compiled.get(key)
-        if hit is not None:
-            _compiled.move_to_end(key)
-            return hit
-    compiled = compile_router(router_spec_for(router, infos))
-    with _compiled_lock:
-        _compiled[key] = compiled
-        while len(_compiled) > _COMPILED_CACHE_SIZE:
-            _compiled.popitem(last=False)
-    return compiled
+    rows = sorted(catalog.values(), key=lambda m: m.pk)
+    return compiled_router_with(
+        router,
+        *catalog_infos((m.ref, m.display_name, m.context_window, m.supports_images) for m in rows),
+    )
 
 
 async def _prepared_for(user: User, name: str) -> _Prepared:
