@@ -28,7 +28,6 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import close_old_connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -41,7 +40,7 @@ from chat.failover import ChainResult, run_chain
 from chat.providers.base import ChatMessage, ChatRequest, ImagePart
 from chat.services import ALLOWED_IMAGE_TYPES
 from routers import gateway
-from routerweb.db import run_db
+from routerweb.db import recycling_connections, run_db
 
 logger = logging.getLogger(__name__)
 
@@ -402,13 +401,6 @@ _pending: set[Future[None]] = set()
 _pending_lock = threading.Lock()
 
 
-def _logged_in_background(call: _Call) -> None:
-    try:
-        call.log()
-    finally:
-        close_old_connections()
-
-
 def wait_for_logs(timeout: float = 10.0) -> None:
     """Block until every queued decision is written (tests and orderly shutdown)."""
     with _pending_lock:
@@ -477,7 +469,7 @@ class _Call:
 
     def log_later(self) -> None:
         """Queue `log` on the logging thread."""
-        future = _log_pool.submit(_logged_in_background, self)
+        future = _log_pool.submit(recycling_connections(self.log))
         with _pending_lock:
             _pending.add(future)
         future.add_done_callback(_forget)

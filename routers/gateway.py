@@ -107,11 +107,6 @@ _plans: OrderedDict[tuple[int, bool, str], tuple[str, float, _Prepared]] = Order
 _plans_lock = Lock()
 
 
-def clear_plan_cache() -> None:
-    with _plans_lock:
-        _plans.clear()
-
-
 def _compiled_router(router: Router, catalog: dict[str, CatalogModel]) -> Any:
     """The compiled router (cached per router version and catalog fingerprint), from the
     catalog rows this call loaded anyway. Raises RuleError for an invalid router."""

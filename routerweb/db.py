@@ -16,7 +16,10 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
 
-def _recycling[**P, T](fn: Callable[P, T]) -> Callable[P, T]:
+def recycling_connections[**P, T](fn: Callable[P, T]) -> Callable[P, T]:
+    """`fn` wrapped to recycle this thread's connections before and after, as per request
+    (also used by the decision-logging thread in chat/v1.py)."""
+
     def call(*args: P.args, **kwargs: P.kwargs) -> T:
         close_old_connections()
         try:
@@ -29,4 +32,4 @@ def _recycling[**P, T](fn: Callable[P, T]) -> Callable[P, T]:
 
 async def run_db[T](fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` on a worker thread, connections recycled as per request."""
-    return await sync_to_async(_recycling(fn), thread_sensitive=False)(*args, **kwargs)
+    return await sync_to_async(recycling_connections(fn), thread_sensitive=False)(*args, **kwargs)
