@@ -20,7 +20,7 @@ from chat import services
 from chat.answering import Delta, answer_events
 from chat.commands import Command, command_run, parse_command
 from chat.forms import CatalogModelForm, ProviderForm, WorkspaceForm
-from chat.models import CatalogModel, Message, Provider
+from chat.models import CatalogModel, Message, Provider, Thread, Workspace
 from chat.preview import preview_route
 from chat.selectors import (
     catalog_list_enabled,
@@ -88,25 +88,19 @@ def workspace_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def workspace_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = workspace_get_for_user(user=request.user, pk=pk)
-    return render(
-        request,
-        "chat/thread.html",
-        {
-            "workspace": workspace,
-            "threads": thread_list_for_user(user=request.user, workspace=workspace),
-            "workspaces": workspace_list_for_user(user=request.user),
-            "thread": None,
-            "chat_messages": [],
-            "catalog": catalog_list_enabled(),
-        },
-    )
+    return _chat_page(request, workspace, thread=None)
 
 
 @require_GET
 def thread_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, pk=pk)
-    workspace = thread.workspace
-    chat_messages = thread.messages.prefetch_related("attachments")
+    return _chat_page(request, thread.workspace, thread=thread)
+
+
+def _chat_page(
+    request: HtmxHttpRequest, workspace: Workspace, *, thread: Thread | None
+) -> HttpResponse:
+    """The chat page: a workspace's threads beside one open thread (or none yet)."""
     return render(
         request,
         "chat/thread.html",
@@ -115,7 +109,7 @@ def thread_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "threads": thread_list_for_user(user=request.user, workspace=workspace),
             "workspaces": workspace_list_for_user(user=request.user),
             "thread": thread,
-            "chat_messages": chat_messages,
+            "chat_messages": thread.messages.prefetch_related("attachments") if thread else [],
             "catalog": catalog_list_enabled(),
         },
     )
