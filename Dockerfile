@@ -5,9 +5,14 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY routerweb ./routerweb
+COPY engine ./engine
+COPY providers ./providers
 COPY routers ./routers
+COPY decisions ./decisions
 COPY chat ./chat
+COPY gateway ./gateway
 COPY accounts ./accounts
+COPY audit ./audit
 RUN pip install .
 
 COPY . .

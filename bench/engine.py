@@ -24,7 +24,7 @@ from time import perf_counter_ns
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from routers.engine import (  # noqa: E402
+from engine import (  # noqa: E402
     CompiledRouter,
     HistoryMessage,
     ModelInfo,

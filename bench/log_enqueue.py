@@ -27,7 +27,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from routers.decision_log import decision_log, new_payload  # noqa: E402
+from decisions.log import decision_log, new_payload  # noqa: E402
 from routerweb.celery import app  # noqa: E402
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "3000"))

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 
-from chat.failover import ChainResult, run_chain
 from chat.models import CatalogModel, Message, MessageStatus, Thread
-from chat.providers.base import ChatRequest, ProviderError
 from chat.selectors import catalog_list_enabled
 from chat.services import candidates_for, estimate_usage, history_for, to_chat_messages
+from providers.adapters.base import ChatRequest, ProviderError
+from providers.failover import ChainResult, run_chain
 
 if TYPE_CHECKING:
     from routers.models import Router
@@ -47,7 +47,7 @@ class Plan:
 
     chain: list[CatalogModel]
     routing: dict
-    decision: object | None = None  # routers.engine.Decision when a router decided
+    decision: object | None = None  # engine.Decision when a router decided
     router: Router | None = None
     primary: CatalogModel | None = None
     problem: str = ""
@@ -128,8 +128,8 @@ def _primary_of(thread: Thread) -> CatalogModel | None:
 
 
 async def _plan_with_router(loaded: Loaded, router) -> Plan:
+    from engine import RuleError
     from routers.compiling import compiled_router_for
-    from routers.engine import RuleError
     from routers.routing import (
         aroute,
         asticky_get,
@@ -236,7 +236,7 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
 def _log_decision(
     loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal
 ) -> None:
-    from routers.decision_log import answer_payload, decision_log
+    from decisions.log import answer_payload, decision_log
 
     routing = plan.routing
     workspace = loaded.thread.workspace

@@ -7,7 +7,7 @@ from typing import cast
 from django.conf import settings
 from django.db import models
 
-from chat import crypto
+from providers import crypto
 
 
 class ProviderKind(models.TextChoices):

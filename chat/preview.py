@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routers.engine import RuleError
+from engine import RuleError
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,8 @@ class Preview:
 
 def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Preview:
     from chat.selectors import catalog_list_enabled
+    from engine import decide, evaluate
     from routers.compiling import compiled_router_for
-    from routers.engine import decide, evaluate
     from routers.routing import history_for_engine, route_input_for_test
 
     if thread is not None and thread.override_model is not None:

@@ -14,7 +14,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import User
-from chat.failover import Candidate
 from chat.models import (
     Attachment,
     CatalogModel,
@@ -24,7 +23,8 @@ from chat.models import (
     Workspace,
     WorkspaceMode,
 )
-from chat.providers.base import (
+from engine.tokens import estimate_message_tokens
+from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     ImagePart,
@@ -33,8 +33,8 @@ from chat.providers.base import (
     TextDelta,
     Usage,
 )
-from chat.providers.registry import get_adapter
-from routers.engine.tokens import estimate_message_tokens
+from providers.adapters.registry import get_adapter
+from providers.failover import Candidate
 
 log = logging.getLogger(__name__)
 

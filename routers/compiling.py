@@ -16,9 +16,9 @@ from threading import Lock
 from typing import cast
 
 from chat.models import CatalogModel
-from routers.engine import ModelInfo, RouterSpec, RuleSpec, compile_router
-from routers.engine.compile import CompiledRouter
-from routers.engine.types import MatchMode, RuleKind
+from engine import ModelInfo, RouterSpec, RuleSpec, compile_router
+from engine.compile import CompiledRouter
+from engine.types import MatchMode, RuleKind
 from routers.models import Router
 
 _CACHE_SIZE = 256

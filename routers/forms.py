@@ -18,8 +18,8 @@ from django import forms
 from django.http import QueryDict
 
 from chat.selectors import catalog_list_enabled
-from routers.engine import OPERATORS, PROPERTIES, RuleError, validate_condition
-from routers.engine.properties import LANGUAGE_CODES, WEEKDAYS
+from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
+from engine.properties import LANGUAGE_CODES, WEEKDAYS
 from routers.models import MatchMode, RuleKind, Visibility
 
 DEFAULT_PROPERTY = "keywords"

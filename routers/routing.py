@@ -21,10 +21,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from chat.models import CatalogModel
-from chat.providers.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
-from chat.providers.registry import get_adapter
-from routers.compiling import compiled_router_for
-from routers.engine import (
+from engine import (
     ClassifierAnswerError,
     ClassifierVerdict,
     Decision,
@@ -36,7 +33,10 @@ from routers.engine import (
     evaluate,
     parse_classifier_answer,
 )
-from routers.engine.compile import CompiledRouter
+from engine.compile import CompiledRouter
+from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
+from providers.adapters.registry import get_adapter
+from routers.compiling import compiled_router_for
 from routers.models import Router
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from routers.engine import RuleError, is_model_ref, validate_condition
+from engine import RuleError, is_model_ref, validate_condition
 
 FORMAT: Final = "routerweb.router"
 FORMAT_VERSION: Final = 1

@@ -28,8 +28,8 @@ from accounts.models import User
 from audit.services import audit_record, snapshot
 from chat.models import CatalogModel, WorkspaceMode
 from chat.selectors import catalog_get_by_ref
+from engine import RuleError, validate_condition
 from routers import config_version
-from routers.engine import RuleError, validate_condition
 from routers.models import MatchMode, Router, Rule, RuleKind, Visibility
 from routers.schemas import (
     FORMAT,

@@ -6,7 +6,7 @@ from routers import views
 
 # Rules live under their router's URL only: a rule id from another router 404s.
 urlpatterns = [
-    path("", include("routers.analytics_urls")),
+    path("", include("decisions.urls")),
     path("", views.router_list, name="router_list"),
     path("new/", views.router_create, name="router_create"),
     path("import/", views.router_import, name="router_import"),

@@ -22,9 +22,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from chat.selectors import catalog_list_enabled
+from engine import OPERATORS, PROPERTIES, RuleError
+from engine.conditions import compile_condition
 from routers import services
-from routers.engine import OPERATORS, PROPERTIES, RuleError
-from routers.engine.conditions import compile_condition
 from routers.forms import (
     ConditionRow,
     ImportForm,

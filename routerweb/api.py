@@ -23,7 +23,7 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
 from accounts.auth import api_auth
-from routers.engine import RuleError
+from engine import RuleError
 
 
 class LocalSwagger(Swagger):

@@ -52,7 +52,7 @@ class GatewayHandler(ASGIHandler):
         thread's database connections) and closes the response on one. Gateway views do their
         database work through `routerweb.db.run_db`, which recycles connections itself, so the
         signal is not sent; and the response is closed on the event loop: closing a gateway
-        response only queues its decision log on the logging thread (chat/v1.py) and sends
+        response only queues its decision log on the logging thread (gateway/v1.py) and sends
         `request_finished`, whose receivers find no connection on the loop's thread.
         """
         try:

@@ -18,7 +18,7 @@ from django.db import close_old_connections
 
 def recycling_connections[**P, T](fn: Callable[P, T]) -> Callable[P, T]:
     """`fn` wrapped to recycle this thread's connections before and after, as per request
-    (also used by the decision-logging thread in chat/v1.py)."""
+    (also used by the decision-logging thread in gateway/v1.py)."""
 
     def call(*args: P.args, **kwargs: P.kwargs) -> T:
         close_old_connections()

@@ -47,9 +47,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "accounts",
-    "chat",
-    "routers",
     "audit",
+    "providers",
+    "routers",
+    "decisions",
+    "chat",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -217,7 +220,7 @@ CLASSIFIER_TIMEOUT = env_float("CLASSIFIER_TIMEOUT", 8.0)
 CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
 
 # The /v1 gateway keeps each user's prepared routers and catalog in process memory until the
-# routing configuration changes (see routers/gateway.py); this caps how long a copy is
+# routing configuration changes (see gateway/plans.py); this caps how long a copy is
 # trusted when a change bypassed the application (an edit straight in the database).
 PLAN_CACHE_SECONDS = env_float("PLAN_CACHE_SECONDS", 60.0)
 
@@ -253,7 +256,7 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimu
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
 
-# --- Failure policy (chat/failover.py) and circuit breaker (chat/breaker.py) ----------------
+# --- Failure policy (providers/failover.py) and circuit breaker (providers/breaker.py) ----------------
 # Attempts per model (the first try included) for retryable errors: 429, 5xx, connection reset.
 FAILOVER_MAX_ATTEMPTS_PER_MODEL = env_int("FAILOVER_MAX_ATTEMPTS_PER_MODEL", 2, minimum=1)
 # Backoff between tries on one model: base × 2^(n-1), capped, with jitter (never below half).

@@ -20,7 +20,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", api_urls()),
-    path("v1/", include("chat.v1_urls")),
+    path("v1/", include("gateway.urls")),
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     path("routers/", include("routers.urls")),

@@ -83,7 +83,7 @@ def client_for(client):
 
 @pytest.fixture
 def demo_catalog(db):
-    from chat.catalog import provider_ensure
+    from providers.catalog import provider_ensure
 
     provider, _ = provider_ensure(slug="demo", name="Demo (simulated)", kind="demo")
     return {m.model_id: m for m in provider.models.all()}

@@ -62,7 +62,7 @@ class _LiveServer:
             if time.monotonic() > deadline:
                 raise RuntimeError("the server is still busy")
             time.sleep(0.005)
-        from chat.v1 import wait_for_logs
+        from gateway.v1 import wait_for_logs
 
         wait_for_logs(timeout)
 

@@ -10,8 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from chat.models import Workspace
+from decisions.log import decision_write, new_payload
 from routers import services
-from routers.decision_log import decision_write, new_payload
 from routers.models import Router, RoutingDecision, Rule
 
 
@@ -242,7 +242,7 @@ def test_dry_run_returns_the_decision_without_answering(api, private_router, mon
     def no_answers(*args, **kwargs):
         raise AssertionError("the answering model must not be called")
 
-    monkeypatch.setattr("chat.failover.run_chain", no_answers)
+    monkeypatch.setattr("providers.failover.run_chain", no_answers)
     response = api.post(f"/routers/{private_router.pk}/dry-run", {"message": "A python bug"})
     assert response.status_code == 200
     decision = response.json()

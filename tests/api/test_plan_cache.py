@@ -10,7 +10,8 @@ from __future__ import annotations
 import openai
 import pytest
 
-from routers import config_version, gateway, services
+from gateway import plans as gateway
+from routers import config_version, services
 from tests.api.conftest import _running
 
 CODE = [{"role": "user", "content": "My python script fails."}]

@@ -48,7 +48,7 @@ def test_build_reorder_and_test_a_router(
 ):
     from playwright.sync_api import expect
 
-    from chat.catalog import provider_ensure
+    from providers.catalog import provider_ensure
     from routers.models import Router
 
     provider_ensure(slug="demo", name="Demo (simulated)", kind="demo")

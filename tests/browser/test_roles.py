@@ -53,7 +53,7 @@ def _set_password(page, link: str, password: str) -> None:
 def test_an_admin_a_manager_and_a_member_each_see_what_they_should(
     live_server, browser_page, django_user_model
 ):
-    from chat.catalog import provider_ensure
+    from providers.catalog import provider_ensure
     from routers import services
 
     page, errors = browser_page

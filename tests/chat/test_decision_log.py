@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from routers.decision_log import decision_write, new_payload
+from decisions.log import decision_write, new_payload
+from decisions.tasks import record_decision
 from routers.models import RoutingDecision
-from routers.tasks import record_decision
 
 
 def test_the_task_is_idempotent(db):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from routers.engine import (
+from engine import (
     CompiledRouter,
     ModelInfo,
     RouteInput,

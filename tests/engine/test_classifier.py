@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from engine_helpers import calc, cond, llm, message, router
 
-from routers.engine import (
+from engine import (
     ClassifierAnswerError,
     ClassifierPrompt,
     HistoryMessage,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from routers.engine import detect_language
-from routers.engine.code_heuristic import looks_like_code
+from engine import detect_language
+from engine.code_heuristic import looks_like_code
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from engine_helpers import calc, cond, holds, message, router
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routers.engine import evaluate, route
+from engine import evaluate, route
 
 
 def kw(*words: str, operator: str = "contains_any") -> dict[str, object]:
@@ -140,7 +140,7 @@ def test_keyword_verdicts_say_what_was_found_or_missing() -> None:
 
 
 def test_a_failed_one_pass_scan_falls_back_to_searching_each_pattern() -> None:
-    from routers.engine.regexes import PatternBank
+    from engine.regexes import PatternBank
 
     class GaveUp:
         def Match(self, text: str) -> None:  # noqa: N802 — RE2's name

@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import routers.engine
+import engine
 
-ENGINE = Path(routers.engine.__file__).parent
+ENGINE = Path(engine.__file__).parent
 
 
 def _imported_modules(source: str) -> set[str]:
@@ -39,6 +39,6 @@ def test_no_engine_module_imports_django() -> None:
 
 
 def test_importing_the_engine_does_not_load_django() -> None:
-    code = "import sys, routers.engine; print('django' in sys.modules)"
+    code = "import sys, engine; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from engine_helpers import cond, holds
 
-from routers.engine import PROPERTIES, HistoryMessage
+from engine import PROPERTIES, HistoryMessage
 
 HISTORY = (
     HistoryMessage("user", "a" * 400),  # 100 + 4 tokens

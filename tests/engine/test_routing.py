@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from engine_helpers import NOW, calc, cond, llm, message, router
 
-from routers.engine import (
+from engine import (
     ClassifierPrompt,
     ClassifierVerdict,
     HistoryMessage,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from engine_helpers import calc, cond, llm, router
 
-from routers.engine import (
+from engine import (
     OPERATORS,
     PROPERTIES,
     RouterSpec,

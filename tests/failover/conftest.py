@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from chat import adapter_pool
-from chat.failover import Candidate, ChainResult, run_chain
-from chat.providers.base import ChatMessage, ChatRequest, ProviderConfig
+from providers import adapter_pool
+from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig
+from providers.failover import Candidate, ChainResult, run_chain
 from tests.fake_upstream import FakeUpstream
 
 
@@ -72,5 +72,5 @@ def sent_to(fake: FakeUpstream, model: str) -> int:
 def _sdks_imported():
     # The registry imports an SDK on first use, which takes seconds; tests that time the
     # policy must not time the import.
-    import chat.providers.anthropic  # noqa: F401
-    import chat.providers.openai  # noqa: F401
+    import providers.adapters.anthropic  # noqa: F401
+    import providers.adapters.openai  # noqa: F401

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chat import adapter_pool
-from chat.providers.base import ProviderConfig
+from providers import adapter_pool
+from providers.adapters.base import ProviderConfig
 from tests.failover.conftest import answer, candidate
 
 
@@ -43,8 +43,8 @@ async def test_closing_the_pool_closes_the_sdk_clients(fake_upstream):
 
 
 async def test_a_listener_that_goes_away_closes_the_upstream_stream(fake_upstream):
-    from chat.failover import ChainResult, run_chain
-    from chat.providers.base import ChatMessage, ChatRequest
+    from providers.adapters.base import ChatMessage, ChatRequest
+    from providers.failover import ChainResult, run_chain
 
     fake_upstream.script(reply="one two three four", stall_after_chunks=1, stall_seconds=0.2)
     chain = [candidate(fake_upstream, "primary")]

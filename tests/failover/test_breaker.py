@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from chat import breaker
+from providers import breaker
 from tests.failover.conftest import answer, candidate, sent_to
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat.failover import CONTINUE_INSTRUCTION
+from providers.failover import CONTINUE_INSTRUCTION
 from tests.failover.conftest import answer, candidate, sent_to
 
 REPLY = "one two three four five six"

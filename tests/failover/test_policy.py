@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from chat.failover import (
+from providers.adapters.base import ChatMessage, ProviderError
+from providers.failover import (
     CONTINUE_INSTRUCTION,
     ChainResult,
     Policy,
     continuation_messages,
     next_step,
 )
-from chat.providers.base import ChatMessage, ProviderError
 
 POLICY = Policy(
     max_attempts=2,

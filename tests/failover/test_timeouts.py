@@ -61,8 +61,8 @@ async def test_a_first_token_within_the_limit_is_waited_for(fake_upstream, setti
 
 
 async def test_the_policy_caps_a_long_provider_connect_timeout():
-    from chat.failover import Candidate, ChainResult, Policy, _Chain
-    from chat.providers.base import ChatRequest, ProviderConfig
+    from providers.adapters.base import ChatRequest, ProviderConfig
+    from providers.failover import Candidate, ChainResult, Policy, _Chain
 
     policy = Policy.current()
     chain = _Chain(ChatRequest(model="", messages=()), ChainResult(), policy, False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from chat.providers.base import ProviderError, StreamEvent, TextDelta, Usage
+from providers.adapters.base import ProviderError, StreamEvent, TextDelta, Usage
 
 SDK_KINDS = ("openai", "anthropic", "gemini")
 

@@ -16,8 +16,8 @@ def _no_demo_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def make_adapter(fake_upstream):  # noqa: F811 - the imported fixture, used by name
     """Build an adapter of `kind` pointed at the fake upstream, with short test timeouts."""
-    from chat.providers.base import ProviderConfig
-    from chat.providers.registry import get_adapter
+    from providers.adapters.base import ProviderConfig
+    from providers.adapters.registry import get_adapter
 
     built = []
 

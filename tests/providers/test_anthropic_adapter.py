@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from chat.providers.base import ChatMessage, ChatRequest, ImagePart, ProviderError
+from providers.adapters.base import ChatMessage, ChatRequest, ImagePart, ProviderError
 from tests.providers._helpers import PNG_1X1, collect, stream_until_error
 
 HELLO = ChatRequest(
@@ -75,7 +75,7 @@ async def test_an_overloaded_error_event_inside_a_stream_is_unavailable():
     import anthropic
     import httpx2
 
-    from chat.providers.anthropic import _status_error
+    from providers.adapters.anthropic import _status_error
 
     response = httpx2.Response(200, request=httpx2.Request("POST", "http://x/v1/messages"))
     body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat.providers.base import ChatMessage, ChatRequest, ProviderConfig, TextDelta, Usage
-from chat.providers.demo import DemoAdapter, chunk_delay
-from routers.engine.classifier import CLOSE, NONE_LABEL, OPEN
+from engine.classifier import CLOSE, NONE_LABEL, OPEN
+from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, TextDelta, Usage
+from providers.adapters.demo import DemoAdapter, chunk_delay
 from tests.providers._helpers import collect, text_of
 
 ASK = ChatRequest(
@@ -75,7 +75,7 @@ async def test_the_chunk_delay_comes_from_the_environment(monkeypatch):
 
 
 def classifier_request(message: str) -> ChatRequest:
-    # The shape routers.engine.classifier builds: labelled rules in the system prompt,
+    # The shape engine.classifier builds: labelled rules in the system prompt,
     # the excerpt between delimiter lines in the user message.
     system = (
         "Decide which ONE of the rules below applies.\n\nRules:\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.providers.base import ChatMessage, ChatRequest, ImagePart, ProviderError
+from providers.adapters.base import ChatMessage, ChatRequest, ImagePart, ProviderError
 from tests.fake_upstream.server import decode_base64
 from tests.providers._helpers import PNG_1X1, collect, stream_until_error
 
@@ -96,7 +96,7 @@ async def test_a_connect_timeout_is_separate_from_the_read_timeout(make_adapter,
 async def test_an_invalid_key_reported_as_400_is_auth():
     from google.genai import errors
 
-    from chat.providers.gemini import _api_error
+    from providers.adapters.gemini import _api_error
 
     details = {
         "error": {
@@ -115,7 +115,7 @@ async def test_an_invalid_key_reported_as_400_is_auth():
 async def test_a_rate_limit_uses_retry_info_when_there_is_no_header():
     from google.genai import errors
 
-    from chat.providers.gemini import _api_error
+    from providers.adapters.gemini import _api_error
 
     details = {
         "error": {
@@ -138,8 +138,8 @@ async def test_it_lists_models_without_the_models_prefix(make_adapter, fake_upst
 
 
 async def test_a_missing_key_is_an_auth_error_not_an_sdk_exception():
-    from chat.providers.base import ProviderConfig
-    from chat.providers.gemini import GeminiAdapter
+    from providers.adapters.base import ProviderConfig
+    from providers.adapters.gemini import GeminiAdapter
 
     with pytest.raises(ProviderError) as error:
         await GeminiAdapter(ProviderConfig(kind="gemini")).complete(HELLO)

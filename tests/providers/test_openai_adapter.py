@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from chat.providers.base import ChatMessage, ChatRequest, ImagePart, ProviderError
+from providers.adapters.base import ChatMessage, ChatRequest, ImagePart, ProviderError
 from tests.providers._helpers import PNG_1X1, collect, stream_until_error, text_of
 
 HELLO = ChatRequest(
@@ -71,8 +71,8 @@ async def test_choices_go_as_plain_text_to_compatible_servers(make_adapter, fake
 
 
 async def test_compatible_servers_need_a_base_url():
-    from chat.providers.base import ProviderConfig
-    from chat.providers.openai import OpenAICompatibleAdapter
+    from providers.adapters.base import ProviderConfig
+    from providers.adapters.openai import OpenAICompatibleAdapter
 
     with pytest.raises(ValueError, match="base URL"):
         OpenAICompatibleAdapter(ProviderConfig(kind="openai_compatible"))
@@ -128,7 +128,7 @@ async def test_a_compatible_servers_context_message_without_a_code_is_context_to
     import httpx2
     import openai
 
-    from chat.providers.openai import _status_error
+    from providers.adapters.openai import _status_error
 
     response = httpx2.Response(400, request=httpx2.Request("POST", "http://x/v1/chat/completions"))
     body = {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chat.providers.base import ProviderConfig
-from chat.providers.registry import PROVIDER_KINDS, get_adapter
+from providers.adapters.base import ProviderConfig
+from providers.adapters.registry import PROVIDER_KINDS, get_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,8 +51,8 @@ def test_sdks_are_imported_only_when_their_adapter_is_needed():
     # A fresh interpreter: this one has imported every SDK already.
     script = (
         "import sys\n"
-        "from chat.providers.base import ProviderConfig\n"
-        "from chat.providers.registry import get_adapter\n"
+        "from providers.adapters.base import ProviderConfig\n"
+        "from providers.adapters.registry import get_adapter\n"
         "get_adapter(ProviderConfig(kind='demo'))\n"
         "heavy = [m for m in ('openai', 'anthropic', 'google.genai') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from chat.providers.base import ChatMessage, ChatRequest, ProviderError, TextDelta, Usage
+from providers.adapters.base import ChatMessage, ChatRequest, ProviderError, TextDelta, Usage
 from tests.providers._helpers import SDK_KINDS, collect, stream_until_error, text_of, usages
 
 pytestmark = pytest.mark.parametrize("kind", SDK_KINDS)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import include, path, reverse
 
-from routers.analytics import (
+from decisions.analytics import (
     MAX_SERIES,
     OTHER,
     analytics_range_parse,
@@ -19,11 +19,11 @@ from routers.analytics import (
 )
 from routers.models import Router, RoutingDecision, Rule
 
-# The lead mounts routers.analytics_urls beside routers.urls; until then (and regardless), these
+# The lead mounts decisions.urls beside routers.urls; until then (and regardless), these
 # tests run against the real URL conf plus the analytics URLs.
 urlpatterns = [
     path("", include("routerweb.urls")),
-    path("routers/", include("routers.analytics_urls")),
+    path("routers/", include("decisions.urls")),
 ]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from routers.decision_log import decision_log, new_payload
+from decisions.log import decision_log, new_payload
 from routers.models import RoutingDecision
 
 pytestmark = [

@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Role, User
-from chat.catalog import provider_ensure
 from chat.models import CatalogModel, Workspace, WorkspaceMode
+from providers.catalog import provider_ensure
 
 REAL_PROVIDERS = [
     ("OPENAI_API_KEY", "openai", "OpenAI", "openai"),

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import Http404
 
 from accounts.models import User
-from routers.engine import RuleError
+from engine import RuleError
 from routers.models import Router
 
 _TIME = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")

@@ -15,7 +15,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from routers.analytics import (
+from decisions.analytics import (
     DEFAULT_DAYS,
     MAX_DAYS,
     DateRange,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from routers import analytics_views
+from decisions import views as analytics_views
 
 urlpatterns = [
     path("<int:pk>/analytics/", analytics_views.router_analytics_page, name="router_analytics"),

@@ -6,7 +6,7 @@ word count, whether it looks like a question or code), so which rule routed it i
 
 Classifier calls (`request.choices` set) are simulated too: the demo picks the offered
 choice whose description shares the most words with the message being classified, or
-"none". It reads the prompt `routers.engine.classifier` builds: each option on its own line
+"none". It reads the prompt `engine.classifier` builds: each option on its own line
 with its description (`r1: questions about contracts, law or compliance`), and the message
 to classify between `<<<EXCERPT` / `EXCERPT>>>` lines of the last user message (without
 those lines, the whole last user message minus the option lines).
@@ -19,8 +19,8 @@ import os
 import re
 from collections.abc import AsyncIterator
 
-from chat.providers._common import make_usage
-from chat.providers.base import ChatRequest, Completion, ProviderConfig, StreamEvent, TextDelta
+from providers.adapters._common import make_usage
+from providers.adapters.base import ChatRequest, Completion, ProviderConfig, StreamEvent, TextDelta
 
 # Seconds between streamed words, so the demo feels like streaming. Tests set it to 0.
 CHUNK_DELAY_ENV = "DEMO_CHUNK_DELAY"

@@ -23,7 +23,7 @@ from typing import Any
 import anthropic
 from anthropic import AsyncAnthropic
 
-from chat.providers._common import (
+from providers.adapters._common import (
     CHOICE_FIELD,
     CHOICE_TOOL_NAME,
     choice_json_schema,
@@ -36,7 +36,7 @@ from chat.providers._common import (
     stream_by_completing,
     transport_error,
 )
-from chat.providers.base import (
+from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     Completion,

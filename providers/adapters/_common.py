@@ -10,7 +10,8 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
-from chat.providers.base import (
+from engine.tokens import estimate_message_tokens, estimate_tokens
+from providers.adapters.base import (
     ChatRequest,
     Completion,
     ErrorKind,
@@ -19,7 +20,6 @@ from chat.providers.base import (
     TextDelta,
     Usage,
 )
-from routers.engine.tokens import estimate_message_tokens, estimate_tokens
 
 # Name of the forced tool / JSON property that carries a structured choice.
 CHOICE_FIELD = "choice"

@@ -36,10 +36,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from accounts.auth import bearer_token_from
 from accounts.tokens import aapi_token_identify
-from chat.failover import ChainResult, run_chain
-from chat.providers.base import ChatMessage, ChatRequest, ImagePart
 from chat.services import ALLOWED_IMAGE_TYPES
-from routers import gateway
+from gateway import plans
+from providers.adapters.base import ChatMessage, ChatRequest, ImagePart
+from providers.failover import ChainResult, run_chain
 from routerweb.db import recycling_connections, run_db
 
 logger = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ def _parse(request: HttpRequest) -> ChatCompletionIn:
 # --- responses --------------------------------------------------------------------------------
 
 
-def _headers(plan: gateway.Plan, answered_by: str) -> dict[str, str]:
+def _headers(plan: plans.Plan, answered_by: str) -> dict[str, str]:
     return {
         "x-routerweb-model": answered_by,
         "x-routerweb-rule": plan.rule_name,
@@ -290,7 +290,7 @@ def _headers(plan: gateway.Plan, answered_by: str) -> dict[str, str]:
     }
 
 
-def _usage_json(outcome: gateway.Outcome) -> dict[str, int]:
+def _usage_json(outcome: plans.Outcome) -> dict[str, int]:
     usage = outcome.usage
     prompt, completion = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
     return {
@@ -301,7 +301,7 @@ def _usage_json(outcome: gateway.Outcome) -> dict[str, int]:
 
 
 def _completion_json(
-    plan: gateway.Plan, result: ChainResult, outcome: gateway.Outcome, created: int
+    plan: plans.Plan, result: ChainResult, outcome: plans.Outcome, created: int
 ) -> dict:
     return {
         "id": f"chatcmpl-{plan.uid}",
@@ -374,7 +374,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         body = _parse(request)
         chat_request = to_chat_request(body)
         try:
-            plan = await gateway.aplan(
+            plan = await plans.aplan(
                 user=entry.user, groups=entry.groups, name=body.model, request=chat_request
             )
         except Http404 as exc:
@@ -442,7 +442,7 @@ class _LoggedStream(_LogsOnClose, StreamingHttpResponse):
 class _Call:
     """One answer in flight. `log` records the decision exactly once, however the call ends."""
 
-    def __init__(self, plan: gateway.Plan, request: ChatRequest, user_id: int) -> None:
+    def __init__(self, plan: plans.Plan, request: ChatRequest, user_id: int) -> None:
         self.plan = plan
         self.request = request
         self.user_id = user_id
@@ -452,8 +452,8 @@ class _Call:
         self._logged = False
         self._lock = threading.Lock()
 
-    def outcome(self) -> gateway.Outcome:
-        return gateway.outcome_of(self.plan, self.request, self.result)
+    def outcome(self) -> plans.Outcome:
+        return plans.outcome_of(self.plan, self.request, self.result)
 
     def log(self) -> None:
         with self._lock:
@@ -461,7 +461,7 @@ class _Call:
                 return
             self._logged = True
         try:
-            gateway.log_call(
+            plans.log_call(
                 plan=self.plan, result=self.result, outcome=self.outcome(), user_id=self.user_id
             )
         except Exception:  # the answer is out; a logging failure must not become a 500
@@ -565,7 +565,7 @@ def _model_list(user: Any) -> list[dict[str, Any]]:
 
     routers = [
         {
-            "id": f"{gateway.ROUTER_PREFIX}{r.slug}",
+            "id": f"{plans.ROUTER_PREFIX}{r.slug}",
             "object": "model",
             "created": int(r.created_at.timestamp()),
             "owned_by": "routerweb",

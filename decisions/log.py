@@ -154,7 +154,7 @@ def decision_log(payload: dict[str, Any]) -> None:
 
 
 def _enqueue(payload: dict[str, Any]) -> None:
-    from routers.tasks import record_decision
+    from decisions.tasks import record_decision
 
     if record_decision.app.conf.task_always_eager:
         record_decision.apply(args=[payload], throw=False)

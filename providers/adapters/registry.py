@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import cast
 
-from chat.providers.base import ProviderAdapter, ProviderConfig
+from providers.adapters.base import ProviderAdapter, ProviderConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,23 +25,27 @@ class ProviderKind:
 
 
 PROVIDER_KINDS: dict[str, ProviderKind] = {
-    "openai": ProviderKind("OpenAI", True, False, "chat.providers.openai.OpenAIAdapter"),
+    "openai": ProviderKind("OpenAI", True, False, "providers.adapters.openai.OpenAIAdapter"),
     "anthropic": ProviderKind(
-        "Anthropic", True, False, "chat.providers.anthropic.AnthropicAdapter", supports_prefill=True
+        "Anthropic",
+        True,
+        False,
+        "providers.adapters.anthropic.AnthropicAdapter",
+        supports_prefill=True,
     ),
-    "gemini": ProviderKind("Google Gemini", True, False, "chat.providers.gemini.GeminiAdapter"),
+    "gemini": ProviderKind("Google Gemini", True, False, "providers.adapters.gemini.GeminiAdapter"),
     "openai_compatible": ProviderKind(
         "OpenAI-compatible server (Ollama, vLLM, LM Studio, OpenRouter…)",
         # Local servers usually need no key; hosted ones (OpenRouter) do — the form allows both.
         False,
         True,
-        "chat.providers.openai.OpenAICompatibleAdapter",
+        "providers.adapters.openai.OpenAICompatibleAdapter",
     ),
     "demo": ProviderKind(
         "Demo (simulated, offline)",
         False,
         False,
-        "chat.providers.demo.DemoAdapter",
+        "providers.adapters.demo.DemoAdapter",
         supports_prefill=True,
     ),
 }

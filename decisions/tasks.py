@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError
 
-from routers.decision_log import decision_write
+from decisions.log import decision_write
 
 
 @shared_task(

@@ -23,7 +23,7 @@ import httpx
 from google import genai
 from google.genai import errors, types
 
-from chat.providers._common import (
+from providers.adapters._common import (
     connection_error,
     kind_for_status,
     make_usage,
@@ -33,7 +33,7 @@ from chat.providers._common import (
     stream_by_completing,
     transport_error,
 )
-from chat.providers.base import (
+from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     Completion,

@@ -15,8 +15,8 @@ import logging
 import threading
 from collections import OrderedDict
 
-from chat.providers.base import ProviderAdapter, ProviderConfig
-from chat.providers.registry import get_adapter
+from providers.adapters.base import ProviderAdapter, ProviderConfig
+from providers.adapters.registry import get_adapter
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chat import v1
+from gateway import v1
 
 urlpatterns = [
     path("chat/completions", v1.chat_completions, name="v1_chat_completions"),

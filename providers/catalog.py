@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chat.catalog_defaults import DEFAULTS
 from chat.models import CatalogModel, Provider
+from providers.catalog_defaults import DEFAULTS
 
 
 def provider_ensure(

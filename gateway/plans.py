@@ -1,8 +1,8 @@
 """Answering one API request through a router or a named model.
 
-The OpenAI-compatible endpoint (`chat/v1.py`) speaks the wire format; this module does the
+The OpenAI-compatible endpoint (`gateway/v1.py`) speaks the wire format; this module does the
 rest, protocol-free: resolve what `model` names for this user, route (for a router), turn the
-decision into a candidate chain for `chat.failover.run_chain` (the one failure policy),
+decision into a candidate chain for `providers.failover.run_chain` (the one failure policy),
 and, once the stream ends, compute usage and cost and log the routing decision like chat does
 (`channel="api"`).
 
@@ -14,7 +14,7 @@ memory while the routing configuration's version token (`routers.config_version`
 shared cache) is unchanged, and at most `PLAN_CACHE_SECONDS`. Any save of a router, rule,
 catalog model or provider replaces the token, so every process prepares afresh on its next
 call; a shared cache that cannot be reached means no copies are trusted. The decision is
-logged once the response has been sent (see `chat/v1.py`), so logging never delays the answer.
+logged once the response has been sent (see `gateway/v1.py`), so logging never delays the answer.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from chat.failover import Candidate, ChainResult
 from chat.models import CatalogModel
-from chat.providers.base import ChatMessage, ChatRequest, Usage
 from chat.selectors import catalog_list_enabled
 from chat.services import candidates_for, estimate_usage
+from providers.adapters.base import ChatMessage, ChatRequest, Usage
+from providers.failover import Candidate, ChainResult
 from routers import config_version
 from routers.models import Router
 from routerweb.db import run_db
@@ -147,7 +147,7 @@ async def _prepared_for(user: User, name: str) -> _Prepared:
 def _prepare(*, user: User, name: str) -> _Prepared:
     """Every database read a call needs: the enabled catalog and, for a router, its row (the
     compiled router is cached per version). Raises Http404 for a name this user cannot use."""
-    from routers.engine import RuleError
+    from engine import RuleError
     from routers.routing import classifier_target_for
     from routers.selectors import router_list_usable_by
 
@@ -184,7 +184,7 @@ def route_input_for_api(
     *, user: User, groups: tuple[str, ...], messages: tuple[ChatMessage, ...]
 ) -> Any:
     """The RouteInput for an API call: the last user message is the text, the rest history."""
-    from routers.engine import HistoryMessage, RouteInput
+    from engine import HistoryMessage, RouteInput
 
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     last = messages[last_user] if last_user is not None else None
@@ -278,8 +278,8 @@ def outcome_of(plan: Plan, request: ChatRequest, result: ChainResult) -> Outcome
 
 
 def log_call(*, plan: Plan, result: ChainResult, outcome: Outcome, user_id: int) -> None:
-    """Record the routing decision (via Celery, see routers.decision_log), channel "api"."""
-    from routers.decision_log import answer_payload, decision_log
+    """Record the routing decision (via Celery, see decisions.log), channel "api"."""
+    from decisions.log import answer_payload, decision_log
 
     decision = plan.routing.get("decision")
     usage = outcome.usage

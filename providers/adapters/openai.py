@@ -24,7 +24,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from chat.providers._common import (
+from providers.adapters._common import (
     CHOICE_FIELD,
     choice_json_schema,
     connection_error,
@@ -36,7 +36,7 @@ from chat.providers._common import (
     stream_by_completing,
     transport_error,
 )
-from chat.providers.base import (
+from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     Completion,

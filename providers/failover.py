@@ -31,7 +31,7 @@ continuation attempt, which would hide what actually happened.
 
 On top of the provider's own connect/read timeouts, each stream gets a time-to-first-token
 limit and a stall limit between chunks, enforced around every `__anext__` of the adapter's
-stream. A circuit breaker (`chat.breaker`) skips models that keep failing.
+stream. A circuit breaker (`providers.breaker`) skips models that keep failing.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ from typing import Any
 
 from django.conf import settings
 
-from chat import adapter_pool, breaker
-from chat.providers.base import (
+from engine.tokens import estimate_message_tokens
+from providers import adapter_pool, breaker
+from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     ErrorKind,
@@ -59,8 +60,7 @@ from chat.providers.base import (
     TextDelta,
     Usage,
 )
-from chat.providers.registry import supports_prefill
-from routers.engine.tokens import estimate_message_tokens
+from providers.adapters.registry import supports_prefill
 
 log = logging.getLogger(__name__)
 
