@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+    default = True
+
+
+class RouterwebAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with a site whose access follows the routerweb role."""
+
+    default = False
+    default_site = "accounts.admin_site.RouterwebAdminSite"

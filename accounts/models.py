@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
 
@@ -10,14 +12,33 @@ class Role(models.TextChoices):
     MEMBER = "member", "Member"
 
 
+def role_flags(role: str) -> dict[str, bool]:
+    """Django's own flags as the role dictates: only admins reach Django admin, with every
+    permission. The role is the one source of truth; these follow it wherever it is set."""
+    return {"is_staff": role == Role.ADMIN, "is_superuser": role == Role.ADMIN}
+
+
+class RouterwebUserManager(UserManager["User"]):
+    def create_superuser(  # type: ignore[override]
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        # `manage.py createsuperuser` makes an admin: the role decides, not the flag.
+        extra["role"] = Role.ADMIN
+        return super().create_superuser(username, email, password, **extra)
+
+
 class User(AbstractUser):
-    """A person using the instance. `role` decides what they may manage (see accounts.permissions)."""
+    """A person using the instance. `role` decides what they may manage; `is_staff` and
+    `is_superuser` are kept equal to "role is admin" by the role service (accounts.people)."""
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
 
+    objects: ClassVar[RouterwebUserManager] = RouterwebUserManager()  # type: ignore[assignment]
+
     @property
     def is_admin_role(self) -> bool:
-        return self.is_superuser or self.role == Role.ADMIN
+        # The role alone: a demoted bootstrap superuser is not an admin any more.
+        return self.role == Role.ADMIN
 
     @property
     def is_manager_role(self) -> bool:
