@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from chat.selectors import catalog_list_enabled
 from chat.services import candidates_for, estimate_usage, history_for, to_chat_messages
 from providers.adapters.base import ChatRequest, ProviderError
 from providers.failover import ChainResult, run_chain
+from routerweb import shared_cache
 
 if TYPE_CHECKING:
     from routers.models import Router
@@ -179,6 +181,27 @@ async def _claim(message_id: int) -> bool:
     return updated == 1
 
 
+STOPPED_ERROR = "Stopped by you."
+_STOP_TTL = 3600.0  # seconds; longer than any answer streams
+
+
+def _stop_key(message_id: int) -> str:
+    return f"chat:stop:{message_id}"
+
+
+async def answer_stop(message_id: int) -> None:
+    """Ask the stream answering `message_id` to stop (it may run in another process)."""
+    await shared_cache.set(_stop_key(message_id), "1", _STOP_TTL)
+
+
+async def _stop_requested(message_id: int) -> bool:
+    try:
+        return await shared_cache.get(_stop_key(message_id)) is not None
+    except Exception:  # a cache outage must not end answers; the user can reload instead
+        log.warning("could not read the stop flag of message %s", message_id, exc_info=True)
+        return False
+
+
 async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
     if not await _claim(message_id):
         yield Finished(message_id)
@@ -186,23 +209,43 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
     loaded = await sync_to_async(_load)(message_id)
     plan = await _plan(loaded)
     result = ChainResult()
+    stopped = await _stop_requested(message_id)
     try:
-        if plan.chain:
+        if stopped:
+            pass
+        elif plan.chain:
             candidates = await sync_to_async(candidates_for)(plan.chain)
-            async for text in run_chain(candidates, loaded.request, result):
-                yield Delta(text)
+            # Closing the chain (aclosing) closes the model's HTTP stream at once: a stopped
+            # answer stops costing tokens.
+            async with aclosing(run_chain(candidates, loaded.request, result)) as texts:
+                async for text in texts:
+                    yield Delta(text)
+                    if await _stop_requested(message_id):
+                        stopped = True
+                        break
         else:
             result.error = ProviderError("bad_request", plan.problem or "No model to answer.")
     finally:
-        await sync_to_async(_finish)(loaded, plan, result)
+        await sync_to_async(_finish)(loaded, plan, result, stopped=stopped)
+        if stopped:
+            await shared_cache.delete(_stop_key(message_id))
     yield Finished(message_id)
 
 
-def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
+def _finish(loaded: Loaded, plan: Plan, result: ChainResult, *, stopped: bool = False) -> None:
     message = loaded.message
-    answered_by = loaded.catalog.get(result.answered_by or "")
+    answering = result.answered_by
+    if stopped and answering is None and result.attempts:
+        # The model that was streaming when the user stopped it answered this far.
+        answering = result.attempts[-1]["model"]
+    answered_by = loaded.catalog.get(answering or "")
+    regenerated = bool(message.routing.get("regenerated"))
     message.content = result.text
     message.routing = {**plan.routing, "attempts": result.attempts}
+    if regenerated:
+        message.routing["regenerated"] = True
+    if stopped:
+        message.routing["stopped"] = True
     usage = None
     if answered_by is not None:
         usage = result.usage or estimate_usage(
@@ -214,7 +257,10 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult) -> None:
         message.output_tokens = usage.output_tokens
         message.usage_estimated = usage.estimated
         message.cost = answered_by.cost(usage.input_tokens, usage.output_tokens)
-    if result.complete and answered_by is not None:
+    if stopped:
+        message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
+        message.error = STOPPED_ERROR
+    elif result.complete and answered_by is not None:
         message.status = MessageStatus.COMPLETE
         message.error = ""
     else:

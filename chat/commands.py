@@ -95,4 +95,7 @@ def command_run(*, thread: Thread, command: Command) -> Message:
         text = thread_status(thread=thread)
     else:
         raise ValidationError(f"Unknown command /{command.name}. {HELP}")
-    return Message.objects.create(thread=thread, role="note", content=text)
+    # The command's name lets the page refresh what it changed (the model picker).
+    return Message.objects.create(
+        thread=thread, role="note", content=text, routing={"command": command.name}
+    )

@@ -10,7 +10,8 @@ from chat.models import CatalogModel, Message, Thread, Workspace
 
 
 def workspace_list_for_user(*, user: User) -> QuerySet[Workspace]:
-    if user.is_admin_role:
+    # Managers manage workspaces and their membership (README, roles), so they reach them all.
+    if user.is_manager_role:
         return Workspace.objects.all()
     return Workspace.objects.filter(Q(owner=user) | Q(members=user)).distinct()
 
@@ -27,9 +28,18 @@ def workspace_get_for_user(*, user: User, pk: int) -> Workspace:
     return workspace
 
 
-def thread_list_for_user(*, user: User, workspace: Workspace) -> QuerySet[Thread]:
+def thread_list_for_user(*, user: User, workspace: Workspace, query: str = "") -> QuerySet[Thread]:
+    """The user's chats in `workspace`, newest first; `query` keeps those whose name or any
+    message contains it (case-insensitive)."""
     # Threads are personal: a workspace member sees their own threads, never a colleague's.
-    return Thread.objects.filter(workspace=workspace, owner=user)
+    threads = Thread.objects.filter(workspace=workspace, owner=user)
+    query = query.strip()[:200]
+    if query:
+        matching = Message.objects.filter(thread__in=threads, content__icontains=query).values(
+            "thread_id"
+        )
+        threads = threads.filter(Q(title__icontains=query) | Q(pk__in=matching))
+    return threads
 
 
 def thread_get_for_user(*, user: User, pk: int) -> Thread:

@@ -6,6 +6,7 @@ import logging
 import mimetypes
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 from django.conf import settings
@@ -94,6 +95,112 @@ def thread_create(*, workspace: Workspace, owner: User, title: str = "New chat")
     return Thread.objects.create(workspace=workspace, owner=owner, title=title[:200] or "New chat")
 
 
+def thread_rename(*, thread: Thread, title: str) -> Thread:
+    title = " ".join(title.split())
+    if not title:
+        raise ValidationError("Give the chat a name.")
+    if len(title) > 200:
+        raise ValidationError(
+            f"A chat's name has at most 200 characters (this one has {len(title)})."
+        )
+    thread.title = title
+    thread.save(update_fields=["title", "updated_at"])
+    return thread
+
+
+def thread_delete(*, thread: Thread) -> None:
+    """Delete a chat with its messages. Routing decisions already logged are kept (they are
+    the router's history) and lose only their link to the message."""
+    thread.delete()
+
+
+_BUSY = (MessageStatus.PENDING, MessageStatus.STREAMING)
+
+
+def _check_text(text: str) -> str:
+    text = text.strip()
+    if len(text) > settings.MAX_MESSAGE_CHARS:
+        raise ValidationError(
+            f"This message is {len(text):,} characters; the limit is {settings.MAX_MESSAGE_CHARS:,}."
+        )
+    return text
+
+
+def _check_model_ref(model_ref: str) -> dict:
+    from chat.selectors import catalog_get_by_ref
+
+    if not model_ref:
+        return {}
+    if catalog_get_by_ref(model_ref) is None:
+        raise ValidationError(f"Unknown model {model_ref!r}.")
+    return {"requested_model": model_ref}
+
+
+def _reset_answer(answer: Message, routing: dict) -> Message:
+    answer.content = ""
+    answer.status = MessageStatus.PENDING
+    answer.error = ""
+    answer.model = None
+    answer.model_ref = ""
+    answer.input_tokens = answer.output_tokens = 0
+    answer.usage_estimated = False
+    answer.cost = Decimal("0")
+    answer.routing = routing
+    answer.save()
+    return answer
+
+
+def message_regenerate(*, message: Message, model_ref: str = "") -> Message:
+    """Answer the thread's last question again, in place of its last answer.
+
+    With no `model_ref` the answer is routed afresh exactly as a new message would be (router,
+    or the thread's pinned model); with one, that model answers this once (an override). The
+    old answer is replaced, so the conversation the models see stays a single line.
+    Raises ValidationError.
+    """
+    if message.role != "assistant":
+        raise ValidationError("Only an answer can be regenerated.")
+    if message.status in _BUSY:
+        raise ValidationError("This answer is still being written; stop it first.")
+    later = Message.objects.filter(thread_id=message.thread_id, id__gt=message.id).exclude(
+        role="note"
+    )
+    if later.exists():
+        raise ValidationError("Only the last answer can be regenerated; edit a message instead.")
+    routing = _check_model_ref(model_ref.strip())
+    routing["regenerated"] = True
+    with transaction.atomic():
+        _reset_answer(message, routing)
+        message.thread.save(update_fields=["updated_at"])
+    return message
+
+
+def message_edit_resend(*, message: Message, text: str) -> tuple[Message, Message]:
+    """Replace what the user wrote in `message` and answer it again.
+
+    Everything after it in the thread (the old answers and any later turns) is removed: they
+    answered a question that is no longer there. Images attached to the message stay.
+    Raises ValidationError and then changes nothing.
+    """
+    if message.role != "user":
+        raise ValidationError("Only your own messages can be edited.")
+    text = _check_text(text)
+    if not text and not message.attachments.exists():
+        raise ValidationError("Type a message first.")
+    later = Message.objects.filter(thread_id=message.thread_id, id__gt=message.id)
+    if later.filter(status__in=_BUSY).exists():
+        raise ValidationError("An answer is still being written; stop it first.")
+    with transaction.atomic():
+        later.delete()
+        message.content = text
+        message.save(update_fields=["content"])
+        answer = Message.objects.create(
+            thread=message.thread, role="assistant", status=MessageStatus.PENDING
+        )
+        message.thread.save(update_fields=["updated_at"])
+    return message, answer
+
+
 def _check_image(upload: UploadedFile) -> str:
     """Return the image's MIME type, or raise: we only store what really is an image."""
     if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
@@ -129,21 +236,11 @@ def message_post(
     `model_ref` sends this one message to that model instead of the router (recorded as an
     override). Validation happens first, so a rejected message stores nothing.
     """
-    from chat.selectors import catalog_get_by_ref
-
-    text = text.strip()
-    routing: dict = {}
-    if model_ref:
-        if catalog_get_by_ref(model_ref) is None:
-            raise ValidationError(f"Unknown model {model_ref!r}.")
-        routing = {"requested_model": model_ref}
+    routing = _check_model_ref(model_ref)
     images = images or []
+    text = _check_text(text)
     if not text and not images:
         raise ValidationError("Type a message first.")
-    if len(text) > settings.MAX_MESSAGE_CHARS:
-        raise ValidationError(
-            f"This message is {len(text):,} characters; the limit is {settings.MAX_MESSAGE_CHARS:,}."
-        )
     checked = [(upload, _check_image(upload)) for upload in images]
     with transaction.atomic():
         user_message = Message.objects.create(thread=thread, role="user", content=text)

@@ -12,14 +12,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseClientRefresh,
+    reswap,
+    retarget,
+)
 
 from audit.services import audit_record, snapshot
 from chat import services
-from chat.answering import Delta, answer_events
+from chat.answering import Delta, answer_events, answer_stop
 from chat.commands import Command, command_run, parse_command
 from chat.forms import CatalogModelForm, ProviderForm, WorkspaceForm
+from chat.markdown import StreamingRender
 from chat.models import CatalogModel, Message, Provider, Thread, Workspace
 from chat.preview import preview_route
 from chat.selectors import (
@@ -101,18 +108,124 @@ def _chat_page(
     request: HtmxHttpRequest, workspace: Workspace, *, thread: Thread | None
 ) -> HttpResponse:
     """The chat page: a workspace's threads beside one open thread (or none yet)."""
+    from routers.selectors import router_list_usable_by
+
+    query = request.GET.get("q", "")
+    chat_messages = list(thread.messages.prefetch_related("attachments")) if thread else []
+    # Regenerate is offered on the last answer only (see services.message_regenerate).
+    last_answer = next((m.pk for m in reversed(chat_messages) if m.role != "note"), None)
+    router = workspace.router if workspace.mode == "router" else None
     return render(
         request,
         "chat/thread.html",
         {
             "workspace": workspace,
-            "threads": thread_list_for_user(user=request.user, workspace=workspace),
+            "threads": thread_list_for_user(user=request.user, workspace=workspace, query=query),
+            "query": query,
             "workspaces": workspace_list_for_user(user=request.user),
             "thread": thread,
-            "chat_messages": thread.messages.prefetch_related("attachments") if thread else [],
+            "chat_messages": chat_messages,
+            "last_answer": last_answer,
             "catalog": catalog_list_enabled(),
+            "can_manage": workspace_can_manage(user=request.user, workspace=workspace),
+            # Links a user cannot open are not shown: a private router of someone else is a 404.
+            "router_visible": router is not None
+            and router_list_usable_by(user=request.user).filter(pk=router.pk).exists(),
         },
     )
+
+
+@require_GET
+def thread_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The thread list of workspace pk, filtered by ?q= (name or any message)."""
+    workspace = workspace_get_for_user(user=request.user, pk=pk)
+    if not request.htmx:
+        url = reverse("workspace", args=[workspace.pk])
+        query = request.GET.get("q", "")
+        return redirect(f"{url}?{urlencode({'q': query})}" if query else url)
+    current = request.GET.get("thread", "")
+    return render(
+        request,
+        "chat/thread.html#thread-list",
+        {
+            "workspace": workspace,
+            "threads": thread_list_for_user(
+                user=request.user, workspace=workspace, query=request.GET.get("q", "")
+            ),
+            "query": request.GET.get("q", ""),
+            "thread": {"pk": int(current)} if current.isdigit() else None,
+        },
+    )
+
+
+@require_POST
+def thread_rename(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, pk=pk)
+    try:
+        services.thread_rename(thread=thread, title=request.POST.get("title", ""))
+    except ValidationError as exc:
+        if request.htmx:
+            return _composer_error(request, exc)
+        flash.error(request, " ".join(exc.messages))
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect("thread", pk=thread.pk)
+
+
+@require_POST
+def thread_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, pk=pk)
+    workspace_pk = thread.workspace_id
+    title = thread.title
+    services.thread_delete(thread=thread)
+    flash.success(request, f"Deleted the chat “{title}”.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("workspace", args=[workspace_pk]))
+    return redirect("workspace", pk=workspace_pk)
+
+
+@require_POST
+def message_regenerate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Answer again (pk = the last answer): routed afresh, or by the model picked."""
+    message = message_get_for_user(user=request.user, pk=pk)
+    try:
+        services.message_regenerate(message=message, model_ref=request.POST.get("model", ""))
+    except ValidationError as exc:
+        return _composer_error(request, exc)
+    if not request.htmx:
+        return redirect("thread", pk=message.thread_id)
+    response = render(
+        request,
+        "chat/thread.html#message-row",
+        {**_rows_context([message], message.thread), "message": message},
+    )
+    return retarget(reswap(response, "outerHTML"), f"#msg-{message.pk}")
+
+
+@require_POST
+def message_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Replace a user message's text and answer it again (later turns are removed)."""
+    message = message_get_for_user(user=request.user, pk=pk)
+    try:
+        services.message_edit_resend(message=message, text=request.POST.get("text", ""))
+    except ValidationError as exc:
+        if request.htmx:
+            return _composer_error(request, exc)
+        flash.error(request, " ".join(exc.messages))
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect("thread", pk=message.thread_id)
+
+
+@require_POST
+async def message_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stop the answer being streamed into message pk; what was written so far is kept."""
+    user = cast("User", await request.auser())
+    message = await sync_to_async(message_get_for_user)(user=user, pk=pk)
+    await answer_stop(message.pk)
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204)
+    return redirect("thread", pk=message.thread_id)
 
 
 def _composer_error(request: HtmxHttpRequest, error: ValidationError) -> HttpResponse:
@@ -150,7 +263,32 @@ def message_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _composer_error(request, exc)
     if not request.htmx:
         return redirect("thread", pk=thread.pk)
-    return render(request, "chat/thread.html#message-pair", {"pair": rows, "thread": thread})
+    return _render_rows(request, rows, thread)
+
+
+def _rows_context(rows: list[Message], thread: Thread) -> dict:
+    """What the message rows need besides the messages: the model list for regenerate and
+    which answer is the last one (the only one that can be regenerated)."""
+    last = Message.objects.filter(thread=thread).exclude(role="note").order_by("-id").first()
+    return {
+        "pair": rows,
+        "thread": thread,
+        "workspace": thread.workspace,
+        "catalog": catalog_list_enabled(),
+        "last_answer": last.pk if last is not None else None,
+    }
+
+
+def _render_rows(
+    request: HtmxHttpRequest, rows: list[Message], thread: Thread, *, picker: bool = False
+) -> HttpResponse:
+    """New rows for the end of the thread; with `picker`, the model picker too (out of band),
+    so it shows at once what a /model command or the picker itself changed."""
+    context = _rows_context(rows, thread)
+    context["picker"] = picker or any(
+        r.role == "note" and r.routing.get("command") in ("model", "tier") for r in rows
+    )
+    return render(request, "chat/thread.html#message-pair", context)
 
 
 @require_POST
@@ -170,7 +308,8 @@ def thread_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    """Server-sent events: `chunk` events with escaped text, then `done` with the final row."""
+    """Server-sent events: `chunk` events with the answer so far as rendered markdown (each
+    replaces the last), then `done` with the final row."""
     # LoginRequiredMiddleware lets only signed-in users reach this view.
     user = cast("User", await request.auser())
     message = await sync_to_async(message_get_for_user)(user=user, pk=pk)
@@ -178,17 +317,23 @@ async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse
     async def events() -> AsyncIterator[bytes]:
         # Padding comment flushes proxies' buffers so the first token shows at once.
         yield b": stream open\n\n"
+        render = StreamingRender()
         async for event in answer_events(message.pk):
             if isinstance(event, Delta):
-                yield sse_event("chunk", str(escape(event.text)))
+                html = render.feed(event.text)
+                if html is not None:
+                    yield sse_event("chunk", html)
         final = (
             await Message.objects.prefetch_related("attachments")
-            .select_related("thread")
+            .select_related("thread__workspace")
             .aget(pk=message.pk)
         )
-        html = await sync_to_async(render_to_string)(
-            "chat/thread.html#message-row", {"message": final, "thread": final.thread}
-        )
+
+        def row() -> str:
+            context = _rows_context([final], final.thread)
+            return render_to_string("chat/thread.html#message-row", {**context, "message": final})
+
+        html = await sync_to_async(row)()
         yield sse_event("done", html)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
@@ -209,7 +354,7 @@ def thread_model(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _composer_error(request, exc)
     if not request.htmx:
         return redirect("thread", pk=thread.pk)
-    return render(request, "chat/thread.html#message-pair", {"pair": [note], "thread": thread})
+    return _render_rows(request, [note], thread, picker=True)
 
 
 @require_POST

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.safestring import SafeString
+
+from chat.markdown import render_markdown
 
 register = template.Library()
 
@@ -18,3 +21,15 @@ _STATUS = {
 @register.filter
 def verdict_label(status: str) -> str:
     return _STATUS.get(status, status.replace("_", " "))
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    """An answer's markdown as safe HTML (raw HTML in it is shown as text, never rendered)."""
+    return render_markdown(text or "")
+
+
+@register.filter
+def markdown_typed(text: str) -> SafeString:
+    """What a person typed: markdown, where a single newline is a line break."""
+    return render_markdown(text or "", breaks=True)

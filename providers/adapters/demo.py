@@ -30,6 +30,7 @@ DEMO_MODELS: tuple[str, ...] = ("fast", "smart")
 NO_CHOICE = "none"
 
 _SUMMARY_CHARS = 80
+_FENCE = re.compile(r"```([\w+#.-]*)[^\n]*\n(.*?)\n?```", re.DOTALL)
 _CODE = re.compile(
     r"```|^\s*(def|class|import|from|function|const|let|var|public|private|#include)\b|=>|;\s*$|\{\s*$",
     re.MULTILINE,
@@ -188,7 +189,14 @@ def simulated_answer(request: ChatRequest) -> str:
         )
     sentences.append(f"This is turn {len(users)} of the conversation.")
     sentences.append("Configure a real provider to get real answers.")
-    return " ".join(sentences)
+    answer = " ".join(sentences)
+    fence = _FENCE.search(text)
+    if fence:
+        # Real models answer in markdown; echoing the code back as a fenced block lets the demo
+        # show how code in an answer looks (highlighted, with a copy button).
+        lang, code = fence.group(1), fence.group(2)
+        answer += f"\n\nThe code you sent, as the demo received it:\n\n```{lang}\n{code}\n```\n"
+    return answer
 
 
 def _summary(text: str) -> str:

@@ -14,6 +14,7 @@
 
   onReady(function () {
     scrollMessages();
+    pruneRegenerate();
 
     // <select data-navigate> jumps to the chosen option's URL.
     document.addEventListener("change", function (e) {
@@ -55,8 +56,119 @@
     }
   });
 
+  // --- Copy buttons: code blocks copy their code, answers their markdown source.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain-HTTP deployments have no async clipboard: fall back to a selected textarea.
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "offscreen";
+      document.body.appendChild(area);
+      area.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (err) { ok = false; }
+      area.remove();
+      if (ok) resolve(); else reject(new Error("copy refused"));
+    });
+  }
+
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest("[data-copy]");
+    if (button) {
+      var text = button.getAttribute("data-copy-text");
+      if (text === null) {
+        var holder = button.closest(".code-block, [data-copy-scope]");
+        var source = holder && holder.querySelector("pre, input, textarea, code");
+        text = source ? (source.value !== undefined && source.tagName !== "PRE" && source.tagName !== "CODE" ? source.value : source.textContent) : "";
+      }
+      var label = button.textContent;
+      copyText(text).then(function () {
+        button.textContent = "Copied";
+      }, function () {
+        button.textContent = "Press Ctrl+C";
+      }).then(function () {
+        setTimeout(function () { button.textContent = label; }, 1500);
+      });
+      return;
+    }
+    var toggle = e.target.closest("[data-drawer-toggle]");
+    if (toggle) { setDrawer(!document.body.classList.contains("drawer-open")); return; }
+    if (e.target.closest("[data-drawer-close]")) { setDrawer(false); return; }
+    var navToggle = e.target.closest("[data-nav-toggle]");
+    if (navToggle) {
+      var open = document.body.classList.toggle("nav-open");
+      navToggle.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
+    // A click outside an open popover closes it.
+    document.querySelectorAll("details.popover[open]").forEach(function (d) {
+      if (!d.contains(e.target)) d.removeAttribute("open");
+    });
+  });
+
+  // --- The thread list is a drawer on narrow screens.
+  function setDrawer(open) {
+    document.body.classList.toggle("drawer-open", open);
+    var scrim = document.querySelector("[data-drawer-close]");
+    if (scrim) scrim.hidden = !open;
+    document.querySelectorAll("[data-drawer-toggle]").forEach(function (b) {
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  // --- Keyboard shortcuts (listed in the "?" popover of the chat page).
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable]") !== null;
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      var open = document.querySelector("details.popover[open]");
+      if (open) { open.removeAttribute("open"); return; }
+      if (document.body.classList.contains("drawer-open")) { setDrawer(false); return; }
+      var stop = document.querySelector("[data-stop]");
+      if (stop) { e.preventDefault(); stop.click(); }
+      return;
+    }
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "k") {
+      var search = document.querySelector(".thread-search input");
+      if (search) {
+        e.preventDefault();
+        if (window.matchMedia("(max-width: 760px)").matches) setDrawer(true);
+        search.focus();
+      }
+      return;
+    }
+    if (e.altKey && !e.ctrlKey && !e.metaKey && e.key.toLowerCase() === "n") {
+      var fresh = document.querySelector("[data-shortcut=new-chat]");
+      if (fresh) { e.preventDefault(); window.location.href = fresh.href; }
+      return;
+    }
+    if (typing(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "/") {
+      var box = document.querySelector("form[data-composer] textarea");
+      if (box) { e.preventDefault(); box.focus(); }
+    } else if (e.key === "?") {
+      var help = document.querySelector("[data-help]");
+      if (help) { e.preventDefault(); help.toggleAttribute("open"); }
+    }
+  });
+
+  // Only the last answer can be regenerated: when a new one arrives, older forms go.
+  function pruneRegenerate() {
+    var forms = document.querySelectorAll("#messages form.regenerate");
+    for (var i = 0; i < forms.length - 1; i++) forms[i].remove();
+    var rows = document.querySelectorAll("#messages > .msg:not(.note)");
+    var last = rows[rows.length - 1];
+    if (forms.length && last && !last.contains(forms[forms.length - 1])) forms[forms.length - 1].remove();
+  }
+
+  document.addEventListener("htmx:afterSwap", pruneRegenerate);
   document.addEventListener("htmx:afterSwap", scrollMessages);
   document.addEventListener("htmx:sseMessage", scrollMessages);
+  document.addEventListener("htmx:sseMessage", pruneRegenerate);
 
   // Expose a hook for page-specific modules.
   window.routerweb = window.routerweb || {};

@@ -1,7 +1,7 @@
 """Who gets what: every surface × every kind of person, including guessed ids.
 
 olivia (member) owns a private and a shared router and a workspace that tom (member) belongs to;
-oscar (member) is an outsider; maria is a manager who is in no workspace; ada is an admin.
+oscar (member) is an outsider; maria is a manager who is in no workspace (managers still reach and manage every workspace); ada is an admin.
 404 = may not know it exists, 403 = may see it but not do this, 302 = log in first.
 """
 
@@ -133,17 +133,17 @@ GETS = [
     (
         "workspace",
         lambda w: reverse("workspace", args=[w["workspace"].pk]),
-        (302, 200, 200, 404, 404, 200),
+        (302, 200, 200, 404, 200, 200),
     ),
     (
         "workspace settings",
         lambda w: reverse("workspace_edit", args=[w["workspace"].pk]),
-        (302, 200, 403, 404, 404, 200),
+        (302, 200, 403, 404, 200, 200),
     ),
     (
         "workspace members",
         lambda w: reverse("workspace_members", args=[w["workspace"].pk]),
-        (302, 200, 403, 404, 404, 200),
+        (302, 200, 403, 404, 200, 200),
     ),
     ("thread", lambda w: reverse("thread", args=[w["thread"].pk]), (302, 200, 404, 404, 404, 404)),
     (
@@ -199,7 +199,22 @@ WRITES = [
             reverse("workspace_members", args=[w["workspace"].pk]),
             {"user": w["people"]["outsider"].pk, "action": "add"},
         ),
-        (302, 302, 403, 404, 404, 302),
+        (302, 302, 403, 404, 302, 302),
+    ),
+    (
+        "rename a thread",
+        lambda w: (reverse("thread_rename", args=[w["thread"].pk]), {"title": "Mine now"}),
+        (302, 302, 404, 404, 404, 404),
+    ),
+    (
+        "delete a thread",
+        lambda w: (reverse("thread_delete", args=[w["thread"].pk]), {}),
+        (302, 302, 404, 404, 404, 404),
+    ),
+    (
+        "stop an answer",
+        lambda w: (reverse("message_stop", args=[w["message"].pk]), {}),
+        (302, 302, 404, 404, 404, 404),
     ),
     (
         "change someone's role",
@@ -227,3 +242,5 @@ def test_writing(world, who, label, build, expected):
             .__class__.objects.get(pk=world["people"]["teammate"].pk)
             .is_admin_role
         )
+        world["thread"].refresh_from_db()
+        assert world["thread"].title == "New chat", "a refused write changes nothing"
