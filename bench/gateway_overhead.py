@@ -1,24 +1,40 @@
-"""What routing through routerweb adds to an OpenAI call: `/v1/chat/completions` vs the upstream.
+"""What routing through routerweb adds to an OpenAI call, against the floor of a Python relay.
 
-    .venv/bin/python bench/gateway_overhead.py [--pairs 300] [--seconds 4] [--redis URL]
+    .venv/bin/python bench/gateway_overhead.py [--pairs 200] [--seconds 4]
+        [--redis redis://127.0.0.1:6379/15] [--postgres postgres://postgres@127.0.0.1:5432/routerweb_speed]
+        [--worker] [--litellm /path/to/bench-venv/bin/litellm] [--no-two-web]
 
-Sets up a scratch SQLite database (migrate, a user and token, an OpenAI-kind provider on the
-fake upstream, a router with one calculated rule), starts the fake upstream and uvicorn as
-subprocesses (DEBUG off), then sends the same request with the official `openai` client
-through the app (`model="router:bench"`) and straight to the fake upstream, interleaved:
+Starts, as subprocesses on loopback: the fake upstream (`tests/fake_upstream`, OpenAI wire
+format), a **bare relay** (`bench/relay.py`: starlette + httpx under uvicorn, no auth, routing
+or logging — the floor any Python gateway pays here), **LiteLLM's proxy** when its `litellm`
+command is found (install it in a bench-only virtualenv: `python -m venv /work/bench-venv &&
+/work/bench-venv/bin/pip install 'litellm[proxy]'`; never a routerweb dependency; skipped with a
+note otherwise), and **routerweb** under uvicorn (DEBUG off) with a scratch database: a user and
+token, an OpenAI-kind provider on the fake, a router `bench` with one calculated rule, and a
+router `bench-llm` whose first rule is LLM-classified (its verdict is cached after the warm-up,
+so that path measures a cached verdict), and the same app as 2 uvicorn worker processes.
 
-- concurrency 1, streaming and not: time to first token and total time, pairwise;
-- concurrency 16, streaming: requests per second of each path, in alternating rounds;
-- a floor: `GET /healthz` (Django's middleware stack, no view work) vs the fake's `GET
-  /v1/models`, to tell what the framework costs from what routing adds.
+Every path gets the same request from the official `openai` client. Measured, interleaved in
+rotating order so that noise from the other processes on the machine hits every path alike:
 
-The last line is `overhead median_ms=<n> p95_ms=<n>`: the added time to first token at
-concurrency 1, streaming (median and 95th percentile of the per-pair differences).
-Target: median ≤ 3 ms, p95 ≤ 8 ms.
+- concurrency 1, streaming: time to first token (TTFT); non-streaming: total time. Each path's
+  *added* time is its time minus the direct call's in the same round;
+- concurrency 16, streaming: requests per second of each path, in alternating rounds.
 
-`--redis redis://127.0.0.1:6379/15` runs the app as production does: Redis as the shared cache
-(circuit breaker, routing-config version) and as the Celery broker (decisions are published to
-it; no worker is started, and the database is flushed at the end).
+The table gives, per path, added TTFT and added non-stream time (median / p95) and req/s.
+Then `vs_relay_llm …` (the LLM-rule router against the relay), and the last two lines:
+
+    vs_relay ttft=<r> nonstream=<r> rps=<r>       routerweb / relay: added median TTFT, added
+                                                  median non-stream time, req/s at c=16
+    overhead median_ms=<n> p95_ms=<n>             routerweb's added TTFT (ms) at c=1
+
+Targets (issue 18): ttft and nonstream ratios ≤ 1.5 (their p95 ratios, printed in the table,
+≤ 2), rps ratio ≥ 0.85, for both routers.
+
+`--redis URL` uses Redis as the shared cache and Celery broker (the database is flushed at the
+end); `--postgres URL` uses PostgreSQL (the database named in the URL is dropped and created
+afresh: give it a scratch name); `--worker` also starts a Celery worker, so that together they
+run the stack production runs.
 """
 
 from __future__ import annotations
@@ -26,19 +42,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import openai
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+DEFAULT_LITELLM = Path("/work/bench-venv/bin/litellm")
 
 SETUP = """
 from accounts.models import User
@@ -52,10 +73,17 @@ provider.save()
 for name in ("fake-small", "fake-large"):
     CatalogModel.objects.create(provider=provider, model_id=name, display_name=name,
                                 input_price_per_m="1", output_price_per_m="2")
+code = [{{"property": "keywords", "operator": "contains_any", "value": ["python"]}}]
 router = services.router_create(owner=user, name="Bench", slug="bench", primary_model="fake/fake-small",
                                  fallbacks=["fake/fake-large"])
-services.rule_create(router=router, name="Code", kind="calculated",
-                     conditions=[{{"property": "keywords", "operator": "contains_any", "value": ["python"]}}],
+services.rule_create(router=router, name="Code", kind="calculated", conditions=code,
+                     target_model="fake/fake-large")
+llm = services.router_create(owner=user, name="Bench LLM", slug="bench-llm",
+                              primary_model="fake/fake-small", fallbacks=["fake/fake-large"])
+services.rule_create(router=llm, name="Legal", kind="llm",
+                     description="questions about contracts, law or compliance",
+                     target_model="fake/fake-large")
+services.rule_create(router=llm, name="Code", kind="calculated", conditions=code,
                      target_model="fake/fake-large")
 print(api_token_create(user=user, name="bench")[1])
 """
@@ -63,8 +91,24 @@ print(api_token_create(user=user, name="bench")[1])
 # The fake upstream (with Nagle off, as real providers' servers are) in its own process.
 FAKE_UPSTREAM = """
 import sys
+from tests.fake_upstream import server
 from tests.fake_upstream.__main__ import main
+# socketserver's listen backlog is 5: a burst of new connections from three proxies at
+# concurrency 16 would overflow it and see connection resets that are not the paths' fault.
+server._Server.request_queue_size = 256
 main(["--port", sys.argv[1]])
+"""
+
+LITELLM_CONFIG = """\
+model_list:
+  - model_name: fake-small
+    litellm_params:
+      model: openai/fake-small
+      api_base: {base_url}
+      api_key: sk-bench
+litellm_settings:
+  telemetry: false
+  drop_params: true
 """
 
 MESSAGES = [{"role": "user", "content": "Explain briefly what a model router does for a team."}]
@@ -76,14 +120,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 20.0) -> None:
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
         try:
-            httpx.get(url, timeout=1)
-            return
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
 
 
@@ -92,21 +139,27 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+@dataclass
 class Target:
-    def __init__(self, name: str, base_url: str, api_key: str, model: str, health: str) -> None:
-        self.name = name
-        self.health = health
-        self.model = model
+    name: str
+    base_url: str
+    api_key: str
+    model: str
+    ttft: list[float] = field(default_factory=list)
+    nonstream: list[float] = field(default_factory=list)
+    rps: list[tuple[int, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self.client = openai.AsyncOpenAI(
-            base_url=base_url,
-            api_key=api_key,
+            base_url=self.base_url,
+            api_key=self.api_key,
             max_retries=0,
             timeout=30,
             http_client=httpx.AsyncClient(limits=limits, timeout=30),
         )
 
-    async def stream(self) -> tuple[float, float]:
+    async def stream(self) -> float:
         started = time.perf_counter()
         first = None
         stream = await self.client.chat.completions.create(
@@ -115,163 +168,169 @@ class Target:
         async for chunk in stream:
             if first is None and chunk.choices and chunk.choices[0].delta.content:
                 first = time.perf_counter()
-        end = time.perf_counter()
         assert first is not None, f"{self.name}: no text streamed"
-        return (first - started) * 1000, (end - started) * 1000
+        return (first - started) * 1000
 
-    async def complete(self) -> tuple[float, float]:
+    async def complete(self) -> float:
         started = time.perf_counter()
         completion = await self.client.chat.completions.create(model=self.model, messages=MESSAGES)
-        assert completion.choices[0].message.content
-        total = (time.perf_counter() - started) * 1000
-        return total, total
+        assert completion.choices[0].message.content, f"{self.name}: no text"
+        return (time.perf_counter() - started) * 1000
+
+    def requests_per_second(self) -> float:
+        return sum(c for c, _ in self.rps) / sum(e for _, e in self.rps)
 
 
-async def sequential(
-    app: Target, direct: Target, pairs: int, streaming: bool
-) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {
-        "app_ttft": [],
-        "app_total": [],
-        "direct_ttft": [],
-        "direct_total": [],
-    }
-    for i in range(pairs):
-        order = (app, direct) if i % 2 == 0 else (direct, app)
-        for target in order:
-            ttft, total = await (target.stream() if streaming else target.complete())
-            key = "app" if target is app else "direct"
-            out[f"{key}_ttft"].append(ttft)
-            out[f"{key}_total"].append(total)
-    return out
-
-
-async def burst(target: Target, concurrency: int, seconds: float) -> tuple[int, float, list[float]]:
+async def burst(target: Target, concurrency: int, seconds: float) -> tuple[int, float]:
     deadline = time.perf_counter() + seconds
-    ttfts: list[float] = []
     count = 0
 
     async def worker() -> None:
         nonlocal count
         while time.perf_counter() < deadline:
-            ttft, _ = await target.stream()
-            ttfts.append(ttft)
+            try:
+                await target.stream()
+            except Exception as exc:
+                raise RuntimeError(f"{target.name}: {exc!r}") from exc
             count += 1
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return count, time.perf_counter() - started, ttfts
+    return count, time.perf_counter() - started
 
 
-async def run(app: Target, direct: Target, pairs: int, seconds: float) -> None:
-    for _ in range(30):  # warm-up: connections, compiled router, token cache, imports
-        await app.stream()
-        await app.complete()
-        await direct.stream()
+def added(target: Target, direct: Target, metric: str) -> list[float]:
+    ours, base = getattr(target, metric), getattr(direct, metric)
+    return [x - y for x, y in zip(ours, base, strict=True)]
 
-    rows = []
-    stream1 = await sequential(app, direct, pairs, streaming=True)
-    plain1 = await sequential(app, direct, pairs, streaming=False)
-    for label, data, metric in (
-        ("c=1 stream TTFT", stream1, "ttft"),
-        ("c=1 stream total", stream1, "total"),
-        ("c=1 non-stream total", plain1, "total"),
-    ):
-        a, d = data[f"app_{metric}"], data[f"direct_{metric}"]
-        diffs = [x - y for x, y in zip(a, d, strict=True)]
-        rows.append(
-            (
-                label,
-                statistics.median(d),
-                pct(d, 95),
-                statistics.median(a),
-                pct(a, 95),
-                statistics.median(diffs),
-                pct(diffs, 95),
-            )
-        )
 
-    # The floor: a trivial request through Django's middleware stack under uvicorn (no view
-    # work) against a trivial request to the fake upstream. What routing adds is the rest.
-    async with httpx.AsyncClient() as plain:
-        floor: dict[str, list[float]] = {"app": [], "direct": []}
-        for i in range(pairs):
-            for key, url in (
-                (("app", app.health), ("direct", direct.health))
-                if i % 2 == 0
-                else (("direct", direct.health), ("app", app.health))
-            ):
-                started = time.perf_counter()
-                await plain.get(url)
-                floor[key].append((time.perf_counter() - started) * 1000)
-    a, d = floor["app"], floor["direct"]
-    diffs = [x - y for x, y in zip(a, d, strict=True)]
-    rows.append(
-        (
-            "c=1 trivial GET",
-            statistics.median(d),
-            pct(d, 95),
-            statistics.median(a),
-            pct(a, 95),
-            statistics.median(diffs),
-            pct(diffs, 95),
-        )
-    )
+def ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("inf")
 
-    rps: dict[str, list[tuple[int, float]]] = {"app": [], "direct": []}
-    ttft16: dict[str, list[float]] = {"app": [], "direct": []}
-    for round_no in range(4):
-        order = (app, direct) if round_no % 2 == 0 else (direct, app)
+
+async def run(
+    direct: Target,
+    relay: Target,
+    app: Target,
+    app_llm: Target,
+    others: list[Target],
+    extra_rps: list[Target],
+    args: argparse.Namespace,
+) -> None:
+    paths = [direct, relay, *others, app, app_llm]
+    for target in paths + extra_rps:  # warm-up: connections, caches, imports, the verdict
+        for _ in range(20):
+            await target.stream()
+            await target.complete()
+
+    # Concurrency 1, round-robin in an order that rotates every round.
+    for i in range(args.pairs):
+        order = paths[i % len(paths) :] + paths[: i % len(paths)]
         for target in order:
-            key = "app" if target is app else "direct"
-            count, elapsed, ttfts = await burst(target, 16, seconds / 2)
-            rps[key].append((count, elapsed))
-            ttft16[key].extend(ttfts)
-    a, d = ttft16["app"], ttft16["direct"]
-    rows.append(
-        (
-            "c=16 stream TTFT",
-            statistics.median(d),
-            pct(d, 95),
-            statistics.median(a),
-            pct(a, 95),
-            statistics.median(a) - statistics.median(d),
-            pct(a, 95) - pct(d, 95),
-        )
-    )
+            target.ttft.append(await target.stream())
+        for target in reversed(order):
+            target.nonstream.append(await target.complete())
+
+    # Concurrency 16, alternating rounds.
+    everyone = paths + extra_rps
+    for round_no in range(4):
+        order = everyone if round_no % 2 == 0 else list(reversed(everyone))
+        for target in order:
+            target.rps.append(await burst(target, 16, args.seconds / 2))
 
     print()
     print(
-        f"{'ms':<22}{'direct p50':>11}{'p95':>8}{'app p50':>10}{'p95':>8}{'added p50':>11}{'p95':>8}"
+        f"{'path':<34}{'added TTFT p50':>15}{'p95':>8}{'added non-stream p50':>22}{'p95':>8}"
+        f"{'req/s @16':>11}"
     )
-    for label, *values in rows:
+    for target in paths + extra_rps:
+        if target is direct:
+            cells = f"{'–':>15}{'–':>8}{'–':>22}{'–':>8}"
+        elif target.ttft:
+            t, n = added(target, direct, "ttft"), added(target, direct, "nonstream")
+            cells = (
+                f"{statistics.median(t):>15.2f}{pct(t, 95):>8.2f}"
+                f"{statistics.median(n):>22.2f}{pct(n, 95):>8.2f}"
+            )
+        else:
+            cells = f"{'(req/s only)':>53}"
+        print(f"{target.name:<34}{cells}{target.requests_per_second():>11.1f}")
+    print("(ms; added = the path's time minus the direct call's in the same round)")
+
+    relay_t, relay_n = added(relay, direct, "ttft"), added(relay, direct, "nonstream")
+    summary = []
+    for label, target in (("vs_relay_llm", app_llm), ("vs_relay", app)):
+        t, n = added(target, direct, "ttft"), added(target, direct, "nonstream")
+        rps = ratio(target.requests_per_second(), relay.requests_per_second())
         print(
-            f"{label:<22}"
-            + "".join(f"{v:>{w}.2f}" for v, w in zip(values, (11, 8, 10, 8, 11, 8), strict=True))
+            f"{target.name} / relay: added TTFT p50 "
+            f"{ratio(statistics.median(t), statistics.median(relay_t)):.2f} "
+            f"p95 {ratio(pct(t, 95), pct(relay_t, 95)):.2f}; added non-stream p50 "
+            f"{ratio(statistics.median(n), statistics.median(relay_n)):.2f} "
+            f"p95 {ratio(pct(n, 95), pct(relay_n, 95)):.2f}; req/s {rps:.2f}"
         )
-    for key in ("direct", "app"):
-        total = sum(c for c, _ in rps[key])
-        elapsed = sum(e for _, e in rps[key])
-        print(f"c=16 streaming requests/s {key:<7} {total / elapsed:8.1f}  ({total} requests)")
-    print(
-        "(c=16 row: added = difference of the percentiles; c=1 rows: percentiles of per-pair differences)"
-    )
-    diffs = [x - y for x, y in zip(stream1["app_ttft"], stream1["direct_ttft"], strict=True)]
-    print(f"overhead median_ms={statistics.median(diffs):.2f} p95_ms={pct(diffs, 95):.2f}")
+        summary.append(
+            f"{label} ttft={ratio(statistics.median(t), statistics.median(relay_t)):.2f} "
+            f"nonstream={ratio(statistics.median(n), statistics.median(relay_n)):.2f} rps={rps:.2f}"
+        )
+    print("\n".join(summary))
+    t = added(app, direct, "ttft")
+    print(f"overhead median_ms={statistics.median(t):.2f} p95_ms={pct(t, 95):.2f}")
+
+
+class Stack:
+    """The subprocesses of one run, stopped in reverse order however the run ends."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def uvicorn(app: str, port: int, workers: int = 1) -> list[str]:
+    argv = [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--log-level", "warning", "--no-access-log"]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+def fresh_postgres(url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--pairs", type=int, default=300, help="interleaved request pairs per c=1 series"
-    )
+    parser.add_argument("--pairs", type=int, default=200, help="rounds at concurrency 1")
     parser.add_argument(
         "--seconds", type=float, default=4.0, help="c=16 time per path (in 4 alternating rounds)"
     )
+    parser.add_argument("--redis", metavar="URL", help="scratch Redis db for cache + broker")
+    parser.add_argument("--postgres", metavar="URL", help="scratch PostgreSQL database (recreated)")
+    parser.add_argument("--worker", action="store_true", help="start a Celery worker too")
+    parser.add_argument("--litellm", type=Path, help=f"the litellm command ({DEFAULT_LITELLM})")
     parser.add_argument(
-        "--redis", metavar="URL", help="a scratch Redis database for cache and broker (flushed)"
+        "--no-two-web", action="store_true", help="skip req/s of 2 uvicorn web processes"
     )
     args = parser.parse_args()
 
@@ -292,22 +351,25 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"):
         env.pop(name, None)
     if args.redis:
         env["REDIS_URL"] = args.redis
+    if args.postgres:
+        fresh_postgres(args.postgres)
+        env["DATABASE_URL"] = args.postgres
+        env["DB_CONN_MAX_AGE"] = "60"
+    if args.worker and not args.redis:
+        parser.error("--worker needs --redis (the broker)")
 
-    procs: list[subprocess.Popen] = []
+    litellm = args.litellm or (DEFAULT_LITELLM if DEFAULT_LITELLM.exists() else None)
+    if litellm is None and shutil.which("litellm"):
+        litellm = Path(shutil.which("litellm") or "")
+
+    stack = Stack()
     try:
         fake_port = free_port()
-        procs.append(
-            subprocess.Popen(
-                [PY, "-c", FAKE_UPSTREAM, str(fake_port)],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-            )
-        )
+        stack.start([PY, "-c", FAKE_UPSTREAM, str(fake_port)], env, stdout=subprocess.DEVNULL)
         fake_url = f"http://127.0.0.1:{fake_port}"
         wait_http(f"{fake_url}/v1/models")
 
@@ -325,49 +387,109 @@ def main() -> None:
             .stdout.strip()
             .splitlines()[-1]
         )
+        if args.worker:
+            stack.start(
+                [PY, "-m", "celery", "-A", "routerweb", "worker", "--concurrency=1"]
+                + ["--loglevel=WARNING", "--without-gossip", "--without-mingle"],
+                env,
+            )
+
+        relay_port = free_port()
+        relay_proc = stack.start(
+            uvicorn("bench.relay:app", relay_port), env | {"RELAY_UPSTREAM": f"{fake_url}/v1"}
+        )
+        relay_url = f"http://127.0.0.1:{relay_port}"
+        wait_http(f"{relay_url}/healthz", proc=relay_proc)
 
         app_port = free_port()
-        procs.append(
-            subprocess.Popen(
+        app_proc = stack.start(uvicorn("routerweb.asgi:application", app_port), env)
+        app_url = f"http://127.0.0.1:{app_port}"
+        wait_http(f"{app_url}/healthz", proc=app_proc)
+
+        direct = Target("direct to upstream", f"{fake_url}/v1", "sk-bench", "fake-small")
+        relay = Target(
+            "bare relay (starlette + httpx)", f"{relay_url}/v1", "sk-bench", "fake-small"
+        )
+        app = Target("routerweb (calculated rule)", f"{app_url}/v1", token, "router:bench")
+        app_llm = Target(
+            "routerweb (LLM rule, cached verdict)", f"{app_url}/v1", token, "router:bench-llm"
+        )
+        others: list[Target] = []
+        extra: list[Target] = []
+        if litellm is not None and litellm.exists():
+            config = scratch / "litellm.yaml"
+            config.write_text(LITELLM_CONFIG.format(base_url=f"{fake_url}/v1"))
+            litellm_port = free_port()
+            litellm_key = "sk-" + os.urandom(32).hex()
+            version = subprocess.run(
                 [
-                    PY,
-                    "-m",
-                    "uvicorn",
-                    "routerweb.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(app_port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
+                    str(litellm.parent / "python"),
+                    "-c",
+                    "import litellm, importlib.metadata as m;print(m.version('litellm'))",
                 ],
-                cwd=ROOT,
-                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            litellm_proc = stack.start(
+                [str(litellm), "--config", str(config), "--host", "127.0.0.1"]
+                + ["--port", str(litellm_port), "--num_workers", "1"],
+                env
+                | {
+                    "LITELLM_LOG": "ERROR",
+                    "LITELLM_TELEMETRY": "False",
+                    # It refuses to start without one; routerweb checks a token too.
+                    "LITELLM_MASTER_KEY": litellm_key,
+                },
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            litellm_url = f"http://127.0.0.1:{litellm_port}"
+            wait_http(f"{litellm_url}/health/liveliness", timeout=180, proc=litellm_proc)
+            others.append(
+                Target(
+                    f"LiteLLM proxy {version}".strip(),
+                    f"{litellm_url}/v1",
+                    litellm_key,
+                    "fake-small",
+                ),
+            )
+        else:
+            print(
+                "note: LiteLLM proxy not measured (no `litellm` command; install it in a "
+                "bench-only venv: python -m venv /work/bench-venv && "
+                "/work/bench-venv/bin/pip install 'litellm[proxy]', or pass --litellm PATH)"
+            )
+        if not args.no_two_web:
+            app2_port = free_port()
+            app2_proc = stack.start(
+                uvicorn("routerweb.asgi:application", app2_port, workers=2), env
+            )
+            app2_url = f"http://127.0.0.1:{app2_port}"
+            wait_http(f"{app2_url}/healthz", proc=app2_proc)
+            extra.append(
+                Target("routerweb, 2 web processes", f"{app2_url}/v1", token, "router:bench")
+            )
+
+        db = "PostgreSQL" if args.postgres else "SQLite"
+        cache = "Redis cache + broker" if args.redis else "local-memory cache, in-process tasks"
+        worker = ", Celery worker" if args.worker else ""
+        print(
+            textwrap.dedent(
+                f"""\
+                {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} on {socket.gethostname()},
+                {os.cpu_count()} CPUs shared by client, upstream and servers;
+                routerweb: uvicorn, DEBUG off, {db}, {cache}{worker}; fake upstream {fake_url}"""
             )
         )
-        app_url = f"http://127.0.0.1:{app_port}"
-        wait_http(f"{app_url}/healthz")
-
-        app = Target("app", f"{app_url}/v1", token, "router:bench", f"{app_url}/healthz")
-        direct = Target(
-            "direct", f"{fake_url}/v1", "sk-bench", "fake-small", f"{fake_url}/v1/models"
-        )
-        stack = f"SQLite {scratch}" + (f", Redis {args.redis}" if args.redis else "")
-        print(f"routerweb {app_url} (uvicorn, DEBUG off, {stack}) vs fake upstream {fake_url}")
-        asyncio.run(run(app, direct, args.pairs, args.seconds))
+        asyncio.run(run(direct, relay, app, app_llm, others, extra, args))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.stop()
         if args.redis:
             import redis
 
             redis.Redis.from_url(args.redis).flushdb()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
