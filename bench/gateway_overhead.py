@@ -302,6 +302,9 @@ class Stack:
 def uvicorn(app: str, port: int, workers: int = 1) -> list[str]:
     argv = [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--log-level", "warning", "--no-access-log"]
+    # uvicorn closes idle keep-alive connections after 5 s; a pooled connection idle that long
+    # between rounds would race the close and fail a request that was never the path's fault.
+    argv += ["--timeout-keep-alive", "120"]
     if workers > 1:
         argv += ["--workers", str(workers)]
     return argv
@@ -434,7 +437,8 @@ def main() -> None:
             litellm_proc = stack.start(
                 [str(litellm), "--config", str(config), "--host", "127.0.0.1"]
                 + ["--port", str(litellm_port), "--num_workers", "1"],
-                env
+                # Not routerweb's DATABASE_URL / REDIS_URL: LiteLLM would use them as its own.
+                {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
                 | {
                     "LITELLM_LOG": "ERROR",
                     "LITELLM_TELEMETRY": "False",
