@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 
 from chat.models import CatalogModel, Message, MessageStatus, Thread
 from chat.selectors import catalog_list_enabled
-from chat.services import candidates_for, estimate_usage, history_for, to_chat_messages
+from chat.services import candidates_for, chain_costs, history_for, to_chat_messages
 from providers.adapters.base import ChatRequest, ProviderError
 from providers.failover import ChainResult, run_chain
 from routerweb import shared_cache
@@ -241,22 +241,21 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult, *, stopped: bool = 
     answered_by = loaded.catalog.get(answering or "")
     regenerated = bool(message.routing.get("regenerated"))
     message.content = result.text
-    message.routing = {**plan.routing, "attempts": result.attempts}
+    # `models`: every model whose text is in the answer, in order (the badge names them all).
+    message.routing = {**plan.routing, "attempts": result.attempts, "models": result.models}
     if regenerated:
         message.routing["regenerated"] = True
     if stopped:
         message.routing["stopped"] = True
-    usage = None
-    if answered_by is not None:
-        usage = result.usage or estimate_usage(
-            loaded.request.messages, loaded.request.system, result.text
-        )
-        message.model = answered_by
-        message.model_ref = answered_by.ref
+    usage, cost, primary_cost = chain_costs(loaded.catalog, plan.primary, loaded.request, result)
+    if usage is not None:
         message.input_tokens = usage.input_tokens
         message.output_tokens = usage.output_tokens
         message.usage_estimated = usage.estimated
-        message.cost = answered_by.cost(usage.input_tokens, usage.output_tokens)
+        message.cost = cost
+    if answered_by is not None:
+        message.model = answered_by
+        message.model_ref = answered_by.ref
     if stopped:
         message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
         message.error = STOPPED_ERROR
@@ -264,15 +263,13 @@ def _finish(loaded: Loaded, plan: Plan, result: ChainResult, *, stopped: bool = 
         message.status = MessageStatus.COMPLETE
         message.error = ""
     else:
+        # Cut off: what was received is kept, marked as such, never passed off as whole.
         message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
         message.error = (
             describe_error(result.error) if result.error else "The answer was interrupted."
         )
         if answered_by is None and result.attempts:
             message.model_ref = result.attempts[-1]["model"]
-    primary_cost = Decimal("0")
-    if plan.primary is not None and usage is not None:
-        primary_cost = plan.primary.cost(usage.input_tokens, usage.output_tokens)
     message.routing["primary_cost"] = str(primary_cost)
     message.save()
     if plan.router is not None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -31,11 +30,10 @@ from providers.adapters.base import (
     ImagePart,
     ProviderConfig,
     ProviderError,
-    TextDelta,
     Usage,
 )
 from providers.adapters.registry import get_adapter
-from providers.failover import Candidate
+from providers.failover import Candidate, ChainResult
 
 log = logging.getLogger(__name__)
 
@@ -304,17 +302,6 @@ def guess_mime(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-@dataclass
-class AnswerOutcome:
-    """What streaming an answer produced; the view turns it into the final message HTML."""
-
-    text: str = ""
-    model: CatalogModel | None = None
-    usage: Usage | None = None
-    error: ProviderError | None = None
-    attempts: list[dict] = field(default_factory=list)
-
-
 def estimate_usage(messages: tuple[ChatMessage, ...], system: str, answer: str) -> Usage:
     prompt = sum(estimate_message_tokens(m.text, len(m.images)) for m in messages)
     prompt += estimate_message_tokens(system) if system else 0
@@ -325,18 +312,35 @@ def estimate_usage(messages: tuple[ChatMessage, ...], system: str, answer: str) 
     )
 
 
-async def stream_from_model(
-    model: CatalogModel, request: ChatRequest, outcome: AnswerOutcome
-) -> AsyncIterator[str]:
-    """Stream one model's answer, yielding text and filling `outcome`. Raises ProviderError."""
-    adapter = get_adapter(provider_config_for(model))
-    async for event in adapter.stream(request):
-        if isinstance(event, TextDelta):
-            if event.text:
-                outcome.text += event.text
-                yield event.text
-        elif isinstance(event, Usage):
-            outcome.usage = event
+def chain_costs(
+    catalog: Mapping[str, CatalogModel],
+    primary: CatalogModel | None,
+    request: ChatRequest,
+    result: ChainResult,
+) -> tuple[Usage | None, Decimal, Decimal]:
+    """(usage, cost, primary cost) of a chain: every attempt that consumed tokens adds up,
+    each at its own model's price; the primary's cost is for the answer the user got."""
+    billed = result.usage_by_model()
+    answered = catalog.get(result.answered_by or "")
+    if not billed and answered is not None:
+        usage = estimate_usage(request.messages, request.system, result.text)
+        billed = [(answered.ref, usage)]
+    if not billed:
+        return None, Decimal("0"), Decimal("0")
+    usage = Usage(
+        input_tokens=sum(u.input_tokens for _, u in billed),
+        output_tokens=sum(u.output_tokens for _, u in billed),
+        estimated=any(u.estimated for _, u in billed),
+    )
+    cost = sum(
+        (catalog[ref].cost(u.input_tokens, u.output_tokens) for ref, u in billed if ref in catalog),
+        Decimal("0"),
+    )
+    last = billed[-1][1]
+    primary_cost = (
+        primary.cost(last.input_tokens, last.output_tokens) if primary is not None else Decimal("0")
+    )
+    return usage, cost, primary_cost
 
 
 class DiscoveryError(Exception):

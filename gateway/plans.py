@@ -35,7 +35,7 @@ from django.utils import timezone
 from accounts.models import User
 from chat.models import CatalogModel
 from chat.selectors import catalog_list_enabled
-from chat.services import candidates_for, estimate_usage
+from chat.services import candidates_for, chain_costs
 from providers.adapters.base import ChatMessage, ChatRequest, Usage
 from providers.failover import Candidate, ChainResult
 from routers import config_version
@@ -266,15 +266,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
 
 def outcome_of(plan: Plan, request: ChatRequest, result: ChainResult) -> Outcome:
     """Usage (reported, else estimated), cost, and the cost had the primary model answered."""
-    answered = plan.catalog.get(result.answered_by or "")
-    if answered is None:
-        return Outcome(usage=None)
-    usage = result.usage or estimate_usage(request.messages, request.system, result.text)
-    cost = answered.cost(usage.input_tokens, usage.output_tokens)
-    primary_cost = (
-        plan.primary.cost(usage.input_tokens, usage.output_tokens) if plan.primary else Decimal("0")
-    )
-    return Outcome(usage=usage, cost=cost, primary_cost=primary_cost)
+    return Outcome(*chain_costs(plan.catalog, plan.primary, request, result))
 
 
 def log_call(*, plan: Plan, result: ChainResult, outcome: Outcome, user_id: int) -> None:

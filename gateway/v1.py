@@ -4,10 +4,17 @@ Any OpenAI client can use a router: `model` is `router:<slug>`, a router's bare 
 catalog model `provider/model-id`. Bearer tokens only (no session, hence no CSRF).
 
 Streaming waits for the first token before sending headers. That costs nothing (the client
-waits for it anyway) and buys two things: the `x-routerweb-model` header and every chunk's
+waits for it anyway) and buys two things: the `x-routerweb-model` header and the chunks'
 `model` name the model that really answered, after any failover; and a chain that fails
 before any text gets a real HTTP status (429, 502, 503) that clients and their retry logic
-understand. Only a failure after text has been sent becomes a final SSE `error` event.
+understand. A non-streaming request gets one model's complete answer (a failed attempt is
+thrown away and the next model restarts), never a splice.
+
+Once text has been streamed, a model that fails is continued by the next one only when the
+continuation is verified (`providers.failover`); from then on each chunk's `model` names every
+model that contributed, in order ("a, b"), and so does the final usage chunk. When the answer
+cannot be finished, the stream ends with an `{"error": …}` event — which the openai SDK raises
+as `APIError` — after the text received; no `finish_reason: stop` and no `[DONE]`.
 
 Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 """
@@ -20,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Annotated, Any, Literal
@@ -157,6 +164,21 @@ def _failure(result: ChainResult) -> ApiError:
     )
 
 
+def _cut_off(result: ChainResult) -> ApiError:
+    """The error that ends a stream whose text was already sent."""
+    error = result.error
+    if error is None:
+        return _failure(result)
+    return ApiError(
+        502,
+        f"The answer was cut off after {len(result.text):,} characters and no model in the "
+        f"chain could verifiably continue it ({error.kind}: {error.message}). The text "
+        "received so far is incomplete.",
+        type="server_error",
+        code="answer_cut_off",
+    )
+
+
 # --- converting the request -------------------------------------------------------------------
 
 
@@ -282,9 +304,14 @@ def _parse(request: HttpRequest) -> ChatCompletionIn:
 # --- responses --------------------------------------------------------------------------------
 
 
-def _headers(plan: plans.Plan, answered_by: str) -> dict[str, str]:
+def _models(result: ChainResult) -> str:
+    """Every model whose text is in the answer, in order."""
+    return ", ".join(result.models) or (result.answered_by or "")
+
+
+def _headers(plan: plans.Plan, models: str) -> dict[str, str]:
     return {
-        "x-routerweb-model": answered_by,
+        "x-routerweb-model": models,
         "x-routerweb-rule": plan.rule_name,
         "x-routerweb-decision": plan.uid,
     }
@@ -307,7 +334,7 @@ def _completion_json(
         "id": f"chatcmpl-{plan.uid}",
         "object": "chat.completion",
         "created": created,
-        "model": result.answered_by,
+        "model": _models(result),
         "choices": [
             {
                 "index": 0,
@@ -447,7 +474,7 @@ class _Call:
         self.request = request
         self.user_id = user_id
         self.result = ChainResult()
-        self.stream = run_chain(plan.candidates, request, self.result)
+        self.stream: AsyncGenerator[str, None] = run_chain(plan.candidates, request, self.result)
         self.created = int(time.time())
         self._logged = False
         self._lock = threading.Lock()
@@ -482,6 +509,10 @@ class _Call:
         return self.respond(_LoggedJson(error.body, status=error.status))
 
     async def json_response(self) -> HttpResponse:
+        # Nothing reaches the client before the end: every failure restarts cleanly.
+        self.stream = run_chain(
+            self.plan.candidates, self.request, self.result, delivery="buffered"
+        )
         try:
             async for _ in self.stream:
                 pass
@@ -495,7 +526,7 @@ class _Call:
         response = self.respond(
             _LoggedJson(_completion_json(self.plan, result, self.outcome(), self.created))
         )
-        for name, value in _headers(self.plan, result.answered_by).items():
+        for name, value in _headers(self.plan, _models(result)).items():
             response[name] = value
         return response
 
@@ -509,33 +540,32 @@ class _Call:
         result = self.result
         if first is None and not (result.complete and result.answered_by):
             return self.error(_failure(result))
-        answered_by = result.answered_by or ""
-        chunks = _Chunks(self.plan.uid, answered_by, self.created)
+        models = _models(result)
+        chunks = _Chunks(self.plan.uid, models, self.created)
 
         async def events() -> AsyncIterator[bytes]:
+            nonlocal chunks
             try:
                 yield chunks.role()
                 if first:
                     yield chunks.text(first)
                 async for text in self.stream:
+                    if _models(result) != models:
+                        # Another model continues the answer: its chunks name both.
+                        chunks = _Chunks(self.plan.uid, _models(result), self.created)
                     yield chunks.text(text)
+                chunks = _Chunks(self.plan.uid, _models(result), self.created)
                 if result.complete:
                     yield chunks.stop()
-                else:
-                    error = result.error
-                    yield _sse_error(
-                        ApiError(
-                            502,
-                            f"The answer was cut off: {error.message}",
-                            type="server_error",
-                            code="upstream_error",
-                        )
-                        if error is not None
-                        else _failure(result)
-                    )
+                    if include_usage:
+                        yield chunks.usage(_usage_json(self.outcome()))
+                    yield _DONE
+                    return
+                # A damaged answer never ends like a whole one: no finish_reason "stop", no
+                # [DONE]; the error event makes OpenAI SDKs raise instead of returning it.
                 if include_usage:
                     yield chunks.usage(_usage_json(self.outcome()))
-                yield _DONE
+                yield _sse_error(_cut_off(result))
             finally:
                 # The client may have gone: stop reading from the model at once.
                 await self.stream.aclose()
@@ -543,7 +573,7 @@ class _Call:
         response = self.respond(_LoggedStream(events(), content_type="text/event-stream"))
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
-        for name, value in _headers(self.plan, answered_by).items():
+        for name, value in _headers(self.plan, models).items():
             response[name] = value
         return response
 

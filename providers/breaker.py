@@ -21,13 +21,14 @@ of every model call.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
 
+from routerweb import clock as clocks
 from routerweb import shared_cache
+from routerweb.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,13 @@ def _key(ref: str, part: str) -> str:
     return f"{_PREFIX}{ref}:{part}"
 
 
-async def check(ref: str) -> Verdict:
+async def check(ref: str, *, clock: Clock | None = None) -> Verdict:
     """May `ref` be called now? "probe" means yes, as the one half-open trial request."""
     try:
         open_until = await shared_cache.get(_key(ref, "open"))
         if open_until is None:
             return Verdict("closed")
-        remaining = float(open_until) - time.time()
+        remaining = float(open_until) - (clock or clocks.current()).time()
         if remaining > 0:
             return Verdict("open", remaining)
         conf = BreakerSettings.current()
@@ -93,12 +94,12 @@ async def record_success(ref: str, gate: Gate) -> None:
         log.warning("circuit breaker: cache unavailable, success of %s not recorded", ref)
 
 
-async def record_failure(ref: str, gate: Gate) -> bool:
+async def record_failure(ref: str, gate: Gate, *, clock: Clock | None = None) -> bool:
     """Count one failure of `ref`; returns True when this failure opened the circuit."""
     conf = BreakerSettings.current()
     try:
         if gate != "closed":
-            await _open(ref, conf)
+            await _open(ref, conf, clock or clocks.current())
             await shared_cache.delete(_key(ref, "probe"))
             log.warning("circuit breaker: probe of %s failed, open again", ref)
             return True
@@ -107,7 +108,7 @@ async def record_failure(ref: str, gate: Gate) -> bool:
         failures = await shared_cache.incr(fails_key, conf.window)
         if failures < conf.threshold:
             return False
-        await _open(ref, conf)
+        await _open(ref, conf, clock or clocks.current())
         await shared_cache.delete(fails_key)
         log.warning(
             "circuit breaker: %s open for %.1f s after %d failures", ref, conf.cooloff, failures
@@ -118,9 +119,9 @@ async def record_failure(ref: str, gate: Gate) -> bool:
         return False
 
 
-async def _open(ref: str, conf: BreakerSettings) -> None:
+async def _open(ref: str, conf: BreakerSettings, clock: Clock) -> None:
     # Kept a window past the cool-off: that is how long the half-open state waits for a probe
     # before the model quietly counts as closed again.
     await shared_cache.set(
-        _key(ref, "open"), repr(time.time() + conf.cooloff), conf.cooloff + conf.window
+        _key(ref, "open"), repr(clock.time() + conf.cooloff), conf.cooloff + conf.window
     )

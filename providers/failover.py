@@ -1,37 +1,46 @@
-"""Streaming an answer along a chain of models, failing over when one fails.
+"""Streaming an answer along a chain of models, failing over when one fails — honestly.
 
-One policy, in one module, used by chat and by every API that calls a model.
+One policy, in one module, used by chat and by every API that calls a model. The rule it never
+breaks: a damaged answer is never passed off as a whole one.
 
-Per model, an error is either retried on the same model (bounded, with a wait) or the chain
-moves on:
+What happens after a failure depends on whether any of the answer has *reached the client*:
 
-| error kind         | retry the same model?                        | then                        |
-|--------------------|----------------------------------------------|-----------------------------|
-| rate_limited       | yes, after Retry-After (up to the cap) or a  | next model                  |
-|                    | jittered backoff; Retry-After above the cap: |                             |
-|                    | no, fail over at once                        |                             |
-| unavailable (5xx,  | yes, after a jittered backoff (Retry-After   | next model                  |
-| connection reset)  | honoured the same way)                       |                             |
-| dropped_stream     | yes if nothing was shown yet; else no        | next model, continuing the  |
-| (incl. malformed)  |                                              | partial answer              |
-| timeout (connect,  | no: a slow model stays slow                  | next model (continuing if   |
-| first token, stall)|                                              | text was shown)             |
-| auth, bad_request  | no                                           | next model                  |
-| context_too_long   | no                                           | next model whose context    |
-|                    |                                              | fits (smaller ones skipped) |
-| content_filter     | no; the provider's reason is kept            | stop, unless the caller     |
-|                    |                                              | passes continue_on_refusal  |
+- **Nothing reached the client** (a non-streaming request, or a stream that failed before its
+  first text): the failed attempt's text is thrown away and the same model is retried or the
+  next one *restarts* the answer from scratch. Never a splice.
+- **Text reached the client**: the next model is asked to *continue* it (an assistant prefill
+  where the provider kind supports one, else the partial answer plus an instruction to go on
+  from its last words). Its output is held back until it is *verified* to be a continuation:
+  one that starts over, repeats the shown text or ignores the request is rejected, and a
+  verified overlap with the shown text is stripped. If no model continues it, the answer ends
+  *cut off*: the caller keeps what was received and reports the failure (an error event on
+  `/v1`, a "cut off" message in chat) — never a successful finish.
 
-Tries per model are bounded (FAILOVER_MAX_ATTEMPTS_PER_MODEL, 2: one retry).
+The policy per failure class (`FAILURE_POLICY`, also in the README):
 
-Once text has been shown, a model is never retried from scratch (the user would see the
-answer twice): the next model is asked to *continue* the partial answer instead. If no model
-can, the answer ends incomplete with the failure that cut it — never with the error of a
-continuation attempt, which would hide what actually happened.
+| failure class                     | before any text reached the client          | after text reached it   |
+|-----------------------------------|---------------------------------------------|-------------------------|
+| rate_limited (429)                | retry same model after Retry-After (up to   | continue on next model, |
+|                                   | the cap) or backoff, then restart on next   | else end cut off        |
+| unavailable (5xx, reset, refused) | retry same model after backoff, then        | continue on next model, |
+|                                   | restart on next                             | else end cut off        |
+| dropped_stream (cut, malformed    | retry same model, then restart on next      | continue on next model, |
+| chunk, error event mid-stream)    |                                             | else end cut off        |
+| timeout (connect, first token,    | no retry (a slow model stays slow): restart | continue on next model, |
+| stall)                            | on next                                     | else end cut off        |
+| auth, bad_request                 | no retry: restart on next                   | continue on next model  |
+| context_too_long                  | no retry: next model whose window fits      | continue on next model  |
+| content_filter (refusal)          | end with the refusal (no rerouting around   | end cut off with the    |
+|                                   | it unless the router allows it)             | refusal                 |
+| continuation not verified         | —                                           | try the next model,     |
+|                                   |                                             | else end cut off        |
 
-On top of the provider's own connect/read timeouts, each stream gets a time-to-first-token
-limit and a stall limit between chunks, enforced around every `__anext__` of the adapter's
-stream. A circuit breaker (`providers.breaker`) skips models that keep failing.
+Retries per model are bounded (`max_attempts`), waits are capped (`backoff_max`,
+`max_retry_after`); a circuit breaker's half-open probe is a single request, never retried.
+Every attempt is recorded with its `outcome`: answered, restarted, continued, retried,
+failed_over, cut_off, not_continued, prefill_rejected, skipped, stopped.
+
+All waiting goes through an injected `Clock` (`routerweb.clock`), so tests never sleep.
 """
 
 from __future__ import annotations
@@ -40,15 +49,14 @@ import asyncio
 import dataclasses
 import logging
 import random
-import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 
-from engine.tokens import estimate_message_tokens
+from engine.tokens import estimate_message_tokens, estimate_tokens
 from providers import adapter_pool, breaker
 from providers.adapters.base import (
     ChatMessage,
@@ -61,74 +69,83 @@ from providers.adapters.base import (
     Usage,
 )
 from providers.adapters.registry import supports_prefill
+from routerweb import clock as clocks
+from routerweb.clock import Clock
 
 log = logging.getLogger(__name__)
 
-# How a partial answer is handed to the next model. Kinds whose registry entry says
-# `supports_prefill` (Anthropic, the demo) continue a conversation that ends with an assistant
-# turn natively; OpenAI-style APIs and Gemini get the partial answer as an assistant turn
-# followed by a short user instruction to carry on from there.
-CONTINUE_INSTRUCTION = "Continue exactly where the previous answer stopped, without repeating it."
-
-# Kinds worth a second try on the same model. A timeout is not: the model that was too slow a
-# moment ago will most likely be too slow again, and the user has already waited.
-_RETRY_SAME_MODEL: frozenset[str] = frozenset({"rate_limited", "unavailable", "dropped_stream"})
+# --- the stated policy --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Candidate:
-    ref: str
-    model_id: str
-    config: ProviderConfig
-    # Known context window (tokens): a conversation estimated larger is not sent to it.
-    context_window: int | None = None
-    # False: never ask this model to continue someone else's partial answer.
-    supports_continuation: bool | None = None
+@dataclass(frozen=True, slots=True)
+class ClassRule:
+    """What one failure class does. `retry`: try the same model again (bounded, only while
+    nothing reached the client); `fall_back`: then move on to the next model (a restart when
+    nothing was shown, a verified continuation when text was)."""
+
+    retry: bool
+    fall_back: bool
+    label: str
 
 
-@dataclass
-class ChainResult:
-    """Filled in while `run_chain` streams; read it once the stream ends."""
+FAILURE_POLICY: dict[str, ClassRule] = {
+    "rate_limited": ClassRule(True, True, "rate limit (429)"),
+    "unavailable": ClassRule(True, True, "5xx, connection reset or refused"),
+    "dropped_stream": ClassRule(True, True, "stream cut, malformed chunk, error mid-stream"),
+    "timeout": ClassRule(False, True, "connect, first-token or stall timeout"),
+    "auth": ClassRule(False, True, "authentication or permission error"),
+    "bad_request": ClassRule(False, True, "request rejected (400)"),
+    "context_too_long": ClassRule(False, True, "conversation longer than the context window"),
+    "content_filter": ClassRule(False, False, "content-policy refusal"),
+}
 
-    text: str = ""
-    answered_by: str | None = None
-    # Usage of the answering model only: failed attempts are recorded, never billed.
-    usage: Usage | None = None
-    complete: bool = False
-    error: ProviderError | None = None
-    attempts: list[dict] = field(default_factory=list)
-
-    @property
-    def fallback_used(self) -> bool:
-        """Another model than the one that failed answered (a retry of the same one is not a
-        fallback)."""
-        return self.answered_by is not None and any(
-            not a["ok"] and a["model"] != self.answered_by for a in self.attempts
-        )
+Delivery = Literal["stream", "buffered"]
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    max_attempts: int  # per model, the first try included
+    max_attempts: int  # per model, the first try included (retries + 1)
     backoff_base: float
-    backoff_max: float
-    max_retry_after: float
+    backoff_max: float  # the cap on one backoff wait
+    max_retry_after: float  # a longer Retry-After fails over at once
     connect_timeout: float
     first_token_timeout: float
     stall_timeout: float
+    continue_cut_answers: bool = True  # False: a cut answer always ends cut off
+    fall_back_on_refusal: bool = False  # True: a refusal moves on to the next model
+
+    # Fields a router may override for its models (see `Router.failover_policy`).
+    OVERRIDABLE = (
+        "max_attempts",
+        "backoff_max",
+        "first_token_timeout",
+        "stall_timeout",
+        "continue_cut_answers",
+        "fall_back_on_refusal",
+    )
 
     @classmethod
-    def current(cls) -> Policy:
+    def current(cls, overrides: Mapping[str, Any] | None = None) -> Policy:
         # Read per chain so a settings override (tests, a reload) applies at once.
-        return cls(
+        policy = cls(
             max_attempts=max(1, getattr(settings, "FAILOVER_MAX_ATTEMPTS_PER_MODEL", 2)),
             backoff_base=getattr(settings, "FAILOVER_BACKOFF_BASE", 0.2),
             backoff_max=getattr(settings, "FAILOVER_BACKOFF_MAX", 2.0),
             max_retry_after=getattr(settings, "FAILOVER_MAX_RETRY_AFTER", 5.0),
             connect_timeout=getattr(settings, "FAILOVER_CONNECT_TIMEOUT", 10.0),
-            first_token_timeout=getattr(settings, "FAILOVER_FIRST_TOKEN_TIMEOUT", 60.0),
-            stall_timeout=getattr(settings, "FAILOVER_STALL_TIMEOUT", 30.0),
+            first_token_timeout=getattr(settings, "FAILOVER_FIRST_TOKEN_TIMEOUT", 15.0),
+            stall_timeout=getattr(settings, "FAILOVER_STALL_TIMEOUT", 20.0),
         )
+        if overrides:
+            known = {k: v for k, v in overrides.items() if k in cls.OVERRIDABLE and v is not None}
+            policy = dataclasses.replace(policy, **known)
+        return policy
+
+    def rule(self, kind: str) -> ClassRule:
+        rule = FAILURE_POLICY.get(kind, ClassRule(False, True, kind))
+        if kind == "content_filter" and self.fall_back_on_refusal:
+            return dataclasses.replace(rule, fall_back=True)
+        return rule
 
     def backoff(self, tries: int) -> float:
         """Exponential, with "equal jitter": never below half the step, so never a tight loop,
@@ -144,11 +161,15 @@ class Step:
     why: str = ""
 
 
-def next_step(error: ProviderError, *, tries: int, shown: bool, policy: Policy) -> Step:
+def next_step(
+    error: ProviderError, *, tries: int, shown: bool, policy: Policy, probe: bool = False
+) -> Step:
     """After `tries` attempts on one model, the last ending in `error`: retry it, or move on."""
     if shown:
-        return Step(False, why="text was already shown; another model continues it")
-    if error.kind not in _RETRY_SAME_MODEL:
+        return Step(False, why="text already reached the client; another model may continue it")
+    if probe:
+        return Step(False, why="a circuit breaker's probe is a single request")
+    if not policy.rule(error.kind).retry:
         return Step(False, why=f"{error.kind} is not retried on the same model")
     if tries >= policy.max_attempts:
         return Step(False, why=f"{tries} attempts on this model")
@@ -164,23 +185,177 @@ def next_step(error: ProviderError, *, tries: int, shown: bool, policy: Policy) 
     return Step(True, wait, why=f"retrying in {wait:.2f} s")
 
 
-def estimate_request_tokens(messages: tuple[ChatMessage, ...], system: str) -> int:
-    total = sum(estimate_message_tokens(m.text, len(m.images)) for m in messages)
-    return total + (estimate_message_tokens(system) if system else 0)
+# --- continuing a cut answer ----------------------------------------------------------------
+
+# How many of the shown answer's last words a model without prefill must repeat first: the
+# anchor that proves it picked up where the answer stopped (and that we then strip).
+ANCHOR_WORDS = 6
+# How many of the shown answer's first words identify "starting over".
+OPENING_WORDS = 5
+# An overlap shorter than this many words is not stripped: a real continuation may well
+# begin with the word the shown text ended on.
+MIN_OVERLAP_WORDS = 2
+ANCHOR_OPEN, ANCHOR_CLOSE = "⟦", "⟧"
+
+CONTINUE_INSTRUCTION = (
+    "Your previous answer was cut off. Continue it exactly where it stopped: begin your reply "
+    "with its last words, exactly as they are written between the markers "
+    f"{ANCHOR_OPEN}{{anchor}}{ANCHOR_CLOSE} (without the markers), then carry on. Do not "
+    "start over and do not repeat anything that came before those words."
+)
+
+
+def anchor_of(shown: str) -> str:
+    return " ".join(shown.split()[-ANCHOR_WORDS:])
 
 
 def continuation_messages(
-    messages: tuple[ChatMessage, ...], partial: str, kind: str
+    messages: tuple[ChatMessage, ...], partial: str, *, prefill: bool
 ) -> tuple[ChatMessage, ...]:
-    """The conversation a model needs to continue `partial` (prefill where the kind has it)."""
-    if supports_prefill(kind):
+    """The conversation a model needs to continue `partial`."""
+    if prefill:
         # Anthropic rejects a final assistant turn that ends in whitespace.
         return (*messages, ChatMessage("assistant", partial.rstrip()))
     return (
         *messages,
         ChatMessage("assistant", partial),
-        ChatMessage("user", CONTINUE_INSTRUCTION),
+        ChatMessage("user", CONTINUE_INSTRUCTION.format(anchor=anchor_of(partial))),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The verdict on the first part of a continuation. `keep_from`: where, in the text
+    received so far, the new text starts (a verified overlap before it is dropped)."""
+
+    ok: bool
+    keep_from: int = 0
+    why: str = ""
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _match_words(text: str, words: list[str]) -> int | None:
+    """If `text` (after leading whitespace) begins with `words` (any whitespace between them),
+    the index in `text` just after the last one; -1 when `text` ends before they could be told
+    apart (a prefix of them so far); None when it does not begin with them."""
+    pos = 0
+    for i, word in enumerate(words):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            return -1
+        chunk = text[pos : pos + len(word)]
+        if chunk != word:
+            return -1 if word.startswith(chunk) and pos + len(chunk) == len(text) else None
+        pos += len(word)
+        if i < len(words) - 1 and pos < len(text) and not text[pos].isspace():
+            return None
+    return pos
+
+
+def check_continuation(shown: str, head: str, *, anchored: bool, final: bool) -> Check | None:
+    """Is `head`, the first text of a model asked to continue `shown`, a continuation?
+
+    None: not enough text yet to tell (call again with more, or with `final` at the end).
+    `anchored`: the model was asked to begin with the shown answer's last words (no prefill).
+    """
+    shown_words = _words(shown)
+    opening = shown_words[:OPENING_WORDS]
+    if anchored:
+        end = _match_words(head, _words(anchor_of(shown)))
+        if end == -1 and not final:
+            return None
+        if end is None or end == -1:
+            return Check(False, why="it did not pick up from the last words shown")
+        rest = head[end:]
+    else:
+        end = 0
+        rest = head
+        restarted = _match_words(head, opening) if len(shown_words) > 1 else None
+        if restarted == -1 and not final:
+            return None
+        if restarted is not None and (restarted != -1 or head.strip()):
+            return Check(False, why="it started the answer over")
+    # Repeating the shown text later on (after a preamble) is no continuation either.
+    window = len(" ".join(opening)) + 80
+    if len(opening) > 1 and len(rest) < window and not final:
+        return None
+    if len(opening) > 1 and " ".join(opening) in " ".join(_words(rest[:window])):
+        return Check(False, why="it repeated the text already shown")
+    if not anchored:
+        end = _overlap(shown_words, head)
+    return Check(True, keep_from=end)
+
+
+def _overlap(shown_words: list[str], head: str) -> int:
+    """Where new text starts when `head` begins by repeating the shown answer's last words."""
+    for count in range(min(len(shown_words) - 1, 12), MIN_OVERLAP_WORDS - 1, -1):
+        end = _match_words(head, shown_words[-count:])
+        if end is not None and end != -1:
+            return end
+    return 0
+
+
+def _joined(shown: str, new: str) -> str:
+    """`new` as it follows `shown`: one space between them, never two."""
+    if shown and shown[-1].isspace():
+        return new.lstrip()
+    return new
+
+
+# --- the chain ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    ref: str
+    model_id: str
+    config: ProviderConfig
+    # Known context window (tokens): a conversation estimated larger is not sent to it.
+    context_window: int | None = None
+
+
+@dataclass
+class ChainResult:
+    """Filled in while `run_chain` streams; read it once the stream ends."""
+
+    text: str = ""
+    # The model that finished the answer (or whose text ends a cut one).
+    answered_by: str | None = None
+    # Every model whose text is in `text`, in order.
+    models: list[str] = field(default_factory=list)
+    # Every attempt's usage added up (estimated for attempts that broke off).
+    usage: Usage | None = None
+    complete: bool = False
+    # Text reached the client and the answer could not be finished.
+    cut_off: bool = False
+    error: ProviderError | None = None
+    attempts: list[dict] = field(default_factory=list)
+
+    @property
+    def fallback_used(self) -> bool:
+        """Another model than the one that failed answered (a retry of the same one is not a
+        fallback)."""
+        return self.answered_by is not None and any(
+            not a["ok"] and a["model"] != self.answered_by for a in self.attempts
+        )
+
+    def usage_by_model(self) -> list[tuple[str, Usage]]:
+        """(model, usage) per attempt that consumed tokens, for cost accounting."""
+        billed = []
+        for a in self.attempts:
+            u = a.get("usage")
+            if u:
+                billed.append((a["model"], Usage(u["input"], u["output"], u["estimated"])))
+        return billed
+
+
+def estimate_request_tokens(messages: tuple[ChatMessage, ...], system: str) -> int:
+    total = sum(estimate_message_tokens(m.text, len(m.images)) for m in messages)
+    return total + (estimate_message_tokens(system) if system else 0)
 
 
 async def run_chain(
@@ -188,14 +363,18 @@ async def run_chain(
     request: ChatRequest,
     result: ChainResult,
     *,
-    continue_on_refusal: bool = False,
+    delivery: Delivery = "stream",
+    policy: Policy | None = None,
+    clock: Clock | None = None,
 ) -> AsyncGenerator[str, None]:
     """Stream the answer's text from the first model that can give it, filling `result`.
 
-    `continue_on_refusal`: after a content-policy refusal, try the next model (by default the
-    refusal is the answer: the chain stops and its reason is the error).
+    `delivery="stream"`: every text yielded reaches the client at once, so a failure after it
+    can only be continued (verified) or end cut off. `"buffered"`: nothing reaches the client
+    before the chain ends (non-streaming APIs), so every failure restarts cleanly; nothing is
+    yielded and `result.text` holds the answer.
     """
-    chain = _Chain(request, result, Policy.current(), continue_on_refusal)
+    chain = _Chain(request, result, policy or Policy.current(), delivery, clock or clocks.current())
     # aclosing everywhere below: a listener that goes away closes this generator, and only an
     # explicit close reaches the nested ones (and the HTTP stream) now rather than at GC time.
     async with aclosing(chain.run(candidates)) as texts:
@@ -207,10 +386,14 @@ async def run_chain(
 class _Outcome:
     """One attempt on one model."""
 
-    started: float = field(default_factory=time.monotonic)
-    shown: str = ""  # text this attempt added to the answer
+    started: float
+    received: str = ""  # text the model sent in this attempt
+    added: str = ""  # text this attempt added to the answer
     usage: Usage | None = None
     error: ProviderError | None = None
+    rejected: str = ""  # why its continuation was not accepted
+    outcome: str = ""
+    prefill: bool = False
 
 
 @dataclass
@@ -218,14 +401,20 @@ class _Chain:
     request: ChatRequest
     result: ChainResult
     policy: Policy
-    continue_on_refusal: bool
+    delivery: Delivery
+    clock: Clock
     # The failure that cut an answer already on screen: what the user is told if no model
     # manages to continue it.
     cut: ProviderError | None = None
     last_error: ProviderError | None = None
+    failed_before: bool = False
     # Largest context window already found too small for this conversation.
     too_small: int | None = None
     finished: bool = False
+
+    @property
+    def streaming(self) -> bool:
+        return self.delivery == "stream"
 
     async def run(self, candidates: list[Candidate]) -> AsyncGenerator[str, None]:
         blocked: list[Candidate] = []
@@ -237,7 +426,7 @@ class _Chain:
             if unsuitable is not None:
                 self._skip(candidate, *unsuitable)
                 continue
-            verdict = await breaker.check(candidate.ref)
+            verdict = await breaker.check(candidate.ref, clock=self.clock)
             if verdict.gate == "open":
                 wait = f"{verdict.retry_in:.0f} s" if verdict.retry_in >= 1 else "a moment"
                 self._skip(
@@ -249,7 +438,7 @@ class _Chain:
             async with aclosing(self._candidate(candidate, verdict.gate)) as texts:
                 async for text in texts:
                     yield text
-        if not sent and blocked:
+        if not sent and blocked and not self.finished:
             # Failing without trying anything would be worse than trying a model that failed
             # recently: it may have recovered before its cool-off ended.
             last = blocked[-1]
@@ -270,89 +459,165 @@ class _Chain:
             adapter = await adapter_pool.adapter_for(self._config(candidate))
         except ValueError as exc:  # misconfigured provider: nothing was sent
             error = ProviderError("bad_request", f"Misconfigured provider: {exc}")
-            self._record(candidate, _Outcome(error=error), tries=1, retried=False, note=note)
+            outcome = _Outcome(self.clock.monotonic(), error=error, outcome="failed_over")
+            self._record(candidate, outcome, tries=1, retried=False, note=note)
             self._failed(candidate, error, shown=False)
             return
+        prefill = self.cut is not None and supports_prefill(candidate.config.kind)
         tries = 0
         while True:
             tries += 1
-            outcome = _Outcome()
-            async with aclosing(self._attempt(adapter, candidate, outcome)) as texts:
+            outcome = _Outcome(self.clock.monotonic())
+            continuing = self.cut is not None
+            async with aclosing(self._attempt(adapter, candidate, outcome, prefill)) as texts:
                 try:
                     async for text in texts:
                         yield text
                 except (GeneratorExit, asyncio.CancelledError):
                     # Our caller stopped listening (the client went away): say so in the log.
-                    self._record(candidate, outcome, tries=tries, retried=False, note=note)
-                    self.result.attempts[-1].update(
-                        ok=False,
-                        error="stopped",
-                        message="The client stopped reading; the call was cut off.",
+                    outcome.error = ProviderError(
+                        "dropped_stream", "The client stopped reading; the call was cut off."
                     )
+                    outcome.outcome = "stopped"
+                    self._record(candidate, outcome, tries=tries, retried=False, note=note)
+                    self.result.attempts[-1]["error"] = "stopped"
                     raise
+            if outcome.rejected:
+                outcome.outcome = "not_continued"
+                self._record(candidate, outcome, tries=tries, retried=False, note=note)
+                log.warning(
+                    "model %s did not continue the answer: %s", candidate.ref, outcome.rejected
+                )
+                # It answered, so it is up: the breaker counts no failure.
+                await breaker.record_success(candidate.ref, gate)
+                return
             error = outcome.error
             if error is None:
+                outcome.outcome = (
+                    "continued" if continuing else "restarted" if self.failed_before else "answered"
+                )
                 self._record(candidate, outcome, tries=tries, retried=False, note=note)
                 self._answered(candidate, outcome)
                 await breaker.record_success(candidate.ref, gate)
                 return
-            step = next_step(error, tries=tries, shown=bool(outcome.shown), policy=self.policy)
+            shown = self.streaming and bool(outcome.added)
+            if continuing and prefill and error.kind == "bad_request" and not outcome.received:
+                # The model (or the server in front of it) refuses an assistant prefill: ask
+                # it again the other way, with the partial answer and an instruction.
+                outcome.outcome = "prefill_rejected"
+                self._record(candidate, outcome, tries=tries, retried=True, note=note)
+                prefill = False
+                continue
+            step = next_step(
+                error, tries=tries, shown=shown, policy=self.policy, probe=gate == "probe"
+            )
+            if step.retry:
+                outcome.outcome = "retried"
+            elif shown:
+                outcome.outcome = "cut_off"
+            else:
+                outcome.outcome = "failed_over"
             self._record(candidate, outcome, tries=tries, retried=step.retry, note=note)
             log.warning("model %s failed (try %d): %r; %s", candidate.ref, tries, error, step.why)
             if step.retry:
-                await asyncio.sleep(step.wait)
+                await self.clock.sleep(step.wait)
                 continue
             await self._breaker_failure(candidate, error, gate)
-            self._failed(candidate, error, shown=bool(outcome.shown))
+            self._failed(candidate, error, shown=shown)
             return
 
     async def _attempt(
-        self, adapter: ProviderAdapter, candidate: Candidate, outcome: _Outcome
+        self, adapter: ProviderAdapter, candidate: Candidate, outcome: _Outcome, prefill: bool
     ) -> AsyncGenerator[str, None]:
-        """Stream one request, under the first-token and stall limits; errors go to `outcome`."""
-        messages = self._messages_for(candidate)
+        """Stream one request, under the first-token and stall limits; errors go to `outcome`.
+
+        A continuation's text is held back until `check_continuation` accepts it."""
+        shown = self.result.text if self.cut is not None else ""
+        outcome.prefill = prefill
+        messages = self._messages_for(candidate, prefill=prefill)
         request = dataclasses.replace(self.request, model=candidate.model_id, messages=messages)
-        # The shown text may end in whitespace that a prefill had to leave out; the model then
-        # starts its continuation with a space of its own, which the user must not see twice.
-        trim_lead = self._trims_prefill(candidate)
+        verified = not shown
         stream = adapter.stream(request)
         try:
             while True:
-                if outcome.shown:
+                if outcome.received:
                     limit, what = self.policy.stall_timeout, "The stream stalled for"
                 else:
                     limit, what = self.policy.first_token_timeout, "No first token within"
                 try:
-                    event = await _next_event(stream, limit, f"{what} {limit:g} s.")
+                    event = await _next_event(stream, limit, f"{what} {limit:g} s.", self.clock)
                 except StopAsyncIteration:
-                    return
-                if isinstance(event, TextDelta) and event.text:
-                    text = event.text.lstrip() if trim_lead else event.text
-                    trim_lead = trim_lead and not text
-                    if not text:
-                        continue
-                    outcome.shown += text
-                    self.result.text += text
-                    self.result.answered_by = candidate.ref
-                    yield text
-                elif isinstance(event, Usage):
+                    break
+                if isinstance(event, Usage):
                     outcome.usage = event
+                    continue
+                if not (isinstance(event, TextDelta) and event.text):
+                    continue
+                outcome.received += event.text
+                if verified:
+                    text = event.text
+                else:
+                    check = check_continuation(
+                        shown, outcome.received, anchored=not prefill, final=False
+                    )
+                    if check is None:
+                        continue
+                    if not check.ok:
+                        outcome.rejected = check.why
+                        return
+                    verified = True
+                    text = _joined(shown, outcome.received[check.keep_from :])
+                if text:
+                    self._add(candidate, outcome, text)
+                    if self.streaming:
+                        yield text
+            if not verified:
+                check = check_continuation(
+                    shown, outcome.received, anchored=not prefill, final=True
+                )
+                assert check is not None  # final checks always decide
+                if not check.ok:
+                    outcome.rejected = check.why
+                    return
+                text = _joined(shown, outcome.received[check.keep_from :])
+                if text:
+                    self._add(candidate, outcome, text)
+                    if self.streaming:
+                        yield text
         except ProviderError as exc:
             outcome.error = exc
+            if not self.streaming:
+                self._discard(outcome)
         finally:
             # Also runs when our caller stops listening: the connection must not linger.
             await stream.aclose()  # type: ignore[attr-defined]
+
+    def _add(self, candidate: Candidate, outcome: _Outcome, text: str) -> None:
+        outcome.added += text
+        self.result.text += text
+        self.result.answered_by = candidate.ref
+        if not self.result.models or self.result.models[-1] != candidate.ref:
+            self.result.models.append(candidate.ref)
+
+    def _discard(self, outcome: _Outcome) -> None:
+        """Nothing of this attempt reached the client: it leaves no trace in the answer."""
+        if outcome.added:
+            self.result.text = self.result.text[: len(self.result.text) - len(outcome.added)]
+            outcome.added = ""
+            self.result.models = self.result.models[:-1]
+            self.result.answered_by = self.result.models[-1] if self.result.models else None
 
     # -- decisions --
 
     def _unsuitable(self, candidate: Candidate) -> tuple[str, str] | None:
         """(error kind, message) when `candidate` must not be sent this request at all."""
-        if self.cut is not None and candidate.supports_continuation is False:
-            return "no_continuation", "skipped: cannot continue a partial answer"
         window = candidate.context_window
         if window is None:
             return None
-        tokens = estimate_request_tokens(self._messages_for(candidate), self.request.system)
+        prefill = supports_prefill(candidate.config.kind)
+        tokens = estimate_request_tokens(
+            self._messages_for(candidate, prefill=prefill), self.request.system
+        )
         if tokens > window:
             return (
                 "context_too_long",
@@ -369,38 +634,54 @@ class _Chain:
 
     def _answered(self, candidate: Candidate, outcome: _Outcome) -> None:
         self.result.answered_by = candidate.ref
-        self.result.usage = outcome.usage
+        if not self.result.models:
+            self.result.models.append(candidate.ref)  # an empty answer is still its answer
         self.result.complete = True
+        self.result.cut_off = False
         self.result.error = None
         self.finished = True
 
     def _failed(self, candidate: Candidate, error: ProviderError, *, shown: bool) -> None:
+        self.failed_before = True
         if error.kind == "context_too_long" and candidate.context_window is not None:
             self.too_small = max(self.too_small or 0, candidate.context_window)
         if shown:
             self.cut = error
         elif self.cut is None:
             self.last_error = error
-        # A continuation that failed before showing anything leaves `cut` as the user's error.
-        if error.kind == "content_filter" and not self.continue_on_refusal:
+        # A continuation that failed leaves `cut` as the user's error.
+        if not self.policy.rule(error.kind).fall_back:
+            self.finished = True
+        if self.cut is not None and not self.policy.continue_cut_answers:
             self.finished = True
 
     async def _breaker_failure(
         self, candidate: Candidate, error: ProviderError, gate: breaker.Gate
     ) -> None:
         if error.retryable:
-            await breaker.record_failure(candidate.ref, gate)
+            await breaker.record_failure(candidate.ref, gate, clock=self.clock)
         elif gate != "closed":
             # A refusal or a bad request still proves the model is up again.
             await breaker.record_success(candidate.ref, gate)
 
     def _finalise(self, candidates: list[Candidate]) -> None:
+        self._sum_usage()
         if self.result.complete:
             return
+        self.result.cut_off = bool(self.result.text)
         error = self.cut or self.last_error
         if error is None:
             error = self._nothing_tried_error(candidates)
         self.result.error = error
+
+    def _sum_usage(self) -> None:
+        billed = self.result.usage_by_model()
+        if billed:
+            self.result.usage = Usage(
+                input_tokens=sum(u.input_tokens for _, u in billed),
+                output_tokens=sum(u.output_tokens for _, u in billed),
+                estimated=any(u.estimated for _, u in billed),
+            )
 
     def _nothing_tried_error(self, candidates: list[Candidate]) -> ProviderError:
         if not candidates:
@@ -419,37 +700,55 @@ class _Chain:
             return candidate.config
         return dataclasses.replace(candidate.config, connect_timeout=connect)
 
-    def _messages_for(self, candidate: Candidate) -> tuple[ChatMessage, ...]:
+    def _messages_for(self, candidate: Candidate, *, prefill: bool) -> tuple[ChatMessage, ...]:
         if self.cut is None or not self.result.text:
             return self.request.messages
-        return continuation_messages(self.request.messages, self.result.text, candidate.config.kind)
-
-    def _trims_prefill(self, candidate: Candidate) -> bool:
-        text = self.result.text
-        return (
-            self.cut is not None
-            and supports_prefill(candidate.config.kind)
-            and text != text.rstrip()
-        )
+        return continuation_messages(self.request.messages, self.result.text, prefill=prefill)
 
     # -- the record --
+
+    def _usage_of(self, candidate: Candidate, outcome: _Outcome, prefill: bool) -> Usage | None:
+        """What this attempt consumed: the provider's count when the stream finished, else an
+        estimate when it produced text (a request refused before any text costs nothing)."""
+        if outcome.usage is not None:
+            return outcome.usage
+        if not outcome.received:
+            return None
+        messages = self._messages_for(candidate, prefill=prefill)
+        return Usage(
+            input_tokens=estimate_request_tokens(messages, self.request.system),
+            output_tokens=estimate_tokens(outcome.received),
+            estimated=True,
+        )
 
     def _record(
         self, candidate: Candidate, outcome: _Outcome, *, tries: int, retried: bool, note: str
     ) -> None:
         error = outcome.error
+        ok = error is None and not outcome.rejected
+        usage = self._usage_of(candidate, outcome, outcome.prefill)
         attempt: dict[str, Any] = {
             "model": candidate.ref,
-            "ok": error is None,
-            "error": error.kind if error else None,
-            "message": error.message if error else "",
+            "ok": ok,
+            "outcome": outcome.outcome,
+            "error": error.kind if error else ("not_continued" if outcome.rejected else None),
+            "message": error.message if error else outcome.rejected,
             "status_code": error.status_code if error else None,
             "retry_after": error.retry_after if error else None,
-            "duration_ms": round((time.monotonic() - outcome.started) * 1000),
-            "streamed_chars": len(outcome.shown),
+            "duration_ms": round((self.clock.monotonic() - outcome.started) * 1000),
+            "streamed_chars": len(outcome.added),
             "try": tries,
             "retried": retried,
             "continuation": self.cut is not None,
+            "usage": (
+                {
+                    "input": usage.input_tokens,
+                    "output": usage.output_tokens,
+                    "estimated": usage.estimated,
+                }
+                if usage is not None
+                else None
+            ),
         }
         if note:
             attempt["note"] = note
@@ -461,6 +760,7 @@ class _Chain:
             {
                 "model": candidate.ref,
                 "ok": False,
+                "outcome": "skipped",
                 "error": kind,
                 "message": message,
                 "status_code": None,
@@ -470,22 +770,19 @@ class _Chain:
                 "try": 0,
                 "retried": False,
                 "continuation": self.cut is not None,
+                "usage": None,
                 "skipped": True,
             }
         )
 
 
-async def _next_event(stream: AsyncIterator[Any], limit: float, message: str) -> Any:
+async def _next_event(stream: AsyncIterator[Any], limit: float, message: str, clock: Clock) -> Any:
     """The stream's next event, or a `timeout` ProviderError after `limit` seconds.
 
-    `asyncio.timeout` cancels the pending `__anext__` inside this task, so the adapter's
-    generator unwinds (closing its HTTP response) before the error is raised.
+    The deadline cancels the pending `__anext__` inside this task, so the adapter's generator
+    unwinds (closing its HTTP response) before the error is raised.
     """
-    deadline = asyncio.timeout(limit)
     try:
-        async with deadline:
-            return await anext(stream)
+        return await clock.within(anext(stream), limit)
     except TimeoutError:
-        if deadline.expired():
-            raise ProviderError("timeout", message) from None
-        raise
+        raise ProviderError("timeout", message) from None

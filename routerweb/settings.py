@@ -265,10 +265,11 @@ FAILOVER_BACKOFF_MAX = env_float("FAILOVER_BACKOFF_MAX", 2.0)
 # A Retry-After up to this many seconds is waited out; a longer one fails over at once.
 FAILOVER_MAX_RETRY_AFTER = env_float("FAILOVER_MAX_RETRY_AFTER", 5.0)
 # Upper bounds on top of each provider's own connect/read timeouts. A timed-out model is not
-# retried: the chain moves on (continuing the answer when text was already shown).
+# retried: the chain moves on (a clean restart when nothing was shown, else a verified
+# continuation or an answer marked cut off). A router may override these for its models.
 FAILOVER_CONNECT_TIMEOUT = env_float("FAILOVER_CONNECT_TIMEOUT", 10.0)
-FAILOVER_FIRST_TOKEN_TIMEOUT = env_float("FAILOVER_FIRST_TOKEN_TIMEOUT", 60.0)
-FAILOVER_STALL_TIMEOUT = env_float("FAILOVER_STALL_TIMEOUT", 30.0)
+FAILOVER_FIRST_TOKEN_TIMEOUT = env_float("FAILOVER_FIRST_TOKEN_TIMEOUT", 15.0)
+FAILOVER_STALL_TIMEOUT = env_float("FAILOVER_STALL_TIMEOUT", 20.0)
 # A model with this many retryable failures within the window is skipped for the cool-off,
 # then probed with one request. State lives in the shared cache, so every process agrees.
 BREAKER_FAILURE_THRESHOLD = env_int("BREAKER_FAILURE_THRESHOLD", 3, minimum=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from decimal import Decimal
 
 import httpx
@@ -199,7 +198,7 @@ def test_every_model_failing_is_an_upstream_error(client, fake_router, fake_upst
     assert logged is not None and logged.answered_by == ""
 
 
-def test_a_stream_cut_off_after_text_ends_with_an_error_event_then_done(
+def test_a_stream_cut_off_after_text_ends_with_an_error_event_and_no_done(
     live_url, owner, token_for, fake_router, fake_upstream
 ):
     fake_upstream.script(model="fake-small", drop_after_chunks=2)
@@ -216,9 +215,9 @@ def test_a_stream_cut_off_after_text_ends_with_an_error_event_then_done(
     ) as response:
         assert response.status_code == 200
         events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
-    assert events[-1] == "[DONE]"
-    error = json.loads(events[-2])["error"]
-    assert error["code"] == "upstream_error" and "cut off" in error["message"]
+    assert "[DONE]" not in events
+    error = json.loads(events[-1])["error"]
+    assert error["code"] == "answer_cut_off" and "cut off" in error["message"]
     assert json.loads(events[1])["choices"][0]["delta"]["content"]  # text came first
 
 
@@ -331,8 +330,8 @@ def test_models_lists_usable_routers_and_catalog_models(
 def test_a_client_that_leaves_mid_stream_stops_the_model_call_and_is_still_logged(
     live_url, owner, token_for, fake_router, fake_upstream
 ):
-    fake_upstream.script(model="fake-small", stall_after_chunks=1, stall_seconds=5)
-    started = time.monotonic()
+    # The model stalls until the client hangs up: only our leaving can end this call.
+    fake_upstream.script(model="fake-small", stall_after_chunks=1)
     with (
         httpx.Client(timeout=10) as http,
         http.stream(
@@ -351,7 +350,8 @@ def test_a_client_that_leaves_mid_stream_stops_the_model_call_and_is_still_logge
             if '"content": "Fake' in line:
                 break  # the first words arrived; the model now stalls, and we leave
     logged = decision(uid)
-    assert time.monotonic() - started < 4, "the server kept waiting for the stalled model"
+    # Logged at once (`decision` waits briefly), so the server stopped when we left rather
+    # than waiting for the stall limit (20 s).
     assert logged.channel == "api"
     assert logged.answered_by == "fake/fake-small" and not logged.succeeded, "cut off, not answered"
     [attempt] = logged.attempts

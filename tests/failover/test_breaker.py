@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from providers import breaker
 from tests.failover.conftest import answer, candidate, sent_to
 
@@ -14,7 +12,7 @@ async def fail_three_times(fake_upstream, chain):
         assert done.result.answered_by == "openai/backup"
 
 
-async def test_a_model_that_keeps_failing_is_skipped_then_probed_and_closed(fake_upstream):
+async def test_a_model_that_keeps_failing_is_skipped_then_probed_and_closed(fake_upstream, clock):
     fake_upstream.script(model="flaky", status=500)
     chain = [candidate(fake_upstream, "flaky"), candidate(fake_upstream, "backup")]
     await fail_three_times(fake_upstream, chain)
@@ -29,7 +27,8 @@ async def test_a_model_that_keeps_failing_is_skipped_then_probed_and_closed(fake
     assert skipped.result.answered_by == "openai/backup"
 
     fake_upstream.reset()  # the model recovers
-    await asyncio.sleep(0.35)  # the cool-off (0.3 s in tests)
+    fake_upstream.clock = clock
+    clock.advance(31)  # the cool-off is 30 s
     probed = await answer(chain)
 
     assert sent_to(fake_upstream, "flaky") == 1
@@ -37,25 +36,28 @@ async def test_a_model_that_keeps_failing_is_skipped_then_probed_and_closed(fake
     assert (await breaker.check("openai/flaky")).gate == "closed"
 
 
-async def test_a_failed_probe_opens_the_circuit_again(fake_upstream):
+async def test_a_failed_probe_is_a_single_request_and_opens_the_circuit_again(fake_upstream, clock):
     fake_upstream.script(model="flaky", status=500)
     chain = [candidate(fake_upstream, "flaky"), candidate(fake_upstream, "backup")]
     await fail_three_times(fake_upstream, chain)
-    await asyncio.sleep(0.35)
+    clock.advance(31)
 
     probed = await answer(chain)
     after = await answer(chain)
 
-    assert sent_to(fake_upstream, "flaky") == 6 + 2, "one probe (with its retry), then shut"
-    assert probed.tried()[:2] == [("openai/flaky", "unavailable"), ("openai/flaky", "unavailable")]
+    assert sent_to(fake_upstream, "flaky") == 6 + 1, "one probe, not retried, then shut"
+    assert probed.tried() == [("openai/flaky", "unavailable"), ("openai/backup", None)]
+    assert probed.result.attempts[0]["retried"] is False
     assert after.tried()[0] == ("openai/flaky", "circuit_open")
 
 
-async def test_only_one_request_probes_a_half_open_circuit():
+async def test_only_one_request_probes_a_half_open_circuit(clock):
     for _ in range(3):
         await breaker.record_failure("m/x", "closed")
     assert (await breaker.check("m/x")).gate == "open"
-    await asyncio.sleep(0.35)
+    clock.advance(29)
+    assert (await breaker.check("m/x")).gate == "open", "still cooling off"
+    clock.advance(2)
 
     gates = [(await breaker.check("m/x")).gate for _ in range(3)]
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from providers.adapters.base import ChatMessage, ProviderError
+from providers.adapters.registry import supports_prefill
 from providers.failover import (
-    CONTINUE_INSTRUCTION,
+    FAILURE_POLICY,
     ChainResult,
     Policy,
+    check_continuation,
     continuation_messages,
     next_step,
 )
@@ -66,25 +70,78 @@ def test_backoff_grows_is_capped_and_never_drops_below_half_a_step():
     assert min(POLICY.backoff(10) for _ in range(50)) >= 1.0
 
 
-def test_anthropic_continues_by_prefill_without_trailing_whitespace():
+def test_a_prefill_continuation_ends_with_the_partial_answer_without_trailing_whitespace():
     history = (ChatMessage("user", "hi"),)
 
-    messages = continuation_messages(history, "Once upon a ", "anthropic")
+    messages = continuation_messages(history, "Once upon a ", prefill=True)
 
     assert messages == (*history, ChatMessage("assistant", "Once upon a"))
 
 
-@pytest.mark.parametrize("kind", ["openai", "openai_compatible", "gemini"])
-def test_other_apis_continue_from_an_assistant_turn_and_an_instruction(kind):
+def test_without_prefill_the_instruction_quotes_the_last_words_shown():
     history = (ChatMessage("user", "hi"),)
+    partial = "The quick brown fox jumps over the lazy "
 
-    messages = continuation_messages(history, "Once upon a ", kind)
+    messages = continuation_messages(history, partial, prefill=False)
 
-    assert messages == (
-        *history,
-        ChatMessage("assistant", "Once upon a "),
-        ChatMessage("user", CONTINUE_INSTRUCTION),
-    )
+    assert messages[:-1] == (*history, ChatMessage("assistant", partial))
+    assert messages[-1].role == "user"
+    assert "⟦jumps over the lazy⟧" not in messages[-1].text
+    assert "⟦brown fox jumps over the lazy⟧" in messages[-1].text
+
+
+@pytest.mark.parametrize(
+    ("kind", "prefill"),
+    [("anthropic", True), ("demo", True), ("openai", False), ("openai_compatible", False)]
+    + [("gemini", False)],
+)
+def test_which_kinds_continue_by_prefill(kind, prefill):
+    assert supports_prefill(kind) is prefill
+
+
+SHOWN = "The capital of France is Paris. It has been the capital since "
+
+
+@pytest.mark.parametrize(
+    ("head", "anchored", "verdict", "rest"),
+    [
+        # A prefill continuation: new text at once.
+        ("the tenth century, give or take.", False, True, "the tenth century, give or take."),
+        # It starts over.
+        ("The capital of France is Paris. It is also", False, False, "started the answer over"),
+        # A preamble, then the shown text again.
+        ("Sure! The capital of France is Paris. It has been", False, False, "repeated"),
+        # A verified overlap (the last words again) is stripped.
+        ("been the capital since the tenth century.", False, True, "the tenth century."),
+        # One repeated word is not an overlap: "since since" may be the model's own text.
+        ("since the 10th century.", False, True, "since the 10th century."),
+        # Asked to begin with the last words: it does, and they are stripped.
+        ("It has been the capital since the tenth century.", True, True, "the tenth century."),
+        # Asked to, but it answers afresh (ignored the request).
+        ("Paris is the capital of France.", True, False, "did not pick up"),
+        # Begins with the quoted words, then starts over.
+        (
+            "It has been the capital since The capital of France is Paris. It has",
+            True,
+            False,
+            "repeated",
+        ),
+    ],
+)
+def test_a_continuation_is_checked_against_what_was_shown(head, anchored, verdict, rest):
+    check = check_continuation(SHOWN, head, anchored=anchored, final=True)
+
+    assert check is not None and check.ok is verdict
+    if verdict:
+        assert head[check.keep_from :].lstrip() == rest
+    else:
+        assert rest in check.why
+
+
+def test_a_continuation_is_held_back_until_it_can_be_told_apart():
+    assert check_continuation(SHOWN, "The capital", anchored=False, final=False) is None
+    assert check_continuation(SHOWN, "It has been", anchored=True, final=False) is None
+    assert check_continuation(SHOWN, "The capital", anchored=False, final=True).ok is False
 
 
 def test_a_retry_of_the_same_model_is_not_a_fallback_but_another_model_is():
@@ -119,5 +176,35 @@ def test_the_defaults_are_the_documented_ones():
         module.BREAKER_FAILURE_THRESHOLD,
         module.BREAKER_WINDOW_SECONDS,
         module.BREAKER_COOLOFF_SECONDS,
-    ) == (2, 0.2, 5.0, 10.0, 60.0, 30.0, 3, 60.0, 30.0)
-    assert django_settings.FAILOVER_STALL_TIMEOUT == 0.3  # the test override is in force
+    ) == (2, 0.2, 5.0, 10.0, 15.0, 20.0, 3, 60.0, 30.0)
+    assert django_settings.FAILOVER_CONNECT_TIMEOUT == 5.0  # the test override is in force
+
+
+def test_a_breaker_probe_is_never_retried():
+    step = next_step(
+        ProviderError("unavailable", "x"), tries=1, shown=False, policy=POLICY, probe=True
+    )
+
+    assert not step.retry and "single request" in step.why
+
+
+def test_every_failure_kind_has_a_stated_rule_and_refusals_are_not_routed_around():
+    from typing import get_args
+
+    from providers.adapters.base import ErrorKind
+
+    assert set(FAILURE_POLICY) == set(get_args(ErrorKind))
+    assert not POLICY.rule("content_filter").fall_back
+    assert dataclasses.replace(POLICY, fall_back_on_refusal=True).rule("content_filter").fall_back
+
+
+def test_a_router_overrides_only_the_documented_fields(settings):
+    settings.FAILOVER_FIRST_TOKEN_TIMEOUT = 15.0
+
+    policy = Policy.current(
+        {"first_token_timeout": 4.0, "max_retry_after": 99.0, "stall_timeout": None}
+    )
+
+    assert policy.first_token_timeout == 4.0
+    assert policy.max_retry_after == Policy.current().max_retry_after, "not overridable"
+    assert policy.stall_timeout == Policy.current().stall_timeout

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from providers.failover import Policy
 from tests.failover.conftest import answer, candidate, sent_to
 
 LONG = "word " * 400  # ~500 estimated tokens
@@ -78,7 +81,9 @@ async def test_a_refusal_moves_on_when_the_caller_allows_it(fake_upstream):
         candidate(fake_upstream, "backup", kind="anthropic"),
     ]
 
-    done = await answer(chain, continue_on_refusal=True)
+    done = await answer(
+        chain, policy=dataclasses.replace(Policy.current(), fall_back_on_refusal=True)
+    )
 
     assert sent_to(fake_upstream, "primary") == 1
     assert done.tried() == [("openai/primary", "content_filter"), ("anthropic/backup", None)]

@@ -5,13 +5,15 @@ from __future__ import annotations
 from tests.failover.conftest import answer, candidate, sent_to
 
 
-async def test_a_429_with_retry_after_is_waited_out_and_retried_on_the_same_model(fake_upstream):
+async def test_a_429_with_retry_after_is_waited_out_and_retried_on_the_same_model(
+    fake_upstream, clock
+):
     fake_upstream.script(model="primary", times=1, status=429, retry_after=0.4)
     chain = [candidate(fake_upstream, "primary"), candidate(fake_upstream, "backup")]
 
     done = await answer(chain)
 
-    assert done.elapsed >= 0.4
+    assert clock.sleeps == [0.4]
     assert sent_to(fake_upstream, "primary") == 2
     assert sent_to(fake_upstream, "backup") == 0
     assert done.result.complete and done.result.answered_by == "openai/primary"
@@ -20,14 +22,14 @@ async def test_a_429_with_retry_after_is_waited_out_and_retried_on_the_same_mode
     assert not done.result.fallback_used, "a retry of the same model is not a fallback"
 
 
-async def test_a_retry_after_above_the_cap_fails_over_at_once(fake_upstream, settings):
+async def test_a_retry_after_above_the_cap_fails_over_at_once(fake_upstream, settings, clock):
     settings.FAILOVER_MAX_RETRY_AFTER = 1.0
     fake_upstream.script(model="primary", status=429, retry_after=30)
     chain = [candidate(fake_upstream, "primary"), candidate(fake_upstream, "backup")]
 
     done = await answer(chain)
 
-    assert done.elapsed < 1.0
+    assert clock.sleeps == []
     assert sent_to(fake_upstream, "primary") == 1
     assert done.result.answered_by == "openai/backup"
     assert done.tried() == [("openai/primary", "rate_limited"), ("openai/backup", None)]
@@ -36,7 +38,7 @@ async def test_a_retry_after_above_the_cap_fails_over_at_once(fake_upstream, set
 
 
 async def test_a_429_without_retry_after_backs_off_a_bounded_number_of_times(
-    fake_upstream, settings
+    fake_upstream, settings, clock
 ):
     settings.FAILOVER_BACKOFF_BASE = 0.2
     settings.FAILOVER_BACKOFF_MAX = 0.2
@@ -46,7 +48,7 @@ async def test_a_429_without_retry_after_backs_off_a_bounded_number_of_times(
     done = await answer(chain)
 
     # One backoff per model, each at least half the base step: no tight loop.
-    assert done.elapsed >= 2 * 0.1
+    assert len(clock.sleeps) == 2 and all(0.1 <= wait <= 0.2 for wait in clock.sleeps)
     assert (sent_to(fake_upstream, "primary"), sent_to(fake_upstream, "backup")) == (2, 2)
     assert not done.result.complete
     assert done.result.error.kind == "rate_limited"
@@ -122,7 +124,7 @@ async def test_an_unreachable_provider_is_retried_once_then_skipped(fake_upstrea
     ]
 
 
-async def test_usage_is_billed_only_for_the_model_that_answered(fake_upstream):
+async def test_a_request_refused_before_any_text_costs_nothing(fake_upstream):
     fake_upstream.script(model="primary", status=500)
     fake_upstream.script(model="backup", usage={"input_tokens": 40, "output_tokens": 9})
     chain = [candidate(fake_upstream, "primary"), candidate(fake_upstream, "backup")]
@@ -131,7 +133,9 @@ async def test_usage_is_billed_only_for_the_model_that_answered(fake_upstream):
 
     usage = done.result.usage
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (40, 9, False)
+    assert done.result.usage_by_model() == [("openai/backup", usage)]
     assert done.result.answered_by == "openai/backup"
+    assert [a["outcome"] for a in done.result.attempts] == ["retried", "failed_over", "restarted"]
 
 
 async def test_a_misconfigured_provider_is_skipped_without_a_request(fake_upstream):

@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import re
+import select
 import socket
 import threading
 import time
@@ -32,7 +34,7 @@ SWITCHES: frozenset[str] = frozenset(
         "delay_first_byte",  # seconds before any response byte
         "slow_first_token",  # headers sent, then wait N s before the first chunk
         "stall_after_chunks",  # with stall_seconds: pause mid-stream after N text chunks
-        "stall_seconds",
+        "stall_seconds",  # N, or "forever": until the client hangs up (the default)
         "drop_after_chunks",  # close the socket after N text chunks, no terminator
         "reset_before_headers",  # close the socket without any response
         "malformed_chunk_at",  # insert one invalid-JSON SSE event before text chunk N
@@ -40,10 +42,24 @@ SWITCHES: frozenset[str] = frozenset(
         "reply",  # the answer text (for `choices` requests: the chosen value)
         "usage",  # {"input_tokens": N, "output_tokens": M}, or None to omit usage
         "reject_prefill",  # a request ending with an assistant message gets a 400
+        # How a model asked to continue a cut answer (an assistant prefill, or the partial
+        # answer plus an instruction quoting its last words between ⟦ ⟧) replies, with `reply`
+        # as the whole answer: "continue" (the rest, after the prefill or from the quoted
+        # words), "restart" (the whole answer again), "repeat" (a preamble, then the whole
+        # answer), "overlap" (the rest, from two words before the cut), "ignore" (a fresh
+        # answer to the user's last message). Without it, `reply` is sent as is.
+        "on_continue",
     }
 )
 
 DEFAULT_MODELS: tuple[str, ...] = ("fake-small", "fake-large", "fake-vision")
+
+# `delay_first_byte`, `slow_first_token` and `stall_seconds` given as this value last until
+# the client hangs up (a minute at most): a test of a timeout then never depends on a delay
+# being "long enough".
+FOREVER = "forever"
+_FOREVER_CAP = 60.0
+_ANCHOR = re.compile(r"⟦(.*?)⟧", re.S)
 
 
 def check_switches(switches: dict[str, Any]) -> None:
@@ -83,11 +99,31 @@ class _Ask:
     choices: list[str] | None
     input_chars: int
     include_usage: bool = True  # OpenAI streams report usage only when asked
+    # A request to continue a cut answer: the partial answer, and the words it was asked to
+    # begin with (None: an assistant prefill).
+    partial: str | None = None
+    anchor: str | None = None
+
+
+def _continuation(turns: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(partial answer, quoted last words) when `turns` (role, text) ask to continue one."""
+    if turns and turns[-1][0] == "assistant":
+        return turns[-1][1], None
+    if len(turns) >= 2 and turns[-2][0] == "assistant":
+        found = _ANCHOR.search(turns[-1][1])
+        if found:
+            return turns[-2][1], found.group(1)
+    return None, None
 
 
 def _words(text: str) -> list[str]:
     # Keep each word's trailing whitespace so the chunks concatenate back to the text.
     return re.findall(r"\S+\s*", text) or [text]
+
+
+def _continuation_of(turns: list[tuple[str, str]]) -> dict[str, str | None]:
+    partial, anchor = _continuation(turns)
+    return {"partial": partial, "anchor": anchor}
 
 
 def _first_enum(node: Any) -> list[str] | None:
@@ -207,6 +243,9 @@ class _OpenAI(_Dialect):
             else None,
             input_chars=sum(len(_text_of_content(m.get("content"))) for m in messages),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+            **_continuation_of(
+                [(m.get("role", ""), _text_of_content(m.get("content"))) for m in messages]
+            ),
         )
 
     def error_body(self, status, message, code=None):
@@ -342,6 +381,9 @@ class _Anthropic(_Dialect):
             choices=choices,
             input_chars=sum(len(_text_of_content(m.get("content"))) for m in messages)
             + len(_text_of_content(system)),
+            **_continuation_of(
+                [(m.get("role", ""), _text_of_content(m.get("content"))) for m in messages]
+            ),
         )
 
     def error_body(self, status, message, code=None):
@@ -471,6 +513,15 @@ class _Gemini(_Dialect):
             ends_with_assistant=bool(contents) and contents[-1].get("role") == "model",
             choices=choices,
             input_chars=sum(len(_text_of_content(c.get("parts"))) for c in contents),
+            **_continuation_of(
+                [
+                    (
+                        "assistant" if c.get("role") == "model" else "user",
+                        _text_of_content(c.get("parts")),
+                    )
+                    for c in contents
+                ]
+            ),
         )
 
     def error_body(self, status, message, code=None):
@@ -622,6 +673,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
+    def _hold(self, seconds: Any) -> None:
+        """Send nothing for `seconds` (FOREVER: until the client hangs up).
+
+        With a fake clock attached, nothing sleeps: the hold is the clock's to settle (a client
+        deadline either waits it out in virtual time or expires on it)."""
+        clock = self.server.fake.clock
+        if clock is not None:
+            clock.hold(math.inf if seconds == FOREVER else float(seconds), self._client_gone)
+            return
+        if seconds != FOREVER:
+            time.sleep(float(seconds))
+            return
+        deadline = time.monotonic() + _FOREVER_CAP
+        while time.monotonic() < deadline and not self._client_gone(0.05):
+            pass
+
+    def _client_gone(self, wait: float = 0.0) -> bool:
+        readable, _, _ = select.select([self.connection], [], [], wait)
+        if not readable:
+            return False
+        try:
+            return not self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return True
+
     def _abort(self) -> None:
         """Close the socket without finishing the HTTP message."""
         self.close_connection = True
@@ -736,7 +812,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._abort()
             return
         if sw.get("delay_first_byte"):
-            time.sleep(float(sw["delay_first_byte"]))
+            self._hold(sw["delay_first_byte"])
         extra = {"Retry-After": str(sw["retry_after"])} if sw.get("retry_after") is not None else {}
         usage = self._usage(ask, sw)
         error_code = sw.get("error_code")
@@ -787,6 +863,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _reply_text(ask: _Ask, sw: dict[str, Any]) -> str:
+        if sw.get("on_continue") and ask.partial is not None:
+            return _continued(ask, sw)
         if sw.get("reply") is not None:
             return str(sw["reply"])
         if ask.choices is not None:
@@ -825,7 +903,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         if sw.get("slow_first_token"):
-            time.sleep(float(sw["slow_first_token"]))
+            self._hold(sw["slow_first_token"])
         for event in preamble:
             self._write_chunk(event)
         for index, event in enumerate(deltas):
@@ -833,7 +911,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._abort()
                 return
             if sw.get("stall_after_chunks") is not None and index == int(sw["stall_after_chunks"]):
-                time.sleep(float(sw.get("stall_seconds", 1.0)))
+                self._hold(sw.get("stall_seconds", FOREVER))
             if (
                 dialect is not None
                 and sw.get("malformed_chunk_at") is not None
@@ -848,6 +926,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(event)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def _continued(ask: _Ask, sw: dict[str, Any]) -> str:
+    """What a model asked to continue `ask.partial` replies, per the `on_continue` switch."""
+    whole = str(sw.get("reply") or "")
+    partial = ask.partial or ""
+    how = sw["on_continue"]
+    if how == "restart":
+        return whole
+    if how == "repeat":
+        return "Sure, here is the whole answer again: " + whole
+    if how == "ignore":
+        return f"Fake reply from {ask.model}: {ask.last_user_text[:60]}"
+    if how not in ("continue", "overlap"):
+        raise ValueError("on_continue must be continue, restart, repeat, overlap or ignore")
+    if not whole.startswith(partial.rstrip()):
+        raise ValueError("on_continue: the partial answer is not the start of `reply`")
+    cut = len(partial.rstrip())
+    if how == "overlap":
+        cut = len(" ".join(partial.split()[:-2]))
+    if ask.anchor is not None:
+        # Asked to begin with the last words shown: start where they start.
+        cut = partial.rstrip().rfind(ask.anchor)
+    return whole[cut:]
 
 
 def _anthropic_json_delta(partial_json: str) -> str:
@@ -892,6 +994,8 @@ class FakeUpstream:
 
     host: str = "127.0.0.1"
     port: int = 0
+    # A `tests.fakeclock.FakeClock`: delays and stalls then happen in its virtual time.
+    clock: Any = None
     _state: _State = field(default_factory=_State, init=False, repr=False)
     _server: _Server | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -947,6 +1051,7 @@ class FakeUpstream:
             self._state.scripts.append(_Script(model, times, switches))
 
     def reset(self) -> None:
+        self.clock = None
         with self._state.lock:
             self._state.scripts.clear()
             self._state.requests.clear()
