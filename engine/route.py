@@ -165,13 +165,13 @@ def decide(
     rule: CompiledRule | None = None
     if classifier is not None and classifier.rule_id is not None and classifier.rule_id in offered:
         rule = router.rules_by_id[classifier.rule_id]
-        how = f"{classifier.label or 'its label'} in {classifier.latency_ms:,.0f} ms"
+        # Named by the rule's name: the label it was offered under ("r1") means nothing to
+        # a reader.
+        how = f"{router.spec.classifier_model}, {classifier.latency_ms:,.0f} ms"
         if classifier.cached:
             how += ", cached"
-        reason = (
-            f'Rule "{rule.name}" chosen by the classifier '
-            f"({router.spec.classifier_model} said {how})"
-        )
+        reason = f'Rule "{rule.name}" chosen by the classifier ({how})'
+
         head = rule.target
     elif evaluation.matched_rule_id is not None:
         rule = router.rules_by_id[evaluation.matched_rule_id]
@@ -247,6 +247,7 @@ def route(
             output_tokens=0,
             error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
         )
+    verdict = dataclasses.replace(verdict, excerpt=prompt.excerpt)
     decision = decide(router, evaluation, classifier=verdict, sticky=sticky, inp=inp)
     return dataclasses.replace(decision, decision_us=decision.decision_us + prompt_us)
 
@@ -293,12 +294,14 @@ class _Trace:
         if verdict is None:
             return "offered", "offered to the classifier, which was not called"
         if rule.id == self._winner_id:
-            return "classifier_chose", f"classifier said {verdict.label}"
+            return "classifier_chose", "the classifier chose this rule"
         if verdict.error:
             return "classifier_rejected", f"classifier answer not used: {verdict.error}"
         if verdict.rule_id is None:
             return "classifier_rejected", "classifier said none"
-        return "classifier_rejected", f"classifier said {verdict.label}"
+        chosen = self._router.rules_by_id.get(verdict.rule_id)
+        name = f"“{chosen.name}”" if chosen is not None else "another rule"
+        return "classifier_rejected", f"the classifier chose {name}"
 
     def _build(self) -> list[RuleVerdict]:
         outcomes: tuple[Any, ...] = self._evaluation.outcomes

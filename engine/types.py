@@ -191,6 +191,9 @@ class ClassifierVerdict:
     output_tokens: int
     error: str | None = None
     cached: bool = False
+    # The conversation excerpt the classifier judged (history and the new message, as cut to
+    # fit), so a reader can see why an earlier message steered this one.
+    excerpt: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -202,6 +205,7 @@ class ClassifierVerdict:
             "output_tokens": self.output_tokens,
             "error": self.error,
             "cached": self.cached,
+            "excerpt": self.excerpt,
         }
 
 

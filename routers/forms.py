@@ -364,6 +364,19 @@ class TestPanelForm(forms.Form):
         max_length=100_000,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Type a message to route…"}),
     )
+    earlier = forms.CharField(
+        required=False,
+        max_length=100_000,
+        label="Earlier turns (optional)",
+        help_text="One message per paragraph (separate them with a blank line), oldest first; "
+        "start one with “assistant:” for an answer, otherwise it is the user's.",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": "user: my contract has a problem\n\nassistant: tell me more",
+            }
+        ),
+    )
     has_image = forms.BooleanField(required=False, label="with an image")
     conversation_tokens = forms.IntegerField(
         required=False, min_value=0, label="Conversation (tokens)",
@@ -379,6 +392,23 @@ class TestPanelForm(forms.Form):
         required=False, label="Time of day", input_formats=["%H:%M", "%H:%M:%S"],
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )  # fmt: skip
+
+
+def parse_earlier_turns(text: str) -> list[tuple[str, str]]:
+    """(role, text) pairs from the test panel's "earlier turns": paragraphs, oldest first,
+    "assistant:" / "user:" prefixes (any case) say who wrote one; the default is the user."""
+    turns: list[tuple[str, str]] = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        block = block.strip()
+        if not block:
+            continue
+        role = "user"
+        head, sep, rest = block.partition(":")
+        if sep and head.strip().lower() in ("user", "assistant"):
+            role, block = head.strip().lower(), rest.strip()
+        if block:
+            turns.append((role, block))
+    return turns
 
 
 class ImportForm(forms.Form):

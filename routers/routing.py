@@ -9,8 +9,10 @@ so every web process agrees on it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -138,6 +140,7 @@ async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
 def _verdict_fields(verdict: ClassifierVerdict) -> dict:
     fields = verdict.to_dict()
     fields.pop("cached", None)
+    fields.pop("excerpt", None)  # re-attached from the prompt on every use
     return fields
 
 
@@ -164,6 +167,7 @@ async def aroute(
             )
         else:
             verdict = await classify(prompt, target)
+        verdict = dataclasses.replace(verdict, excerpt=prompt.excerpt)
     return decide(compiled, evaluation, classifier=verdict, sticky=sticky, inp=inp)
 
 
@@ -207,10 +211,12 @@ def route_input_for_test(
     user=None,
     workspace: str = "",
     workspace_tags: tuple[str, ...] = (),
+    earlier: Sequence[tuple[str, str]] = (),
 ) -> RouteInput:
     """A RouteInput for the test panel and the `route` command.
 
-    `time_of_day` ("HH:MM") is read in the router's time zone, today.
+    `time_of_day` ("HH:MM") is read in the router's time zone, today. `earlier` is the
+    conversation before the message, as (role, text) pairs, oldest first.
     """
     now = timezone.now()
     if time_of_day:
@@ -230,6 +236,7 @@ def route_input_for_test(
         workspace_tags=workspace_tags,
         conversation_tokens=conversation_tokens,
         turns=turns,
+        history=tuple(HistoryMessage(role=role, text=text) for role, text in earlier),
     )
 
 

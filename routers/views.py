@@ -31,6 +31,7 @@ from routers.forms import (
     RouterForm,
     RuleForm,
     TestPanelForm,
+    parse_earlier_turns,
     rows_from_data,
     time_zone_names,
 )
@@ -399,6 +400,7 @@ def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             turns=data["turns"],
             time_of_day=at.strftime("%H:%M") if at else None,
             user=request.user,
+            earlier=parse_earlier_turns(data["earlier"]),
         )
         try:
             result = decision_view(route_message(router=router, inp=inp))

@@ -42,9 +42,20 @@
     return "$" + v.toFixed(digits);
   }
 
-  function axisMoney(v) {
+  // Axis labels get as many decimals as the step between ticks needs, so neighbouring ticks
+  // never read the same ("$0.01, $0.01, $0.02" for a step of $0.005).
+  function decimalsFor(step) {
+    for (var d = 0; d < 10; d++) {
+      var scaled = step * Math.pow(10, d);
+      if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
+    }
+    return 10;
+  }
+
+  function axisMoney(v, index, ticks) {
     if (v === 0) return "$0";
-    return Math.abs(v) >= 0.01 ? "$" + v.toFixed(2) : "$" + v.toPrecision(2);
+    var step = ticks && ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : Math.abs(v);
+    return "$" + v.toFixed(Math.max(2, decimalsFor(step)));
   }
 
   function base(labels) {
@@ -91,7 +102,7 @@
     if (!canvas) return;
     var labels = days.map(shortDay);
     var options = base(labels);
-    options.scales.y.ticks = { callback: function (v) { return axisMoney(v); } };
+    options.scales.y.ticks = { callback: axisMoney };
     options.plugins.tooltip.callbacks.label = function (item) {
       var daily = item.datasetIndex === 0 ? data.daily_actual : data.daily_primary;
       return item.dataset.label + ": " + money(item.raw) + " (that day " + money(daily[item.dataIndex]) + ")";

@@ -284,3 +284,26 @@ def test_a_workspace_page_without_a_thread_has_no_dangling_hx_include(client_for
     # htmx logs "[name=thread] on hx-include returned no matches" to the console otherwise.
     page = client_for(owner).get(reverse("workspace", args=[workspace.pk])).content.decode()
     assert 'hx-include="[name=thread]"' not in page
+
+
+def test_the_badge_names_the_rule_the_classifier_chose_and_shows_what_it_read(
+    client_for, owner, demo_catalog
+):
+    from routers.services import router_create
+    from tests.routers.conftest import add_rules
+
+    router = router_create(owner=owner, name="R", slug="r", primary_model="demo/small")
+    add_rules(router)
+    workspace = workspace_create(owner=owner, name="Routed", router=router)
+    thread = thread_create(workspace=workspace, owner=owner)
+    _, first = message_post(thread=thread, text="I signed a contract last week")
+    _answer(first)
+    _, answer = message_post(thread=thread, text="Is it compliant with the law?")
+    _answer(answer)
+    answer.refresh_from_db()
+    assert answer.routing["rule_name"] == "Legal"
+    page = client_for(owner).get(reverse("thread", args=[thread.pk])).content.decode()
+    assert "chose rule “Legal”" in page
+    assert "What the classifier read" in page
+    assert "I signed a contract last week" in page.split("What the classifier read")[-1]
+    assert "said r1" not in page and "<code>r1</code>" not in page

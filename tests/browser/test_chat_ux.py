@@ -1,0 +1,209 @@
+"""The chat, the router page and analytics in a real browser at phone and desktop widths.
+
+Served by uvicorn (ASGI) in a thread of the test process, as in production, so answers really
+stream. Each page is checked for horizontal overflow (the page must never scroll sideways) and
+for console errors (CSP violations and htmx warnings included). Screenshots go to
+test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from tests.api.conftest import live_url, uvicorn_server  # noqa: F401
+from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)"
+    ),
+]
+
+WIDTHS = [390, 1280]
+PASSWORD = "chat-ux-pw-1"
+CODE_MESSAGE = (
+    "My python code crashes:\n```python\nimport sys\n\ndef main(argv):\n    return 0\n```"
+)
+
+
+@pytest.fixture
+def demo(live_url, django_user_model):  # noqa: F811 - the fixture imported above
+    user = django_user_model.objects.create_user(
+        username="admin", password=PASSWORD, role="admin", is_staff=True, is_superuser=True
+    )
+    call_command("seed_demo", owner="admin", verbosity=0)
+    return live_url, user
+
+
+@pytest.fixture
+def open_browser():
+    """open_browser(width) → (page, problems): console errors and page errors are collected."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+
+        def open_page(width: int):
+            page = browser.new_page(viewport={"width": width, "height": 860})
+            problems: list[str] = []
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}")
+                    if m.type in ("error", "warning")
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.set_default_timeout(15_000)
+            return page, problems
+
+        yield open_page
+        browser.close()
+
+
+def _login(page, base: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def _no_sideways_scroll(page) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+def _shot(page, name: str, width: int) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"chat-ux-{name}-{width}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_chat_renders_markdown_with_highlighted_code_and_fits_the_screen(demo, open_browser, width):
+    from playwright.sync_api import expect
+
+    base, _ = demo
+    page, problems = open_browser(width)
+    _login(page, base)
+    page.click("text=Demo: Model Router")
+    page.fill("form[data-composer] textarea", CODE_MESSAGE)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/threads/*/")
+    answer = page.locator("#messages .msg.assistant").last
+    expect(answer.locator(".badge")).to_be_visible()
+    # The demo echoes the code back as a fenced block: rendered, highlighted, copyable.
+    code = answer.locator(".code-block pre.highlight")
+    expect(code.locator("span.kn", has_text="import")).to_be_visible()
+    expect(answer.locator(".code-block [data-copy=code]")).to_be_visible()
+    assert "```" not in answer.locator(".content").inner_text()
+    # The user's own message is markdown too.
+    expect(page.locator("#messages .msg.user pre.highlight").first).to_be_visible()
+    _no_sideways_scroll(page)
+    _shot(page, "thread", width)
+
+    if width < 760:
+        # The thread list is a drawer, the nav a menu: both reachable, neither in the way.
+        drawer = page.locator("#thread-drawer")
+        assert not drawer.locator(".threads a").first.is_visible() or drawer.bounding_box()["x"] < 0
+        page.click("[data-drawer-toggle]")
+        expect(drawer.locator(".threads a").first).to_be_in_viewport()
+        _shot(page, "drawer", width)
+        page.keyboard.press("Escape")
+        page.click("[data-nav-toggle]")
+        expect(page.locator(".topbar nav a", has_text="API tokens")).to_be_in_viewport()
+        expect(page.locator(".topbar .logout button")).to_be_in_viewport()
+        _no_sideways_scroll(page)
+    assert problems == []
+
+
+def test_stop_keeps_the_partial_answer_and_regenerate_answers_again(
+    demo, open_browser, monkeypatch
+):
+    from playwright.sync_api import expect
+
+    # Slow the simulated model down so there is time to press Stop mid-answer.
+    monkeypatch.setenv("DEMO_CHUNK_DELAY", "0.15")
+    base, _ = demo
+    page, problems = open_browser(1280)
+    _login(page, base)
+    page.click("text=Demo: one model")
+    page.fill("form[data-composer] textarea", "Tell me everything about routers")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/threads/*/")
+    streaming = page.locator("#messages .msg.assistant .content.streaming")
+    expect(streaming).not_to_be_empty()
+    page.click("[data-stop]")
+    answer = page.locator("#messages .msg.assistant").last
+    expect(answer.locator("text=Stopped by you")).to_be_visible()
+    kept = answer.locator(".content").inner_text()
+    assert kept.startswith("[Simulated answer")
+    assert "Configure a real provider" not in kept, "the answer was cut short"
+    _shot(page, "stopped", 1280)
+
+    monkeypatch.setenv("DEMO_CHUNK_DELAY", "0")
+    answer.locator("form.regenerate button").click()
+    answer = page.locator("#messages .msg.assistant").last
+    expect(answer.locator(".badge")).to_be_visible()
+    expect(answer.locator(".content")).to_contain_text("Configure a real provider")
+    expect(answer.locator("text=Stopped by you")).to_have_count(0)
+    assert page.locator("#messages .msg.assistant").count() == 1, "replaced, not added"
+    _shot(page, "regenerated", 1280)
+    assert problems == []
+
+
+def _routed_traffic(router) -> None:
+    """A few days of decisions, small costs included (they once made the axis repeat labels)."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from routers.models import RoutingDecision
+
+    now = timezone.now()
+    for day in range(5):
+        for n, (rule, model) in enumerate([("Code questions", "demo/coder"), ("", "demo/large")]):
+            RoutingDecision.objects.create(
+                router=router,
+                created_at=now - timedelta(days=day, minutes=n),
+                source="rule" if rule else "primary",
+                rule_name=rule,
+                model_ref=model,
+                answered_by=model,
+                cost=Decimal("0.0021"),
+                primary_cost=Decimal("0.0045"),
+                reason="seeded",
+            )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_router_page_and_analytics_fit_the_screen(demo, open_browser, width):
+    from playwright.sync_api import expect
+
+    from routers.models import Router
+
+    base, _ = demo
+    router = Router.objects.get(slug="demo")
+    _routed_traffic(router)
+    page, problems = open_browser(width)
+    _login(page, base)
+    page.goto(f"{base}/routers/{router.pk}/")
+    expect(page.locator("h1")).to_have_text(router.name)
+    _no_sideways_scroll(page)
+    _shot(page, "router", width)
+    page.goto(f"{base}/routers/{router.pk}/analytics/")
+    expect(page.locator("canvas").first).to_be_visible()
+    _no_sideways_scroll(page)
+    # The cumulative-cost axis (up to ~$0.045 in steps of $0.005) never repeats a label.
+    labels = page.evaluate(
+        "Chart.getChart(document.getElementById('chart-cost')).scales.y.ticks.map(t => t.label)"
+    )
+    assert len(labels) > 2 and len(set(labels)) == len(labels), labels
+    _shot(page, "analytics", width)
+    assert problems == []
