@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,6 +25,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from routerweb import clock as clocks
 from routerweb.db import run_db
 
 TOKEN_PREFIX = "rw_"
@@ -100,7 +100,7 @@ def _looks_like_token(plaintext: str | None) -> bool:
 
 
 def _cached(token_hash: str) -> _Entry | None:
-    now = time.monotonic()
+    now = clocks.current().monotonic()
     with _lock:
         entry = _cache.get(token_hash)
         if entry is not None and entry.expires < now:
@@ -129,7 +129,7 @@ def _load(token_hash: str) -> _Entry | None:
         user=user,
         groups=tuple(user.groups.values_list("name", flat=True)),
         last_used_at=token.last_used_at.timestamp() if token.last_used_at else 0.0,
-        expires=time.monotonic() + _AUTH_CACHE_SECONDS,
+        expires=clocks.current().monotonic() + _AUTH_CACHE_SECONDS,
     )
     with _lock:
         if len(_cache) >= _AUTH_CACHE_SIZE:
@@ -148,7 +148,7 @@ def _touch(entry: _Entry) -> None:
 
 
 def _needs_touch(entry: _Entry) -> bool:
-    return time.time() - entry.last_used_at >= LAST_USED_EVERY.total_seconds()
+    return clocks.current().time() - entry.last_used_at >= LAST_USED_EVERY.total_seconds()
 
 
 def api_token_identify(plaintext: str | None) -> _Entry | None:

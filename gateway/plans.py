@@ -20,7 +20,6 @@ logged once the response has been sent (see `gateway/v1.py`), so logging never d
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from providers.adapters.base import ChatMessage, ChatRequest, Usage
 from providers.failover import Candidate, ChainResult
 from routers import config_version
 from routers.models import Router
+from routerweb import clock as clocks
 from routerweb.db import run_db
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ async def _prepared_for(user: User, name: str) -> _Prepared:
         log.warning("routing config version unavailable; reading afresh", exc_info=True)
         version = None
     key = (user.pk, user.is_admin_role, name)
-    now = time.monotonic()
+    now = clocks.current().monotonic()
     if version is not None:
         with _plans_lock:
             hit = _plans.get(key)

@@ -155,3 +155,30 @@ def test_without_the_shared_cache_every_call_reads_afresh_and_still_answers(
     for _ in range(3):
         assert answered(client) == "fake/fake-large"
     assert len(prepares) == 3
+
+
+@pytest.fixture
+def clock():
+    from routerweb import clock as clocks
+    from tests.fakeclock import FakeClock
+
+    fake = FakeClock()
+    clocks.install(fake)
+    yield fake
+    clocks.install(None)
+
+
+def test_a_prepared_plan_is_read_afresh_after_plan_cache_seconds(
+    live_url, owner, token_for, fake_router, prepares, settings, clock
+):
+    # Edits made straight in the database do not change the configuration version: the
+    # process's copy is still re-read once it is PLAN_CACHE_SECONDS old.
+    client = client_for(live_url, token_for(owner))
+    assert answered(client) == "fake/fake-large"
+    clock.advance(settings.PLAN_CACHE_SECONDS - 1)
+    assert answered(client) == "fake/fake-large"
+    assert len(prepares) == 1
+
+    clock.advance(2)
+    assert answered(client) == "fake/fake-large"
+    assert len(prepares) == 2

@@ -77,6 +77,25 @@ def test_last_used_is_written_at_most_once_a_minute(owner, django_assert_num_que
     assert ApiToken.objects.get(pk=token.pk).last_used_at > first
 
 
+def test_a_token_revoked_elsewhere_stops_working_once_the_auth_cache_expires(owner):
+    from routerweb import clock as clocks
+    from tests.fakeclock import FakeClock
+
+    clock = FakeClock()
+    clocks.install(clock)
+    try:
+        token, plaintext = tokens.api_token_create(user=owner, name="ci")
+        assert tokens.api_token_authenticate(plaintext) == owner
+        # Revoked by another process: this one's cache does not know yet.
+        ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+        clock.advance(4)
+        assert tokens.api_token_authenticate(plaintext) == owner
+        clock.advance(2)
+        assert tokens.api_token_authenticate(plaintext) is None
+    finally:
+        clocks.install(None)
+
+
 # --- the tokens page --------------------------------------------------------------------------
 
 

