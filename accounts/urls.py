@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path, reverse_lazy
+from django.urls import path
 
 from accounts import views
 from accounts.throttle import ThrottledAuthenticationForm
@@ -18,13 +18,7 @@ urlpatterns = [
     # The one-time link an admin hands a new user (Django's token dies once the password is set).
     path(
         "account/set-password/<uidb64>/<token>/",
-        login_not_required(
-            auth_views.PasswordResetConfirmView.as_view(
-                template_name="accounts/set_password.html",
-                success_url=reverse_lazy("login"),
-                post_reset_login=False,
-            )
-        ),
+        login_not_required(views.PasswordSetView.as_view()),
         name="password_set",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,11 +1,14 @@
-"""Account pages: the API tokens page (list, create — the plaintext shown once — revoke)."""
+"""Account pages: setting a password from a one-time link, and the API tokens page (list,
+create — the plaintext shown once — revoke)."""
 
 from __future__ import annotations
 
 from django.contrib import messages as flash
+from django.contrib.auth.views import PasswordResetConfirmView
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,6 +19,22 @@ from accounts.tokens import (
     api_token_revoke,
 )
 from routerweb.http import HtmxHttpRequest
+
+
+class PasswordSetView(PasswordResetConfirmView):
+    """The one-time link an admin hands a new user (Django's token dies once the password is
+    set). Ends on the login page with a confirmation, so the user knows it worked."""
+
+    template_name = "accounts/set_password.html"
+    success_url = reverse_lazy("login")
+    post_reset_login = False
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        flash.success(
+            self.request, f"Your password is set, {form.user.username}. Log in with it now."
+        )
+        return response
 
 
 @never_cache

@@ -6,13 +6,29 @@ from chat.models import CatalogModel, Provider, ProviderKind, Workspace
 from chat.selectors import catalog_list_enabled
 
 
+class RouterChoiceField(forms.ModelChoiceField):
+    """Routers by name, with the slug and owner: two routers may share a name."""
+
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.name} — router:{obj.slug}, {obj.owner.username}"
+
+
 class WorkspaceForm(forms.ModelForm):
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. legal, support")
 
     class Meta:
         model = Workspace
         fields = ["name", "system_prompt", "mode", "model", "router", "tags"]
-        widgets = {"system_prompt": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "system_prompt": forms.Textarea(attrs={"rows": 3}),
+            "mode": forms.RadioSelect,
+        }
+        field_classes = {"router": RouterChoiceField}
+        labels = {"mode": "Who answers", "model": "Model", "router": "Router"}
+        help_texts = {
+            "mode": "Model Router: every message goes through a router, which picks the model "
+            "that fits it. One model: every message goes to the same model.",
+        }
 
     def __init__(self, *args, router_queryset=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -23,6 +39,9 @@ class WorkspaceForm(forms.ModelForm):
         self.fields["router"].required = False
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags)
+        elif self.fields["router"].queryset.exists():
+            # What this app is for: with a router to use, a new workspace routes by default.
+            self.initial["mode"] = "router"
 
     def clean_tags(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""
@@ -30,10 +49,25 @@ class WorkspaceForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("mode") == "router" and not data.get("router"):
+        mode, model, router = data.get("mode"), data.get("model"), data.get("router")
+        if mode == "router" and not router:
             self.add_error("router", "Pick the router that decides which model answers.")
-        if data.get("mode") == "model" and not data.get("model"):
+        if mode == "model" and not model:
             self.add_error("model", "Pick the model that answers in this workspace.")
+        # Both picked (possible without JavaScript, which hides the other list): say which one
+        # is used instead of dropping the other without a word.
+        if mode == "router" and router and model:
+            self.add_error(
+                "model",
+                f"“Model Router” answers through the router “{router.name}”, so the model "
+                f"{model.display_name} would not be used: clear it, or choose “One model”.",
+            )
+        if mode == "model" and model and router:
+            self.add_error(
+                "router",
+                f"“One model” answers with {model.display_name}, so the router “{router.name}” "
+                "would not be used: clear it, or choose “Model Router”.",
+            )
         return data
 
 

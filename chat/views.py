@@ -53,8 +53,18 @@ def _router_choices(user):
 
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
+    from accounts.models import User
+
     workspaces = workspace_list_for_user(user=request.user)
-    return render(request, "chat/home.html", {"workspaces": workspaces})
+    managers: list[User] = []
+    if not workspaces.exists():
+        # Who can add this person to a workspace, by name.
+        managers = list(
+            User.objects.filter(is_active=True, role__in=["manager", "admin"])
+            .exclude(pk=request.user.pk)
+            .order_by("username")[:5]
+        )
+    return render(request, "chat/home.html", {"workspaces": workspaces, "managers": managers})
 
 
 @require_http_methods(["GET", "POST"])

@@ -16,6 +16,7 @@ location in the file, e.g. `rules[2].conditions[0].value: Regex: …`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,7 +59,8 @@ class RouterDoc(BaseModel):
     model_config = _STRICT
 
     name: str = Field(min_length=1, max_length=100)
-    slug: str = Field(min_length=1, max_length=60, pattern=SLUG_PATTERN)
+    # Optional, as in the form: without one the router's name gives it (see router_import).
+    slug: str | None = Field(default=None, min_length=1, max_length=60, pattern=SLUG_PATTERN)
     description: str = ""
     visibility: Literal["private", "shared"] = "private"
     primary_model: str
@@ -95,6 +97,35 @@ def location(loc: Iterable[str | int]) -> str:
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "file"
+
+
+_PATH = re.compile(r"^(?P<head>(?:rules|fallbacks)\[\d+\](?:\.\w+|\[\d+\])*): (?P<rest>.*)$", re.S)
+_STEP = re.compile(r"\.?(\w+)\[(\d+)\]|\.?(\w+)")
+_ITEM = {"rules": "rule", "conditions": "condition", "fallbacks": "fallback"}
+
+
+def for_people(problem: str, data: Any) -> str:
+    """'rules[2].conditions[0].value: …' → 'rule 3 “Night shift”, condition 1, value: …'.
+
+    Counted from 1 and with the rule's name, as the router page shows them; what the path
+    does not cover (top-level fields) is left as it is."""
+    match = _PATH.match(problem)
+    if not match:
+        return problem
+    rules = data.get("router", {}).get("rules") if isinstance(data, dict) else None
+    parts: list[str] = []
+    for list_name, index, field in _STEP.findall(match["head"]):
+        if not list_name:
+            parts.append(field)
+            continue
+        n = int(index)
+        part = f"{_ITEM.get(list_name, list_name)} {n + 1}"
+        if list_name == "rules" and not parts and isinstance(rules, list) and n < len(rules):
+            name = rules[n].get("name") if isinstance(rules[n], dict) else None
+            if isinstance(name, str) and name.strip():
+                part += f" “{name.strip()}”"
+        parts.append(part)
+    return f"{', '.join(parts)}: {match['rest']}"
 
 
 def parse_text(text: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from routers.schemas import (
     ImportProblems,
     RouterFile,
     engine_problems,
+    for_people,
     parse_document,
     parse_text,
 )
@@ -569,7 +570,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
     try:
         doc = parse_document(data)
     except ImportProblems as exc:
-        raise ValidationError(exc.problems) from None
+        raise ValidationError([for_people(p, data) for p in exc.problems]) from None
     spec = doc.router
 
     # Engine and catalog problems are reported together, so one round fixes the file.
@@ -595,14 +596,14 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
         for j, ref in enumerate(rule.fallbacks):
             known(ref, f"rules[{i}].fallbacks[{j}]")
     if problems:
-        raise ValidationError(problems)
+        raise ValidationError([for_people(p, data) for p in problems])
 
     if slug:
         errors = _Errors()
         final_slug = _check_slug(slug, errors)
         errors.raise_if_any()
     else:
-        final_slug = _free_slug(spec.slug)
+        final_slug = _free_slug(spec.slug or slugify(spec.name)[:56] or "router")
 
     with transaction.atomic():
         router = Router.objects.create(

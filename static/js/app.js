@@ -12,7 +12,24 @@
     if (box) box.scrollTop = box.scrollHeight;
   }
 
+  // The workspace form shows only the list the chosen mode uses. The other one is disabled
+  // too, so a value picked there earlier is not sent (and cannot be silently dropped).
+  function syncWorkspaceMode(form) {
+    var checked = form.querySelector("input[name=mode]:checked");
+    if (!checked) return;
+    form.querySelectorAll("[data-mode-field]").forEach(function (field) {
+      var on = field.getAttribute("data-mode-field") === checked.value;
+      field.hidden = !on;
+      field.querySelectorAll("select, input").forEach(function (el) { el.disabled = !on; });
+    });
+  }
+
   onReady(function () {
+    document.querySelectorAll("form[data-workspace-form]").forEach(syncWorkspaceMode);
+    document.addEventListener("change", function (e) {
+      var form = e.target.closest("form[data-workspace-form]");
+      if (form && e.target.name === "mode") syncWorkspaceMode(form);
+    });
     scrollMessages();
     pruneRegenerate();
 

@@ -122,20 +122,23 @@ def _bad(mutate):
         (_bad(lambda d: d["router"].pop("primary_model")), "primary_model: Field required"),
         (
             _bad(lambda d: d["router"]["rules"][2]["conditions"][0].update(value="(oops")),
-            "rules[2].conditions[0].value: Regex: unbalanced parenthesis",
+            "rule 3 “Tickets”, condition 1, value: Regex: unbalanced parenthesis",
         ),
         (
             _bad(lambda d: d["router"]["rules"][0]["conditions"][0].update(value=[])),
-            "rules[0].conditions[0].value: Keywords: add at least one keyword",
+            "rule 1 “Code”, condition 1, value: Keywords: add at least one keyword",
         ),
         (
             _bad(lambda d: d["router"]["rules"][1].update(target_model="demo/nope")),
-            "rules[1].target_model: unknown model 'demo/nope'",
+            "rule 2 “Legal”, target_model: unknown model 'demo/nope'",
         ),
-        (_bad(lambda d: d["router"]["rules"][1].update(description="  ")), "rules[1].description:"),
+        (
+            _bad(lambda d: d["router"]["rules"][1].update(description="  ")),
+            "rule 2 “Legal”, description:",
+        ),
         (
             _bad(lambda d: d["router"]["rules"][0].update(enabled="yes")),
-            "rules[0].enabled: Input should be a valid boolean",
+            "rule 1 “Code”, enabled: Input should be a valid boolean",
         ),
         (
             _bad(lambda d: d["router"].update(time_zone="Moon/Base")),
@@ -165,6 +168,26 @@ def test_all_problems_of_a_file_are_reported_at_once(owner, demo_catalog):
     with pytest.raises(ValidationError) as exc:
         services.router_import(owner=owner, data=data)
     assert exc.value.messages == [
-        "rules[2].conditions[0].value: Regex: unbalanced parenthesis: a '(' is never closed",
-        "rules[0].target_model: unknown model 'demo/ghost' (not in this instance's enabled catalog)",
+        "rule 3 “Tickets”, condition 1, value: Regex: unbalanced parenthesis: a '(' is never closed",
+        "rule 1 “Code”, target_model: unknown model 'demo/ghost' (not in this instance's enabled catalog)",
     ]
+
+
+def test_a_nameless_rule_is_still_counted_from_one(owner, demo_catalog):
+    data = _file()
+    data["router"]["rules"][1]["name"] = ""
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=data)
+    assert any(m.startswith("rule 2, name:") for m in exc.value.messages), exc.value.messages
+    data = _file(fallbacks=["demo/ghost"])
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=data)
+    assert any(m.startswith("fallback 1: ") for m in exc.value.messages), exc.value.messages
+
+
+def test_a_file_without_a_slug_gets_one_from_the_name(owner, demo_catalog):
+    data = _file(name="Support Desk")
+    del data["router"]["slug"]
+    first = services.router_import(owner=owner, data=copy.deepcopy(data))
+    second = services.router_import(owner=owner, data=data)
+    assert (first.slug, second.slug) == ("support-desk", "support-desk-2")

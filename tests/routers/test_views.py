@@ -430,7 +430,8 @@ def test_importing_a_bad_file_changes_nothing_and_says_where(client_for, teammat
     response = client_for(teammate).post(reverse("router_import"), {"file": upload})
     html = response.content.decode()
     assert response.status_code == 422
-    assert "rules[0].conditions[0].value: Regex: unbalanced parenthesis" in html
+    assert "condition 1, value: Regex: unbalanced parenthesis" in html
+    assert "rule 1 “" in html
     assert Router.objects.count() == 1
 
 
