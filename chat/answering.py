@@ -210,6 +210,12 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
     plan = await _plan(loaded)
     result = ChainResult()
     stopped = await _stop_requested(message_id)
+    # Continuing an answer cut off earlier (services.message_continue): its text is shown
+    # again first, and the chain is asked to continue it.
+    resumed: dict | None = loaded.message.routing.get("continue_from")
+    resume = resumed["text"] if resumed else ""
+    if resume:
+        yield Delta(resume)
     try:
         if stopped:
             pass
@@ -217,42 +223,64 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
             candidates = await sync_to_async(candidates_for)(plan.chain)
             # Closing the chain (aclosing) closes the model's HTTP stream at once: a stopped
             # answer stops costing tokens.
-            async with aclosing(run_chain(candidates, loaded.request, result)) as texts:
+            chain = run_chain(candidates, loaded.request, result, resume=resume)
+            async with aclosing(chain) as texts:
                 async for text in texts:
                     yield Delta(text)
                     if await _stop_requested(message_id):
                         stopped = True
                         break
         else:
+            result.text = resume
             result.error = ProviderError("bad_request", plan.problem or "No model to answer.")
     finally:
-        await sync_to_async(_finish)(loaded, plan, result, stopped=stopped)
+        await sync_to_async(_finish)(loaded, plan, result, stopped=stopped, resumed=resumed)
         if stopped:
             await shared_cache.delete(_stop_key(message_id))
     yield Finished(message_id)
 
 
-def _finish(loaded: Loaded, plan: Plan, result: ChainResult, *, stopped: bool = False) -> None:
+def _finish(
+    loaded: Loaded,
+    plan: Plan,
+    result: ChainResult,
+    *,
+    stopped: bool = False,
+    resumed: dict | None = None,
+) -> None:
     message = loaded.message
     answering = result.answered_by
+    if answering is None and resumed and resumed.get("models"):
+        answering = resumed["models"][-1]  # whose text the cut answer still shows
     if stopped and answering is None and result.attempts:
         # The model that was streaming when the user stopped it answered this far.
         answering = result.attempts[-1]["model"]
     answered_by = loaded.catalog.get(answering or "")
     regenerated = bool(message.routing.get("regenerated"))
     message.content = result.text
-    # `models`: every model whose text is in the answer, in order (the badge names them all).
-    message.routing = {**plan.routing, "attempts": result.attempts, "models": result.models}
+    # `models`: every model whose text is in the answer, in order (the badge names them all);
+    # `chain`: the models this answer could have used, for "continue with the next one".
+    earlier = resumed or {}
+    message.routing = {
+        **plan.routing,
+        "attempts": [*earlier.get("attempts", []), *result.attempts],
+        "models": [*earlier.get("models", []), *result.models],
+        "chain": list(dict.fromkeys([*earlier.get("chain", []), *(m.ref for m in plan.chain)])),
+    }
+    if resumed:
+        message.routing["continued"] = True
     if regenerated:
         message.routing["regenerated"] = True
     if stopped:
         message.routing["stopped"] = True
     usage, cost, primary_cost = chain_costs(loaded.catalog, plan.primary, loaded.request, result)
-    if usage is not None:
-        message.input_tokens = usage.input_tokens
-        message.output_tokens = usage.output_tokens
-        message.usage_estimated = usage.estimated
-        message.cost = cost
+    if usage is not None or resumed:
+        message.input_tokens = (usage.input_tokens if usage else 0) + earlier.get("input_tokens", 0)
+        message.output_tokens = (usage.output_tokens if usage else 0) + earlier.get(
+            "output_tokens", 0
+        )
+        message.usage_estimated = bool(usage and usage.estimated) or earlier.get("estimated", False)
+        message.cost = cost + Decimal(earlier.get("cost", "0"))
     if answered_by is not None:
         message.model = answered_by
         message.model_ref = answered_by.ref

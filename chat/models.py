@@ -192,6 +192,24 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"
 
+    @property
+    def cut_off(self) -> bool:
+        """An answer that broke off (not stopped by the user) and keeps what was received."""
+        return self.status == MessageStatus.INCOMPLETE and not self.routing.get("stopped")
+
+    @property
+    def next_model_ref(self) -> str:
+        """For a cut-off answer: the model offered to continue it or answer again — the first of
+        its chain not tried yet, else the first besides the one whose text it ends with."""
+        chain = self.routing.get("chain", [])
+        tried = {a.get("model") for a in self.routing.get("attempts", [])}
+        shown_by = (self.routing.get("models") or [self.model_ref])[-1]
+        untried = [ref for ref in chain if ref not in tried]
+        # Every model was tried already: offer the next one again rather than none (a model
+        # that did not continue once may well the next time).
+        others = [ref for ref in chain if ref != shown_by]
+        return (untried or others or [""])[0]
+
 
 def _attachment_path(instance: Attachment, filename: str) -> str:
     return f"attachments/{uuid.uuid4().hex}/{filename}"

@@ -173,6 +173,41 @@ def message_regenerate(*, message: Message, model_ref: str = "") -> Message:
     return message
 
 
+def message_continue(*, message: Message, model_ref: str) -> Message:
+    """Ask `model_ref` to continue a cut-off last answer from where it stopped.
+
+    The received text stays; the model's continuation is added only once verified to be one
+    (providers.failover), else the answer stays cut off. Raises ValidationError.
+    """
+    if message.role != "assistant" or message.status != MessageStatus.INCOMPLETE:
+        raise ValidationError("Only an answer that was cut off can be continued.")
+    if not message.content.strip():
+        raise ValidationError("There is nothing to continue; regenerate the answer instead.")
+    later = Message.objects.filter(thread_id=message.thread_id, id__gt=message.id).exclude(
+        role="note"
+    )
+    if later.exists():
+        raise ValidationError("Only the last answer can be continued.")
+    routing = _check_model_ref(model_ref.strip())
+    if not routing:
+        raise ValidationError("Pick the model that should continue the answer.")
+    earlier = message.routing
+    routing["continue_from"] = {
+        "text": message.content,
+        "models": earlier.get("models") or ([message.model_ref] if message.model_ref else []),
+        "attempts": earlier.get("attempts", []),
+        "chain": earlier.get("chain", []),
+        "input_tokens": message.input_tokens,
+        "output_tokens": message.output_tokens,
+        "cost": str(message.cost),
+        "estimated": message.usage_estimated,
+    }
+    with transaction.atomic():
+        _reset_answer(message, routing)
+        message.thread.save(update_fields=["updated_at"])
+    return message
+
+
 def message_edit_resend(*, message: Message, text: str) -> tuple[Message, Message]:
     """Replace what the user wrote in `message` and answer it again.
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("workspaces/<int:pk>/search/", views.thread_search, name="thread_search"),
     path("messages/<int:pk>/stop/", views.message_stop, name="message_stop"),
     path("messages/<int:pk>/regenerate/", views.message_regenerate, name="message_regenerate"),
+    path("messages/<int:pk>/continue/", views.message_continue, name="message_continue"),
     path("messages/<int:pk>/edit/", views.message_edit, name="message_edit"),
     path("workspaces/<int:pk>/preview/", views.route_preview, name="route_preview"),
     path("messages/<int:pk>/stream/", views.message_stream, name="message_stream"),

@@ -195,6 +195,24 @@ def thread_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+def message_continue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Continue a cut-off last answer with the model picked (pk = that answer)."""
+    message = message_get_for_user(user=request.user, pk=pk)
+    try:
+        services.message_continue(message=message, model_ref=request.POST.get("model", ""))
+    except ValidationError as exc:
+        return _composer_error(request, exc)
+    if not request.htmx:
+        return redirect("thread", pk=message.thread_id)
+    response = render(
+        request,
+        "chat/thread.html#message-row",
+        {**_rows_context([message], message.thread), "message": message},
+    )
+    return retarget(reswap(response, "outerHTML"), f"#msg-{message.pk}")
+
+
+@require_POST
 def message_regenerate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Answer again (pk = the last answer): routed afresh, or by the model picked."""
     message = message_get_for_user(user=request.user, pk=pk)

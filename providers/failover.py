@@ -366,6 +366,7 @@ async def run_chain(
     delivery: Delivery = "stream",
     policy: Policy | None = None,
     clock: Clock | None = None,
+    resume: str = "",
 ) -> AsyncGenerator[str, None]:
     """Stream the answer's text from the first model that can give it, filling `result`.
 
@@ -373,8 +374,17 @@ async def run_chain(
     can only be continued (verified) or end cut off. `"buffered"`: nothing reaches the client
     before the chain ends (non-streaming APIs), so every failure restarts cleanly; nothing is
     yielded and `result.text` holds the answer.
+
+    `resume`: the text of an answer cut off earlier, already shown; the chain's models are asked
+    to continue it (verified, exactly as after a cut in this call) and `result.text` starts
+    with it. Nothing of it is yielded again.
     """
     chain = _Chain(request, result, policy or Policy.current(), delivery, clock or clocks.current())
+    if resume:
+        result.text = resume
+        chain.cut = ProviderError(
+            "dropped_stream", "The answer had been cut off, and no model continued it."
+        )
     # aclosing everywhere below: a listener that goes away closes this generator, and only an
     # explicit close reaches the nested ones (and the HTTP stream) now rather than at GC time.
     async with aclosing(chain.run(candidates)) as texts:

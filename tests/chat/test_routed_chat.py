@@ -280,4 +280,4 @@ def test_a_stream_dropped_midway_is_continued_or_marked_incomplete(
     assert assistant.content, "the text already shown is kept"
     assert "cut off" in assistant.error
     page = client_for(owner).get(reverse("thread", args=[thread.pk])).content.decode()
-    assert "Incomplete answer" in page
+    assert "Cut off" in page

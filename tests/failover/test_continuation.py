@@ -286,3 +286,22 @@ async def test_a_stream_without_its_end_marker_is_complete_with_usage(fake_upstr
     usage = done.result.usage
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (11, 6, False)
     assert clock.fired == [], "finished at the end of the body, not at the stall limit"
+
+
+async def test_an_answer_cut_earlier_can_be_resumed_by_a_model_that_continues_it(fake_upstream):
+    fake_upstream.script(model="backup", reply=REPLY, on_continue="continue")
+
+    done = await answer([candidate(fake_upstream, "backup")], resume=SHOWN)
+
+    assert done.result.text == REPLY and done.result.complete
+    assert "".join(done.chunks) == REPLY[len(SHOWN) :], "the shown text is not sent again"
+    assert outcomes(done) == [("openai/backup", "continued")]
+
+
+async def test_a_resumed_answer_that_is_not_continued_stays_cut_off(fake_upstream):
+    fake_upstream.script(model="backup", reply=REPLY, on_continue="restart")
+
+    done = await answer([candidate(fake_upstream, "backup", kind="anthropic")], resume=SHOWN)
+
+    assert done.result.text == SHOWN and done.result.cut_off and not done.result.complete
+    assert done.chunks == []
