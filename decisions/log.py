@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from routers.models import RoutingDecision
+from routerweb import observability
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -104,6 +105,10 @@ def answer_payload(
         overridden=routing.get("source") == "override",
         succeeded=result.complete,
         channel=channel,
+        # For metrics (routerweb.observability); the stored row does not keep these.
+        router_slug=router.slug if router is not None else "",
+        classifier_cached=bool(classifier.get("cached")) if called else False,
+        classifier_error=bool(classifier.get("error")) if called else False,
         **ids,
     )
 
@@ -149,7 +154,9 @@ def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
 
 
 def decision_log(payload: dict[str, Any]) -> None:
-    """Enqueue the record after commit (the task must be able to see the rows it refers to)."""
+    """Count it in the metrics, and enqueue the record after commit (the task must be able to
+    see the rows it refers to)."""
+    observability.record_decision(payload)
     transaction.on_commit(lambda: _enqueue(payload))
 
 

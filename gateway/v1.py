@@ -47,6 +47,7 @@ from chat.services import ALLOWED_IMAGE_TYPES
 from gateway import plans
 from providers.adapters.base import ChatMessage, ChatRequest, ImagePart
 from providers.failover import ChainResult, run_chain
+from routerweb import observability
 from routerweb.db import recycling_connections, run_db
 
 logger = logging.getLogger(__name__)
@@ -394,25 +395,31 @@ _DONE = b"data: [DONE]\n\n"
 @login_not_required
 @require_POST
 async def chat_completions(request: HttpRequest) -> HttpResponse:
+    started = time.perf_counter()
+    span = None
     try:
         entry = await aapi_token_identify(bearer_token_from(request))
         if entry is None:
             raise _unauthorized()
         body = _parse(request)
+        span = observability.start_request_span(body.model, stream=body.stream)
         chat_request = to_chat_request(body)
+        routing_started = time.time_ns()
         try:
             plan = await plans.aplan(
                 user=entry.user, groups=entry.groups, name=body.model, request=chat_request
             )
         except Http404 as exc:
             raise ApiError(404, str(exc), code="model_not_found", param="model") from None
+        observability.routing_span(body.model, routing_started, plan.routing)
         if not plan.candidates:
             raise ApiError(
                 400, plan.problem or "No model can answer this request.", code="no_suitable_model"
             )
     except ApiError as exc:
+        observability.api_rejected(exc.status, span)
         return exc.response()
-    call = _Call(plan, chat_request, entry.user.pk)
+    call = _Call(plan, chat_request, entry.user.pk, started=started, span=span)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await call.stream_response(include_usage)
@@ -469,7 +476,21 @@ class _LoggedStream(_LogsOnClose, StreamingHttpResponse):
 class _Call:
     """One answer in flight. `log` records the decision exactly once, however the call ends."""
 
-    def __init__(self, plan: plans.Plan, request: ChatRequest, user_id: int) -> None:
+    def __init__(
+        self,
+        plan: plans.Plan,
+        request: ChatRequest,
+        user_id: int,
+        *,
+        started: float | None = None,
+        span: Any = None,
+    ) -> None:
+        # Timing and tracing, reported once the decision is logged (off the answer's path).
+        self.started = time.perf_counter() if started is None else started
+        self.first_text_at: float | None = None
+        self.finished: float | None = None
+        self.finished_ns = 0
+        self.span = span
         self.plan = plan
         self.request = request
         self.user_id = user_id
@@ -478,6 +499,7 @@ class _Call:
         self.created = int(time.time())
         self._logged = False
         self._lock = threading.Lock()
+        self.streamed = False
 
     def outcome(self) -> plans.Outcome:
         return plans.outcome_of(self.plan, self.request, self.result)
@@ -493,9 +515,46 @@ class _Call:
             )
         except Exception:  # the answer is out; a logging failure must not become a 500
             logger.exception("could not log API routing decision %s", self.plan.uid)
+        self.observe()
+
+    def observe(self) -> None:
+        """The call's latency metrics and the end of its span (see routerweb.observability)."""
+        finished = self.finished if self.finished is not None else time.perf_counter()
+        routing = self.plan.routing
+        result = self.result
+        router = self.plan.router.slug if self.plan.router is not None else ""
+        try:
+            observability.record_api_timing(
+                router=router,
+                rule=self.plan.rule_name,
+                model=result.answered_by or "",
+                stream=self.first_text_at is not None or self.streamed,
+                total=finished - self.started,
+                ttft=None if self.first_text_at is None else self.first_text_at - self.started,
+            )
+            if self.span is not None:
+                usage = self.outcome().usage
+                error = None
+                if not result.complete:
+                    error = result.error.kind if result.error is not None else "failed"
+                observability.end_request_span(
+                    self.span,
+                    response_id=f"chatcmpl-{self.plan.uid}",
+                    answered_by=result.answered_by,
+                    routing=routing,
+                    input_tokens=usage.input_tokens if usage else None,
+                    output_tokens=usage.output_tokens if usage else None,
+                    error=error,
+                    end_ns=self.finished_ns or None,
+                )
+        except Exception:
+            logger.warning("could not record metrics for %s", self.plan.uid, exc_info=True)
 
     def log_later(self) -> None:
         """Queue `log` on the logging thread."""
+        if self.finished is None:
+            self.finished = time.perf_counter()
+            self.finished_ns = time.time_ns()
         future = _log_pool.submit(recycling_connections(self.log))
         with _pending_lock:
             _pending.add(future)
@@ -531,8 +590,11 @@ class _Call:
         return response
 
     async def stream_response(self, include_usage: bool) -> HttpResponse:
+        self.streamed = True
         try:
             first = await anext(self.stream, None)
+            if first:
+                self.first_text_at = time.perf_counter()
         except BaseException:
             await self.stream.aclose()
             self.log_later()

@@ -27,7 +27,7 @@ from typing import Literal
 from django.conf import settings
 
 from routerweb import clock as clocks
-from routerweb import shared_cache
+from routerweb import observability, shared_cache
 from routerweb.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ async def record_failure(ref: str, gate: Gate, *, clock: Clock | None = None) ->
 
 
 async def _open(ref: str, conf: BreakerSettings, clock: Clock) -> None:
+    observability.breaker_opened(ref)
     # Kept a window past the cool-off: that is how long the half-open state waits for a probe
     # before the model quietly counts as closed again.
     await shared_cache.set(

@@ -70,6 +70,7 @@ from providers.adapters.base import (
 )
 from providers.adapters.registry import supports_prefill
 from routerweb import clock as clocks
+from routerweb import observability
 from routerweb.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -489,8 +490,11 @@ class _Chain:
                         "dropped_stream", "The client stopped reading; the call was cut off."
                     )
                     outcome.outcome = "stopped"
-                    self._record(candidate, outcome, tries=tries, retried=False, note=note)
+                    self._record(
+                        candidate, outcome, tries=tries, retried=False, note=note, traced=False
+                    )
                     self.result.attempts[-1]["error"] = "stopped"
+                    self._trace(candidate, outcome, self.result.attempts[-1])
                     raise
             if outcome.rejected:
                 outcome.outcome = "not_continued"
@@ -732,7 +736,14 @@ class _Chain:
         )
 
     def _record(
-        self, candidate: Candidate, outcome: _Outcome, *, tries: int, retried: bool, note: str
+        self,
+        candidate: Candidate,
+        outcome: _Outcome,
+        *,
+        tries: int,
+        retried: bool,
+        note: str,
+        traced: bool = True,
     ) -> None:
         error = outcome.error
         ok = error is None and not outcome.rejected
@@ -763,6 +774,21 @@ class _Chain:
         if note:
             attempt["note"] = note
         self.result.attempts.append(attempt)
+        if traced:
+            self._trace(candidate, outcome, attempt)
+
+    def _trace(self, candidate: Candidate, outcome: _Outcome, attempt: dict[str, Any]) -> None:
+        """One span per attempt when tracing is on (routerweb.observability)."""
+        if not observability.TRACING:
+            return
+        observability.attempt_span(
+            attempt,
+            kind=candidate.config.kind,
+            model_id=candidate.model_id,
+            base_url=candidate.config.base_url,
+            temperature=self.request.temperature,
+            max_tokens=self.request.max_tokens,
+        )
 
     def _skip(self, candidate: Candidate, kind: str, message: str) -> None:
         log.info("model %s skipped: %s", candidate.ref, message)

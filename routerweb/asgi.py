@@ -23,6 +23,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "routerweb.settings")
 
 django_application = get_asgi_application()
 
+from routerweb import observability  # noqa: E402
+
+# OTLP trace export when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise nothing is set up.
+observability.configure_tracing()
+
 import asyncio  # noqa: E402
 from contextlib import closing  # noqa: E402
 
@@ -32,6 +37,9 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 from django.urls import set_script_prefix  # noqa: E402
 
 GATEWAY_PREFIX = "/v1/"
+# Served without the browser middleware too: a scraper has no session, and an HTTPS redirect
+# would only get in the way of a scrape on the internal network.
+METRICS_PATH = "/metrics"
 
 
 class GatewayHandler(ASGIHandler):
@@ -92,7 +100,8 @@ gateway_application = GatewayHandler()
 
 
 async def application(scope, receive, send):
-    if scope["type"] == "http" and scope.get("path", "").startswith(GATEWAY_PREFIX):
+    path = scope.get("path", "")
+    if scope["type"] == "http" and (path.startswith(GATEWAY_PREFIX) or path == METRICS_PATH):
         await gateway_application(scope, receive, send)
     else:
         await django_application(scope, receive, send)

@@ -8,6 +8,7 @@ from the environment (or `*_FILE` Docker secrets).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -197,7 +198,7 @@ if not DEBUG:
         # good; a self-hosted instance usually lives on someone else's subdomain, so it is an
         # opt-in for the domain's owner rather than our default.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token travels in hx-headers.
@@ -224,6 +225,20 @@ CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
 # routing configuration changes (see gateway/plans.py); this caps how long a copy is
 # trusted when a change bypassed the application (an edit straight in the database).
 PLAN_CACHE_SECONDS = env_float("PLAN_CACHE_SECONDS", 60.0)
+
+# Prometheus `/metrics` (routerweb/observability.py): readable with `Authorization: Bearer
+# <METRICS_TOKEN>` when a token is set, or from the networks listed (CIDR, comma-separated;
+# loopback by default). Behind a load balancer REMOTE_ADDR is the balancer's: use the token.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not an IP address or network "
+            "(e.g. 10.0.0.0/8)."
+        ) from None
 
 # Publishing a task must fail fast when the broker is down (we then write directly).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 1.0)
