@@ -786,6 +786,7 @@ class _Chain:
             kind=candidate.config.kind,
             model_id=candidate.model_id,
             base_url=candidate.config.base_url,
+            seconds=self.clock.monotonic() - outcome.started,
             temperature=self.request.temperature,
             max_tokens=self.request.max_tokens,
         )

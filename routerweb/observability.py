@@ -372,17 +372,18 @@ def attempt_span(
     kind: str,
     model_id: str,
     base_url: str,
+    seconds: float,
     temperature: float | None,
     max_tokens: int | None,
 ) -> None:
     """Record one call to a provider (an entry of `ChainResult.attempts`, just finished) as a
-    CLIENT span under the current span, back-dated by the attempt's duration."""
+    CLIENT span under the current span, back-dated by its duration (`seconds`)."""
     if not TRACING:
         return
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     now_ns = time.time_ns()
-    started_ns = now_ns - int(float(attempt.get("duration_ms") or 0) * 1e6)
+    started_ns = now_ns - int(seconds * 1e9)
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": _GENAI_PROVIDER.get(kind, kind),

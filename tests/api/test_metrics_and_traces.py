@@ -262,7 +262,8 @@ def test_a_call_is_traced_with_a_routing_span_and_one_span_per_attempt(
     assert answered.status.status_code != StatusCode.ERROR
     assert answered.attributes["gen_ai.response.model"] == "fake-small"
     assert answered.attributes["gen_ai.usage.input_tokens"] == completion.usage.prompt_tokens
-    assert failed.start_time <= failed.end_time <= answered.start_time <= answered.end_time
+    assert failed.start_time <= failed.end_time and answered.start_time <= answered.end_time
+    assert failed.start_time < answered.start_time
     assert root.start_time <= route.start_time and answered.end_time <= root.end_time
 
 
