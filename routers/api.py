@@ -90,7 +90,9 @@ class RouterIn(In):
     fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
     sticky: bool = False
     cooldown_minutes: int = Field(30, ge=0, le=525_600)
-    time_zone: str = Field("UTC", max_length=64)
+    time_zone: str = Field(
+        "", max_length=64, description="IANA zone; empty: the instance's TIME_ZONE"
+    )
 
 
 class RouterPatch(In):

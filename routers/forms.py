@@ -15,6 +15,7 @@ from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
+from django.conf import settings
 from django.http import QueryDict
 
 from chat.selectors import catalog_list_enabled
@@ -78,6 +79,8 @@ class RouterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # A new router starts in the instance's time zone (TIME_ZONE), not always UTC.
+        self.fields["time_zone"].initial = settings.TIME_ZONE
         cast(forms.ChoiceField, self.fields["primary_model"]).choices = model_choices(
             blank="Choose a model…"
         )

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
@@ -237,10 +238,11 @@ def router_create(
     fallbacks: Sequence[ModelRef] = (),
     sticky: bool = False,
     cooldown_minutes: int = 30,
-    time_zone: str = "UTC",
+    time_zone: str = "",
     actor: User | None = None,
 ) -> Router:
-    """Create a router (version 1). An empty slug is derived from the name."""
+    """Create a router (version 1). An empty slug is derived from the name; no time zone
+    means the instance's (settings.TIME_ZONE)."""
     fields = _router_fields(
         router=None,
         name=name,
@@ -252,7 +254,7 @@ def router_create(
         fallbacks=fallbacks,
         sticky=sticky,
         cooldown_minutes=cooldown_minutes,
-        time_zone=time_zone,
+        time_zone=time_zone or settings.TIME_ZONE,
     )
     router = Router.objects.create(owner=owner, **fields)
     _audit(actor or owner, "router.create", router, None, _router_state(router))

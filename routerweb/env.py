@@ -73,3 +73,17 @@ def env_secret(name: str) -> str | None:
             ) from None
     value = os.environ.get(name)
     return value.strip() if value else None
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name (e.g. Europe/Paris), checked against the installed tz database."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = os.environ.get(name, "").strip() or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be an IANA time zone like Europe/Paris or UTC, got {value!r}"
+        ) from None
+    return value

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
 from django.http.response import HttpResponseBase
@@ -51,7 +51,8 @@ def friendly_404(
         async def amiddleware(request: HttpRequest) -> HttpResponseBase:
             response = await get_response(request)  # type: ignore[misc]
             if settings.DEBUG and _unresolved_404(request, response):
-                return _styled_404(request)
+                # Rendering reads the session and the user (the nav): database work.
+                return await sync_to_async(_styled_404)(request)
             return response
 
         amiddleware.process_exception = _process_exception  # type: ignore[attr-defined]

@@ -16,7 +16,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from routerweb import local_secrets
-from routerweb.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from routerweb.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    env_time_zone,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = Path(env_str("ROUTERWEB_LOCAL_DIR", str(BASE_DIR / ".local")))
@@ -148,7 +156,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The instance's time zone: dates and times on pages, and the zone new routers start with (their
+# time conditions and analytics days follow the router's own zone).
+TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 

@@ -207,3 +207,43 @@ def test_router_page_and_analytics_fit_the_screen(demo, open_browser, width):
     assert len(labels) > 2 and len(set(labels)) == len(labels), labels
     _shot(page, "analytics", width)
     assert problems == []
+
+
+PAGES = [
+    "/",
+    "/workspaces/new/",
+    "/account/tokens/",
+    "/manage/people/",
+    "/manage/people/new/",
+    "/manage/audit/",
+    "/providers/",
+    "/providers/{provider}/",
+    "/routers/",
+    "/routers/new/",
+    "/routers/import/",
+    "/workspaces/{workspace}/edit/",
+    "/workspaces/{workspace}/members/",
+]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_of_the_menu_fits_the_screen_without_console_errors(demo, open_browser, width):
+    from chat.models import Provider, Workspace
+
+    base, _ = demo
+    ids = {
+        "provider": Provider.objects.get(slug="demo").pk,
+        "workspace": Workspace.objects.order_by("pk").first().pk,
+    }
+    page, problems = open_browser(width)
+    _login(page, base)
+    for path in PAGES:
+        page.goto(base + path.format(**ids))
+        page.wait_for_load_state("networkidle")
+        assert page.locator(".topbar").count() == 1, path
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {width}px"
+    _shot(page, "last-page", width)
+    assert problems == []

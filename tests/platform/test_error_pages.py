@@ -65,3 +65,17 @@ def test_api_404s_stay_json(client_for, owner, settings):
     response = client_for(owner).get("/api/routers/999999")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_styled_404_also_works_under_asgi(owner, settings):
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    settings.DEBUG = True
+    client = AsyncClient()
+    await sync_to_async(client.force_login)(owner)
+    response = await client.get("/no/such/page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "There is nothing here" in html and 'class="topbar"' in html

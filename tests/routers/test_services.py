@@ -161,3 +161,28 @@ def test_deleting_a_router_switches_its_workspaces_to_the_primary_model(
     assert switched == [ws.pk]
     assert (ws.mode, ws.model, ws.router) == (WorkspaceMode.MODEL, demo_catalog["small"], None)
     assert not Router.objects.filter(pk=private_router.pk).exists()
+
+
+def test_a_new_router_starts_in_the_instances_time_zone(owner, demo_catalog, settings):
+    from routers.forms import RouterForm
+
+    settings.TIME_ZONE = "Europe/Paris"
+    router = services.router_create(owner=owner, name="Here", primary_model="demo/small")
+    assert router.time_zone == "Europe/Paris"
+    assert RouterForm().fields["time_zone"].initial == "Europe/Paris"
+    other = services.router_create(
+        owner=owner, name="There", primary_model="demo/small", time_zone="Asia/Tokyo"
+    )
+    assert other.time_zone == "Asia/Tokyo"
+
+
+def test_a_bad_instance_time_zone_stops_the_app_with_a_message(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from routerweb.env import env_time_zone
+
+    monkeypatch.setenv("TIME_ZONE", "Mars/Olympus")
+    with pytest.raises(ImproperlyConfigured, match="IANA time zone"):
+        env_time_zone("TIME_ZONE", "UTC")
+    monkeypatch.setenv("TIME_ZONE", "America/New_York")
+    assert env_time_zone("TIME_ZONE", "UTC") == "America/New_York"
