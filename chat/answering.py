@@ -21,7 +21,7 @@ from chat.models import CatalogModel, Message, MessageStatus, Thread
 from chat.selectors import catalog_list_enabled
 from chat.services import candidates_for, chain_costs, history_for, to_chat_messages
 from providers.adapters.base import ChatRequest, ProviderError
-from providers.failover import ChainResult, run_chain
+from providers.failover import ChainResult, Policy, run_chain
 from routerweb import shared_cache
 
 if TYPE_CHECKING:
@@ -223,7 +223,8 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
             candidates = await sync_to_async(candidates_for)(plan.chain)
             # Closing the chain (aclosing) closes the model's HTTP stream at once: a stopped
             # answer stops costing tokens.
-            chain = run_chain(candidates, loaded.request, result, resume=resume)
+            policy = Policy.current(plan.router.failover_policy if plan.router else None)
+            chain = run_chain(candidates, loaded.request, result, resume=resume, policy=policy)
             async with aclosing(chain) as texts:
                 async for text in texts:
                     yield Delta(text)

@@ -46,7 +46,7 @@ from accounts.tokens import aapi_token_identify
 from chat.services import ALLOWED_IMAGE_TYPES
 from gateway import plans
 from providers.adapters.base import ChatMessage, ChatRequest, ImagePart
-from providers.failover import ChainResult, run_chain
+from providers.failover import ChainResult, Policy, run_chain
 from routerweb import observability
 from routerweb.db import recycling_connections, run_db
 
@@ -495,7 +495,11 @@ class _Call:
         self.request = request
         self.user_id = user_id
         self.result = ChainResult()
-        self.stream: AsyncGenerator[str, None] = run_chain(plan.candidates, request, self.result)
+        # A router's overrides of the failure policy apply to its models.
+        self.policy = Policy.current(plan.router.failover_policy if plan.router else None)
+        self.stream: AsyncGenerator[str, None] = run_chain(
+            plan.candidates, request, self.result, policy=self.policy
+        )
         self.created = int(time.time())
         self._logged = False
         self._lock = threading.Lock()
@@ -570,7 +574,11 @@ class _Call:
     async def json_response(self) -> HttpResponse:
         # Nothing reaches the client before the end: every failure restarts cleanly.
         self.stream = run_chain(
-            self.plan.candidates, self.request, self.result, delivery="buffered"
+            self.plan.candidates,
+            self.request,
+            self.result,
+            delivery="buffered",
+            policy=self.policy,
         )
         try:
             async for _ in self.stream:

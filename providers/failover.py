@@ -155,6 +155,75 @@ class Policy:
         return step / 2 + random.uniform(0, step / 2)
 
 
+# What a router may set for its models (`Router.failover_policy`): field → (label, kind, low,
+# high). Anything else, or out of range, is refused with a message naming the field.
+OVERRIDE_FIELDS: dict[str, tuple[str, type, float, float]] = {
+    "max_attempts": ("Tries per model (1 = no retry)", int, 1, 5),
+    "backoff_max": ("Longest backoff wait (s)", float, 0, 60),
+    "first_token_timeout": ("First-token timeout (s)", float, 1, 300),
+    "stall_timeout": ("Stall timeout (s)", float, 1, 300),
+    "continue_cut_answers": ("Continue a cut answer on the next model", bool, 0, 1),
+    "fall_back_on_refusal": ("After a content refusal, try the next model", bool, 0, 1),
+}
+
+
+def clean_overrides(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(the overrides to store, errors by field) for a router's failure-policy overrides.
+
+    A value of None or "" means "the default" and is dropped."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in OVERRIDE_FIELDS:
+            errors[key] = (
+                f"Unknown setting {key!r}; a router may set: {', '.join(OVERRIDE_FIELDS)}."
+            )
+            continue
+        if value is None or value == "":
+            continue
+        label, kind, low, high = OVERRIDE_FIELDS[key]
+        if kind is bool:
+            if not isinstance(value, bool):
+                errors[key] = f"{label}: true or false."
+            else:
+                clean[key] = value
+            continue
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is None or (kind is int and number != int(number)):
+            errors[key] = f"{label}: enter {'a whole number' if kind is int else 'a number'}."
+        elif not low <= number <= high:
+            errors[key] = f"{label}: between {low:g} and {high:g}."
+        else:
+            clean[key] = int(number) if kind is int else float(number)
+    return clean, errors
+
+
+def describe_policy(policy: Policy) -> list[dict[str, str]]:
+    """The policy table as it applies with `policy` (what the router page shows)."""
+    rows = []
+    for kind, rule in FAILURE_POLICY.items():
+        rule = policy.rule(kind)
+        if rule.retry and policy.max_attempts > 1:
+            before = f"retry the same model (up to {policy.max_attempts} tries), then "
+        else:
+            before = "no retry; "
+        if kind == "context_too_long":
+            before += "the next model whose context window fits"
+            after = "—"
+        elif rule.fall_back:
+            before += "restart on the next model"
+            after = (
+                "continue on the next model if verified, else end cut off"
+                if policy.continue_cut_answers
+                else "end cut off"
+            )
+        else:
+            before = "end with the provider's reason"
+            after = "end cut off"
+        rows.append({"kind": kind, "label": rule.label, "before": before, "after": after})
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     retry: bool

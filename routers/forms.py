@@ -21,6 +21,7 @@ from django.http import QueryDict
 from chat.selectors import catalog_list_enabled
 from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
 from engine.properties import LANGUAGE_CODES, WEEKDAYS
+from providers.failover import OVERRIDE_FIELDS
 from routers.models import MatchMode, RuleKind, Visibility
 
 DEFAULT_PROPERTY = "keywords"
@@ -451,3 +452,44 @@ class ImportForm(forms.Form):
         if not data["text"].strip():
             raise forms.ValidationError("Choose a file or paste the router's JSON.")
         return data
+
+
+class FailoverPolicyForm(forms.Form):
+    """A router's overrides of the failure policy; an empty field keeps the site's default."""
+
+    def __init__(self, *args: Any, defaults: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (label, kind, low, high) in OVERRIDE_FIELDS.items():
+            default = getattr(defaults, name)
+            field: forms.Field
+            if kind is bool:
+                field = forms.TypedChoiceField(
+                    label=label,
+                    required=False,
+                    choices=[
+                        ("", f"default ({'yes' if default else 'no'})"),
+                        ("yes", "yes"),
+                        ("no", "no"),
+                    ],
+                    coerce=lambda v: v == "yes",
+                    empty_value=None,
+                )
+            elif kind is int:
+                field = forms.IntegerField(
+                    label=label, required=False, min_value=int(low), max_value=int(high)
+                )
+            else:
+                field = forms.FloatField(label=label, required=False, min_value=low, max_value=high)
+            if kind is not bool:
+                field.widget.attrs["placeholder"] = f"default: {default:g}"
+            self.fields[name] = field
+
+    @classmethod
+    def initial_for(cls, router: Any) -> dict[str, Any]:
+        return {
+            k: ("yes" if v else "no") if isinstance(v, bool) else v
+            for k, v in (router.failover_policy or {}).items()
+        }
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if v is not None}

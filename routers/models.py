@@ -38,6 +38,9 @@ class Router(models.Model):
     sticky = models.BooleanField(default=False)
     cooldown_minutes = models.PositiveIntegerField(default=30)
     time_zone = models.CharField(max_length=64, default="UTC")
+    # Overrides of the failure policy for this router's models (providers.failover
+    # OVERRIDE_FIELDS); empty: the site's defaults.
+    failover_policy = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

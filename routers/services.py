@@ -30,6 +30,7 @@ from audit.services import audit_record, snapshot
 from chat.models import CatalogModel, WorkspaceMode
 from chat.selectors import catalog_get_by_ref
 from engine import RuleError, validate_condition
+from providers.failover import clean_overrides
 from routers import config_version
 from routers.models import MatchMode, Router, Rule, RuleKind, Visibility
 from routers.schemas import (
@@ -81,6 +82,7 @@ _ROUTER_AUDIT_FIELDS = [
     "sticky",
     "cooldown_minutes",
     "time_zone",
+    "failover_policy",
 ]
 _RULE_AUDIT_FIELDS = [
     "name",
@@ -300,6 +302,24 @@ def router_update(
             setattr(router, key, value)
         router.version = F("version") + 1
         router.save()
+        router.refresh_from_db(fields=["version", "updated_at"])
+        _audit(actor, "router.update", router, before, _router_state(router))
+    return router
+
+
+def router_set_failover_policy(
+    *, router: Router, overrides: dict[str, Any], actor: User | None = None
+) -> Router:
+    """Replace the router's failure-policy overrides (empty values: the site's default) and
+    bump the version. Raises ValidationError with every bad field; nothing changes then."""
+    clean, problems = clean_overrides(overrides)
+    if problems:
+        raise ValidationError(problems)
+    before = _router_state(router)
+    with transaction.atomic():
+        router.failover_policy = clean
+        router.version = F("version") + 1
+        router.save(update_fields=["failover_policy", "version", "updated_at"])
         router.refresh_from_db(fields=["version", "updated_at"])
         _audit(actor, "router.update", router, before, _router_state(router))
     return router

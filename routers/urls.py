@@ -12,6 +12,7 @@ urlpatterns = [
     path("import/", views.router_import, name="router_import"),
     path("<int:pk>/", views.router_detail, name="router_detail"),
     path("<int:pk>/edit/", views.router_edit, name="router_edit"),
+    path("<int:pk>/failover/", views.router_failover_policy, name="router_failover_policy"),
     path("<int:pk>/delete/", views.router_delete, name="router_delete"),
     path("<int:pk>/export/", views.router_export, name="router_export"),
     path("<int:pk>/test/", views.router_test, name="router_test"),

@@ -24,9 +24,11 @@ from django_htmx.http import reswap, retarget
 from chat.selectors import catalog_list_enabled
 from engine import OPERATORS, PROPERTIES, RuleError
 from engine.conditions import compile_condition
+from providers.failover import OVERRIDE_FIELDS, Policy, describe_policy
 from routers import services
 from routers.forms import (
     ConditionRow,
+    FailoverPolicyForm,
     ImportForm,
     RouterForm,
     RuleForm,
@@ -171,7 +173,9 @@ def _render_detail(
     test_form: TestPanelForm,
     result: dict[str, Any] | None = None,
     status: int = 200,
+    policy_form: FailoverPolicyForm | None = None,
 ) -> HttpResponse:
+    policy = Policy.current(router.failover_policy)
     context = {
         "router": router,
         "rules": _rules(router),
@@ -179,8 +183,36 @@ def _render_detail(
         "test_form": test_form,
         "result": result,
         "nav": "routers",
+        "policy": policy,
+        "policy_rows": describe_policy(policy),
+        "policy_limits": [
+            (label, getattr(policy, name), name in router.failover_policy)
+            for name, (label, *_rest) in OVERRIDE_FIELDS.items()
+        ],
+        "policy_form": policy_form
+        or FailoverPolicyForm(
+            initial=FailoverPolicyForm.initial_for(router), defaults=Policy.current()
+        ),
     }
     return render(request, DETAIL, context, status=status)
+
+
+@require_POST
+def router_failover_policy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Save the router's overrides of the failure policy (empty fields: the defaults)."""
+    router = _router_for_user(request, pk, edit=True)
+    form = FailoverPolicyForm(request.POST, defaults=Policy.current())
+    if form.is_valid():
+        try:
+            services.router_set_failover_policy(
+                router=router, overrides=form.overrides(), actor=request.user
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            flash.success(request, "Failure policy saved.")
+            return redirect("router_detail", pk=router.pk)
+    return _render_detail(request, router, TestPanelForm(), status=422, policy_form=form)
 
 
 @require_GET

@@ -171,3 +171,22 @@ def test_someone_elses_answer_cannot_be_continued(client_for, outsider, owner, t
     assert response.status_code == 404
     answer.refresh_from_db()
     assert answer.status == MessageStatus.INCOMPLETE
+
+
+def test_the_routers_own_policy_applies_to_its_models(
+    client_for, owner, thread, fake_upstream, clock, django_capture_on_commit_callbacks
+):
+    from routers import services
+
+    router = thread.workspace.router
+    services.router_set_failover_policy(
+        router=router, overrides={"first_token_timeout": 3, "continue_cut_answers": False}
+    )
+    fake_upstream.script(model="cheap", delay_first_byte=5)  # 5 s of silence, in virtual time
+    fake_upstream.script(model="backup", reply=REPLY, drop_after_chunks=8)
+
+    answer, _ = send(client_for(owner), thread, "tell me", django_capture_on_commit_callbacks)
+
+    assert clock.fired == [3.0], "the router's first-token limit, not the default 15 s"
+    assert answer.status == MessageStatus.INCOMPLETE and answer.content == SHOWN
+    assert [a["outcome"] for a in answer.routing["attempts"]] == ["failed_over", "cut_off"]
