@@ -173,13 +173,15 @@
     }
   });
 
-  // Only the last answer can be regenerated: when a new one arrives, older forms go.
+  // Only the last answer can be regenerated (or, cut off, continued): when a new one arrives,
+  // the forms of older answers go.
   function pruneRegenerate() {
-    var forms = document.querySelectorAll("#messages form.regenerate");
-    for (var i = 0; i < forms.length - 1; i++) forms[i].remove();
     var rows = document.querySelectorAll("#messages > .msg:not(.note)");
     var last = rows[rows.length - 1];
-    if (forms.length && last && !last.contains(forms[forms.length - 1])) forms[forms.length - 1].remove();
+    var forms = document.querySelectorAll("#messages form.regenerate");
+    for (var i = 0; i < forms.length; i++) {
+      if (!last || !last.contains(forms[i])) forms[i].remove();
+    }
   }
 
   document.addEventListener("htmx:afterSwap", pruneRegenerate);
