@@ -40,7 +40,7 @@ def test_an_editor_overrides_the_policy_and_the_page_says_so(client_for, owner, 
     }
     assert private_router.version == version + 1
     html = page(client, private_router)
-    assert "5.0 <span class=\"muted small-print\">this router" in html
+    assert '5.0 <span class="muted small-print">this router' in html
     assert "no retry; restart on the next model" in html
     assert "end cut off" in html and "if verified" not in html
 
