@@ -58,6 +58,7 @@ from django.conf import settings
 
 from engine.tokens import estimate_message_tokens, estimate_tokens
 from providers import adapter_pool, breaker
+from providers.adapters._common import stream_by_completing
 from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
@@ -620,13 +621,22 @@ class _Chain:
         messages = self._messages_for(candidate, prefill=prefill)
         request = dataclasses.replace(self.request, model=candidate.model_id, messages=messages)
         verified = not shown
-        stream = adapter.stream(request)
+        if self.streaming:
+            stream = adapter.stream(request)
+        else:
+            # Nothing reaches the client before the end, so the model is asked without
+            # streaming: one response to parse instead of a chunk per token. The provider's
+            # read timeout bounds the wait (a whole answer takes longer than its first token).
+            stream = stream_by_completing(adapter, request)
         try:
             while True:
                 if outcome.received:
                     limit, what = self.policy.stall_timeout, "The stream stalled for"
-                else:
+                elif self.streaming:
                     limit, what = self.policy.first_token_timeout, "No first token within"
+                else:
+                    limit = max(self.policy.first_token_timeout, candidate.config.read_timeout)
+                    what = "No answer within"
                 try:
                     event = await _next_event(stream, limit, f"{what} {limit:g} s.", self.clock)
                 except StopAsyncIteration:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -19,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from chat.models import CatalogModel
@@ -40,11 +40,13 @@ from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, Pr
 from providers.adapters.registry import get_adapter
 from routers.compiling import compiled_router_for
 from routers.models import Router
+from routerweb import shared_cache
 
 log = logging.getLogger(__name__)
 
-_CLASSIFIER_CACHE_PREFIX = "routerweb:clf:"
-_STICKY_PREFIX = "routerweb:sticky:"
+# Keys in the shared cache (routerweb.shared_cache: no thread hop on the answer's path).
+_CLASSIFIER_CACHE_PREFIX = "clf:"
+_STICKY_PREFIX = "sticky:"
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,12 @@ async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
     """One classifier call. Never raises: failures become a verdict with `error` set."""
     key = f"{_CLASSIFIER_CACHE_PREFIX}{target.cache_namespace}:{prompt.cache_key}"
     try:
-        cached = await cache.aget(key)
+        cached = await shared_cache.get(key)
     except Exception:  # a cache outage must not stop routing
         log.warning("classifier cache unavailable", exc_info=True)
         cached = None
     if cached is not None:
-        return ClassifierVerdict(**cached, cached=True)
+        return ClassifierVerdict(**json.loads(cached), cached=True)
 
     request = ChatRequest(
         model=target.model_id,
@@ -131,7 +133,9 @@ async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
         output_tokens=tokens[1],
     )
     try:
-        await cache.aset(key, _verdict_fields(verdict), settings.CLASSIFIER_CACHE_SECONDS)
+        await shared_cache.set(
+            key, json.dumps(_verdict_fields(verdict)), settings.CLASSIFIER_CACHE_SECONDS
+        )
     except Exception:
         log.warning("classifier cache unavailable", exc_info=True)
     return verdict
@@ -260,12 +264,13 @@ def _sticky_key(router: Router, thread_key: str) -> str:
 
 async def asticky_get(router: Router, thread_key: str) -> StickyState | None:
     try:
-        raw = await cache.aget(_sticky_key(router, thread_key))
+        stored = await shared_cache.get(_sticky_key(router, thread_key))
     except Exception:
         log.warning("sticky cache unavailable", exc_info=True)
         return None
-    if not raw:
+    if not stored:
         return None
+    raw = json.loads(stored)
     return StickyState(
         rule_id=raw["rule_id"],
         model_ref=raw["model_ref"],
@@ -278,7 +283,7 @@ async def asticky_set(router: Router, thread_key: str, *, rule_id: int, model_re
     value = {"rule_id": rule_id, "model_ref": model_ref, "answered_at": timezone.now().isoformat()}
     ttl = int(timedelta(minutes=router.cooldown_minutes).total_seconds()) + 60
     try:
-        await cache.aset(_sticky_key(router, thread_key), value, ttl)
+        await shared_cache.set(_sticky_key(router, thread_key), json.dumps(value), ttl)
     except Exception:
         log.warning("sticky cache unavailable", exc_info=True)
 

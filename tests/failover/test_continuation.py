@@ -51,7 +51,9 @@ async def test_a_buffered_answer_cut_once_is_retried_on_the_same_model(fake_upst
 
     assert done.result.text == REPLY and done.result.complete
     assert outcomes(done) == [("openai/primary", "retried"), ("openai/primary", "answered")]
-    assert done.result.attempts[0]["usage"]["estimated"], "the cut attempt is billed, estimated"
+    # Buffered answers are asked for without streaming: the cut body gave no text to bill.
+    assert not last_request_to(fake_upstream, "primary").body.get("stream")
+    assert done.result.attempts[0]["usage"] is None
 
 
 # -- text reached the client: a verified continuation ---------------------------------------

@@ -668,6 +668,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
+    def _complete(self, payload: Any, sw: dict[str, Any], extra: dict[str, str]) -> None:
+        """A non-streamed answer. The stream faults apply to its body: `malformed_chunk_at`
+        sends a body that is not JSON, `drop_after_chunks` closes the socket halfway through
+        it, `stall_after_chunks` pauses there for `stall_seconds`."""
+        cut = sw.get("drop_after_chunks") is not None or sw.get("stall_after_chunks") is not None
+        if sw.get("malformed_chunk_at") is None and not cut:
+            self._send_json(200, payload, extra)
+            return
+        data = json.dumps(payload).encode()
+        if sw.get("malformed_chunk_at") is not None:
+            data = data[: len(data) // 2] + b"{not json"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not cut:
+            self.wfile.write(data)
+            self.wfile.flush()
+            return
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        if sw.get("drop_after_chunks") is not None:
+            self._abort()
+            return
+        self._hold(sw.get("stall_seconds", FOREVER))
+        self._abort()
+
     def _write_chunk(self, text: str) -> None:
         data = text.encode()
         self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
@@ -846,7 +875,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         text = self._reply_text(ask, sw)
         if not ask.stream:
-            self._send_json(200, dialect.complete_body(ask, text, usage), extra)
+            self._complete(dialect.complete_body(ask, text, usage), sw, extra)
             return
         pieces = [text] if ask.choices is not None else _words(text)
         if ask.choices is not None and dialect.name == "anthropic":
