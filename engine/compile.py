@@ -23,6 +23,7 @@ from .conditions import CompiledCondition, compile_condition
 from .errors import RuleError
 from .features import Features
 from .regexes import Scanner
+from .semantic import check_unit_interval, validate_examples
 from .types import ModelInfo, RouteInput, RouterSpec, RuleKind, RuleSpec
 
 # provider, "/", model id (which may itself contain "/", e.g. OpenRouter ids); no spaces.
@@ -47,10 +48,17 @@ class CompiledRule:
     target: str
     fallbacks: tuple[str, ...]
     summary: str  # all conditions joined with "and"/"or", for reasons and the UI
+    examples: tuple[str, ...] = ()
+    threshold: float = 0.0
+    margin: float | None = None
 
     @property
     def is_llm(self) -> bool:
         return self.kind == "llm"
+
+    @property
+    def is_semantic(self) -> bool:
+        return self.kind == "semantic"
 
     def evaluate(self, features: Features) -> tuple[bool, list[ConditionResult]]:
         """Whether the rule matches, and the conditions evaluated to find out.
@@ -92,6 +100,10 @@ class CompiledRouter:
     def models(self) -> Mapping[str, ModelInfo]:
         return self.spec.models
 
+    @property
+    def has_semantic(self) -> bool:
+        return any(r.enabled and r.is_semantic for r in self.rules)
+
     def features(self, inp: RouteInput) -> Features:
         return Features(inp, zone=self.zone, scanner=self.scanner)
 
@@ -116,8 +128,8 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
 
     if not isinstance(rule.name, str) or not rule.name.strip():
         raise RuleError(f"Rule {rule.id}: give the rule a name", "name", rule_id=rule.id)
-    if rule.kind not in ("calculated", "llm"):
-        raise fail(f"unknown kind '{rule.kind}' (calculated or llm)", "kind")
+    if rule.kind not in ("calculated", "llm", "semantic"):
+        raise fail(f"unknown kind '{rule.kind}' (calculated, llm or semantic)", "kind")
     if rule.match not in ("all", "any"):
         raise fail(f"match must be 'all' or 'any', not '{rule.match}'", "match")
     _check_ref(rule.target, f"{where}: target", "target", rule.id)
@@ -135,6 +147,16 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
             except RuleError as exc:
                 raise fail(f"condition {number}: {exc.message}", exc.field) from None
         conditions = tuple(compiled)
+    elif rule.kind == "semantic":
+        try:
+            examples = validate_examples(rule.examples)
+        except ValueError as exc:
+            raise fail(str(exc), "examples") from None
+        try:
+            threshold = check_unit_interval(rule.threshold, "threshold")
+            margin = check_unit_interval(rule.margin, "margin", optional=True)
+        except ValueError as exc:
+            raise fail(str(exc), "margin" if "margin" in str(exc) else "threshold") from None
     elif not isinstance(rule.description, str) or not rule.description.strip():
         raise fail("describe when this rule applies; the classifier reads it", "description")
 
@@ -150,6 +172,11 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         target=rule.target,
         fallbacks=tuple(rule.fallbacks),
         summary=joiner.join(c.summary for c in conditions),
+        **(
+            {"examples": examples, "threshold": threshold or 0.0, "margin": margin}
+            if rule.kind == "semantic"
+            else {}
+        ),
     )
 
 
@@ -160,6 +187,8 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
         _check_ref(spec.classifier, "Classifier model", "classifier")
     for ref in spec.fallbacks:
         _check_ref(ref, "Fallback", "fallbacks")
+    if spec.embedding_model:
+        _check_ref(spec.embedding_model, "Embedding model", "embedding_model")
     if (
         isinstance(spec.cooldown_minutes, bool)
         or not isinstance(spec.cooldown_minutes, int)

@@ -39,6 +39,7 @@ from typing import Any
 from .classifier import build_classifier_prompt
 from .compile import CompiledRouter, CompiledRule, ConditionResult
 from .features import Features
+from .semantic import SemanticInput, SemanticScore, judge_run
 from .types import (
     ClassifierPrompt,
     ClassifierVerdict,
@@ -53,26 +54,56 @@ from .types import (
 )
 
 
-def evaluate(router: CompiledRouter, inp: RouteInput) -> Evaluation:
+def evaluate(
+    router: CompiledRouter, inp: RouteInput, *, semantic: SemanticInput | None = None
+) -> Evaluation:
+    """Evaluate the rules in order (see the module docstring).
+
+    A run of semantic rules needs the message's embedding: without `semantic` evaluation
+    stops there with `needs_embedding` set (nothing after the run is evaluated), so the
+    caller embeds only when a semantic rule is actually reached, then evaluates again.
+    """
     started = perf_counter_ns()
     features = router.features(inp)
     # One entry per rule reached, in order: the evaluated conditions of a calculated
-    # rule, or None for disabled and LLM rules. Rules after the winner get no entry.
+    # rule, or None for disabled, LLM and semantic rules. Rules after the winner get no entry.
     outcomes: list[list[ConditionResult] | None] = []
     offered: list[int] = []
     matched_id: int | None = None
-    for rule in router.rules:
+    needs_embedding = False
+    scores: dict[int, SemanticScore] = {}
+    rules = router.rules
+    index = 0
+    while index < len(rules):
+        rule = rules[index]
         if not rule.enabled:
             outcomes.append(None)
         elif rule.is_llm:
             offered.append(rule.id)
             outcomes.append(None)
+        elif rule.is_semantic:
+            end = index
+            while end < len(rules) and (not rules[end].enabled or rules[end].is_semantic):
+                end += 1
+            if semantic is None:
+                needs_embedding = True
+                break
+            run = [r for r in rules[index:end] if r.enabled]
+            winner, run_scores = judge_run(run, semantic)
+            scores.update(run_scores)
+            outcomes.extend([None] * (end - index))
+            if winner is not None:
+                matched_id = winner
+                break
+            index = end
+            continue
         else:
             matched, results = rule.evaluate(features)
             outcomes.append(results)
             if matched:
                 matched_id = rule.id
                 break
+        index += 1
     return Evaluation(
         router_id=router.id,
         router_version=router.version,
@@ -81,6 +112,9 @@ def evaluate(router: CompiledRouter, inp: RouteInput) -> Evaluation:
         elapsed_us=(perf_counter_ns() - started) / 1000,
         outcomes=tuple(outcomes),
         features=features,
+        needs_embedding=needs_embedding,
+        semantic=semantic,
+        semantic_scores=scores,
     )
 
 
@@ -98,6 +132,21 @@ def _classifier_note(verdict: ClassifierVerdict | None, offered: tuple[int, ...]
         return " (classifier said none)"
     if verdict.rule_id not in offered:
         return f" (classifier named rule {verdict.rule_id}, which was not offered)"
+    return ""
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _semantic_note(evaluation: Evaluation) -> str:
+    """Why semantic rules could not be judged, for the reason line ("" if they were)."""
+    if evaluation.needs_embedding:
+        return " (semantic rules not evaluated)"
+    semantic = evaluation.semantic
+    if semantic is not None and semantic.error and evaluation.semantic_scores:
+        return f" (semantic rules skipped: {semantic.error})"
     return ""
 
 
@@ -175,9 +224,16 @@ def decide(
         head = rule.target
     elif evaluation.matched_rule_id is not None:
         rule = router.rules_by_id[evaluation.matched_rule_id]
-        # For "any" only the condition that held explains the match.
-        last = evaluation.outcomes[-1]
-        why = last[-1][0].summary if rule.match_any and last else rule.summary
+        if rule.is_semantic:
+            score = evaluation.semantic_scores[rule.id]
+            why = (
+                f"similar to “{_short(score.nearest)}” "
+                f"({score.score:.2f} ≥ {score.threshold:.2f})"
+            )
+        else:
+            # For "any" only the condition that held explains the match.
+            last = evaluation.outcomes[-1]
+            why = last[-1][0].summary if rule.match_any and last else rule.summary
         reason = f'Rule "{rule.name}": {why}{note}'
         head = rule.target
     elif sticky is not None and (rule := _sticky_rule(router, sticky, inp)) is not None:
@@ -190,7 +246,7 @@ def decide(
         head = sticky.model_ref
     else:
         source = "primary"
-        reason = f"No rule matched{note}; primary model"
+        reason = f"No rule matched{note}{_semantic_note(evaluation)}; primary model"
         head = router.primary
 
     candidates = (head, *(rule.fallbacks if rule else ()), *router.spec.fallbacks, router.primary)
@@ -217,6 +273,7 @@ def decide(
         router_id=router.id,
         router_version=router.version,
         trace=_Trace(router, evaluation, features, winner_id, classifier),
+        semantic=evaluation.semantic,
     )
 
 
@@ -226,8 +283,11 @@ def route(
     *,
     classify: Callable[[ClassifierPrompt], ClassifierVerdict] | None = None,
     sticky: StickyState | None = None,
+    embed: Callable[[RouteInput], SemanticInput] | None = None,
 ) -> Decision:
     evaluation = evaluate(router, inp)
+    if evaluation.needs_embedding and embed is not None:
+        evaluation = evaluate(router, inp, semantic=embed(inp))
     if not evaluation.needs_classifier or classify is None:
         return decide(router, evaluation, sticky=sticky, inp=inp)
 
@@ -307,14 +367,75 @@ class _Trace:
         outcomes: tuple[Any, ...] = self._evaluation.outcomes
         verdicts: list[RuleVerdict] = []
         decided = False  # past the winning rule: everything after is "not_reached"
+        # A run of semantic rules is judged together: rules after its winner keep their scores.
+        in_winning_run = False
         status: RuleStatus
         for index, rule in enumerate(self._router.rules):
+            if in_winning_run and not rule.enabled:
+                verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, "disabled", "disabled"))
+                continue
+            if in_winning_run and rule.is_semantic and rule.id in self._evaluation.semantic_scores:
+                score = self._evaluation.semantic_scores[rule.id]
+                verdicts.append(
+                    RuleVerdict(
+                        rule.id,
+                        rule.name,
+                        rule.kind,
+                        "no_match",
+                        score.detail,
+                        semantic=score.to_dict(),
+                    )
+                )
+                continue
+            in_winning_run = False
+            pending = self._evaluation.needs_embedding and not decided
+            if pending and index >= len(outcomes) and rule.enabled and rule.is_semantic:
+                verdicts.append(
+                    RuleVerdict(
+                        rule.id,
+                        rule.name,
+                        rule.kind,
+                        "pending",
+                        "not evaluated (needs the message's embedding)",
+                    )
+                )
+                continue
             if decided or index >= len(outcomes):
                 detail = "an earlier rule matched" if decided else "not evaluated"
                 verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, "not_reached", detail))
                 continue
             if not rule.enabled:
                 verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, "disabled", "disabled"))
+                continue
+            if rule.is_semantic:
+                score = self._evaluation.semantic_scores.get(rule.id)
+                if score is None:
+                    verdicts.append(
+                        RuleVerdict(
+                            rule.id,
+                            rule.name,
+                            rule.kind,
+                            "pending",
+                            "not evaluated (needs the message's embedding)",
+                        )
+                    )
+                    continue
+                status = (
+                    "matched"
+                    if score.matched
+                    else ("skipped" if score.score is None else "no_match")
+                )
+                verdicts.append(
+                    RuleVerdict(
+                        rule.id,
+                        rule.name,
+                        rule.kind,
+                        status,
+                        score.detail,
+                        semantic=score.to_dict(),
+                    )
+                )
+                decided = in_winning_run = score.matched
                 continue
             if rule.is_llm:
                 status, detail = self._llm_status(rule)

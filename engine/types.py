@@ -32,7 +32,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-RuleKind = Literal["calculated", "llm"]
+RuleKind = Literal["calculated", "llm", "semantic"]
 MatchMode = Literal["all", "any"]
 Source = Literal["rule", "sticky", "primary"]
 RuleStatus = Literal[
@@ -43,6 +43,8 @@ RuleStatus = Literal[
     "offered",
     "classifier_chose",
     "classifier_rejected",
+    "skipped",
+    "pending",
 ]
 
 
@@ -70,6 +72,11 @@ class RuleSpec:
     conditions: tuple[Mapping[str, Any], ...] = ()
     description: str = ""
     fallbacks: tuple[str, ...] = ()
+    # Semantic rules: example utterances, cosine threshold (0–1), optional margin over the
+    # runner-up of its run.
+    examples: tuple[str, ...] = ()
+    threshold: float = 0.7
+    margin: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,8 @@ class RouterSpec:
     sticky: bool = False
     cooldown_minutes: int = 30
     time_zone: str = "UTC"
+    # The model that embeds messages and examples for semantic rules ("provider/model-id").
+    embedding_model: str = ""
 
     @property
     def classifier_model(self) -> str:
@@ -166,9 +175,11 @@ class RuleVerdict:
     status: RuleStatus
     detail: str
     conditions: tuple[ConditionVerdict, ...] = ()
+    # Semantic rules: {"score", "threshold", "margin", "nearest"} (score None when skipped).
+    semantic: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "rule_id": self.rule_id,
             "name": self.name,
             "kind": self.kind,
@@ -176,6 +187,9 @@ class RuleVerdict:
             "detail": self.detail,
             "conditions": [c.to_dict() for c in self.conditions],
         }
+        if self.semantic is not None:
+            data["semantic"] = dict(self.semantic)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +268,12 @@ class Evaluation:
     # message would cost more than evaluating the rules.
     outcomes: tuple[Any, ...] = field(repr=False, compare=False, default=())
     features: Any = field(repr=False, compare=False, default=None)
+    # Evaluation stopped at a run of semantic rules because no embedding was given: the
+    # caller embeds `semantic_query_text(inp)` and evaluates again with it.
+    needs_embedding: bool = False
+    # The embedding outcome used (a `SemanticInput`) and each semantic rule's score.
+    semantic: Any = field(repr=False, compare=False, default=None)
+    semantic_scores: Mapping[int, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def needs_classifier(self) -> bool:
@@ -282,6 +302,8 @@ class Decision:
     router_id: int
     router_version: int
     trace: VerdictSource = field(repr=False, compare=False)
+    # The embedding call made for semantic rules (a `SemanticInput`), if any.
+    semantic: Any = field(repr=False, compare=False, default=None)
 
     @property
     def verdicts(self) -> tuple[RuleVerdict, ...]:
@@ -304,5 +326,6 @@ class Decision:
             "classifier": self.classifier.to_dict() if self.classifier else None,
             "classifier_called": self.classifier_called,
             "decision_us": round(self.decision_us, 1),
+            "embedding": self.semantic.to_dict() if self.semantic is not None else None,
             "verdicts": [v.to_dict() for v in self.verdicts],
         }

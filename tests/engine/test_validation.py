@@ -170,8 +170,8 @@ def test_rule_targets_must_be_model_refs_and_ids_unique() -> None:
 
 
 def test_an_unknown_rule_kind_or_match_mode_is_rejected() -> None:
-    with pytest.raises(RuleError, match="unknown kind 'semantic'"):
-        router(RuleSpec(1, "S", "semantic", "openai/gpt-4o"))  # type: ignore[arg-type]
+    with pytest.raises(RuleError, match="unknown kind 'vibes'"):
+        router(RuleSpec(1, "S", "vibes", "openai/gpt-4o"))  # type: ignore[arg-type]
     with pytest.raises(RuleError, match="match must be 'all' or 'any'"):
         router(calc(1, cond("turns", "gt", 1), match="most"))
 
