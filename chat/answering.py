@@ -139,6 +139,7 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
         decision_facts,
         route_input_for_chat,
     )
+    from routers.semantic import semantic_embedder_for
 
     try:
         compiled = await sync_to_async(compiled_router_for)(router)
@@ -156,7 +157,10 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
     target = await sync_to_async(classifier_target_for)(router)
     inp = await sync_to_async(route_input_for_chat)(thread=loaded.thread, history=loaded.history)
     sticky = await asticky_get(router, f"thread:{loaded.thread.pk}") if router.sticky else None
-    decision = await aroute(compiled, inp, target=target, sticky=sticky)
+    embedder = (
+        await sync_to_async(semantic_embedder_for)(router) if compiled.has_semantic else None
+    )
+    decision = await aroute(compiled, inp, target=target, sticky=sticky, embedder=embedder)
     chain = [loaded.catalog[ref] for ref in decision.chain if ref in loaded.catalog]
     routing = {
         **decision_facts(router, decision),

@@ -227,8 +227,7 @@ def decide(
         if rule.is_semantic:
             score = evaluation.semantic_scores[rule.id]
             why = (
-                f"similar to “{_short(score.nearest)}” "
-                f"({score.score:.2f} ≥ {score.threshold:.2f})"
+                f"similar to “{_short(score.nearest)}” ({score.score:.2f} ≥ {score.threshold:.2f})"
             )
         else:
             # For "any" only the condition that held explains the match.

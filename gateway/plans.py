@@ -79,6 +79,7 @@ class _Prepared:
     compiled: Any = None
     compile_error: str = ""
     target: Any = None
+    embedder: Any = None
     # Candidates (provider config with the decrypted key) per model ref, built on first use.
     _candidates: dict[str, Candidate] = field(default_factory=dict)
 
@@ -150,6 +151,7 @@ def _prepare(*, user: User, name: str) -> _Prepared:
     from engine import RuleError
     from routers.routing import classifier_target_for
     from routers.selectors import router_list_usable_by
+    from routers.semantic import semantic_embedder_for
 
     catalog = {m.ref: m for m in catalog_list_enabled().order_by()}
     slug = router_slug_of(name)
@@ -177,6 +179,8 @@ def _prepare(*, user: User, name: str) -> _Prepared:
     except RuleError as exc:
         prepared.compile_error = exc.message
     prepared.target = classifier_target_for(router)
+    if prepared.compiled is not None and prepared.compiled.has_semantic:
+        prepared.embedder = semantic_embedder_for(router)
     return prepared
 
 
@@ -248,7 +252,9 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
         )
 
     inp = route_input_for_api(user=user, groups=groups, messages=request.messages)
-    decision = await aroute(prepared.compiled, inp, target=prepared.target)
+    decision = await aroute(
+        prepared.compiled, inp, target=prepared.target, embedder=prepared.embedder
+    )
     chain = [catalog[ref] for ref in decision.chain if ref in catalog]
     # Verdicts are built lazily (only when the decision is logged), so keep the Decision.
     routing = {**decision_facts(router, decision), "decision": decision}

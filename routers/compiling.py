@@ -74,6 +74,9 @@ def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) 
             conditions=tuple(rule.conditions or ()),
             description=rule.description,
             fallbacks=tuple(rule.fallbacks or ()),
+            examples=tuple(rule.examples or ()),
+            threshold=rule.threshold,
+            margin=rule.margin,
         )
         for rule in router.rules.select_related("target_model__provider").order_by("position", "id")
     )
@@ -89,6 +92,7 @@ def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) 
         sticky=router.sticky,
         cooldown_minutes=router.cooldown_minutes,
         time_zone=router.time_zone,
+        embedding_model=router.embedding_model,
     )
 
 

@@ -41,6 +41,9 @@ class Router(models.Model):
     # Overrides of the failure policy for this router's models (providers.failover
     # OVERRIDE_FIELDS); empty: the site's defaults.
     failover_policy = models.JSONField(default=dict, blank=True)
+    # Embeds messages and examples for semantic rules: "provider/model-id" of a catalog
+    # embedding model, or a local model ("local/potion-base-8M", the default).
+    embedding_model = models.CharField(max_length=300, default="local/potion-base-8M")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,6 +58,7 @@ class Router(models.Model):
 class RuleKind(models.TextChoices):
     CALCULATED = "calculated", "Calculated"
     LLM = "llm", "LLM-classified"
+    SEMANTIC = "semantic", "Semantic (examples)"
 
 
 class MatchMode(models.TextChoices):
@@ -78,6 +82,10 @@ class Rule(models.Model):
         "chat.CatalogModel", on_delete=models.PROTECT, related_name="+"
     )
     fallbacks = models.JSONField(default=list, blank=True)
+    # Semantic rules: example utterances, cosine-similarity threshold, optional margin.
+    examples = models.JSONField(default=list, blank=True)
+    threshold = models.FloatField(default=0.7)
+    margin = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "id"]

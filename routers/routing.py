@@ -36,10 +36,12 @@ from engine import (
     parse_classifier_answer,
 )
 from engine.compile import CompiledRouter
+from engine.semantic import SemanticInput
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
 from providers.adapters.registry import get_adapter
 from routers.compiling import compiled_router_for
 from routers.models import Router
+from routers.semantic import SemanticEmbedder, semantic_embedder_for
 from routerweb import shared_cache
 
 log = logging.getLogger(__name__)
@@ -154,8 +156,17 @@ async def aroute(
     *,
     target: ClassifierTarget | None,
     sticky: StickyState | None = None,
+    embedder: SemanticEmbedder | None = None,
 ) -> Decision:
     evaluation = evaluate(compiled, inp)
+    if evaluation.needs_embedding:
+        # A run of semantic rules was reached: embed the message (once), evaluate again.
+        semantic = (
+            await embedder(compiled, inp)
+            if embedder is not None
+            else SemanticInput(model="", error="no embedding model is configured")
+        )
+        evaluation = evaluate(compiled, inp, semantic=semantic)
     verdict: ClassifierVerdict | None = None
     if evaluation.needs_classifier:
         prompt = build_classifier_prompt(compiled, evaluation, inp)
@@ -192,6 +203,7 @@ def decision_facts(router: Router, decision: Decision) -> dict:
         "classifier": decision.classifier.to_dict() if decision.classifier else None,
         "classifier_called": decision.classifier_called,
         "decision_us": round(decision.decision_us, 1),
+        "embedding": decision.semantic.to_dict() if decision.semantic is not None else None,
     }
 
 
@@ -201,7 +213,8 @@ def route_message(
     """Synchronous routing for views, commands and the test panel (calls the classifier if needed)."""
     compiled = compiled_router_for(router)
     target = classifier_target_for(router)
-    return async_to_sync(aroute)(compiled, inp, target=target, sticky=sticky)
+    embedder = semantic_embedder_for(router) if compiled.has_semantic else None
+    return async_to_sync(aroute)(compiled, inp, target=target, sticky=sticky, embedder=embedder)
 
 
 def route_input_for_test(

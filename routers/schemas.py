@@ -2,9 +2,9 @@
 
     {"format": "routerweb.router", "version": 1,
      "router": {name, slug, description, visibility, primary_model, classifier_model,
-                fallbacks, sticky, cooldown_minutes, time_zone,
+                fallbacks, sticky, cooldown_minutes, time_zone, embedding_model,
                 rules: [{name, enabled, kind, match, conditions, description,
-                         target_model, fallbacks}]}}
+                         target_model, fallbacks, examples, threshold, margin}]}}
 
 Models are referenced as "provider/model-id" strings so a file moves between instances
 whose catalogs share those refs. Structure is checked here; what needs the engine
@@ -25,6 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from engine import RuleError, is_model_ref, validate_condition
+from engine.semantic import validate_examples
+
+# Kept equal to providers.local_embeddings.DEFAULT_EMBEDDING_MODEL (a test checks).
+DEFAULT_EMBEDDING_MODEL: Final = "local/potion-base-8M"
 
 FORMAT: Final = "routerweb.router"
 FORMAT_VERSION: Final = 1
@@ -47,12 +51,16 @@ class RuleDoc(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     enabled: bool = True
-    kind: Literal["calculated", "llm"]
+    kind: Literal["calculated", "llm", "semantic"]
     match: Literal["all", "any"] = "all"
     conditions: list[ConditionDoc] = Field(default_factory=list)
     description: str = ""
     target_model: str
     fallbacks: list[str] = Field(default_factory=list)
+    # Semantic rules: example utterances, cosine threshold 0–1, optional margin 0–1.
+    examples: list[str] = Field(default_factory=list)
+    threshold: float = Field(default=0.7, ge=0, le=1)
+    margin: float | None = Field(default=None, ge=0, le=1)
 
 
 class RouterDoc(BaseModel):
@@ -69,6 +77,7 @@ class RouterDoc(BaseModel):
     sticky: bool = False
     cooldown_minutes: int = Field(default=30, ge=0)
     time_zone: str = "UTC"
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
     rules: list[RuleDoc] = Field(default_factory=list)
 
 
@@ -179,6 +188,7 @@ def engine_problems(router: RouterDoc) -> list[str]:
 
     check_ref(router.primary_model, "primary_model")
     check_ref(router.classifier_model, "classifier_model")
+    check_ref(router.embedding_model, "embedding_model")
     for i, ref in enumerate(router.fallbacks):
         check_ref(ref, f"fallbacks[{i}]")
     try:
@@ -196,6 +206,11 @@ def engine_problems(router: RouterDoc) -> list[str]:
             check_ref(ref, f"{where}.fallbacks[{j}]")
         if rule.kind == "calculated" and not rule.conditions:
             problems.append(f"{where}.conditions: a calculated rule needs at least one condition")
+        if rule.kind == "semantic":
+            try:
+                validate_examples(rule.examples)
+            except ValueError as exc:
+                problems.append(f"{where}.examples: {exc}")
         if rule.kind == "llm" and not rule.description.strip():
             problems.append(
                 f"{where}.description: describe when this rule applies; the classifier reads it"

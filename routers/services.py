@@ -29,11 +29,13 @@ from accounts.models import User
 from audit.services import audit_record, snapshot
 from chat.models import CatalogModel, WorkspaceMode
 from chat.selectors import catalog_get_by_ref
-from engine import RuleError, validate_condition
+from engine import RuleError, is_model_ref, validate_condition
+from engine.semantic import check_unit_interval, validate_examples
 from providers.failover import clean_overrides
 from routers import config_version
 from routers.models import MatchMode, Router, Rule, RuleKind, Visibility
 from routers.schemas import (
+    DEFAULT_EMBEDDING_MODEL,
     FORMAT,
     FORMAT_VERSION,
     ImportProblems,
@@ -83,6 +85,7 @@ _ROUTER_AUDIT_FIELDS = [
     "cooldown_minutes",
     "time_zone",
     "failover_policy",
+    "embedding_model",
 ]
 _RULE_AUDIT_FIELDS = [
     "name",
@@ -93,6 +96,9 @@ _RULE_AUDIT_FIELDS = [
     "conditions",
     "description",
     "fallbacks",
+    "examples",
+    "threshold",
+    "margin",
 ]
 
 
@@ -187,6 +193,7 @@ def _router_fields(
     sticky: bool,
     cooldown_minutes: int,
     time_zone: str,
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL,
 ) -> dict[str, Any]:
     errors = _Errors()
     name = (name or "").strip()
@@ -213,6 +220,12 @@ def _router_fields(
     ):
         errors.add("cooldown_minutes", "Enter a whole number of minutes ≥ 0.")
     zone = _check_time_zone(time_zone, errors)
+    embedding_model = (embedding_model or "").strip() or DEFAULT_EMBEDDING_MODEL
+    if not is_model_ref(embedding_model):
+        errors.add(
+            "embedding_model",
+            f"'{embedding_model}' is not a model reference like provider/model-id.",
+        )
     errors.raise_if_any()
     return {
         "name": name,
@@ -225,6 +238,7 @@ def _router_fields(
         "sticky": bool(sticky),
         "cooldown_minutes": cooldown_minutes,
         "time_zone": zone,
+        "embedding_model": embedding_model,
     }
 
 
@@ -241,6 +255,7 @@ def router_create(
     sticky: bool = False,
     cooldown_minutes: int = 30,
     time_zone: str = "",
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL,
     actor: User | None = None,
 ) -> Router:
     """Create a router (version 1). An empty slug is derived from the name; no time zone
@@ -257,6 +272,7 @@ def router_create(
         sticky=sticky,
         cooldown_minutes=cooldown_minutes,
         time_zone=time_zone or settings.TIME_ZONE,
+        embedding_model=embedding_model,
     )
     router = Router.objects.create(owner=owner, **fields)
     _audit(actor or owner, "router.create", router, None, _router_state(router))
@@ -276,6 +292,7 @@ def router_update(
     sticky: bool = KEEP,
     cooldown_minutes: int = KEEP,
     time_zone: str = KEEP,
+    embedding_model: str = KEEP,
     actor: User | None = None,
 ) -> Router:
     """Change the given settings (the others stay) and bump the version."""
@@ -296,6 +313,7 @@ def router_update(
         sticky=pick(sticky, router.sticky),
         cooldown_minutes=pick(cooldown_minutes, router.cooldown_minutes),
         time_zone=pick(time_zone, router.time_zone),
+        embedding_model=pick(embedding_model, router.embedding_model),
     )
     with transaction.atomic():
         for key, value in fields.items():
@@ -354,6 +372,9 @@ def _rule_fields(
     description: str,
     target_model: ModelRef,
     fallbacks: Sequence[ModelRef],
+    examples: Sequence[str] = (),
+    threshold: float = 0.7,
+    margin: float | None = None,
 ) -> dict[str, Any]:
     errors = _Errors()
     name = (name or "").strip()
@@ -362,7 +383,7 @@ def _rule_fields(
     elif len(name) > 100:
         errors.add("name", "Use at most 100 characters.")
     if kind not in RuleKind.values:
-        errors.add("kind", "Choose calculated or LLM-classified.")
+        errors.add("kind", "Choose calculated, LLM-classified or semantic.")
     if match not in MatchMode.values:
         errors.add("match", "Choose all or any.")
     conditions = [dict(c) for c in conditions]
@@ -371,6 +392,20 @@ def _rule_fields(
         errors.add("conditions", "A calculated rule needs at least one condition.")
     if kind == RuleKind.LLM and not description:
         errors.add("description", "Describe when this rule applies; the classifier model reads it.")
+    cleaned_examples: list[str] = [] if kind == RuleKind.SEMANTIC else list(examples or ())
+    if kind == RuleKind.SEMANTIC:
+        try:
+            cleaned_examples = list(validate_examples(list(examples or ())))
+        except ValueError as exc:
+            errors.add("examples", f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+    try:
+        threshold = check_unit_interval(threshold, "The threshold") or 0.0
+    except ValueError as exc:
+        errors.add("threshold", f"{exc}.")
+    try:
+        margin = check_unit_interval(margin, "The margin", optional=True)
+    except ValueError as exc:
+        errors.add("margin", f"{exc}.")
     for number, condition in enumerate(conditions, start=1):
         try:
             validate_condition(condition)
@@ -387,6 +422,9 @@ def _rule_fields(
         "description": description,
         "target_model": target,
         "fallbacks": chain,
+        "examples": cleaned_examples,
+        "threshold": threshold,
+        "margin": margin,
     }
 
 
@@ -401,6 +439,9 @@ def rule_create(
     description: str = "",
     fallbacks: Sequence[ModelRef] = (),
     enabled: bool = True,
+    examples: Sequence[str] = (),
+    threshold: float = 0.7,
+    margin: float | None = None,
     actor: User | None = None,
 ) -> Rule:
     """Add a rule at the end of the router's list."""
@@ -412,6 +453,9 @@ def rule_create(
         description=description,
         target_model=target_model,
         fallbacks=fallbacks,
+        examples=examples,
+        threshold=threshold,
+        margin=margin,
     )
     with transaction.atomic():
         # Lock the router row so two concurrent adds cannot take the same position.
@@ -435,6 +479,9 @@ def rule_update(
     description: str = KEEP,
     target_model: ModelRef = KEEP,
     fallbacks: Sequence[ModelRef] = KEEP,
+    examples: Sequence[str] = KEEP,
+    threshold: float = KEEP,
+    margin: float | None = KEEP,
     actor: User | None = None,
 ) -> Rule:
     def pick(value: Any, current: Any) -> Any:
@@ -449,6 +496,9 @@ def rule_update(
         description=pick(description, rule.description),
         target_model=pick(target_model, rule.target_model),
         fallbacks=pick(fallbacks, rule.fallbacks),
+        examples=pick(examples, rule.examples),
+        threshold=pick(threshold, rule.threshold),
+        margin=pick(margin, rule.margin),
     )
     with transaction.atomic():
         for key, value in fields.items():
@@ -552,6 +602,12 @@ def router_export(*, router: Router) -> dict[str, Any]:
             "sticky": router.sticky,
             "cooldown_minutes": router.cooldown_minutes,
             "time_zone": router.time_zone,
+            # Written only when not the default, so files without semantic rules stay as before.
+            **(
+                {"embedding_model": router.embedding_model}
+                if router.embedding_model != DEFAULT_EMBEDDING_MODEL
+                else {}
+            ),
             "rules": [
                 {
                     "name": rule.name,
@@ -562,12 +618,22 @@ def router_export(*, router: Router) -> dict[str, Any]:
                     "description": rule.description,
                     "target_model": rule.target_model.ref,
                     "fallbacks": list(rule.fallbacks or []),
+                    **(
+                        {
+                            "examples": list(rule.examples or []),
+                            "threshold": rule.threshold,
+                            "margin": rule.margin,
+                        }
+                        if rule.kind == RuleKind.SEMANTIC
+                        else {}
+                    ),
                 }
                 for rule in rules
             ],
         },
     )
-    return doc.model_dump(mode="json")
+    # Unset fields (semantic settings of other kinds) are left out of the file.
+    return doc.model_dump(mode="json", exclude_unset=True)
 
 
 def _free_slug(base: str) -> str:
@@ -641,6 +707,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             sticky=spec.sticky,
             cooldown_minutes=spec.cooldown_minutes,
             time_zone=spec.time_zone,
+            embedding_model=spec.embedding_model,
         )
         Rule.objects.bulk_create(
             Rule(
@@ -655,6 +722,9 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
                 description=rule.description,
                 target_model=target,
                 fallbacks=list(rule.fallbacks),
+                examples=list(validate_examples(rule.examples)) if rule.kind == "semantic" else [],
+                threshold=rule.threshold,
+                margin=rule.margin,
             )
             for position, (rule, target) in enumerate(zip(spec.rules, targets, strict=True))
         )

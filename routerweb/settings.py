@@ -229,6 +229,15 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # The classifier call that judges LLM-classified rules: strict timeout, cached verdicts.
 CLASSIFIER_TIMEOUT = env_float("CLASSIFIER_TIMEOUT", 8.0)
+# Semantic rules (providers/embeddings.py, providers/local_embeddings.py).
+EMBEDDING_TIMEOUT = env_float("EMBEDDING_TIMEOUT", 5.0)
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64)
+# A folder holding a model2vec model (config.json, tokenizer.json, model.safetensors) for
+# offline installs; when unset the local model is fetched once into EMBEDDING_CACHE_DIR.
+EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")
+EMBEDDING_CACHE_DIR = env_str("EMBEDDING_CACHE_DIR", str(BASE_DIR / ".local" / "embeddings"))
+# How long a failed fetch of the local model is remembered before it is tried again.
+EMBEDDING_FETCH_RETRY_SECONDS = env_float("EMBEDDING_FETCH_RETRY_SECONDS", 600.0)
 CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
 
 # The /v1 gateway keeps each user's prepared routers and catalog in process memory until the

@@ -159,6 +159,11 @@ def estimate_input_tokens(request: ChatRequest) -> int:
     return total
 
 
+def estimate_text_tokens(texts: Iterable[str]) -> int:
+    """Tokens of texts sent for embedding when the provider does not report them."""
+    return sum(max(1, len(text) // 4) for text in texts)
+
+
 def make_usage(
     request: ChatRequest, text: str, input_tokens: int | None, output_tokens: int | None
 ) -> Usage:

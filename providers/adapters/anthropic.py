@@ -40,6 +40,7 @@ from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     Completion,
+    Embeddings,
     ErrorKind,
     ProviderConfig,
     ProviderError,
@@ -132,6 +133,14 @@ class AnthropicAdapter:
             return [model.id async for model in self._client.models.list()]
         except Exception as exc:
             raise self._error(exc) from exc
+
+    async def embed(self, model: str, texts: tuple[str, ...]) -> Embeddings:
+        raise ProviderError(
+            "bad_request",
+            "Anthropic has no embedding API: pick an embedding model from another provider "
+            "(or the local model) for semantic rules.",
+            retryable=False,
+        )
 
     async def aclose(self) -> None:
         """Release the SDK client's connection pool (a no-op if no call was made)."""

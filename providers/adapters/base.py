@@ -107,6 +107,15 @@ class Completion:
     usage: Usage
 
 
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """One embedding call's result: a vector per input text, in order."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    input_tokens: int
+    estimated: bool = False
+
+
 StreamEvent = TextDelta | Usage
 
 
@@ -123,4 +132,9 @@ class ProviderAdapter(Protocol):
 
     async def list_models(self) -> list[str]:
         """Model ids the server offers (used for `openai_compatible` discovery)."""
+        ...
+
+    async def embed(self, model: str, texts: tuple[str, ...]) -> Embeddings:
+        """Embed `texts` with an embedding model, one vector per text in order. Raise
+        `ProviderError` on failure (kind `bad_request` where the provider has no embedding API)."""
         ...

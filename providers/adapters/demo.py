@@ -15,12 +15,21 @@ those lines, the whole last user message minus the option lines).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 import os
 import re
 from collections.abc import AsyncIterator
 
-from providers.adapters._common import make_usage
-from providers.adapters.base import ChatRequest, Completion, ProviderConfig, StreamEvent, TextDelta
+from providers.adapters._common import estimate_text_tokens, make_usage
+from providers.adapters.base import (
+    ChatRequest,
+    Completion,
+    Embeddings,
+    ProviderConfig,
+    StreamEvent,
+    TextDelta,
+)
 
 # Seconds between streamed words, so the demo feels like streaming. Tests set it to 0.
 CHUNK_DELAY_ENV = "DEMO_CHUNK_DELAY"
@@ -161,8 +170,46 @@ class DemoAdapter:
     async def list_models(self) -> list[str]:
         return list(DEMO_MODELS)
 
+    async def embed(self, model: str, texts: tuple[str, ...]) -> Embeddings:
+        return Embeddings(
+            vectors=tuple(simulated_embedding(text) for text in texts),
+            input_tokens=estimate_text_tokens(texts),
+            estimated=True,
+        )
+
     async def aclose(self) -> None:
         """Nothing to release; present so every adapter can be closed the same way."""
+
+
+SIMULATED_DIMENSIONS = 256
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def simulated_embedding(text: str) -> tuple[float, ...]:
+    """A deterministic, simulated embedding: hashed word stems and character trigrams.
+
+    Not a language model — texts sharing words (or parts of words) come out similar, which is
+    enough to show semantic rules working offline. Real meaning needs a real embedding model.
+    """
+    vector = [0.0] * SIMULATED_DIMENSIONS
+    for word in _WORD.findall(text.lower()):
+        stem = _stem(word)
+        features = [(stem, 1.0)]
+        padded = f"^{stem}$"
+        features += [(padded[i : i + 3], 0.3) for i in range(len(padded) - 2)]
+        for feature, weight in features:
+            digest = hashlib.blake2b(feature.encode(), digest_size=4).digest()
+            index = int.from_bytes(digest[:3], "big") % SIMULATED_DIMENSIONS
+            vector[index] += weight if digest[3] & 1 else -weight
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return tuple(v / norm for v in vector)
 
 
 def answer_text(request: ChatRequest) -> str:

@@ -25,6 +25,7 @@ from google.genai import errors, types
 
 from providers.adapters._common import (
     connection_error,
+    estimate_text_tokens,
     kind_for_status,
     make_usage,
     malformed_chunk_error,
@@ -37,6 +38,7 @@ from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     Completion,
+    Embeddings,
     ProviderConfig,
     ProviderError,
     StreamEvent,
@@ -134,6 +136,24 @@ class GeminiAdapter:
             return [(model.name or "").removeprefix("models/") async for model in pager]
         except Exception as exc:
             raise self._error(exc) from exc
+
+    async def embed(self, model: str, texts: tuple[str, ...]) -> Embeddings:
+        try:
+            response = await self._client.aio.models.embed_content(
+                model=model, contents=list(texts)
+            )
+        except Exception as exc:
+            raise self._error(exc) from exc
+        vectors = [tuple(e.values or ()) for e in response.embeddings or ()]
+        if len(vectors) != len(texts) or any(not v for v in vectors):
+            raise ProviderError(
+                "unavailable",
+                f"The provider returned {len(vectors)} embeddings for {len(texts)} texts.",
+            )
+        # Gemini's embedding answer carries no token count.
+        return Embeddings(
+            vectors=tuple(vectors), input_tokens=estimate_text_tokens(texts), estimated=True
+        )
 
     async def aclose(self) -> None:
         """Release the connection pools (a no-op if no call was made)."""

@@ -28,6 +28,7 @@ from providers.adapters._common import (
     CHOICE_FIELD,
     choice_json_schema,
     connection_error,
+    estimate_text_tokens,
     kind_for_status,
     make_usage,
     malformed_chunk_error,
@@ -40,6 +41,7 @@ from providers.adapters.base import (
     ChatMessage,
     ChatRequest,
     Completion,
+    Embeddings,
     ErrorKind,
     ImagePart,
     ProviderConfig,
@@ -132,6 +134,26 @@ class OpenAIAdapter:
             return [model.id async for model in self._client.models.list()]
         except Exception as exc:
             raise self._error(exc) from exc
+
+    async def embed(self, model: str, texts: tuple[str, ...]) -> Embeddings:
+        try:
+            response = await self._client.embeddings.create(
+                model=model, input=list(texts), encoding_format="float"
+            )
+        except Exception as exc:
+            raise self._error(exc) from exc
+        data = sorted(response.data, key=lambda item: item.index)
+        if len(data) != len(texts):
+            raise ProviderError(
+                "unavailable",
+                f"The provider returned {len(data)} embeddings for {len(texts)} texts.",
+            )
+        usage = response.usage
+        return Embeddings(
+            vectors=tuple(tuple(item.embedding) for item in data),
+            input_tokens=usage.prompt_tokens if usage else estimate_text_tokens(texts),
+            estimated=usage is None,
+        )
 
     async def aclose(self) -> None:
         """Release the SDK client's connection pool (a no-op if no call was made)."""
