@@ -157,9 +157,7 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
     target = await sync_to_async(classifier_target_for)(router)
     inp = await sync_to_async(route_input_for_chat)(thread=loaded.thread, history=loaded.history)
     sticky = await asticky_get(router, f"thread:{loaded.thread.pk}") if router.sticky else None
-    embedder = (
-        await sync_to_async(semantic_embedder_for)(router) if compiled.has_semantic else None
-    )
+    embedder = await sync_to_async(semantic_embedder_for)(router) if compiled.has_semantic else None
     decision = await aroute(compiled, inp, target=target, sticky=sticky, embedder=embedder)
     chain = [loaded.catalog[ref] for ref in decision.chain if ref in loaded.catalog]
     routing = {

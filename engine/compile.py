@@ -137,6 +137,9 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         _check_ref(ref, f"{where}: fallback", "fallbacks", rule.id)
 
     conditions: tuple[CompiledCondition, ...] = ()
+    examples: tuple[str, ...] = ()
+    threshold = 0.0
+    margin: float | None = None
     if rule.kind == "calculated":
         if not rule.conditions:
             raise fail("add at least one condition", "conditions")
@@ -153,7 +156,7 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         except ValueError as exc:
             raise fail(str(exc), "examples") from None
         try:
-            threshold = check_unit_interval(rule.threshold, "threshold")
+            threshold = check_unit_interval(rule.threshold, "threshold") or 0.0
             margin = check_unit_interval(rule.margin, "margin", optional=True)
         except ValueError as exc:
             raise fail(str(exc), "margin" if "margin" in str(exc) else "threshold") from None
@@ -172,11 +175,9 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         target=rule.target,
         fallbacks=tuple(rule.fallbacks),
         summary=joiner.join(c.summary for c in conditions),
-        **(
-            {"examples": examples, "threshold": threshold or 0.0, "margin": margin}
-            if rule.kind == "semantic"
-            else {}
-        ),
+        examples=examples,
+        threshold=threshold,
+        margin=margin,
     )
 
 

@@ -93,6 +93,11 @@ class RouterIn(In):
     time_zone: str = Field(
         "", max_length=64, description="IANA zone; empty: the instance's TIME_ZONE"
     )
+    embedding_model: ModelRef = Field(
+        "local/potion-base-8M",
+        max_length=300,
+        description="Embeds for semantic rules: a catalog embedding model or local/potion-base-8M",
+    )
 
 
 class RouterPatch(In):
@@ -109,6 +114,7 @@ class RouterPatch(In):
     sticky: bool = Field(NOT_SENT)
     cooldown_minutes: int = Field(NOT_SENT, ge=0, le=525_600)
     time_zone: str = Field(NOT_SENT, max_length=64)
+    embedding_model: ModelRef = Field(NOT_SENT, max_length=300)
 
 
 class RouterOut(Schema):
@@ -125,6 +131,7 @@ class RouterOut(Schema):
     sticky: bool
     cooldown_minutes: int
     time_zone: str
+    embedding_model: str
     version: int
     can_edit: bool
     created_at: datetime
@@ -139,25 +146,35 @@ class ConditionIn(In):
 
 class RuleIn(In):
     name: str = Field(max_length=100)
-    kind: Literal["calculated", "llm"]
+    kind: Literal["calculated", "llm", "semantic"]
     target_model: ModelRef = Field(max_length=300)
     match: Literal["all", "any"] = "all"
     conditions: list[ConditionIn] = Field(default_factory=list, max_length=50)
     description: str = Field("", max_length=10_000)
     fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
     enabled: bool = True
+    examples: list[str] = Field(
+        default_factory=list, max_length=200, description="Semantic rules: 2–200 example messages"
+    )
+    threshold: float = Field(0.7, ge=0, le=1, description="Semantic rules: cosine similarity")
+    margin: float | None = Field(
+        None, ge=0, le=1, description="Semantic rules: lead needed over the runner-up of its run"
+    )
 
 
 class RulePatch(In):
     """Only the fields sent change (none of them may be null)."""
 
     name: str = Field(NOT_SENT, max_length=100)
-    kind: Literal["calculated", "llm"] = Field(NOT_SENT)
+    kind: Literal["calculated", "llm", "semantic"] = Field(NOT_SENT)
     target_model: ModelRef = Field(NOT_SENT, max_length=300)
     match: Literal["all", "any"] = Field(NOT_SENT)
     conditions: list[ConditionIn] = Field(NOT_SENT, max_length=50)
     description: str = Field(NOT_SENT, max_length=10_000)
     fallbacks: list[ModelRef] = Field(NOT_SENT, max_length=20)
+    examples: list[str] = Field(NOT_SENT, max_length=200)
+    threshold: float = Field(NOT_SENT, ge=0, le=1)
+    margin: float | None = Field(None, ge=0, le=1)
 
 
 class RuleOut(Schema):
@@ -171,6 +188,9 @@ class RuleOut(Schema):
     description: str
     target_model: str
     fallbacks: list[str]
+    examples: list[str]
+    threshold: float
+    margin: float | None
 
 
 class RouterDetailOut(RouterOut):
@@ -209,6 +229,9 @@ class DecisionOut(Schema):
     classifier: dict[str, Any] | None
     classifier_called: bool
     decision_us: float
+    embedding: dict[str, Any] | None = Field(
+        None, description="The embedding call for semantic rules: model, latency, cached, error"
+    )
     verdicts: list[dict[str, Any]]
 
 
@@ -231,6 +254,7 @@ def _router_out(row: RouterRow, user: User) -> dict[str, Any]:
         "sticky": row.sticky,
         "cooldown_minutes": row.cooldown_minutes,
         "time_zone": row.time_zone,
+        "embedding_model": row.embedding_model,
         "version": row.version,
         "can_edit": router_can_edit(user=user, router=row),
         "created_at": row.created_at,
@@ -250,6 +274,9 @@ def _rule_out(rule: Rule) -> dict[str, Any]:
         "description": rule.description,
         "target_model": rule.target_model.ref,
         "fallbacks": list(rule.fallbacks or []),
+        "examples": list(rule.examples or []),
+        "threshold": rule.threshold,
+        "margin": rule.margin,
     }
 
 

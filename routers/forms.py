@@ -41,6 +41,11 @@ def model_choices(*, blank: str | None = None) -> list[Any]:
     return choices
 
 
+def split_examples(raw: str) -> list[str]:
+    """One example per line; blank lines dropped (the service drops exact duplicates)."""
+    return [line.strip() for line in raw.splitlines() if line.strip()]
+
+
 def split_refs(raw: str) -> list[str]:
     return [part.strip() for part in re.split(r"[,\s]+", raw or "") if part.strip()]
 
@@ -78,6 +83,15 @@ class RouterForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
     )
 
+    embedding_model = forms.CharField(
+        max_length=300,
+        required=False,
+        initial="local/potion-base-8M",
+        label="Embedding model",
+        help_text="Embeds messages for semantic rules: local/potion-base-8M (built in, no key) "
+        "or a catalog embedding model as provider/model-id.",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # A new router starts in the instance's time zone (TIME_ZONE), not always UTC.
@@ -102,6 +116,7 @@ class RouterForm(forms.Form):
             "sticky": router.sticky,
             "cooldown_minutes": router.cooldown_minutes,
             "time_zone": router.time_zone,
+            "embedding_model": router.embedding_model,
         }
 
     def service_kwargs(self) -> dict[str, Any]:
@@ -117,6 +132,7 @@ class RouterForm(forms.Form):
             "sticky": data["sticky"],
             "cooldown_minutes": data["cooldown_minutes"],
             "time_zone": data["time_zone"],
+            "embedding_model": data.get("embedding_model") or "",
         }
 
 
@@ -291,6 +307,36 @@ class RuleForm(forms.Form):
         ),
         help_text="In plain English: when should this rule answer? The classifier model reads it.",
     )
+    examples = forms.CharField(
+        required=False,
+        label="Example messages",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "placeholder": "One example per line, e.g.\nMy invoice is wrong\nI was charged twice",
+                "data-examples": "",
+            }
+        ),
+        help_text="One per line (2–200); paste many at once. A message close enough in meaning to "
+        "one of them matches.",
+    )
+    threshold = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        initial=0.7,
+        required=False,
+        label="Threshold",
+        help_text="Cosine similarity (0–1) the nearest example must reach.",
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
+    margin = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        label="Margin (optional)",
+        help_text="Win only when ahead of the runner-up semantic rule by this much.",
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
     target_model = forms.ChoiceField(label="Send to")
     fallbacks = forms.CharField(
         required=False,
@@ -315,6 +361,9 @@ class RuleForm(forms.Form):
             "description": rule.description,
             "target_model": rule.target_model.ref,
             "fallbacks": ", ".join(rule.fallbacks or []),
+            "examples": "\n".join(rule.examples or []),
+            "threshold": rule.threshold,
+            "margin": rule.margin,
         }
 
     @property
@@ -346,9 +395,18 @@ class RuleForm(forms.Form):
             "kind": data["kind"],
             "match": data.get("match") or MatchMode.ALL,
             "conditions": [row.condition() for row in self.rows] if calculated else [],
-            "description": "" if calculated else data["description"],
+            "description": data["description"] if data["kind"] == RuleKind.LLM else "",
             "target_model": data["target_model"],
             "fallbacks": split_refs(data["fallbacks"]),
+            **(
+                {
+                    "examples": split_examples(data.get("examples") or ""),
+                    "threshold": 0.7 if data.get("threshold") is None else data["threshold"],
+                    "margin": data.get("margin"),
+                }
+                if data["kind"] == RuleKind.SEMANTIC
+                else {}
+            ),
         }
 
     def add_service_errors(self, errors: dict[str, list[str]]) -> None:

@@ -21,7 +21,7 @@ from threading import Lock
 import numpy as np
 
 from chat.models import CatalogModel
-from engine import RouteInput
+from engine import RouteInput, RuleError
 from engine.compile import CompiledRouter
 from engine.semantic import ExampleIndex, SemanticInput, normalise, semantic_query_text
 from providers.embeddings import EmbeddingFailed, EmbeddingTarget, aembed
@@ -115,7 +115,7 @@ class SemanticEmbedder:
         started = time.perf_counter()
         text = semantic_query_text(inp)
         try:
-            index = await self._index(compiled)
+            index = await self.example_index(compiled)
             vector = _vectors.get((self.target.ref, text))
             cached = vector is not None
             if vector is None:
@@ -137,7 +137,8 @@ class SemanticEmbedder:
             text=text,
         )
 
-    async def _index(self, compiled: CompiledRouter) -> ExampleIndex:
+    async def example_index(self, compiled: CompiledRouter) -> ExampleIndex:
+        """The router's example embeddings, computed once per router version."""
         assert self.target is not None
         key = (self.router_key, compiled.version, self.target.ref)
         index = _indexes.get(key)
@@ -175,3 +176,149 @@ def semantic_embedder_for(router: Router) -> SemanticEmbedder:
     if isinstance(resolved, str):
         return SemanticEmbedder(key, None, resolved)
     return SemanticEmbedder(key, resolved)
+
+
+# --- builder helpers: duplicates and a suggested threshold ----------------------------------
+
+NEAR_DUPLICATE = 0.95
+
+
+def _key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def example_flags(
+    rules: list[tuple[int, str, list[str]]], vectors: dict[int, np.ndarray] | None = None
+) -> dict[int, list[str]]:
+    """Per rule id, sentences flagging examples that also stand (exactly, or nearly: cosine ≥
+    `NEAR_DUPLICATE` when `vectors` are given) in another semantic rule of the router."""
+    flags: dict[int, list[str]] = {rule_id: [] for rule_id, _, _ in rules}
+    seen: dict[str, tuple[int, str]] = {}
+    exact: set[tuple[int, int, str]] = set()
+    for rule_id, name, examples in rules:
+        for example in examples:
+            other = seen.get(_key(example))
+            if other is not None and other[0] != rule_id:
+                exact.add((rule_id, other[0], example))
+                flags[rule_id].append(f"“{example}” is also an example of “{other[1]}”")
+                flags[other[0]].append(f"“{example}” is also an example of “{name}”")
+            seen.setdefault(_key(example), (rule_id, name))
+    if vectors:
+        for i, (a_id, a_name, a_examples) in enumerate(rules):
+            for b_id, b_name, b_examples in rules[i + 1 :]:
+                a, b = vectors.get(a_id), vectors.get(b_id)
+                if a is None or b is None or a.shape[1] != b.shape[1]:
+                    continue
+                sims = a @ b.T
+                for x, y in zip(*np.nonzero(sims >= NEAR_DUPLICATE), strict=True):
+                    ea, eb = a_examples[int(x)], b_examples[int(y)]
+                    if _key(ea) == _key(eb):
+                        continue
+                    score = float(sims[x, y])
+                    flags[a_id].append(
+                        f"“{ea}” is nearly the same as “{eb}” in “{b_name}” ({score:.2f})"
+                    )
+                    flags[b_id].append(
+                        f"“{eb}” is nearly the same as “{ea}” in “{a_name}” ({score:.2f})"
+                    )
+    return flags
+
+
+@dataclass(frozen=True)
+class ThresholdSuggestion:
+    threshold: float | None
+    explanation: str
+
+
+def suggest_threshold(own: np.ndarray, others: np.ndarray) -> ThresholdSuggestion:
+    """Pick a threshold from the rule's own examples by leave-one-out.
+
+    Each own example is scored against the rule's other examples (as if it were a message):
+    those scores should reach the threshold. Each example of the router's other semantic rules
+    is scored against this rule's examples: those should stay below it. The threshold is the
+    midpoint of the widest gap that gets the most of both right.
+    """
+    n = own.shape[0]
+    if n < 2:
+        return ThresholdSuggestion(None, "Give at least 2 examples to suggest a threshold.")
+    sims = own @ own.T
+    np.fill_diagonal(sims, -1.0)
+    positives = np.sort(sims.max(axis=1))
+    negatives = np.sort((others @ own.T).max(axis=1)) if others.shape[0] else np.zeros(0)
+    if negatives.size == 0:
+        threshold = round(max(0.0, float(positives[0]) - 0.05), 2)
+        return ThresholdSuggestion(
+            threshold,
+            f"Leave-one-out: each of the {n} examples scored {positives[0]:.2f}–"
+            f"{positives[-1]:.2f} against the others. No other semantic rule to tell apart, so "
+            f"the threshold sits 0.05 below the lowest score: {threshold:.2f}.",
+        )
+    candidates = sorted(set(np.round(np.concatenate([positives, negatives]), 4).tolist()))
+    best: tuple[int, float, float] | None = None  # (correct, gap, threshold)
+    cuts = [candidates[0] - 0.01, *candidates, candidates[-1] + 0.01]
+    for low, high in zip(cuts, cuts[1:], strict=False):
+        t = (low + high) / 2
+        correct = int((positives >= t).sum() + (negatives < t).sum())
+        key = (correct, high - low, t)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    correct, _, t = best
+    threshold = round(min(1.0, max(0.0, t)), 2)
+    kept = int((positives >= threshold).sum())
+    rejected = int((negatives < threshold).sum())
+    return ThresholdSuggestion(
+        threshold,
+        f"Leave-one-out: each of the {n} examples scored {positives[0]:.2f}–{positives[-1]:.2f} "
+        f"against the others; the {negatives.size} examples of the other semantic rules scored "
+        f"{negatives[0]:.2f}–{negatives[-1]:.2f} against these. {threshold:.2f} keeps {kept} of "
+        f"{n} examples and turns away {rejected} of {negatives.size} others.",
+    )
+
+
+def _embed_sync(target: EmbeddingTarget, texts: list[str]) -> np.ndarray:
+    from asgiref.sync import async_to_sync
+
+    return normalise(async_to_sync(aembed)(target, texts))
+
+
+def suggest_threshold_for(
+    *, router: Router, examples: list[str], exclude_rule_id: int | None
+) -> ThresholdSuggestion:
+    """`suggest_threshold` for examples typed in the builder, against the router's other
+    semantic rules, with the router's embedding model."""
+    embedder = semantic_embedder_for(router)
+    if embedder.target is None:
+        return ThresholdSuggestion(None, f"Cannot embed: {embedder.problem}.")
+    rules = router.rules.filter(kind="semantic")
+    if exclude_rule_id is not None:
+        rules = rules.exclude(pk=exclude_rule_id)
+    others = [example for rule in rules for example in (rule.examples or [])]
+    own = list(dict.fromkeys(e.strip() for e in examples if e.strip()))
+    if len(own) < 2:
+        return ThresholdSuggestion(None, "Give at least 2 examples to suggest a threshold.")
+    try:
+        matrix = _embed_sync(embedder.target, own + others)
+    except EmbeddingFailed as exc:
+        return ThresholdSuggestion(None, f"Cannot embed: {exc}.")
+    return suggest_threshold(matrix[: len(own)], matrix[len(own) :])
+
+
+def example_flags_for(router: Router, rules: list) -> dict[int, list[str]]:
+    """Duplicate and near-duplicate flags for the router page (near ones when embeddable)."""
+    semantic = [(r.pk, r.name, list(r.examples or [])) for r in rules if r.kind == "semantic"]
+    if len(semantic) < 2:
+        return {}
+    vectors: dict[int, np.ndarray] | None = None
+    embedder = semantic_embedder_for(router)
+    if embedder.target is not None:
+        from asgiref.sync import async_to_sync
+
+        from routers.compiling import compiled_router_for
+
+        try:
+            compiled = compiled_router_for(router)
+            vectors = dict(async_to_sync(embedder.example_index)(compiled).vectors)
+        except (RuleError, EmbeddingFailed):  # a hint only: exact duplicates still show
+            vectors = None
+    return example_flags(semantic, vectors)

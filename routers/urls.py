@@ -19,6 +19,11 @@ urlpatterns = [
     path("<int:pk>/reorder/", views.rule_reorder, name="rule_reorder"),
     path("<int:pk>/condition-row/", views.condition_row, name="condition_row"),
     path("<int:pk>/rules/new/", views.rule_create, name="rule_create"),
+    path(
+        "<int:pk>/rules/suggest-threshold/",
+        views.rule_suggest_threshold,
+        name="rule_suggest_threshold",
+    ),
     path("<int:pk>/rules/<int:rule_pk>/", views.rule_detail, name="rule_detail"),
     path("<int:pk>/rules/<int:rule_pk>/edit/", views.rule_edit, name="rule_edit"),
     path("<int:pk>/rules/<int:rule_pk>/toggle/", views.rule_toggle, name="rule_toggle"),

@@ -35,6 +35,7 @@ from routers.forms import (
     TestPanelForm,
     parse_earlier_turns,
     rows_from_data,
+    split_examples,
     time_zone_names,
 )
 from routers.models import Router, Rule, RuleKind
@@ -44,6 +45,7 @@ from routers.selectors import (
     router_list_usable_by,
     rule_get_for_router,
 )
+from routers.semantic import example_flags_for, suggest_threshold_for
 from routerweb.http import HtmxHttpRequest
 
 DETAIL = "routers/detail.html"
@@ -68,11 +70,16 @@ def _describe_rule(rule: Rule) -> Rule:
             texts.append(f"invalid condition: {exc.message}")
     rule.condition_texts = texts  # type: ignore[attr-defined]
     rule.is_llm = rule.kind == RuleKind.LLM  # type: ignore[attr-defined]
+    rule.is_semantic = rule.kind == RuleKind.SEMANTIC  # type: ignore[attr-defined]
     return rule
 
 
 def _rules(router: Router) -> list[Rule]:
-    return [_describe_rule(r) for r in router.rules.select_related("target_model__provider")]
+    rules = [_describe_rule(r) for r in router.rules.select_related("target_model__provider")]
+    flags = example_flags_for(router, rules)
+    for rule in rules:
+        rule.example_flags = flags.get(rule.pk, [])  # type: ignore[attr-defined]
+    return rules
 
 
 def _fragment(
@@ -386,6 +393,8 @@ STATUS_LABELS = {
     "offered": "offered to the classifier",
     "classifier_chose": "chosen by the classifier",
     "classifier_rejected": "not chosen by the classifier",
+    "skipped": "skipped",
+    "pending": "not evaluated",
 }
 
 
@@ -448,3 +457,16 @@ def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         {"router": router, "test_form": form, "result": result},
         status=status,
     )
+
+
+@require_POST
+def rule_suggest_threshold(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Suggest a threshold for the examples in the rule form (leave-one-out), saying how."""
+    router = _router_for_user(request, pk, edit=True)
+    rule_id = request.POST.get("rule_id", "")
+    suggestion = suggest_threshold_for(
+        router=router,
+        examples=split_examples(request.POST.get("examples", "")),
+        exclude_rule_id=int(rule_id) if rule_id.isdigit() else None,
+    )
+    return render(request, f"{DETAIL}#threshold-suggestion", {"suggestion": suggestion})

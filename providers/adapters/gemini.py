@@ -140,7 +140,8 @@ class GeminiAdapter:
     async def embed(self, model: str, texts: tuple[str, ...]) -> Embeddings:
         try:
             response = await self._client.aio.models.embed_content(
-                model=model, contents=list(texts)
+                model=model,
+                contents=list(texts),  # type: ignore[arg-type]  # a list of texts is accepted
             )
         except Exception as exc:
             raise self._error(exc) from exc

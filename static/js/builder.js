@@ -49,6 +49,12 @@
   });
 
   document.addEventListener("click", function (e) {
+    var apply = e.target.closest("[data-apply-threshold]");
+    if (apply) {
+      var field = apply.closest("form").querySelector("input[name=threshold]");
+      if (field) field.value = apply.getAttribute("data-apply-threshold");
+      return;
+    }
     var remove = e.target.closest("[data-remove-row]");
     if (remove) {
       e.preventDefault();

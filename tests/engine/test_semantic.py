@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_helpers import NOW, calc, cond, llm, router
 
 from engine import HistoryMessage, RouteInput, RuleError, RuleSpec, decide, evaluate, route
 from engine.semantic import ExampleIndex, SemanticInput, normalise, semantic_query_text
-
-from engine_helpers import NOW, calc, cond, llm, router
 
 
 def sem(

@@ -602,6 +602,21 @@ _DIALECTS: dict[str, _Dialect] = {d.name: d for d in (_OpenAI(), _Anthropic(), _
 _GEMINI_PATH = re.compile(
     r"^/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
 )
+_GEMINI_EMBED_PATH = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):batchEmbedContents$")
+
+EMBEDDING_DIMENSIONS = 64
+
+
+def fake_embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """A deterministic embedding: each lower-cased word hashed to a dimension (crc32), then
+    L2-normalised. Texts sharing words are similar; tests can compute the expected vector."""
+    import zlib
+
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.lower()):
+        vector[zlib.crc32(word.encode()) % dimensions] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 # --- The server ------------------------------------------------------------------------------
@@ -784,6 +799,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         dialect, kind, model_from_path = route
+        if kind == "embed":
+            self._embed(dialect, path, query, headers, body, model_from_path)
+            return
         if kind == "models":
             self._record(method, path, query, headers, body, None, dialect.name)
             self._send_models(dialect)
@@ -802,10 +820,15 @@ class _Handler(BaseHTTPRequestHandler):
             return _DIALECTS["openai"], "chat", None
         if method == "GET" and path == "/v1/models":
             return _DIALECTS["openai"], "models", None
+        if method == "POST" and path == "/v1/embeddings":
+            return _DIALECTS["openai"], "embed", None
         if method == "POST" and path == "/v1/messages":
             return _DIALECTS["anthropic"], "chat", None
         if method == "GET" and path == "/v1beta/models":
             return _DIALECTS["gemini"], "models", None
+        embed = _GEMINI_EMBED_PATH.match(path)
+        if method == "POST" and embed:
+            return _DIALECTS["gemini"], "embed", embed["model"]
         match = _GEMINI_PATH.match(path)
         if method == "POST" and match:
             return _DIALECTS["gemini"], "chat", match["model"]
@@ -832,6 +855,58 @@ class _Handler(BaseHTTPRequestHandler):
                     {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in models
                 ],
             },
+        )
+
+    # -- embeddings --
+
+    def _embed(self, dialect, path, query, headers, body, model_from_path) -> None:
+        """OpenAI `/v1/embeddings` or Gemini `:batchEmbedContents`, with `fake_embedding`
+        vectors and the error/delay/reset switches chat requests have."""
+        body = body if isinstance(body, dict) else {}
+        if dialect.name == "gemini":
+            model = model_from_path or ""
+            texts = [
+                _text_of_content((r.get("content") or {}).get("parts"))
+                for r in body.get("requests") or []
+            ]
+        else:
+            model = str(body.get("model", ""))
+            raw = body.get("input")
+            texts = [raw] if isinstance(raw, str) else [str(t) for t in raw or []]
+        self._record("POST", path, query, headers, body, model, dialect.name)
+        sw = self.server.fake._state.take_switches(model)
+        if "x-fake-switches" in headers:
+            sw.update(json.loads(headers["x-fake-switches"]))
+        check_switches(sw)
+        if sw.get("reset_before_headers"):
+            self._abort()
+            return
+        if sw.get("delay_first_byte"):
+            self._hold(sw["delay_first_byte"])
+        extra = {"Retry-After": str(sw["retry_after"])} if sw.get("retry_after") is not None else {}
+        if sw.get("status"):
+            status = int(sw["status"])
+            self._send_json(
+                status, dialect.error_body(status, f"Fake upstream error {status}"), extra
+            )
+            return
+        vectors = [fake_embedding(t) for t in texts]
+        if dialect.name == "gemini":
+            self._send_json(200, {"embeddings": [{"values": v} for v in vectors]}, extra)
+            return
+        tokens = sum(len(t.split()) for t in texts)
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "model": model,
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": v}
+                    for i, v in enumerate(vectors)
+                ],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            extra,
         )
 
     # -- answering --

@@ -24,7 +24,7 @@ async def make_adapter(fake_upstream):  # noqa: F811 - the imported fixture, use
     def build(kind: str, **overrides):
         config = {
             "kind": kind,
-            "base_url": fake_upstream.base_url(kind),
+            "base_url": fake_upstream.base_url(kind) if kind != "demo" else "",
             "api_key": "test-key",
             "connect_timeout": 0.5,
             "read_timeout": 0.5,
