@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import people
 from accounts.models import Role, User
-from chat.models import Workspace
 from routerweb.http import HtmxHttpRequest
 
 
@@ -77,8 +76,8 @@ def user_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         {
             "person": person,
             "roles": Role.choices,
-            "workspaces": Workspace.objects.filter(members=person).order_by("name"),
-            "other_workspaces": Workspace.objects.exclude(members=person).order_by("name"),
+            # Membership through the user's reverse relation: accounts never imports the chat.
+            "workspaces": person.workspaces.order_by("name"),
             "nav": "people",
         },
     )

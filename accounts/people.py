@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Role, User, role_flags
+from accounts.models import ApiToken, Role, User, role_flags
 from audit.services import audit_record
 
 
@@ -128,10 +128,6 @@ def _end_sessions(user: User) -> int:
 
 
 def _revoke_tokens(user: User) -> int:
-    try:
-        from accounts.models import ApiToken  # type: ignore[attr-defined]
-    except ImportError:  # tokens not installed
-        return 0
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )

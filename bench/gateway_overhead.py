@@ -64,7 +64,7 @@ DEFAULT_LITELLM = Path("/work/bench-venv/bin/litellm")
 SETUP = """
 from accounts.models import User
 from accounts.tokens import api_token_create
-from chat.models import CatalogModel, Provider
+from providers.models import CatalogModel, Provider
 from routers import services
 user = User.objects.create_user(username="bench", password="bench-pw-123")
 provider = Provider.objects.create(name="Fake", slug="fake", kind="openai", base_url="{base_url}")

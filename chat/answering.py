@@ -15,13 +15,27 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 
-from chat.models import CatalogModel, Message, MessageStatus, Thread
-from chat.selectors import catalog_list_enabled
-from chat.services import candidates_for, chain_costs, history_for, to_chat_messages
+from chat.models import Message, MessageStatus, Thread
+from chat.services import history_for, to_chat_messages
+from decisions.log import answer_payload, decision_log
+from engine import RuleError
 from providers.adapters.base import ChatRequest, ProviderError
 from providers.failover import ChainResult, Policy, run_chain
+from providers.models import CatalogModel
+from providers.selectors import catalog_list_enabled
+from providers.services import candidates_for, chain_costs
+from routers.compiling import compiled_router_for
+from routers.routing import (
+    aroute,
+    asticky_get,
+    asticky_set,
+    classifier_target_for,
+    decision_facts,
+    route_input_for_chat,
+)
+from routers.semantic import semantic_embedder_for
 from routerweb import shared_cache
 
 if TYPE_CHECKING:
@@ -130,16 +144,6 @@ def _primary_of(thread: Thread) -> CatalogModel | None:
 
 
 async def _plan_with_router(loaded: Loaded, router) -> Plan:
-    from engine import RuleError
-    from routers.compiling import compiled_router_for
-    from routers.routing import (
-        aroute,
-        asticky_get,
-        classifier_target_for,
-        decision_facts,
-        route_input_for_chat,
-    )
-    from routers.semantic import semantic_embedder_for
 
     try:
         compiled = await sync_to_async(compiled_router_for)(router)
@@ -310,8 +314,6 @@ def _finish(
 def _log_decision(
     loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal
 ) -> None:
-    from decisions.log import answer_payload, decision_log
-
     routing = plan.routing
     workspace = loaded.thread.workspace
     router = plan.router or workspace.router
@@ -338,10 +340,6 @@ def _log_decision(
         and result.complete
         and result.answered_by
     ):
-        from asgiref.sync import async_to_sync
-
-        from routers.routing import asticky_set
-
         async_to_sync(asticky_set)(
             router,
             f"thread:{loaded.thread.pk}",

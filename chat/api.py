@@ -12,9 +12,11 @@ from pydantic import model_validator
 
 from accounts.models import User
 from chat.models import Workspace
-from chat.selectors import catalog_get_by_ref, workspace_get_for_user, workspace_list_for_user
+from chat.selectors import workspace_get_for_user, workspace_list_for_user
 from chat.services import workspace_create
+from providers.selectors import catalog_get_by_ref
 from routers.api import ERRORS, MAX_ID, In
+from routers.selectors import router_get_for_user
 
 router = Router(tags=["workspaces"])
 
@@ -92,8 +94,6 @@ def get_workspace(request: HttpRequest, workspace_id: int) -> dict[str, Any]:
 
 @router.post("", response={201: WorkspaceOut, **ERRORS}, summary="Create a workspace")
 def create_workspace(request: HttpRequest, payload: WorkspaceIn) -> Status[dict[str, Any]]:
-    from routers.selectors import router_get_for_user
-
     user = _user(request)
     model = None
     if payload.model is not None:

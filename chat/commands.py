@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from chat.models import Message, Thread
-from chat.selectors import catalog_get_by_ref
+from providers.selectors import catalog_get_by_ref
 
 HELP = "Commands: /model provider/model-id (answer with that model), /model auto (back to the router), /status."
 

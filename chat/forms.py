@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from chat.models import CatalogModel, Provider, ProviderKind, Workspace
-from chat.selectors import catalog_list_enabled
+from chat.models import Workspace
+from providers.selectors import catalog_list_enabled
 
 
 class RouterChoiceField(forms.ModelChoiceField):
@@ -69,56 +69,3 @@ class WorkspaceForm(forms.ModelForm):
                 "would not be used: clear it, or choose “Model Router”.",
             )
         return data
-
-
-class ProviderForm(forms.ModelForm):
-    # Never pre-filled: a saved key is shown masked beside the field and never sent back.
-    api_key = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Leave empty to keep the saved key.",
-    )
-    clear_api_key = forms.BooleanField(required=False, label="Remove the saved key")
-
-    class Meta:
-        model = Provider
-        fields = ["name", "slug", "kind", "base_url", "connect_timeout", "read_timeout", "enabled"]
-
-    def clean(self):
-        data = super().clean()
-        kind = data.get("kind")
-        if kind == ProviderKind.OPENAI_COMPATIBLE and not data.get("base_url"):
-            self.add_error(
-                "base_url",
-                "An OpenAI-compatible server needs its base URL, e.g. http://localhost:11434/v1",
-            )
-        for name in ("connect_timeout", "read_timeout"):
-            value = data.get(name)
-            if value is not None and not (0 < value <= 3600):
-                self.add_error(name, "Use a number of seconds between 0 and 3600.")
-        return data
-
-    def save(self, commit: bool = True) -> Provider:
-        provider = super().save(commit=False)
-        if self.cleaned_data.get("clear_api_key"):
-            provider.api_key = ""
-        elif self.cleaned_data.get("api_key"):
-            provider.api_key = self.cleaned_data["api_key"]
-        if commit:
-            provider.save()
-        return provider
-
-
-class CatalogModelForm(forms.ModelForm):
-    class Meta:
-        model = CatalogModel
-        fields = [
-            "model_id",
-            "display_name",
-            "context_window",
-            "input_price_per_m",
-            "output_price_per_m",
-            "supports_images",
-            "supports_tools",
-            "enabled",
-        ]

@@ -2,104 +2,38 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import models
 
-from providers import crypto
+from providers.models import CatalogModel
 
-
-class ProviderKind(models.TextChoices):
-    OPENAI = "openai", "OpenAI"
-    ANTHROPIC = "anthropic", "Anthropic"
-    GEMINI = "gemini", "Google Gemini"
-    OPENAI_COMPATIBLE = (
-        "openai_compatible",
-        "OpenAI-compatible (Ollama, vLLM, LM Studio, OpenRouter…)",
-    )
-    DEMO = "demo", "Demo (offline, simulated)"
-
-
-class Provider(models.Model):
-    """A configured LLM backend. Only admins manage these."""
-
-    name = models.CharField(max_length=100)
-    slug = models.SlugField(
-        max_length=50, unique=True, help_text="Used in model references: slug/model-id."
-    )
-    kind = models.CharField(max_length=32, choices=ProviderKind.choices)
-    base_url = models.URLField(
-        blank=True, help_text="Leave empty for the provider's default endpoint."
-    )
-    api_key_encrypted = models.TextField(blank=True, editable=False)
-    connect_timeout = models.FloatField(
-        default=10.0, help_text="Seconds to establish a connection."
-    )
-    read_timeout = models.FloatField(default=120.0, help_text="Seconds to wait for data.")
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def api_key(self) -> str:
-        return crypto.decrypt(self.api_key_encrypted)
-
-    @api_key.setter
-    def api_key(self, value: str) -> None:
-        self.api_key_encrypted = crypto.encrypt(value)
-
-    @property
-    def api_key_masked(self) -> str:
-        return crypto.mask(self.api_key)
-
-
-class CatalogModel(models.Model):
-    """One model offered by a provider, with the prices and capabilities routing relies on."""
-
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
-    model_id = models.CharField(max_length=200)
-    display_name = models.CharField(max_length=200)
-    context_window = models.PositiveIntegerField(default=128_000)
-    input_price_per_m = models.DecimalField(
-        max_digits=10, decimal_places=4, default=Decimal("0"), help_text="USD per 1M input tokens."
-    )
-    output_price_per_m = models.DecimalField(
-        max_digits=10, decimal_places=4, default=Decimal("0"), help_text="USD per 1M output tokens."
-    )
-    supports_images = models.BooleanField(default=False)
-    supports_tools = models.BooleanField(default=False)
-    enabled = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["provider__name", "display_name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["provider", "model_id"], name="unique_model_per_provider"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.display_name} ({self.ref})"
-
-    @property
-    def ref(self) -> str:
-        return f"{self.provider.slug}/{self.model_id}"
-
-    def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
-        total = self.input_price_per_m * input_tokens + self.output_price_per_m * output_tokens
-        return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
+if TYPE_CHECKING:
+    from django.db.models.deletion import Collector
 
 
 class WorkspaceMode(models.TextChoices):
     MODEL = "model", "One model"
     ROUTER = "router", "Model Router"
+
+
+def _answer_with_primary_model(
+    collector: Collector, field: models.Field, sub_objs: Any, using: str
+) -> None:
+    """`on_delete` for a workspace's router: the workspace goes on answering with the deleted
+    router's primary model, so nobody's chat breaks. Declared here, beside the foreign key, so
+    the routers app never has to know what points at a router."""
+    workspaces = list(sub_objs)
+    mode, model = Workspace._meta.get_field("mode"), Workspace._meta.get_field("model")
+    assert isinstance(mode, models.Field) and isinstance(model, models.Field)
+    collector.add_field_update(field, None, workspaces)
+    collector.add_field_update(mode, WorkspaceMode.MODEL, workspaces)
+    by_primary: dict[int, list[Workspace]] = {}
+    for workspace in workspaces:
+        by_primary.setdefault(workspace.router.primary_model_id, []).append(workspace)
+    for primary_id, group in by_primary.items():
+        collector.add_field_update(model, CatalogModel(pk=primary_id), group)
 
 
 class Workspace(models.Model):
@@ -121,7 +55,7 @@ class Workspace(models.Model):
         "routers.Router",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=_answer_with_primary_model,
         related_name="workspaces",
     )
     tags = models.JSONField(default=list, blank=True)

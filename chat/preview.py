@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from engine import RuleError
+from engine import RuleError, decide, evaluate
+from providers.selectors import catalog_list_enabled
+from routers.compiling import compiled_router_for
+from routers.routing import history_for_engine, route_input_for_test
 
 
 @dataclass(frozen=True)
@@ -18,11 +21,6 @@ class Preview:
 
 
 def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Preview:
-    from chat.selectors import catalog_list_enabled
-    from engine import decide, evaluate
-    from routers.compiling import compiled_router_for
-    from routers.routing import history_for_engine, route_input_for_test
-
     if thread is not None and thread.override_model is not None:
         m = thread.override_model
         return Preview(
@@ -50,7 +48,6 @@ def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Pre
         history = list(
             thread.messages.filter(role__in=["user", "assistant"]).prefetch_related("attachments")
         )
-        from dataclasses import replace
 
         inp = replace(inp, history=history_for_engine(history))
     evaluation = evaluate(compiled, inp)

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
-from chat.models import CatalogModel, Message, Thread, Workspace
+from chat.models import Message, Thread, Workspace
 
 
 def workspace_list_for_user(*, user: User) -> QuerySet[Workspace]:
@@ -68,19 +68,6 @@ def message_get_for_user(*, user: User, pk: int) -> Message:
         raise Http404("No such message.")
     thread_get_for_user(user=user, pk=message.thread_id)
     return message
-
-
-def catalog_list_enabled() -> QuerySet[CatalogModel]:
-    return CatalogModel.objects.filter(enabled=True, provider__enabled=True).select_related(
-        "provider"
-    )
-
-
-def catalog_get_by_ref(ref: str) -> CatalogModel | None:
-    slug, sep, model_id = ref.partition("/")
-    if not sep:
-        return None
-    return catalog_list_enabled().filter(provider__slug=slug, model_id=model_id).first()
 
 
 def workspace_can_manage(*, user: User, workspace: Workspace) -> bool:

@@ -21,16 +21,17 @@ from django_htmx.http import (
     retarget,
 )
 
+from accounts import people
+from accounts.models import User
 from audit.services import audit_record, snapshot
 from chat import services
 from chat.answering import Delta, answer_events, answer_stop
 from chat.commands import Command, command_run, parse_command
-from chat.forms import CatalogModelForm, ProviderForm, WorkspaceForm
+from chat.forms import WorkspaceForm
 from chat.markdown import StreamingRender
-from chat.models import CatalogModel, Message, Provider, Thread, Workspace
+from chat.models import Message, Thread, Workspace
 from chat.preview import preview_route
 from chat.selectors import (
-    catalog_list_enabled,
     message_get_for_user,
     thread_get_for_user,
     thread_list_for_user,
@@ -39,6 +40,11 @@ from chat.selectors import (
     workspace_list_for_user,
 )
 from chat.sse import sse_event
+from providers import services as provider_services
+from providers.forms import CatalogModelForm, ProviderForm
+from providers.models import CatalogModel, Provider
+from providers.selectors import catalog_list_enabled
+from routers.selectors import router_list_usable_by
 from routerweb.http import HtmxHttpRequest
 
 if TYPE_CHECKING:
@@ -46,8 +52,6 @@ if TYPE_CHECKING:
 
 
 def _router_choices(user):
-    from routers.selectors import router_list_usable_by
-
     return router_list_usable_by(user=user)
 
 
@@ -118,7 +122,6 @@ def _chat_page(
     request: HtmxHttpRequest, workspace: Workspace, *, thread: Thread | None
 ) -> HttpResponse:
     """The chat page: a workspace's threads beside one open thread (or none yet)."""
-    from routers.selectors import router_list_usable_by
 
     query = request.GET.get("q", "")
     chat_messages = list(thread.messages.prefetch_related("attachments")) if thread else []
@@ -413,9 +416,6 @@ def route_preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def workspace_members(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    from accounts import people
-    from accounts.models import User
-
     workspace = workspace_get_for_user(user=request.user, pk=pk)
     if not workspace_can_manage(user=request.user, workspace=workspace):
         raise PermissionDenied(
@@ -506,9 +506,9 @@ def provider_discover(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=pk)
     try:
-        ids = services.provider_list_remote_models(provider=provider)
+        ids = provider_services.provider_list_remote_models(provider=provider)
         error = None
-    except services.DiscoveryError as exc:
+    except provider_services.DiscoveryError as exc:
         ids, error = [], str(exc)
     known = set(provider.models.values_list("model_id", flat=True))
     return render(

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from routers.models import Router, RoutingDecision
+from decisions.models import RoutingDecision
+from routers.models import Router
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

@@ -13,42 +13,16 @@ import logging
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from routers.models import RoutingDecision
+from decisions.services import decision_write
+from decisions.tasks import record_decision
 from routerweb import observability
 
-if TYPE_CHECKING:
-    from accounts.models import User
-
 log = logging.getLogger(__name__)
-
-# Payload keys copied verbatim onto the model; ids are resolved below.
-_PLAIN_FIELDS = (
-    "router_version",
-    "rule_name",
-    "source",
-    "reason",
-    "model_ref",
-    "answered_by",
-    "attempts",
-    "verdicts",
-    "classifier_called",
-    "classifier_latency_ms",
-    "classifier_input_tokens",
-    "classifier_output_tokens",
-    "decision_us",
-    "input_tokens",
-    "output_tokens",
-    "fallback_used",
-    "overridden",
-    "succeeded",
-    "channel",
-)
-_ID_FIELDS = ("router_id", "rule_id", "user_id", "workspace_id", "message_id")
 
 
 def new_payload(**fields: Any) -> dict[str, Any]:
@@ -113,59 +87,6 @@ def answer_payload(
     )
 
 
-def decision_write(payload: dict[str, Any]) -> RoutingDecision:
-    """Store one decision; a second call with the same uid returns the existing row."""
-    values: dict[str, Any] = {
-        key: payload[key] for key in _PLAIN_FIELDS if key in payload and payload[key] is not None
-    }
-    values["cost"] = Decimal(str(payload.get("cost") or "0"))
-    values["primary_cost"] = Decimal(str(payload.get("primary_cost") or "0"))
-    values["created_at"] = datetime.fromisoformat(payload["created_at"])
-    ids = _existing_ids({key: payload.get(key) for key in _ID_FIELDS})
-    # Two queries in the usual case (this runs once per answer, in the web process on the
-    # embedded default): the reference check and the INSERT. A uid already stored (a task run
-    # twice) fails the unique constraint at once; the row stored first is returned.
-    try:
-        with transaction.atomic():
-            return RoutingDecision.objects.create(uid=payload["uid"], **values, **ids)
-    except IntegrityError:
-        existing = RoutingDecision.objects.filter(uid=payload["uid"]).first()
-        if existing is None:
-            raise
-        return existing
-
-
-def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
-    """Drop references to rows deleted since the decision was made (a rule edited away, say),
-    checked in one query."""
-    from django.contrib.auth import get_user_model
-
-    from chat.models import Message, Workspace
-    from routers.models import Router, Rule
-
-    models: dict[str, type[Router | Rule | User | Workspace | Message]] = {
-        "router_id": Router,
-        "rule_id": Rule,
-        "user_id": get_user_model(),
-        "workspace_id": Workspace,
-        "message_id": Message,
-    }
-    asked = [(key, value) for key, value in ids.items() if value is not None]
-    if not asked:
-        return ids
-    quote = connection.ops.quote_name
-    columns = []
-    for key, _ in asked:
-        meta = models[key]._meta
-        columns.append(
-            f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(str(meta.pk.column))} = %s)"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(columns), [value for _, value in asked])
-        found = cursor.fetchone()
-    return ids | {key: None for (key, _), exists in zip(asked, found, strict=True) if not exists}
-
-
 def decision_log(payload: dict[str, Any]) -> None:
     """Count it in the metrics, and enqueue the record after commit (the task must be able to
     see the rows it refers to)."""
@@ -174,8 +95,6 @@ def decision_log(payload: dict[str, Any]) -> None:
 
 
 def _enqueue(payload: dict[str, Any]) -> None:
-    from decisions.tasks import record_decision
-
     if record_decision.app.conf.task_always_eager:
         record_decision.apply(args=[payload], throw=False)
         return

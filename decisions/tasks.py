@@ -1,4 +1,4 @@
-"""Celery tasks of the routers app: they take plain JSON and call a service."""
+"""Celery tasks of the decisions app: they take plain JSON and call a service."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError
 
-from decisions.log import decision_write
+from decisions.services import decision_write
 
 
 @shared_task(

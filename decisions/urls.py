@@ -1,4 +1,4 @@
-"""Analytics URLs, relative to `routers/` (included beside routers.urls)."""
+"""Analytics URLs, relative to `routers/`: a router's analytics sit beside its page."""
 
 from __future__ import annotations
 

@@ -32,13 +32,18 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from chat.models import CatalogModel
-from chat.selectors import catalog_list_enabled
-from chat.services import candidates_for, chain_costs
+from decisions.log import answer_payload, decision_log
+from engine import HistoryMessage, RouteInput, RuleError
 from providers.adapters.base import ChatMessage, ChatRequest, Usage
 from providers.failover import Candidate, ChainResult
+from providers.models import CatalogModel
+from providers.selectors import catalog_list_enabled
+from providers.services import candidates_for, chain_costs
 from routers import config_version
+from routers.compiling import catalog_infos, compiled_router_with
 from routers.models import Router
+from routers.routing import aroute, classifier_target_for, decision_facts
+from routers.selectors import router_list_usable_by
 from routerweb import clock as clocks
 from routerweb.db import run_db
 
@@ -111,8 +116,6 @@ _plans_lock = Lock()
 def _compiled_router(router: Router, catalog: dict[str, CatalogModel]) -> Any:
     """The compiled router (cached per router version and catalog fingerprint), from the
     catalog rows this call loaded anyway. Raises RuleError for an invalid router."""
-    from routers.compiling import catalog_infos, compiled_router_with
-
     rows = sorted(catalog.values(), key=lambda m: m.pk)
     return compiled_router_with(
         router,
@@ -148,9 +151,6 @@ async def _prepared_for(user: User, name: str) -> _Prepared:
 def _prepare(*, user: User, name: str) -> _Prepared:
     """Every database read a call needs: the enabled catalog and, for a router, its row (the
     compiled router is cached per version). Raises Http404 for a name this user cannot use."""
-    from engine import RuleError
-    from routers.routing import classifier_target_for
-    from routers.selectors import router_list_usable_by
     from routers.semantic import semantic_embedder_for
 
     catalog = {m.ref: m for m in catalog_list_enabled().order_by()}
@@ -188,8 +188,6 @@ def route_input_for_api(
     *, user: User, groups: tuple[str, ...], messages: tuple[ChatMessage, ...]
 ) -> Any:
     """The RouteInput for an API call: the last user message is the text, the rest history."""
-    from engine import HistoryMessage, RouteInput
-
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     last = messages[last_user] if last_user is not None else None
     earlier = messages[:last_user] if last_user is not None else messages
@@ -209,8 +207,6 @@ def route_input_for_api(
 
 async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: ChatRequest) -> Plan:
     """Decide which models answer. Raises Http404 when `name` is nothing this user may use."""
-    from routers.routing import aroute, decision_facts
-
     prepared = await _prepared_for(user, name)
     uid = str(uuid.uuid4())
     catalog = prepared.catalog
@@ -277,8 +273,6 @@ def outcome_of(plan: Plan, request: ChatRequest, result: ChainResult) -> Outcome
 
 def log_call(*, plan: Plan, result: ChainResult, outcome: Outcome, user_id: int) -> None:
     """Record the routing decision (via Celery, see decisions.log), channel "api"."""
-    from decisions.log import answer_payload, decision_log
-
     decision = plan.routing.get("decision")
     usage = outcome.usage
     decision_log(

@@ -43,10 +43,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from accounts.auth import bearer_token_from
 from accounts.tokens import aapi_token_identify
-from chat.services import ALLOWED_IMAGE_TYPES
 from gateway import plans
-from providers.adapters.base import ChatMessage, ChatRequest, ImagePart
+from providers.adapters.base import ALLOWED_IMAGE_TYPES, ChatMessage, ChatRequest, ImagePart
 from providers.failover import ChainResult, Policy, run_chain
+from providers.selectors import catalog_list_enabled
+from routers.selectors import router_list_usable_by
 from routerweb import observability
 from routerweb.db import recycling_connections, run_db
 
@@ -660,9 +661,6 @@ async def models(request: HttpRequest) -> HttpResponse:
 
 
 def _model_list(user: Any) -> list[dict[str, Any]]:
-    from chat.selectors import catalog_list_enabled
-    from routers.selectors import router_list_usable_by
-
     routers = [
         {
             "id": f"{plans.ROUTER_PREFIX}{r.slug}",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chat.models import CatalogModel, Provider
 from providers.catalog_defaults import DEFAULTS
+from providers.models import CatalogModel, Provider
 
 
 def provider_ensure(

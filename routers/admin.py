@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from routers.models import Router, RoutingDecision, Rule
+from routers.models import Router, Rule
 
 
 class RuleInline(admin.TabularInline):
@@ -15,17 +15,3 @@ class RuleInline(admin.TabularInline):
 class RouterAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "owner", "visibility", "primary_model", "version")
     inlines = [RuleInline]
-
-
-@admin.register(RoutingDecision)
-class RoutingDecisionAdmin(admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "router",
-        "rule_name",
-        "answered_by",
-        "cost",
-        "primary_cost",
-        "channel",
-    )
-    list_filter = ("channel", "source")

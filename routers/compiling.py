@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from threading import Lock
 from typing import cast
 
-from chat.models import CatalogModel
 from engine import ModelInfo, RouterSpec, RuleSpec, compile_router
 from engine.compile import CompiledRouter
 from engine.types import MatchMode, RuleKind
+from providers.models import CatalogModel
 from routers.models import Router
 
 _CACHE_SIZE = 256

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from chat.models import CatalogModel
+from providers.models import CatalogModel
 from routers.models import Router, Rule, Visibility
 
 DEMO_RULES: list[dict[str, Any]] = [

@@ -18,10 +18,10 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 
-from chat.selectors import catalog_list_enabled
 from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
 from engine.properties import LANGUAGE_CODES, WEEKDAYS
 from providers.failover import OVERRIDE_FIELDS
+from providers.selectors import catalog_list_enabled
 from routers.models import MatchMode, RuleKind, Visibility
 
 DEFAULT_PROPERTY = "keywords"

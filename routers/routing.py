@@ -22,7 +22,6 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils import timezone
 
-from chat.models import CatalogModel
 from engine import (
     ClassifierAnswerError,
     ClassifierVerdict,
@@ -39,7 +38,9 @@ from engine.compile import CompiledRouter
 from engine.semantic import SemanticInput
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
 from providers.adapters.registry import get_adapter
-from routers.compiling import compiled_router_for
+from providers.models import CatalogModel
+from providers.services import provider_config_for
+from routers.compiling import compiled_router_for, router_identity
 from routers.models import Router
 from routers.semantic import SemanticEmbedder, semantic_embedder_for
 from routerweb import shared_cache
@@ -62,12 +63,9 @@ class ClassifierTarget:
 
 def classifier_target_for(router: Router) -> ClassifierTarget | None:
     """The model that judges LLM rules (the classifier model, else the primary), if usable."""
-    from chat.services import provider_config_for
-
     model: CatalogModel | None = router.classifier_model or router.primary_model
     if model is None or not model.enabled or not model.provider.enabled:
         return None
-    from routers.compiling import router_identity
 
     return ClassifierTarget(
         ref=model.ref,
@@ -270,8 +268,6 @@ def history_for_engine(messages) -> tuple[HistoryMessage, ...]:
 
 
 def _sticky_key(router: Router, thread_key: str) -> str:
-    from routers.compiling import router_identity
-
     return f"{_STICKY_PREFIX}{router_identity(router)}:{thread_key}"
 
 

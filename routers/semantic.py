@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from threading import Lock
 
 import numpy as np
+from asgiref.sync import async_to_sync
 
-from chat.models import CatalogModel
 from engine import RouteInput, RuleError
 from engine.compile import CompiledRouter
 from engine.semantic import ExampleIndex, SemanticInput, normalise, semantic_query_text
 from providers.embeddings import EmbeddingFailed, EmbeddingTarget, aembed
 from providers.local_embeddings import DEFAULT_EMBEDDING_MODEL, LOCAL_MODELS, is_local_ref
+from providers.models import CatalogModel
+from providers.services import provider_config_for
+from routers.compiling import compiled_router_for, router_identity
 from routers.models import Router
 
 _INDEX_CACHE_SIZE = 64
@@ -70,7 +73,6 @@ def clear_caches() -> None:
 
 def embedding_target_for_ref(ref: str) -> EmbeddingTarget | str:
     """The target for a `provider/model-id` ref, or why it cannot be used."""
-    from chat.services import provider_config_for
 
     if not ref:
         ref = DEFAULT_EMBEDDING_MODEL
@@ -169,7 +171,6 @@ async def example_index(compiled: CompiledRouter, target: EmbeddingTarget) -> Ex
 
 
 def semantic_embedder_for(router: Router) -> SemanticEmbedder:
-    from routers.compiling import router_identity
 
     resolved = embedding_target_for_ref(router.embedding_model)
     key = router_identity(router)
@@ -277,7 +278,6 @@ def suggest_threshold(own: np.ndarray, others: np.ndarray) -> ThresholdSuggestio
 
 
 def _embed_sync(target: EmbeddingTarget, texts: list[str]) -> np.ndarray:
-    from asgiref.sync import async_to_sync
 
     return normalise(async_to_sync(aembed)(target, texts))
 
@@ -312,10 +312,6 @@ def example_flags_for(router: Router, rules: list) -> dict[int, list[str]]:
     vectors: dict[int, np.ndarray] | None = None
     embedder = semantic_embedder_for(router)
     if embedder.target is not None:
-        from asgiref.sync import async_to_sync
-
-        from routers.compiling import compiled_router_for
-
         try:
             compiled = compiled_router_for(router)
             vectors = dict(async_to_sync(embedder.example_index)(compiled).vectors)

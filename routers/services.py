@@ -27,11 +27,11 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record, snapshot
-from chat.models import CatalogModel, WorkspaceMode
-from chat.selectors import catalog_get_by_ref
 from engine import RuleError, is_model_ref, validate_condition
 from engine.semantic import check_unit_interval, validate_examples
 from providers.failover import clean_overrides
+from providers.models import CatalogModel
+from providers.selectors import catalog_get_by_ref
 from routers import config_version
 from routers.models import MatchMode, Router, Rule, RuleKind, Visibility
 from routers.schemas import (
@@ -345,15 +345,11 @@ def router_set_failover_policy(
 
 @transaction.atomic
 def router_delete(*, router: Router, actor: User | None = None) -> list[int]:
-    """Delete the router; workspaces that used it fall back to answering with its primary
-    model, so nobody's chat breaks. Returns the ids of those workspaces."""
-    switched: list[int] = []
-    for workspace in router.workspaces.select_for_update():
-        workspace.mode = WorkspaceMode.MODEL
-        workspace.model = router.primary_model
-        workspace.router = None
-        workspace.save(update_fields=["mode", "model", "router"])
-        switched.append(workspace.pk)
+    """Delete the router. Workspaces that used it go on answering with its primary model (the
+    workspace's foreign key says so in its `on_delete`); returns their ids for the audit entry
+    and the confirmation."""
+    # The reverse relation reads the rows that point here without importing the chat app.
+    switched = list(router.workspaces.select_for_update().values_list("pk", flat=True))
     before = _router_state(router)
     _audit(actor, "router.delete", router, before, {"workspaces_moved_to_primary": switched})
     router.delete()

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import path
 
 from routers import views
 
 # Rules live under their router's URL only: a rule id from another router 404s.
 urlpatterns = [
-    path("", include("decisions.urls")),
     path("", views.router_list, name="router_list"),
     path("new/", views.router_create, name="router_create"),
     path("import/", views.router_import, name="router_import"),

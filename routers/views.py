@@ -21,10 +21,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from chat.selectors import catalog_list_enabled
 from engine import OPERATORS, PROPERTIES, RuleError
 from engine.conditions import compile_condition
 from providers.failover import OVERRIDE_FIELDS, Policy, describe_policy
+from providers.selectors import catalog_list_enabled
 from routers import services
 from routers.forms import (
     ConditionRow,
@@ -39,6 +39,7 @@ from routers.forms import (
     time_zone_names,
 )
 from routers.models import Router, Rule, RuleKind
+from routers.routing import route_input_for_test, route_message
 from routers.selectors import (
     router_can_edit,
     router_get_for_user,
@@ -424,8 +425,6 @@ def decision_view(decision: Any) -> dict[str, Any]:
 def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Route a typed message without calling the answering model (LLM rules do call the
     classifier). Anyone who can see the router may test it."""
-    from routers.routing import route_input_for_test, route_message
-
     router = _router_for_user(request, pk)
     form = TestPanelForm(request.POST)
     result: dict[str, Any] | None = None

@@ -23,7 +23,10 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
 from accounts.auth import api_auth
+from chat.api import router as chat_router
+from decisions.api import router as decisions_router
 from engine import RuleError
+from routers.api import router as routers_router
 
 
 class LocalSwagger(Swagger):
@@ -85,17 +88,9 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc) or "You may not do this."}, status=403)
 
 
-def _mount() -> None:
-    from chat.api import router as chat_router
-    from routers.api import decisions_router
-    from routers.api import router as routers_router
-
-    api.add_router("/routers", routers_router)
-    api.add_router("/decisions", decisions_router)
-    api.add_router("/workspaces", chat_router)
-
-
-_mount()
+api.add_router("/routers", routers_router)
+api.add_router("/decisions", decisions_router)
+api.add_router("/workspaces", chat_router)
 
 
 def api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:

@@ -24,6 +24,8 @@ import threading
 import weakref
 from typing import Any
 
+import redis
+import redis.asyncio
 from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
@@ -71,8 +73,6 @@ setting_changed.connect(_reset)
 
 
 def _aredis() -> Any:
-    import redis.asyncio
-
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
@@ -89,7 +89,6 @@ def _aredis() -> Any:
 
 def _redis() -> Any:
     global _sync_client
-    import redis
 
     if _sync_client is None:
         with _lock:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
@@ -53,11 +54,10 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     path("routers/", include("routers.urls")),
+    path("routers/", include("decisions.urls")),
     path("manage/", include("accounts.manage_urls")),
     path("manage/audit/", include("audit.urls")),
 ]
 
 if settings.DEBUG:
-    from django.conf.urls.static import static
-
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

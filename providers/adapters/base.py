@@ -55,6 +55,10 @@ class ProviderError(Exception):
         return f"ProviderError({self.kind!r}, {self.message!r}, retryable={self.retryable})"
 
 
+# The image types every adapter can send: the chat's uploads and /v1's data URLs are held to it.
+ALLOWED_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
 @dataclass(frozen=True, slots=True)
 class ImagePart:
     mime_type: str

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from accounts.models import User
 from audit.models import AuditEntry
-from chat.models import Provider
 from chat.services import workspace_create
+from providers.models import Provider
 
 
 def test_only_admins_reach_the_people_pages(client_for, admin_user, manager, owner):
@@ -154,7 +154,7 @@ def test_provider_keys_are_encrypted_and_never_rendered_or_logged(client_for, ad
     for url in (
         reverse("provider_list"),
         reverse("provider_edit", args=[provider.pk]),
-        f"/admin/chat/provider/{provider.pk}/change/",
+        f"/admin/providers/provider/{provider.pk}/change/",
     ):
         html = client.get(url).content.decode()
         assert secret not in html and "9876" in html, url

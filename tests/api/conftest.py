@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from accounts.tokens import api_token_create, clear_auth_cache
-from chat.models import CatalogModel, Provider
+from providers.models import CatalogModel, Provider
 
 # The rule builder's router fixtures (owner's private and shared routers on the demo catalog).
 from tests.routers.conftest import make_router, private_router, shared_router  # noqa: F401

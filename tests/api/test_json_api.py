@@ -10,9 +10,11 @@ from django.test import Client
 from django.utils import timezone
 
 from chat.models import Workspace
-from decisions.log import decision_write, new_payload
+from decisions.log import new_payload
+from decisions.models import RoutingDecision
+from decisions.services import decision_write
 from routers import services
-from routers.models import Router, RoutingDecision, Rule
+from routers.models import Router, Rule
 
 
 class Api:

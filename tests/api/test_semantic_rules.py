@@ -8,7 +8,7 @@ import json
 import openai
 import pytest
 
-from chat.models import CatalogModel
+from providers.models import CatalogModel
 from routers import services
 from routers.semantic import clear_caches
 from tests.api.test_json_api import Api, api, api_as  # noqa: F401

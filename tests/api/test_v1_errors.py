@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from routers.models import RoutingDecision
+from decisions.models import RoutingDecision
 
 
 @pytest.fixture

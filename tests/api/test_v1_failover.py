@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from chat.models import CatalogModel, Provider
+from providers.models import CatalogModel, Provider
 from routerweb import clock as clocks
 from tests.api.conftest import wait_for
 from tests.fakeclock import FakeClock
@@ -74,7 +74,7 @@ def client(live_url, owner, token_for):
 
 
 def decision(uid):
-    from routers.models import RoutingDecision
+    from decisions.models import RoutingDecision
 
     found = wait_for(lambda: RoutingDecision.objects.filter(uid=uid).first())
     assert found is not None

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from routers.models import RoutingDecision
+from decisions.models import RoutingDecision
 from tests.api.conftest import wait_for
 
 PNG_1X1 = bytes.fromhex(

@@ -164,7 +164,7 @@ def _routed_traffic(router) -> None:
 
     from django.utils import timezone
 
-    from routers.models import RoutingDecision
+    from decisions.models import RoutingDecision
 
     now = timezone.now()
     for day in range(5):
@@ -228,7 +228,8 @@ PAGES = [
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_page_of_the_menu_fits_the_screen_without_console_errors(demo, open_browser, width):
-    from chat.models import Provider, Workspace
+    from chat.models import Workspace
+    from providers.models import Provider
 
     base, _ = demo
     ids = {

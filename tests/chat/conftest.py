@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat.models import CatalogModel, Provider
 from chat.services import thread_create, workspace_create
 from providers.catalog import provider_ensure
+from providers.models import CatalogModel, Provider
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from chat.models import Message, MessageStatus, Thread, Workspace
-from routers.models import Router, RoutingDecision, Rule
+from decisions.models import RoutingDecision
+from routers.models import Router, Rule
 from routerweb import clock as clocks
 from tests.chat.streaming import sse_events
 from tests.fakeclock import FakeClock

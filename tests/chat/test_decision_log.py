@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from decisions.log import decision_write, new_payload
+from decisions.log import new_payload
+from decisions.models import RoutingDecision
+from decisions.services import decision_write
 from decisions.tasks import record_decision
-from routers.models import RoutingDecision
 
 
 def test_the_task_is_idempotent(db):

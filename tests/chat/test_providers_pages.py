@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from chat.models import CatalogModel, Provider
+from providers.models import CatalogModel, Provider
 
 
 def test_an_openai_compatible_server_lists_its_models_and_one_can_be_added(

@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 
 from chat.models import Message, MessageStatus, Thread, Workspace
+from decisions.models import RoutingDecision
 from routers.demo import demo_router_ensure
-from routers.models import Router, RoutingDecision, Rule
+from routers.models import Router, Rule
 from tests.chat.streaming import sse_events
 
 
@@ -57,7 +58,7 @@ def test_a_message_is_answered_by_the_model_of_the_rule_that_matched(
     assert assistant.model_ref == "demo/coder"
     assert assistant.routing["rule_name"] == "Code questions"
     assert "Code questions" in events[-1][1], "the badge arrives with the final row"
-    decision = RoutingDecision.objects.get(message=assistant)
+    decision = RoutingDecision.objects.get(message_id=assistant.pk)
     assert decision.rule.name == "Code questions"
     assert decision.answered_by == "demo/coder"
     assert decision.cost == assistant.cost
@@ -108,7 +109,7 @@ def test_model_command_pins_the_thread_and_auto_returns_it_to_the_router(
     assistant, _ = send(client, routed_thread, "python bug please")
     assert assistant.model_ref == "demo/large"
     assert assistant.routing["source"] == "override"
-    assert RoutingDecision.objects.get(message=assistant).overridden is True
+    assert RoutingDecision.objects.get(message_id=assistant.pk).overridden is True
 
     client.post(reverse("message_create", args=[routed_thread.pk]), {"text": "/model auto"})
     routed_thread.refresh_from_db()
@@ -231,7 +232,7 @@ def test_a_decision_is_written_directly_when_the_broker_is_down(
     finally:
         app.conf.update(**previous)
         _forget_broker_connections(app)
-    assert RoutingDecision.objects.filter(message=assistant).count() == 1
+    assert RoutingDecision.objects.filter(message_id=assistant.pk).count() == 1
     assert "broker unreachable" in caplog.text
 
 
@@ -259,7 +260,7 @@ def test_a_chosen_model_that_is_rate_limited_falls_back_and_the_badge_says_so(
     failed = [a for a in assistant.routing["attempts"] if not a["ok"]]
     assert failed and failed[0]["model"] == "fake/cheap" and failed[0]["error"] == "rate_limited"
     assert "fake/cheap failed: rate_limited" in events[-1][1], "the badge names the failed model"
-    decision = RoutingDecision.objects.get(message=assistant)
+    decision = RoutingDecision.objects.get(message_id=assistant.pk)
     assert decision.fallback_used and decision.answered_by == "fake/backup"
 
 

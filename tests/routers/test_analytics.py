@@ -17,7 +17,8 @@ from decisions.analytics import (
     router_analytics,
     router_decision_rows,
 )
-from routers.models import Router, RoutingDecision, Rule
+from decisions.models import RoutingDecision
+from routers.models import Router, Rule
 
 # The lead mounts decisions.urls beside routers.urls; until then (and regardless), these
 # tests run against the real URL conf plus the analytics URLs.

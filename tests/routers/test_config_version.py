@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
 
-from chat.models import CatalogModel, Provider
+from providers.models import CatalogModel, Provider
 from routers import config_version, services
 
 current = async_to_sync(config_version.current)

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from chat.models import Message, Thread, Workspace
+from decisions.models import RoutingDecision
 from routers import services
-from routers.models import RoutingDecision
 
 PEOPLE = ("anonymous", "owner", "teammate", "outsider", "manager", "admin")
 

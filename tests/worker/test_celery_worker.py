@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from decisions.log import decision_log, new_payload
-from routers.models import RoutingDecision
+from decisions.models import RoutingDecision
 
 pytestmark = [
     pytest.mark.worker,

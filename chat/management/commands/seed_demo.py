@@ -13,8 +13,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Role, User
-from chat.models import CatalogModel, Workspace, WorkspaceMode
+from chat.models import Workspace, WorkspaceMode
 from providers.catalog import provider_ensure
+from providers.models import CatalogModel
+from routers.demo import demo_router_ensure
 
 REAL_PROVIDERS = [
     ("OPENAI_API_KEY", "openai", "OpenAI", "openai"),
@@ -60,8 +62,6 @@ class Command(BaseCommand):
                 "system_prompt": "You are a helpful assistant.",
             },
         )[0].members.add(user)
-
-        from routers.demo import demo_router_ensure
 
         router = demo_router_ensure(owner=user)
         workspace, _ = Workspace.objects.get_or_create(

@@ -16,6 +16,8 @@ from django.http import Http404
 from accounts.models import User
 from engine import RuleError
 from routers.models import Router
+from routers.routing import route_input_for_test, route_message
+from routers.selectors import router_get_by_slug_for_user
 
 _TIME = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
 
@@ -44,9 +46,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from routers.routing import route_input_for_test, route_message
-        from routers.selectors import router_get_by_slug_for_user
-
         if options["time"] and not _TIME.fullmatch(options["time"]):
             raise CommandError(f"--time must be HH:MM on a 24-hour clock, not {options['time']!r}")
         user = None

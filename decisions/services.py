@@ -1,0 +1,85 @@
+"""Writing the routing log: one row per decision, idempotent on the record's uid."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import User
+from decisions.models import RoutingDecision
+from routers.models import Router, Rule
+
+# Payload keys copied verbatim onto the model; ids are resolved below.
+_PLAIN_FIELDS = (
+    "router_version",
+    "rule_name",
+    "source",
+    "reason",
+    "model_ref",
+    "answered_by",
+    "attempts",
+    "verdicts",
+    "classifier_called",
+    "classifier_latency_ms",
+    "classifier_input_tokens",
+    "classifier_output_tokens",
+    "decision_us",
+    "input_tokens",
+    "output_tokens",
+    "fallback_used",
+    "overridden",
+    "succeeded",
+    "channel",
+)
+_ID_FIELDS = ("router_id", "rule_id", "user_id", "workspace_id", "message_id")
+
+
+def decision_write(payload: dict[str, Any]) -> RoutingDecision:
+    """Store one decision; a second call with the same uid returns the existing row."""
+    values: dict[str, Any] = {
+        key: payload[key] for key in _PLAIN_FIELDS if key in payload and payload[key] is not None
+    }
+    values["cost"] = Decimal(str(payload.get("cost") or "0"))
+    values["primary_cost"] = Decimal(str(payload.get("primary_cost") or "0"))
+    values["created_at"] = datetime.fromisoformat(payload["created_at"])
+    ids = _existing_ids({key: payload.get(key) for key in _ID_FIELDS})
+    # Two queries in the usual case (this runs once per answer, in the web process on the
+    # embedded default): the reference check and the INSERT. A uid already stored (a task run
+    # twice) fails the unique constraint at once; the row stored first is returned.
+    try:
+        with transaction.atomic():
+            return RoutingDecision.objects.create(uid=payload["uid"], **values, **ids)
+    except IntegrityError:
+        existing = RoutingDecision.objects.filter(uid=payload["uid"]).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
+    """Drop references to rows deleted since the decision was made (a rule edited away, say),
+    checked in one query. The workspace and message are plain ids, kept as they were: the log
+    outlives chat rows."""
+    models: dict[str, type[Router | Rule | User]] = {
+        "router_id": Router,
+        "rule_id": Rule,
+        "user_id": get_user_model(),
+    }
+    asked = [(key, value) for key, value in ids.items() if value is not None and key in models]
+    if not asked:
+        return ids
+    quote = connection.ops.quote_name
+    columns = []
+    for key, _ in asked:
+        meta = models[key]._meta
+        columns.append(
+            f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(str(meta.pk.column))} = %s)"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(columns), [value for _, value in asked])
+        found = cursor.fetchone()
+    return ids | {key: None for (key, _), exists in zip(asked, found, strict=True) if not exists}
