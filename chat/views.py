@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages as flash
@@ -47,9 +47,6 @@ from providers.selectors import catalog_list_enabled
 from routers.selectors import router_list_usable_by
 from routerweb.http import HtmxHttpRequest
 
-if TYPE_CHECKING:
-    from accounts.models import User
-
 
 def _router_choices(user):
     return router_list_usable_by(user=user)
@@ -57,7 +54,6 @@ def _router_choices(user):
 
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    from accounts.models import User
 
     workspaces = workspace_list_for_user(user=request.user)
     managers: list[User] = []
