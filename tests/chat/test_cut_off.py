@@ -69,7 +69,7 @@ def test_a_cut_answer_continued_elsewhere_names_both_models(
     assert answer.status == MessageStatus.COMPLETE and answer.content == REPLY
     assert answer.routing["models"] == ["fake/cheap", "fake/backup"]
     assert "fake/cheap → fake/backup" in events[-1][1], "the badge names every model, in order"
-    outcomes = [a["outcome"] for a in RoutingDecision.objects.get(message=answer).attempts]
+    outcomes = [a["outcome"] for a in RoutingDecision.objects.get(message_id=answer.pk).attempts]
     assert outcomes == ["cut_off", "continued"]
 
 
