@@ -44,6 +44,7 @@ from routers.compiling import catalog_infos, compiled_router_with
 from routers.models import Router
 from routers.routing import aroute, classifier_target_for, decision_facts
 from routers.selectors import router_list_usable_by
+from routers.semantic import semantic_embedder_for
 from routerweb import clock as clocks
 from routerweb.db import run_db
 
@@ -151,7 +152,6 @@ async def _prepared_for(user: User, name: str) -> _Prepared:
 def _prepare(*, user: User, name: str) -> _Prepared:
     """Every database read a call needs: the enabled catalog and, for a router, its row (the
     compiled router is cached per version). Raises Http404 for a name this user cannot use."""
-    from routers.semantic import semantic_embedder_for
 
     catalog = {m.ref: m for m in catalog_list_enabled().order_by()}
     slug = router_slug_of(name)
