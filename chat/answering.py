@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from asgiref.sync import async_to_sync, sync_to_async
 
 from chat.models import Message, MessageStatus, Thread
+from chat.selectors import thread_pin_problem
 from chat.services import history_for, to_chat_messages
 from decisions.log import answer_payload, decision_log
 from engine import RuleError
@@ -35,6 +36,7 @@ from routers.routing import (
     decision_facts,
     route_input_for_chat,
 )
+from routers.selectors import router_can_use, router_unavailable_message
 from routers.semantic import semantic_embedder_for
 from routerweb import shared_cache
 
@@ -114,6 +116,8 @@ async def _plan(loaded: Loaded) -> Plan:
         )
     if thread.override_model is not None:
         model = thread.override_model
+        if pinned := thread_pin_problem(thread=thread, enabled_refs=loaded.catalog):
+            return Plan([], {"source": "override", "model": model.ref}, problem=pinned)
         return Plan(
             [model],
             {
@@ -126,7 +130,10 @@ async def _plan(loaded: Loaded) -> Plan:
         )
     workspace = thread.workspace
     if workspace.mode == "router" and workspace.router is not None:
-        return await _plan_with_router(loaded, workspace.router)
+        router = workspace.router
+        if not router_can_use(user=thread.owner, router=router):
+            return Plan([], {"source": "router"}, problem=router_unavailable_message(router))
+        return await _plan_with_router(loaded, router)
     model = workspace.model
     if model is None:
         return Plan([], {"source": "workspace"}, problem="This workspace has no model configured.")
@@ -156,6 +163,7 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
                 "router": router.name,
                 "reason": f"Router is invalid ({exc.message}); primary model used.",
             },
+            router=router,  # logged like any routed answer, as /v1 does
             primary=primary,
         )
     target = await sync_to_async(classifier_target_for)(router)
@@ -300,9 +308,12 @@ def _finish(
     else:
         # Cut off: what was received is kept, marked as such, never passed off as whole.
         message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
-        message.error = (
-            describe_error(result.error) if result.error else "The answer was interrupted."
-        )
+        if plan.problem and not plan.chain:
+            message.error = plan.problem  # nothing was asked of a provider: say why, plainly
+        else:
+            message.error = (
+                describe_error(result.error) if result.error else "The answer was interrupted."
+            )
         if answered_by is None and result.attempts:
             message.model_ref = result.attempts[-1]["model"]
     message.routing["primary_cost"] = str(primary_cost)

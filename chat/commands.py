@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from chat.models import Message, Thread
 from providers.selectors import catalog_get_by_ref
+from routers.selectors import router_can_use, router_unavailable_message
 
 HELP = "Commands: /model provider/model-id (answer with that model), /model auto (back to the router), /status."
 
@@ -64,6 +65,8 @@ def thread_status(*, thread: Thread) -> str:
     workspace = thread.workspace
     if workspace.mode == "router" and workspace.router is not None:
         router = workspace.router
+        if not router_can_use(user=thread.owner, router=router):
+            return router_unavailable_message(router)
         rules = list(
             router.rules.filter(enabled=True).order_by("position", "id").values_list("name", "kind")
         )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from chat.selectors import thread_pin_problem
 from engine import RuleError, decide, evaluate
 from providers.selectors import catalog_list_enabled
 from routers.compiling import compiled_router_for
 from routers.routing import history_for_engine, route_input_for_test
+from routers.selectors import router_can_use, router_unavailable_message
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,11 @@ class Preview:
 
 
 def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Preview:
+    enabled = {m.ref: m.display_name for m in catalog_list_enabled()}
     if thread is not None and thread.override_model is not None:
         m = thread.override_model
+        if pinned := thread_pin_problem(thread=thread, enabled_refs=enabled):
+            return Preview(source="override", note=pinned)
         return Preview(
             model=m.ref, model_name=m.display_name, source="override", note="manual override"
         )
@@ -32,6 +37,8 @@ def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Pre
             model=m.ref if m else "", model_name=m.display_name if m else "", source="workspace"
         )
     router = workspace.router
+    if not router_can_use(user=user, router=router):
+        return Preview(source="router", note=router_unavailable_message(router))
     try:
         compiled = compiled_router_for(router)
     except RuleError as exc:
@@ -54,10 +61,9 @@ def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Pre
     decision = decide(compiled, evaluation, classifier=None, inp=inp)
     names = {r.id: r.name for r in compiled.rules}
     pending = tuple(names[i] for i in evaluation.offered)
-    catalog = {m.ref: m.display_name for m in catalog_list_enabled()}
     return Preview(
         model=decision.model or "",
-        model_name=catalog.get(decision.model or "", decision.model or ""),
+        model_name=enabled.get(decision.model or "", decision.model or ""),
         rule_name=decision.rule_name or "",
         source=decision.source,
         pending_llm_rules=pending,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -73,3 +75,16 @@ def message_get_for_user(*, user: User, pk: int) -> Message:
 def workspace_can_manage(*, user: User, workspace: Workspace) -> bool:
     """Settings and membership: the owner, managers and admins."""
     return workspace.owner_id == user.pk or user.is_manager_role
+
+
+def thread_pin_problem(*, thread: Thread, enabled_refs: Collection[str]) -> str:
+    """Why the thread's `/model` pin cannot answer, or "": a pinned model is held to the
+    enabled catalog exactly like a per-message pick."""
+    pinned = thread.override_model
+    if pinned is None or pinned.ref in enabled_refs:
+        return ""
+    back = "the router" if thread.workspace.mode == "router" else "the workspace model"
+    return (
+        f"This chat is pinned to {pinned.ref}, which is not enabled any more. "
+        f"Type /model auto to return to {back}, or pin another model."
+    )

@@ -44,7 +44,11 @@ from providers import services as provider_services
 from providers.forms import CatalogModelForm, ProviderForm
 from providers.models import CatalogModel, Provider
 from providers.selectors import catalog_list_enabled
-from routers.selectors import router_list_usable_by
+from routers.selectors import (
+    router_can_use,
+    router_list_usable_by,
+    router_unavailable_message,
+)
 from routerweb.http import HtmxHttpRequest
 
 
@@ -124,6 +128,7 @@ def _chat_page(
     # Regenerate is offered on the last answer only (see services.message_regenerate).
     last_answer = next((m.pk for m in reversed(chat_messages) if m.role != "note"), None)
     router = workspace.router if workspace.mode == "router" else None
+    router_usable = router is not None and router_can_use(user=request.user, router=router)
     return render(
         request,
         "chat/thread.html",
@@ -138,8 +143,11 @@ def _chat_page(
             "catalog": catalog_list_enabled(),
             "can_manage": workspace_can_manage(user=request.user, workspace=workspace),
             # Links a user cannot open are not shown: a private router of someone else is a 404.
-            "router_visible": router is not None
-            and router_list_usable_by(user=request.user).filter(pk=router.pk).exists(),
+            "router_visible": router_usable,
+            # ...and a router the user may no longer use answers nothing: the page says so.
+            "router_unavailable": (
+                router_unavailable_message(router) if router and not router_usable else ""
+            ),
         },
     )
 

@@ -19,6 +19,23 @@ def router_list_usable_by(*, user: User) -> QuerySet[Router]:
     return qs.filter(Q(owner=user) | Q(visibility=Visibility.SHARED))
 
 
+def router_can_use(*, user: User, router: Router) -> bool:
+    """`router_list_usable_by` for a router already loaded: every surface that routes through
+    a router someone else chose (a workspace's) asks this first."""
+    return (
+        user.is_admin_role or router.owner_id == user.pk or router.visibility == Visibility.SHARED
+    )
+
+
+def router_unavailable_message(router: Router) -> str:
+    """What a user is told, everywhere, when a workspace's router is no longer theirs to use.
+    Names the router (they chose it or saw it chosen), never its rules."""
+    return (
+        f"The router “{router.name}” is no longer available to you: its owner made it private. "
+        "Ask whoever manages this workspace to pick another router or a model for it."
+    )
+
+
 def router_can_edit(*, user: User, router: Router) -> bool:
     if user.is_admin_role or router.owner_id == user.pk:
         return True
