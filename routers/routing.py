@@ -8,11 +8,9 @@ so every web process agrees on it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,14 +34,16 @@ from engine import (
 )
 from engine.compile import CompiledRouter
 from engine.semantic import SemanticInput
+from providers import adapter_pool, breaker
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
-from providers.adapters.registry import get_adapter
 from providers.models import CatalogModel
 from providers.services import provider_config_for
 from routers.compiling import compiled_router_for, router_identity
 from routers.models import Router
 from routers.semantic import SemanticEmbedder, semantic_embedder_for
+from routerweb import clock as clocks
 from routerweb import shared_cache
+from routerweb.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,13 @@ def classifier_target_for(router: Router) -> ClassifierTarget | None:
     )
 
 
-async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
-    """One classifier call. Never raises: failures become a verdict with `error` set."""
+async def classify(
+    prompt, target: ClassifierTarget, *, clock: Clock | None = None
+) -> ClassifierVerdict:
+    """One classifier call, through the provider layer as answers are: the pooled adapter, the
+    circuit breaker, one timeout (`CLASSIFIER_TIMEOUT`). Never raises: failures become a verdict
+    with `error` set. A classifier model that keeps failing opens its breaker, so later messages
+    skip it at once instead of each waiting out the timeout."""
     key = f"{_CLASSIFIER_CACHE_PREFIX}{target.cache_namespace}:{prompt.cache_key}"
     try:
         cached = await shared_cache.get(key)
@@ -94,28 +99,37 @@ async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
         max_tokens=prompt.max_output_tokens,
         choices=prompt.labels,
     )
+    clock = clock or clocks.current()
     timeout = settings.CLASSIFIER_TIMEOUT
-    started = time.perf_counter()
+    started = clock.monotonic()
 
     def failed(error: str, raw: str = "", tokens: tuple[int, int] = (0, 0)) -> ClassifierVerdict:
         return ClassifierVerdict(
             rule_id=None,
             label=None,
             raw=raw,
-            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            latency_ms=round((clock.monotonic() - started) * 1000, 1),
             input_tokens=tokens[0],
             output_tokens=tokens[1],
             error=error,
         )
 
+    gate = await breaker.check(target.ref, clock=clock)
+    if gate.gate == "open":
+        return failed(f"the classifier ({target.ref}) is skipped: it failed repeatedly just now")
     try:
-        completion = await asyncio.wait_for(
-            get_adapter(target.config).complete(request), timeout=timeout
-        )
+        adapter = await adapter_pool.adapter_for(target.config)
+        completion = await clock.within(adapter.complete(request), timeout)
     except TimeoutError:
+        await breaker.record_failure(target.ref, gate.gate, clock=clock)
         return failed(f"the classifier ({target.ref}) did not answer within {timeout:g} s")
     except ProviderError as exc:
+        if exc.retryable:
+            await breaker.record_failure(target.ref, gate.gate, clock=clock)
+        elif gate.gate != "closed":
+            await breaker.record_success(target.ref, gate.gate)  # it answered: it is up
         return failed(f"the classifier ({target.ref}) failed: {exc.kind}: {exc.message}")
+    await breaker.record_success(target.ref, gate.gate)
     tokens = (completion.usage.input_tokens, completion.usage.output_tokens)
     try:
         label = parse_classifier_answer(completion.text, prompt)
@@ -128,7 +142,7 @@ async def classify(prompt, target: ClassifierTarget) -> ClassifierVerdict:
         rule_id=prompt.rule_id_for(label),
         label=label,
         raw=completion.text,
-        latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        latency_ms=round((clock.monotonic() - started) * 1000, 1),
         input_tokens=tokens[0],
         output_tokens=tokens[1],
     )
