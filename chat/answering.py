@@ -8,6 +8,7 @@ failure policy, persist the answer with its badge, then log the routing decision
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -15,19 +16,33 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 
 from chat.models import Message, MessageStatus, Thread
 from chat.selectors import thread_pin_problem
 from chat.services import history_for, to_chat_messages
 from decisions.log import answer_payload, decision_log
 from engine import RuleError
+from governance.limits import rate_check, stream_end, stream_start
+from governance.selectors import policy_set_for
+from governance.spend import budget_specs_for_user
 from providers.adapters.base import ChatRequest, ProviderError
 from providers.failover import ChainResult, Policy, run_chain
 from providers.models import CatalogModel
 from providers.selectors import catalog_list_enabled
 from providers.services import candidates_for, chain_costs
+from routers.budgets import (
+    BudgetResult,
+    budget_admit,
+    budget_check,
+    budget_settle,
+    budget_step_down,
+    classifier_cost,
+    restriction_merge,
+    with_budget_reason,
+)
 from routers.compiling import compiled_router_for
+from routers.policies import PolicyResult, policy_apply, policy_error, policy_restrict_models
 from routers.routing import (
     aroute,
     asticky_get,
@@ -70,6 +85,7 @@ class Plan:
     primary: CatalogModel | None = None
     problem: str = ""
     catalog: dict[str, CatalogModel] = field(default_factory=dict)
+    budget: BudgetResult | None = None
 
 
 @dataclass
@@ -98,14 +114,128 @@ def _load(message_id: int) -> Loaded:
     return Loaded(message, thread, history, request, catalog)
 
 
+def _policies(loaded: Loaded) -> PolicyResult:
+    """The policy step of planning (routers.policies), for this workspace and its router."""
+
+    thread = loaded.thread
+    router = _router_of(thread)
+    try:
+        policies = policy_set_for(
+            workspace_id=thread.workspace_id, router_id=router.pk if router else None
+        )
+    except RuleError as exc:
+        return policy_error(exc)
+    return policy_apply(policies, loaded.request)
+
+
+def _with_policy(plan: Plan, guard: PolicyResult) -> Plan:
+    """Badge and log say which policy applied (never what it matched)."""
+    facts = guard.routing_facts()
+    if facts:
+        plan.routing.update(facts)
+        summary = facts["policy"]["summary"]
+        reason = plan.routing.get("reason") or ""
+        plan.routing["reason"] = f"{reason} · {summary}" if reason else summary.capitalize()
+    return plan
+
+
 async def _plan(loaded: Loaded) -> Plan:
+    guard = await sync_to_async(_policies)(loaded)
+    thread = loaded.thread
+    if guard.refusal:
+        return _with_policy(
+            Plan(
+                [],
+                {"source": "policy", "reason": guard.refusal},
+                router=_router_of(thread),
+                primary=_primary_of(thread),
+                problem=guard.refusal,
+            ),
+            guard,
+        )
+    loaded.request = guard.request  # masked where a policy masks: what leaves
+    budget = await _budget_check(loaded)
+    if budget.refusal:
+        plan = Plan(
+            [],
+            {"source": "budget", "reason": budget.refusal},
+            router=_router_of(thread),
+            primary=_primary_of(thread),
+            problem=budget.refusal,
+        )
+    else:
+        bound = dataclasses.replace(
+            guard, restriction=restriction_merge(guard.restriction, budget.restriction)
+        )
+        plan = await _plan_unguarded(loaded, bound)
+        await _budget_apply(loaded, plan, budget, bound)
+    plan.budget = budget
+    return _with_policy(plan, guard)
+
+
+async def _budget_check(loaded: Loaded) -> BudgetResult:
+    from django.utils import timezone
+
+    thread = loaded.thread
+    router = _router_of(thread)
+    router_id = router.pk if router is not None else None
+    specs = await sync_to_async(budget_specs_for_user)(user_id=thread.owner_id, router_id=router_id)
+    return await budget_check(
+        specs,
+        now=timezone.now(),
+        user_id=thread.owner_id,
+        workspace_id=thread.workspace_id,
+        router_id=router_id,
+    )
+
+
+async def _budget_apply(
+    loaded: Loaded, plan: Plan, budget: BudgetResult, guard: PolicyResult
+) -> None:
+    """Step down past a soft step, reserve the estimate, say so in the routing facts."""
+    from django.utils import timezone
+
+    refs = [m.ref for m in plan.chain]
+    stepped = budget_step_down(
+        refs, loaded.catalog, result=budget, restriction=guard.restriction, request=loaded.request
+    )
+    if stepped != refs:
+        plan.chain = [loaded.catalog[ref] for ref in stepped]
+        plan.routing["model"] = stepped[0]
+    await budget_admit(budget, stepped, loaded.catalog, loaded.request, timezone.now())
+    if budget.refusal:
+        plan.chain = []
+        plan.problem = budget.refusal
+    with_budget_reason(plan.routing, budget)
+
+
+def _fixed(
+    loaded: Loaded, guard: PolicyResult, model: CatalogModel, routing: dict, **kwargs: object
+) -> Plan:
+    """A chain no router chose (override, single-model workspace), limited by the policy."""
+
+    has_image = any(m.images for m in loaded.request.messages)
+    refs, note = policy_restrict_models([model.ref], guard, loaded.catalog, has_image=has_image)
+    if not note:
+        return Plan([model], routing, **kwargs)  # type: ignore[arg-type]
+    chain = [loaded.catalog[ref] for ref in refs]
+    routing = {**routing, "reason": f"{routing.get('reason', '')} — {note}".lstrip(" —")}
+    if chain:
+        routing["model"] = chain[0].ref
+    problem = "" if chain else f"No model can answer this message: {note}."
+    return Plan(chain, routing, problem=problem, **kwargs)  # type: ignore[arg-type]
+
+
+async def _plan_unguarded(loaded: Loaded, guard: PolicyResult) -> Plan:
     thread = loaded.thread
     model: CatalogModel | None
     requested = loaded.message.routing.get("requested_model")
     if requested and requested in loaded.catalog:
         model = loaded.catalog[requested]
-        return Plan(
-            [model],
+        return _fixed(
+            loaded,
+            guard,
+            model,
             {
                 "source": "override",
                 "model": model.ref,
@@ -118,8 +248,10 @@ async def _plan(loaded: Loaded) -> Plan:
         model = thread.override_model
         if pinned := thread_pin_problem(thread=thread, enabled_refs=loaded.catalog):
             return Plan([], {"source": "override", "model": model.ref}, problem=pinned)
-        return Plan(
-            [model],
+        return _fixed(
+            loaded,
+            guard,
+            model,
             {
                 "source": "override",
                 "model": model.ref,
@@ -133,11 +265,11 @@ async def _plan(loaded: Loaded) -> Plan:
         router = workspace.router
         if not router_can_use(user=thread.owner, router=router):
             return Plan([], {"source": "router"}, problem=router_unavailable_message(router))
-        return await _plan_with_router(loaded, router)
+        return await _plan_with_router(loaded, router, guard)
     model = workspace.model
     if model is None:
         return Plan([], {"source": "workspace"}, problem="This workspace has no model configured.")
-    return Plan([model], {"source": "workspace", "model": model.ref})
+    return _fixed(loaded, guard, model, {"source": "workspace", "model": model.ref})
 
 
 def _router_of(thread: Thread):
@@ -150,14 +282,16 @@ def _primary_of(thread: Thread) -> CatalogModel | None:
     return router.primary_model if router is not None else thread.workspace.model
 
 
-async def _plan_with_router(loaded: Loaded, router) -> Plan:
+async def _plan_with_router(loaded: Loaded, router, guard: PolicyResult) -> Plan:
 
     try:
         compiled = await sync_to_async(compiled_router_for)(router)
     except RuleError as exc:
         primary = router.primary_model
-        return Plan(
-            [primary],
+        return _fixed(
+            loaded,
+            guard,
+            primary,
             {
                 "source": "primary",
                 "router": router.name,
@@ -168,9 +302,17 @@ async def _plan_with_router(loaded: Loaded, router) -> Plan:
         )
     target = await sync_to_async(classifier_target_for)(router)
     inp = await sync_to_async(route_input_for_chat)(thread=loaded.thread, history=loaded.history)
+    inp = guard.mask_input(inp)
     sticky = await asticky_get(router, f"thread:{loaded.thread.pk}") if router.sticky else None
     embedder = await sync_to_async(semantic_embedder_for)(router) if compiled.has_semantic else None
-    decision = await aroute(compiled, inp, target=target, sticky=sticky, embedder=embedder)
+    decision = await aroute(
+        compiled,
+        inp,
+        target=target,
+        sticky=sticky,
+        embedder=embedder,
+        restriction=guard.restriction,
+    )
     chain = [loaded.catalog[ref] for ref in decision.chain if ref in loaded.catalog]
     routing = {
         **decision_facts(router, decision),
@@ -221,7 +363,22 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
         yield Finished(message_id)
         return
     loaded = await sync_to_async(_load)(message_id)
-    plan = await _plan(loaded)
+    owner_id = loaded.thread.owner_id
+    limited = await rate_check(user_id=owner_id)
+    if limited is None:
+        limited = await stream_start(owner_id)
+        slot = limited is None
+    else:
+        slot = False
+    if limited is not None:
+        # Nothing is planned (no classifier call, no budget reservation); the message stays.
+        plan = Plan([], {"source": "limit", "reason": limited.message}, problem=limited.message)
+    else:
+        try:
+            plan = await _plan(loaded)
+        except BaseException:
+            await stream_end(owner_id)
+            raise
     result = ChainResult()
     stopped = await _stop_requested(message_id)
     # Continuing an answer cut off earlier (services.message_continue): its text is shown
@@ -249,6 +406,8 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
             result.text = resume
             result.error = ProviderError("bad_request", plan.problem or "No model to answer.")
     finally:
+        if slot:
+            await stream_end(owner_id)
         await sync_to_async(_finish)(loaded, plan, result, stopped=stopped, resumed=resumed)
         if stopped:
             await shared_cache.delete(_stop_key(message_id))
@@ -308,23 +467,47 @@ def _finish(
     else:
         # Cut off: what was received is kept, marked as such, never passed off as whole.
         message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
-        if plan.problem and not plan.chain:
-            message.error = plan.problem  # nothing was asked of a provider: say why, plainly
-        else:
-            message.error = (
-                describe_error(result.error) if result.error else "The answer was interrupted."
-            )
+        message.error = (
+            describe_error(result.error) if result.error else "The answer was interrupted."
+        )
+        if plan.problem and not result.attempts:
+            # Nothing was sent (a policy, a budget, a limit, no model): say why, as is.
+            message.error = plan.problem
         if answered_by is None and result.attempts:
             message.model_ref = result.attempts[-1]["model"]
     message.routing["primary_cost"] = str(primary_cost)
     message.save()
+    _book(loaded, plan, message)
     if plan.router is not None:
         _log_decision(loaded, plan, result, message, primary_cost)
+
+
+def _book(loaded: Loaded, plan: Plan, message: Message) -> None:
+    """Book what this answer cost against the budgets: every attempt and the classifier."""
+    from django.utils import timezone
+
+    cost = (message.cost or Decimal("0")) + classifier_cost(
+        plan.routing, plan.router, loaded.catalog
+    )
+    thread = loaded.thread
+    try:
+        budget_settle(
+            plan.budget,
+            cost=cost,
+            created_at=timezone.now(),
+            user_id=thread.owner_id,
+            workspace_id=thread.workspace_id,
+            router_id=plan.router.pk if plan.router is not None else None,
+            channel="chat",
+        )
+    except Exception:  # the answer is saved; a booking failure must not lose it
+        log.exception("could not book the cost of message %s", message.pk)
 
 
 def _log_decision(
     loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal
 ) -> None:
+
     routing = plan.routing
     workspace = loaded.thread.workspace
     router = plan.router or workspace.router
@@ -351,6 +534,8 @@ def _log_decision(
         and result.complete
         and result.answered_by
     ):
+        from asgiref.sync import async_to_sync
+
         async_to_sync(asticky_set)(
             router,
             f"thread:{loaded.thread.pk}",

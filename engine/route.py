@@ -46,6 +46,7 @@ from .types import (
     ConditionVerdict,
     Decision,
     Evaluation,
+    Restriction,
     RouteInput,
     RuleStatus,
     RuleVerdict,
@@ -165,7 +166,10 @@ def _sticky_rule(
 
 
 def _filter(
-    router: CompiledRouter, candidates: Sequence[str], features: Features
+    router: CompiledRouter,
+    candidates: Sequence[str],
+    features: Features,
+    approved: Restriction | None = None,
 ) -> tuple[list[str], list[tuple[str, str]], int]:
     """Suitable models in order, skipped ones with reasons, and how many were skipped
     before the first suitable one."""
@@ -177,7 +181,9 @@ def _filter(
     skipped_first = 0
     for ref in dict.fromkeys(candidates):
         info = models.get(ref)
-        if info is None:
+        if approved is not None and ref not in approved.models:
+            why = f"not approved by {approved.label}"
+        elif info is None:
             why = "not in the catalog"
         elif needs_images and not info.supports_images:
             why = "does not accept images"
@@ -202,7 +208,11 @@ def decide(
     classifier: ClassifierVerdict | None = None,
     sticky: StickyState | None = None,
     inp: RouteInput,
+    restriction: Restriction | None = None,
 ) -> Decision:
+    """`restriction` (from a policy) limits the chain to approved models: the router's own
+    choices that are approved come first, then the remaining approved models in the
+    policy's order, so the router picks among them."""
     started = perf_counter_ns()
     features = evaluation.features
     if features is None or features.inp is not inp:
@@ -249,7 +259,9 @@ def decide(
         head = router.primary
 
     candidates = (head, *(rule.fallbacks if rule else ()), *router.spec.fallbacks, router.primary)
-    chain, skipped, skipped_first = _filter(router, candidates, features)
+    if restriction is not None:
+        candidates = (*candidates, *restriction.models)
+    chain, skipped, skipped_first = _filter(router, candidates, features, restriction)
     if not chain:
         reason += " — no suitable model: " + "; ".join(f"{r}: {why}" for r, why in skipped)
     elif skipped_first:
@@ -283,12 +295,16 @@ def route(
     classify: Callable[[ClassifierPrompt], ClassifierVerdict] | None = None,
     sticky: StickyState | None = None,
     embed: Callable[[RouteInput], SemanticInput] | None = None,
+    restriction: Restriction | None = None,
 ) -> Decision:
     evaluation = evaluate(router, inp)
     if evaluation.needs_embedding and embed is not None:
         evaluation = evaluate(router, inp, semantic=embed(inp))
+    if restriction is not None and router.spec.classifier_model not in restriction.models:
+        # A message that may not go to a model may not be classified by it either.
+        classify = None
     if not evaluation.needs_classifier or classify is None:
-        return decide(router, evaluation, sticky=sticky, inp=inp)
+        return decide(router, evaluation, sticky=sticky, inp=inp, restriction=restriction)
 
     started = perf_counter_ns()
     prompt = build_classifier_prompt(router, evaluation, inp)
@@ -307,7 +323,9 @@ def route(
             error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
         )
     verdict = dataclasses.replace(verdict, excerpt=prompt.excerpt)
-    decision = decide(router, evaluation, classifier=verdict, sticky=sticky, inp=inp)
+    decision = decide(
+        router, evaluation, classifier=verdict, sticky=sticky, inp=inp, restriction=restriction
+    )
     return dataclasses.replace(decision, decision_us=decision.decision_us + prompt_us)
 
 

@@ -137,6 +137,15 @@ class RouteInput:
 
 
 @dataclass(frozen=True, slots=True)
+class Restriction:
+    """Only these models may see the message (a sensitive-data policy applied).
+    `label` names the policies for reasons: `"Customer data"`."""
+
+    models: tuple[str, ...]
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class StickyState:
     """What answered the thread last: kept for the cool-down when no rule matches."""
 

@@ -19,6 +19,7 @@ logged once the response has been sent (see `gateway/v1.py`), so logging never d
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections import OrderedDict
@@ -34,14 +35,27 @@ from django.utils import timezone
 from accounts.models import User
 from decisions.log import answer_payload, decision_log
 from engine import HistoryMessage, RouteInput, RuleError
+from governance.selectors import policy_set_for
+from governance.spend import budget_specs_for_user
 from providers.adapters.base import ChatMessage, ChatRequest, Usage
 from providers.failover import Candidate, ChainResult
 from providers.models import CatalogModel
 from providers.selectors import catalog_list_enabled
 from providers.services import candidates_for, chain_costs
 from routers import config_version
+from routers.budgets import (
+    BudgetResult,
+    budget_admit,
+    budget_check,
+    budget_settle,
+    budget_step_down,
+    classifier_cost,
+    restriction_merge,
+    with_budget_reason,
+)
 from routers.compiling import catalog_infos, compiled_router_with
 from routers.models import Router
+from routers.policies import policy_apply, policy_error, policy_restrict_models
 from routers.routing import aroute, classifier_target_for, decision_facts
 from routers.selectors import router_list_usable_by
 from routers.semantic import semantic_embedder_for
@@ -64,6 +78,11 @@ class Plan:
     router: Router | None = None
     primary: CatalogModel | None = None
     problem: str = ""
+    # The request as it may leave (masked by a policy); None: the caller's own.
+    request: ChatRequest | None = None
+    refused_by_policy: bool = False
+    budget: Any = None  # routers.budgets.BudgetResult
+    token_id: int | None = None
 
     @property
     def rule_name(self) -> str:
@@ -86,6 +105,11 @@ class _Prepared:
     compile_error: str = ""
     target: Any = None
     embedder: Any = None
+    # The compiled data policies of the instance (and the router): a PolicySet, or the
+    # RuleError of one that no longer compiles (then every call is refused).
+    policies: Any = None
+    # The budgets this user's calls through this name may fall under (governance.spend).
+    budgets: list[Any] = field(default_factory=list)
     # Candidates (provider config with the decrypted key) per model ref, built on first use.
     _candidates: dict[str, Candidate] = field(default_factory=dict)
 
@@ -117,6 +141,7 @@ _plans_lock = Lock()
 def _compiled_router(router: Router, catalog: dict[str, CatalogModel]) -> Any:
     """The compiled router (cached per router version and catalog fingerprint), from the
     catalog rows this call loaded anyway. Raises RuleError for an invalid router."""
+
     rows = sorted(catalog.values(), key=lambda m: m.pk)
     return compiled_router_with(
         router,
@@ -159,7 +184,12 @@ def _prepare(*, user: User, name: str) -> _Prepared:
         model = catalog.get(name)
         if model is None:
             raise Http404(f"The model '{name}' does not exist or is not enabled.")
-        return _Prepared(catalog=catalog, model=model)
+        return _Prepared(
+            catalog=catalog,
+            model=model,
+            policies=_policies_for(None),
+            budgets=budget_specs_for_user(user_id=user.pk, router_id=None),
+        )
     # The selector decides who may use which router; its joins are dropped because the
     # primary and classifier models are usually among the catalog rows just loaded (the
     # joins cost more than the query itself on this path).
@@ -181,13 +211,24 @@ def _prepare(*, user: User, name: str) -> _Prepared:
     prepared.target = classifier_target_for(router)
     if prepared.compiled is not None and prepared.compiled.has_semantic:
         prepared.embedder = semantic_embedder_for(router)
+    prepared.policies = _policies_for(router.pk)
+    prepared.budgets = budget_specs_for_user(user_id=user.pk, router_id=router.pk)
     return prepared
+
+
+def _policies_for(router_id: int | None) -> Any:
+
+    try:
+        return policy_set_for(workspace_id=None, router_id=router_id)
+    except RuleError as exc:
+        return exc
 
 
 def route_input_for_api(
     *, user: User, groups: tuple[str, ...], messages: tuple[ChatMessage, ...]
 ) -> Any:
     """The RouteInput for an API call: the last user message is the text, the rest history."""
+
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     last = messages[last_user] if last_user is not None else None
     earlier = messages[:last_user] if last_user is not None else messages
@@ -205,11 +246,92 @@ def route_input_for_api(
     )
 
 
-async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: ChatRequest) -> Plan:
-    """Decide which models answer. Raises Http404 when `name` is nothing this user may use."""
+async def aplan(
+    *,
+    user: User,
+    groups: tuple[str, ...],
+    name: str,
+    request: ChatRequest,
+    token_id: int | None = None,
+) -> Plan:
+    """Decide which models answer. Raises Http404 when `name` is nothing this user may use.
+
+    The data policies run first (routers.policies): `plan.request` is the request as it may
+    leave (masked where a policy masks), and a refusal is a plan with `problem` set."""
+
     prepared = await _prepared_for(user, name)
+    if isinstance(prepared.policies, RuleError):
+        guard = policy_error(prepared.policies)
+    else:
+        guard = policy_apply(prepared.policies, request)
+    now = timezone.now()
+    budget = BudgetResult()
+    if not guard.refusal:  # a refused message costs nothing and touches no budget
+        budget = await budget_check(
+            prepared.budgets,
+            now=now,
+            user_id=user.pk,
+            token_id=token_id,
+            router_id=prepared.router.pk if prepared.router is not None else None,
+        )
+    if budget.refusal:
+        plan = Plan(
+            str(uuid.uuid4()),
+            [],
+            {"source": "budget", "reason": budget.refusal},
+            prepared.catalog,
+            router=prepared.router,
+            problem=budget.refusal,
+        )
+    else:
+        bound = dataclasses.replace(
+            guard, restriction=restriction_merge(guard.restriction, budget.restriction)
+        )
+        plan = await _aplan(user=user, groups=groups, prepared=prepared, guard=bound)
+        if plan.candidates:
+            refs = [c.ref for c in plan.candidates]
+            stepped = budget_step_down(
+                refs,
+                prepared.catalog,
+                result=budget,
+                restriction=bound.restriction,
+                request=guard.request,
+            )
+            if stepped != refs:
+                plan.candidates = prepared.candidates([prepared.catalog[r] for r in stepped])
+                plan.routing["model"] = stepped[0]
+            await budget_admit(budget, stepped, prepared.catalog, guard.request, now)
+            if budget.refusal:
+                plan.candidates, plan.problem = [], budget.refusal
+        with_budget_reason(plan.routing, budget)
+    plan.budget = budget
+    plan.token_id = token_id
+    plan.request = guard.request
+    facts = guard.routing_facts()
+    if facts:
+        plan.routing.update(facts)
+        summary = facts["policy"]["summary"]
+        reason = plan.routing.get("reason") or ""
+        plan.routing["reason"] = f"{reason} · {summary}" if reason else summary.capitalize()
+    return plan
+
+
+async def _aplan(*, user: User, groups: tuple[str, ...], prepared: _Prepared, guard: Any) -> Plan:
+
     uid = str(uuid.uuid4())
     catalog = prepared.catalog
+    if guard.refusal:
+        return Plan(
+            uid,
+            [],
+            {"source": "policy", "reason": guard.refusal},
+            catalog,
+            router=prepared.router,
+            problem=guard.refusal,
+            refused_by_policy=True,
+        )
+    request = guard.request
+    has_image = any(m.images for m in request.messages)
     if prepared.model is not None:
         model = prepared.model
         routing: dict[str, Any] = {
@@ -217,7 +339,21 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
             "model": model.ref,
             "reason": "Model requested directly through the API; no router involved.",
         }
-        return Plan(uid, prepared.candidates([model]), routing, catalog, primary=model)
+        refs, note = policy_restrict_models([model.ref], guard, catalog, has_image=has_image)
+        if note:
+            routing["reason"] += f" — {note}"
+            routing["model"] = refs[0] if refs else ""
+        models = [catalog[ref] for ref in refs]
+        problem = "" if models else f"No model can answer this message: {note}."
+        return Plan(
+            uid,
+            prepared.candidates(models),
+            routing,
+            catalog,
+            primary=model,
+            problem=problem,
+            refused_by_policy=not models,
+        )
 
     router = prepared.router
     assert router is not None
@@ -231,7 +367,12 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
             "model": primary.ref,
             "reason": f"Router is invalid ({prepared.compile_error}); primary model used.",
         }
-        chain = [primary] if primary.ref in catalog else []
+        refs, note = policy_restrict_models(
+            [primary.ref] if primary.ref in catalog else [], guard, catalog, has_image=has_image
+        )
+        if note:
+            routing["reason"] += f" — {note}"
+        chain = [catalog[ref] for ref in refs]
         problem = (
             ""
             if chain
@@ -247,9 +388,14 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
             problem=problem,
         )
 
+    # Built from the masked request: the classifier sees only what may leave.
     inp = route_input_for_api(user=user, groups=groups, messages=request.messages)
     decision = await aroute(
-        prepared.compiled, inp, target=prepared.target, embedder=prepared.embedder
+        prepared.compiled,
+        inp,
+        target=prepared.target,
+        embedder=prepared.embedder,
+        restriction=guard.restriction,
     )
     chain = [catalog[ref] for ref in decision.chain if ref in catalog]
     # Verdicts are built lazily (only when the decision is logged), so keep the Decision.
@@ -263,6 +409,7 @@ async def aplan(*, user: User, groups: tuple[str, ...], name: str, request: Chat
         router=router,
         primary=primary,
         problem=problem,
+        refused_by_policy=not chain and guard.restriction is not None,
     )
 
 
@@ -272,7 +419,22 @@ def outcome_of(plan: Plan, request: ChatRequest, result: ChainResult) -> Outcome
 
 
 def log_call(*, plan: Plan, result: ChainResult, outcome: Outcome, user_id: int) -> None:
-    """Record the routing decision (via Celery, see decisions.log), channel "api"."""
+    """Record the routing decision (via Celery, see decisions.log), channel "api", and book
+    the cost against the budgets."""
+
+    try:
+        budget_settle(
+            plan.budget,
+            cost=outcome.cost + classifier_cost(plan.routing, plan.router, plan.catalog),
+            created_at=timezone.now(),
+            user_id=user_id,
+            token_id=plan.token_id,
+            router_id=plan.router.pk if plan.router is not None else None,
+            channel="api",
+        )
+    except Exception:  # the answer is out; the decision must still be logged
+        log.exception("could not book the cost of API call %s", plan.uid)
+
     decision = plan.routing.get("decision")
     usage = outcome.usage
     decision_log(

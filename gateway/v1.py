@@ -31,6 +31,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -44,6 +45,7 @@ from pydantic import ValidationError as PydanticValidationError
 from accounts.auth import bearer_token_from
 from accounts.tokens import aapi_token_identify
 from gateway import plans
+from governance.limits import LimitHit, rate_check, stream_end, stream_start
 from providers.adapters.base import ALLOWED_IMAGE_TYPES, ChatMessage, ChatRequest, ImagePart
 from providers.failover import ChainResult, Policy, run_chain
 from providers.selectors import catalog_list_enabled
@@ -111,13 +113,28 @@ class ApiError(Exception):
         type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+        self.headers = headers or {}
 
     def response(self) -> JsonResponse:
-        return JsonResponse(self.body, status=self.status)
+        response = JsonResponse(self.body, status=self.status)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+def _limit_error(hit: LimitHit) -> ApiError:
+    return ApiError(
+        429,
+        hit.message,
+        type="requests",
+        code="rate_limit_exceeded",
+        headers={"retry-after": str(hit.retry_after)},
+    )
 
 
 def _unauthorized() -> ApiError:
@@ -312,11 +329,23 @@ def _models(result: ChainResult) -> str:
 
 
 def _headers(plan: plans.Plan, models: str) -> dict[str, str]:
-    return {
+    headers = {
         "x-routerweb-model": models,
         "x-routerweb-rule": plan.rule_name,
         "x-routerweb-decision": plan.uid,
     }
+    budget = plan.routing.get("budget")
+    if budget:
+        headers["x-routerweb-budget"] = quote(
+            f"{budget['name']}; step={budget['step']}; used={budget['percent']}%",
+            safe=" ,;:()'\"/-_.=%",
+        )
+    policy = plan.routing.get("policy")
+    if policy:
+        # Names the policies and the kind of data, never the data; percent-encoded because
+        # policy names may be any text and header values are Latin-1.
+        headers["x-routerweb-policy"] = quote(policy["summary"], safe=" ,;:()'\"/-_.×")
+    return headers
 
 
 def _usage_json(outcome: plans.Outcome) -> dict[str, int]:
@@ -398,30 +427,62 @@ _DONE = b"data: [DONE]\n\n"
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
     span = None
+    slot_taken = False  # a stream slot (governance.limits) to give back if this call fails
     try:
         entry = await aapi_token_identify(bearer_token_from(request))
         if entry is None:
             raise _unauthorized()
         body = _parse(request)
+        limited = await rate_check(user_id=entry.user.pk, token_id=entry.token_id)
+        if limited is None and body.stream:
+            limited = await stream_start(entry.user.pk)
+            slot_taken = limited is None
+        if limited is not None:
+            raise _limit_error(limited)
         span = observability.start_request_span(body.model, stream=body.stream)
         chat_request = to_chat_request(body)
         routing_started = time.time_ns()
         try:
             plan = await plans.aplan(
-                user=entry.user, groups=entry.groups, name=body.model, request=chat_request
+                user=entry.user,
+                groups=entry.groups,
+                name=body.model,
+                request=chat_request,
+                token_id=entry.token_id,
             )
         except Http404 as exc:
             raise ApiError(404, str(exc), code="model_not_found", param="model") from None
         observability.routing_span(body.model, routing_started, plan.routing)
+        if plan.request is not None:
+            chat_request = plan.request  # as the data policies let it leave
+        budget = plan.budget
+        if budget is not None and budget.refusal:
+            raise ApiError(
+                429,
+                budget.refusal,
+                type="insufficient_quota",
+                code="budget_exceeded",
+                headers={"retry-after": str(budget.retry_after)},
+            )
+        if not plan.candidates and "policy" in plan.routing:
+            raise ApiError(
+                400,
+                plan.problem or "A data policy refuses this request.",
+                code="policy_refused",
+                param="messages",
+            )
         if not plan.candidates:
             raise ApiError(
                 400, plan.problem or "No model can answer this request.", code="no_suitable_model"
             )
     except ApiError as exc:
+        if slot_taken and entry is not None:
+            await stream_end(entry.user.pk)
         observability.api_rejected(exc.status, span)
         return exc.response()
     call = _Call(plan, chat_request, entry.user.pk, started=started, span=span)
     if body.stream:
+        call.stream_slot = entry.user.pk
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await call.stream_response(include_usage)
     return await call.json_response()
@@ -486,6 +547,8 @@ class _Call:
         started: float | None = None,
         span: Any = None,
     ) -> None:
+        # The user id whose stream slot this call holds (governance.limits), if any.
+        self.stream_slot: int | None = None
         # Timing and tracing, reported once the decision is logged (off the answer's path).
         self.started = time.perf_counter() if started is None else started
         self.first_text_at: float | None = None
@@ -598,6 +661,12 @@ class _Call:
             response[name] = value
         return response
 
+    async def _release_stream(self) -> None:
+        """Give back the person's stream slot (governance.limits), once."""
+        if self.stream_slot is not None:
+            user_id, self.stream_slot = self.stream_slot, None
+            await stream_end(user_id)
+
     async def stream_response(self, include_usage: bool) -> HttpResponse:
         self.streamed = True
         try:
@@ -606,10 +675,12 @@ class _Call:
                 self.first_text_at = time.perf_counter()
         except BaseException:
             await self.stream.aclose()
+            await self._release_stream()
             self.log_later()
             raise
         result = self.result
         if first is None and not (result.complete and result.answered_by):
+            await self._release_stream()
             return self.error(_failure(result))
         models = _models(result)
         chunks = _Chunks(self.plan.uid, models, self.created)
@@ -640,6 +711,7 @@ class _Call:
             finally:
                 # The client may have gone: stop reading from the model at once.
                 await self.stream.aclose()
+                await self._release_stream()
 
         response = self.respond(_LoggedStream(events(), content_type="text/event-stream"))
         response["Cache-Control"] = "no-cache"

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from governance.models import Budget, Policy
 from providers.models import CatalogModel, Provider
 from routers.models import Router, Rule
 from routerweb import shared_cache
@@ -59,6 +60,6 @@ def _changed(sender: Any, **kwargs: Any) -> None:
 
 def connect_signals() -> None:
     """Called from `RoutersConfig.ready`: any save or delete of these models is a change."""
-    for model in (Router, Rule, CatalogModel, Provider):
+    for model in (Router, Rule, CatalogModel, Provider, Policy, Budget):
         post_save.connect(_changed, sender=model, dispatch_uid=f"config-version-save-{model}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"config-version-del-{model}")

@@ -26,6 +26,7 @@ from engine import (
     Decision,
     HistoryMessage,
     RouteInput,
+    RuleError,
     StickyState,
     build_classifier_prompt,
     decide,
@@ -34,12 +35,15 @@ from engine import (
 )
 from engine.compile import CompiledRouter
 from engine.semantic import SemanticInput
+from engine.types import Restriction
+from governance.selectors import policy_set_for
 from providers import adapter_pool, breaker
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
 from providers.models import CatalogModel
 from providers.services import provider_config_for
 from routers.compiling import compiled_router_for, router_identity
 from routers.models import Router
+from routers.policies import policy_apply
 from routers.semantic import SemanticEmbedder, semantic_embedder_for
 from routerweb import clock as clocks
 from routerweb import shared_cache
@@ -169,20 +173,48 @@ async def aroute(
     target: ClassifierTarget | None,
     sticky: StickyState | None = None,
     embedder: SemanticEmbedder | None = None,
+    restriction: Restriction | None = None,
 ) -> Decision:
+    """`restriction` (a policy's approved models) binds the classifier too: a message that
+    may not go to a model is not classified by it either (`inp` is already masked)."""
     evaluation = evaluate(compiled, inp)
     if evaluation.needs_embedding:
         # A run of semantic rules was reached: embed the message (once), evaluate again.
-        semantic = (
-            await embedder(compiled, inp)
-            if embedder is not None
-            else SemanticInput(model="", error="no embedding model is configured")
-        )
+        if embedder is None:
+            semantic = SemanticInput(model="", error="no embedding model is configured")
+        elif (
+            restriction is not None
+            and embedder.target is not None
+            and embedder.target.config is not None  # the local model never sends text out
+            and embedder.model not in restriction.models
+        ):
+            semantic = SemanticInput(
+                model=embedder.model,
+                error=(
+                    f"the embedding model ({embedder.model}) is not approved by "
+                    f"{restriction.label}, so it was not asked"
+                ),
+            )
+        else:
+            semantic = await embedder(compiled, inp)
         evaluation = evaluate(compiled, inp, semantic=semantic)
     verdict: ClassifierVerdict | None = None
     if evaluation.needs_classifier:
         prompt = build_classifier_prompt(compiled, evaluation, inp)
-        if target is None:
+        if restriction is not None and target is not None and target.ref not in restriction.models:
+            verdict = ClassifierVerdict(
+                rule_id=None,
+                label=None,
+                raw="",
+                latency_ms=0.0,
+                input_tokens=0,
+                output_tokens=0,
+                error=(
+                    f"the classifier ({target.ref}) is not approved by "
+                    f"{restriction.label}, so it was not asked"
+                ),
+            )
+        elif target is None:
             verdict = ClassifierVerdict(
                 rule_id=None,
                 label=None,
@@ -194,8 +226,13 @@ async def aroute(
             )
         else:
             verdict = await classify(prompt, target)
-        verdict = dataclasses.replace(verdict, excerpt=prompt.excerpt)
-    return decide(compiled, evaluation, classifier=verdict, sticky=sticky, inp=inp)
+        # Under a restricting policy the excerpt holds the very data the policy is about;
+        # the badge and the log must not repeat it.
+        excerpt = "(not shown: a data policy applied)" if restriction else prompt.excerpt
+        verdict = dataclasses.replace(verdict, excerpt=excerpt)
+    return decide(
+        compiled, evaluation, classifier=verdict, sticky=sticky, inp=inp, restriction=restriction
+    )
 
 
 def decision_facts(router: Router, decision: Decision) -> dict:
@@ -222,11 +259,35 @@ def decision_facts(router: Router, decision: Decision) -> dict:
 def route_message(
     *, router: Router, inp: RouteInput, sticky: StickyState | None = None
 ) -> Decision:
-    """Synchronous routing for views, commands and the test panel (calls the classifier if needed)."""
+    """Synchronous routing for views, commands and the test panel (calls the classifier if
+    needed), under the data policies of the instance and this router: a restricting policy
+    shows as unapproved models skipped, a refusing one as no model left."""
+
     compiled = compiled_router_for(router)
     target = classifier_target_for(router)
     embedder = semantic_embedder_for(router) if compiled.has_semantic else None
-    return async_to_sync(aroute)(compiled, inp, target=target, sticky=sticky, embedder=embedder)
+    restriction = None
+    try:
+        policies = policy_set_for(workspace_id=None, router_id=router.pk)
+    except RuleError as exc:
+        restriction = Restriction((), f"an invalid policy ({exc.message})")
+    else:
+        request = ChatRequest(
+            model="",
+            messages=(
+                *(ChatMessage(role=h.role, text=h.text) for h in inp.history),  # type: ignore[arg-type]
+                ChatMessage(role="user", text=inp.text),
+            ),
+        )
+        guard = policy_apply(policies, request)
+        inp = guard.mask_input(inp)
+        restriction = guard.restriction
+        if guard.refusal:
+            hit = guard.outcome.refused_by
+            restriction = Restriction((), f'policy "{hit.policy if hit else ""}", which refuses it')
+    return async_to_sync(aroute)(
+        compiled, inp, target=target, sticky=sticky, embedder=embedder, restriction=restriction
+    )
 
 
 def route_input_for_test(

@@ -58,10 +58,12 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "providers",
+    "governance",
     "routers",
     "decisions",
     "chat",
     "gateway",
+    "controls",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +240,12 @@ EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")
 EMBEDDING_CACHE_DIR = env_str("EMBEDDING_CACHE_DIR", str(BASE_DIR / ".local" / "embeddings"))
 # How long a failed fetch of the local model is remembered before it is tried again.
 EMBEDDING_FETCH_RETRY_SECONDS = env_float("EMBEDDING_FETCH_RETRY_SECONDS", 600.0)
+# Limits per person / API token (0 = off): requests per minute, answers streaming at once.
+RATE_LIMIT_USER_RPM = env_int("RATE_LIMIT_USER_RPM", 0, minimum=0)
+RATE_LIMIT_TOKEN_RPM = env_int("RATE_LIMIT_TOKEN_RPM", 0, minimum=0)
+MAX_CONCURRENT_STREAMS_PER_USER = env_int("MAX_CONCURRENT_STREAMS_PER_USER", 0, minimum=0)
+# Output tokens a budget reserves for an answer whose request sets no max_tokens.
+BUDGET_OUTPUT_ESTIMATE = env_int("BUDGET_OUTPUT_ESTIMATE", 1000, minimum=1)
 CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
 
 # The /v1 gateway keeps each user's prepared routers and catalog in process memory until the

@@ -177,6 +177,51 @@ def _local_incr(name: str, ttl: float) -> int:
         return 1
 
 
+# INCRBY only on a counter that exists: a lost counter must be rebuilt (from the database),
+# never silently restarted at the increment.
+_INCR_EXISTING = (
+    "if redis.call('exists', KEYS[1]) == 1 then "
+    "return redis.call('incrby', KEYS[1], ARGV[1]) else return false end"
+)
+
+
+async def counter_add(key: str, value: int, ttl: float) -> bool:
+    """Create an integer counter at `value` unless it exists; True when this call made it."""
+    kind = _backend()
+    if kind == "redis":
+        return bool(await _aredis().set(PREFIX + key, int(value), ex=_ttl(ttl), nx=True))
+    if kind == "local":
+        return cache.add(PREFIX + key, int(value), _ttl(ttl))
+    return await cache.aadd(PREFIX + key, int(value), _ttl(ttl))
+
+
+async def counter_incr(key: str, amount: int) -> int | None:
+    """Atomically add `amount` (may be negative) to an existing counter and return the new
+    value; None when the counter does not exist."""
+    kind = _backend()
+    if kind == "redis":
+        value = await _aredis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount))
+        return None if value is None else int(value)
+    if kind == "local":
+        return _local_incr_existing(PREFIX + key, amount)
+    return await asyncio.to_thread(_local_incr_existing, PREFIX + key, amount)
+
+
+def counter_incr_now(key: str, amount: int) -> int | None:
+    """`counter_incr` for synchronous code (settling an answer's cost after it ends)."""
+    if _backend() == "redis":
+        value = _redis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount))
+        return None if value is None else int(value)
+    return _local_incr_existing(PREFIX + key, amount)
+
+
+def _local_incr_existing(name: str, amount: int) -> int | None:
+    try:
+        return int(cache.incr(name, int(amount)))
+    except ValueError:  # absent (or expired)
+        return None
+
+
 def set_now(key: str, value: str) -> None:
     """`set` (with no expiry) for synchronous code."""
     kind = _backend()

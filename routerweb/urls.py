@@ -56,6 +56,7 @@ urlpatterns = [
     path("routers/", include("routers.urls")),
     path("routers/", include("decisions.urls")),
     path("manage/", include("accounts.manage_urls")),
+    path("", include("controls.urls")),
     path("manage/audit/", include("audit.urls")),
 ]
 

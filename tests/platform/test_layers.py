@@ -12,7 +12,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("engine", "providers", "routers", "decisions", "chat", "gateway", "accounts", "audit")
+APPS = ("engine", "providers", "governance", "routers", "decisions", "chat", "gateway", "controls")
+APPS += ("accounts", "audit")
 APPS += ("routerweb",)
 # Imports that must wait, each for a reason other than a cycle.
 ALLOWED = {

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from governance.models import Budget, Policy, SpendEntry
+from governance.services import policy_validate
+
+
+class PolicyAdminForm(forms.ModelForm):
+    class Meta:
+        model = Policy
+        fields = (
+            "name",
+            "enabled",
+            "scope",
+            "workspace_id",
+            "router_id",
+            "detectors",
+            "patterns",
+            "keywords",
+            "action",
+            "approved",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            candidate = Policy(**{k: v for k, v in cleaned.items() if k != "created_by"})
+            try:
+                policy_validate(candidate)
+            except ValidationError as exc:
+                raise ValidationError(exc.messages) from None
+        return cleaned
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyAdminForm
+    list_display = ("name", "enabled", "scope", "action", "updated_at")
+    list_filter = ("enabled", "scope", "action")
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    """Budgets are edited on their own page (Budgets), which validates the scope's target;
+    here they can be looked at and switched off."""
+
+    list_display = ("name", "enabled", "scope", "period", "limit", "step_percent", "over_action")
+    list_filter = ("enabled", "scope", "period")
+    list_editable = ("enabled",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+
+@admin.register(SpendEntry)
+class SpendEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "channel", "cost", "user_id", "workspace_id", "router_id")
+    list_filter = ("channel",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,96 @@
+"""Budgets on `/v1`: 429 in OpenAI's shape with retry-after, the step in the headers, per
+API token, every call booked."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import openai
+import pytest
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from governance.models import Budget, SpendEntry
+from tests.api.conftest import wait_for
+
+
+@pytest.fixture
+def token(owner, token_for):
+    return token_for(owner, name="ci")
+
+
+@pytest.fixture
+def client(live_url, token):
+    return openai.OpenAI(base_url=f"{live_url}/v1", api_key=token, max_retries=0, timeout=10)
+
+
+def token_budget(owner, **fields):
+    fields.setdefault("limit", Decimal("1"))
+    return Budget.objects.create(
+        name="CI token",
+        scope="token",
+        token=ApiToken.objects.get(user=owner, name="ci"),
+        period="day",
+        **fields,
+    )
+
+
+def spend(budget, amount):
+    SpendEntry.objects.create(
+        uid=f"seed-{budget.pk}",
+        created_at=timezone.now(),
+        cost=Decimal(amount),
+        token_id=budget.token_id,
+        user_id=budget.token.user_id,
+    )
+
+
+def test_an_exhausted_budget_is_a_429_in_openais_shape_with_retry_after(
+    client, owner, fake_router, fake_upstream
+):
+    spend(token_budget(owner), "1.00")
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(
+            model="router:fake-router", messages=[{"role": "user", "content": "hi"}]
+        )
+    error = caught.value
+    assert error.body["code"] == "budget_exceeded"
+    assert error.body["type"] == "insufficient_quota"
+    assert 'Budget "CI token": $1.00 of $1.00 today (100%)' in error.body["message"]
+    now = timezone.localtime()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timezone.timedelta(days=1)
+    retry_after = int(error.response.headers["retry-after"])
+    assert abs(retry_after - (midnight - now).total_seconds()) < 120
+    assert fake_upstream.requests == []
+
+
+def test_another_token_of_the_same_user_is_not_bound(
+    live_url, owner, token_for, token, fake_router, fake_upstream
+):
+    spend(token_budget(owner), "1.00")
+    other = openai.OpenAI(
+        base_url=f"{live_url}/v1", api_key=token_for(owner, name="other"), max_retries=0
+    )
+    reply = other.chat.completions.create(
+        model="router:fake-router", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.model == "fake/fake-small"
+
+
+def test_the_step_down_shows_in_the_headers(client, owner, fake_router, fake_upstream):
+    spend(token_budget(owner, step_percent=50), "0.60")
+    raw = client.chat.completions.with_raw_response.create(
+        model="router:fake-router",
+        messages=[{"role": "user", "content": "my python code fails"}],  # rule → fake-large
+    )
+    assert raw.parse().model == "fake/fake-small"
+    assert raw.headers["x-routerweb-budget"] == "CI token; step=step_down; used=60%"
+
+
+def test_every_call_is_booked_against_the_token(client, owner, fake_router, fake_upstream):
+    budget = token_budget(owner)
+    client.chat.completions.create(
+        model="router:fake-router", messages=[{"role": "user", "content": "hi"}]
+    )
+    entry = wait_for(lambda: SpendEntry.objects.filter(token_id=budget.token_id).first())
+    assert entry is not None and entry.cost > 0 and entry.channel == "api"
