@@ -44,6 +44,12 @@ def from_micro(amount: int) -> Decimal:
     return (Decimal(amount) / MICRO).quantize(Decimal("0.000001"))
 
 
+def money(amount: int, limit: int) -> str:
+    """Dollars with cents, or with four decimals for budgets under a dollar."""
+    places = 2 if limit >= 1_000_000 else 4
+    return f"${from_micro(amount):.{places}f}"
+
+
 def instance_zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
@@ -199,8 +205,8 @@ class BudgetStatus:
     def describe(self) -> str:
         period = {"day": "today", "week": "this week", "month": "this month"}[self.spec.period]
         return (
-            f'Budget "{self.spec.name}": ${from_micro(self.spent):.2f} of '
-            f"${from_micro(self.spec.limit):.2f} {period} ({self.percent}%)"
+            f'Budget "{self.spec.name}": {money(self.spent, self.spec.limit)} of '
+            f"{money(self.spec.limit, self.spec.limit)} {period} ({self.percent}%)"
         )
 
 
@@ -298,8 +304,8 @@ def budget_spend_rows(specs: Iterable[BudgetSpec], now: datetime) -> list[dict[s
         rows.append(
             {
                 "spec": spec,
-                "spent": from_micro(spent),
-                "limit": from_micro(spec.limit),
+                "spent": money(spent, spec.limit),
+                "limit": money(spec.limit, spec.limit),
                 "percent": status.percent,
                 "bar": min(100, status.percent),
                 "stepped": status.stepped,

@@ -151,3 +151,41 @@ def test_a_refusing_policy_answers_400_in_openais_shape_and_calls_no_model(
     assert 'Refused by policy "No secrets"' in error["message"]
     assert "AKIA" not in error["message"]
     assert fake_upstream.requests == []
+
+
+def test_an_unapproved_embedding_model_never_sees_the_card(
+    client, owner, fake_models, fake_upstream
+):
+    from chat.models import CatalogModel
+    from routers import services
+    from routers.semantic import clear_caches
+
+    clear_caches()
+    CatalogModel.objects.create(
+        provider=fake_models["fake-small"].provider,
+        model_id="emb-fake",
+        display_name="Fake embeddings",
+        context_window=8192,
+    )
+    router = services.router_create(
+        owner=owner,
+        name="Semantic",
+        slug="semantic",
+        primary_model="fake/fake-small",
+        embedding_model="fake/emb-fake",
+    )
+    services.rule_create(
+        router=router,
+        name="Billing",
+        kind="semantic",
+        examples=["refund my order", "charged twice on my card"],
+        threshold=0.5,
+        target_model="fake/fake-large",
+    )
+    customer_data(approved=["fake/fake-small"])
+    completion = client.chat.completions.create(
+        model="router:semantic", messages=[{"role": "user", "content": f"refund {CARD}"}]
+    )
+    assert completion.model == "fake/fake-small"
+    assert [r.model for r in fake_upstream.requests] == ["fake-small"], "no embeddings call"
+    clear_caches()
