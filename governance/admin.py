@@ -6,11 +6,31 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from engine.policy import DETECTORS
 from governance.models import Budget, Policy, SpendEntry
 from governance.services import policy_validate
+from providers.models import CatalogModel
+
+
+def _catalog_choices() -> list[tuple[str, str]]:
+    return [
+        (m.ref, f"{m.display_name} ({m.ref})")
+        for m in CatalogModel.objects.filter(enabled=True).select_related("provider")
+    ]
 
 
 class PolicyAdminForm(forms.ModelForm):
+    detectors = forms.MultipleChoiceField(
+        choices=list(DETECTORS.items()), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    approved = forms.MultipleChoiceField(
+        choices=_catalog_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Approved models",
+        help_text="For “Approved models only”: the models that may see a matching message.",
+    )
+
     class Meta:
         model = Policy
         fields = (

@@ -151,13 +151,30 @@ def test_the_django_admin_refuses_an_invalid_policy(client_for, admin_user):
             "name": "Broken",
             "enabled": "on",
             "scope": "instance",
-            "detectors": "[]",
             "patterns": "(unclosed",
             "keywords": "",
             "action": "mask",
-            "approved": "[]",
         },
     )
     assert response.status_code == 200
     assert "unbalanced parenthesis" in response.content.decode()
     assert not Policy.objects.exists()
+
+
+def test_an_admin_sets_a_customer_data_policy_with_checkboxes(client_for, admin_user, routed):
+    response = client_for(admin_user).post(
+        reverse("admin:governance_policy_add"),
+        {
+            "name": "Customer data",
+            "enabled": "on",
+            "scope": "instance",
+            "detectors": ["card", "iban"],
+            "patterns": "",
+            "keywords": "",
+            "action": "restrict",
+            "approved": ["fake/cheap"],
+        },
+    )
+    assert response.status_code == 302
+    policy = Policy.objects.get()
+    assert policy.detectors == ["card", "iban"] and policy.approved == ["fake/cheap"]
