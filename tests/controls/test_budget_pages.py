@@ -38,6 +38,10 @@ def test_an_admin_sets_a_monthly_team_budget_with_an_80_percent_step(client_for,
     budget = Budget.objects.get()
     assert (budget.workspace_id, budget.limit, budget.step_percent) == (team.pk, 50, 80)
     assert budget.user is None and budget.router_id is None
+    from audit.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="budget.create")
+    assert entry.actor == admin_user and entry.changes["step_percent"] == [None, 80]
     page = client.get(reverse("budget_list")).content.decode()
     assert "Team monthly" in page and "workspace Team chat" in page
     assert "steps down at 80%" in page
