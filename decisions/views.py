@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from decisions.analytics import (
@@ -24,6 +26,8 @@ from decisions.analytics import (
     router_decision_rows,
     router_time_zone,
 )
+from governance.models import Budget, BudgetScope
+from governance.spend import BudgetSpec, budget_spend_rows
 from routers.models import Router
 from routers.selectors import router_can_edit, router_get_for_user
 from routerweb.http import HtmxHttpRequest
@@ -60,9 +64,20 @@ def router_analytics_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "presets": [(days, today - timedelta(days=days - 1), today) for days in PRESETS],
         "default_days": DEFAULT_DAYS,
         "max_days": MAX_DAYS,
+        "budget_rows": _router_budgets(router),
         "nav": "routers",
     }
     return render(request, "routers/analytics.html", context)
+
+
+def _router_budgets(router: Router) -> list[dict[str, Any]]:
+    """This router's budgets, spend against limit this period (governance.spend)."""
+    budgets = list(Budget.objects.filter(scope=BudgetScope.ROUTER, router_id=router.pk))
+    rows = budget_spend_rows([BudgetSpec.of(b) for b in budgets], timezone.now())
+    for row, budget in zip(rows, budgets, strict=True):
+        row["budget"] = budget
+        row["target"] = f"router {router.name}"
+    return rows
 
 
 class _Echo:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from chat.models import Workspace
 from governance.models import Budget, SpendEntry
+from tests.routers.conftest import make_router  # noqa: F401
 
 
 @pytest.fixture
@@ -97,3 +98,22 @@ def test_a_member_sees_their_own_spend_and_the_budgets_that_bind_them(
     assert "$8.5000" in page
     assert "Team monthly" in page and "$8.50</strong> of $10.00 (85%)" in page
     assert "Tom only" not in page
+
+
+def test_router_analytics_show_the_routers_budgets(client_for, owner, make_router):  # noqa: F811
+    router = make_router()
+    Budget.objects.create(
+        name="Router weekly",
+        scope="router",
+        router_id=router.pk,
+        period="week",
+        limit=Decimal("4"),
+        step_percent=50,
+    )
+    SpendEntry.objects.create(
+        uid="r", created_at=timezone.now(), cost=Decimal("3"), router_id=router.pk
+    )
+    page = client_for(owner).get(reverse("router_analytics", args=[router.pk])).content.decode()
+    assert "Budgets on this router" in page
+    assert "$3.00</strong> of $4.00 (75%)" in page
+    assert "past 50%: the cheapest suitable model answers" in page
