@@ -5,12 +5,16 @@ and `openai_compatible` (Ollama, vLLM, LM Studio, OpenRouter...: a required base
 text for `choices` because many such servers reject `response_format` json_schema; the
 caller parses the answer strictly).
 
-SDK behaviour this adapter relies on (openai 3.x, checked in `openai/_streaming.py`):
-- A stream that ends without `data: [DONE]` simply stops iterating; we finish with usage.
-- An SSE event whose data is not JSON raises `json.JSONDecodeError` out of the SDK's stream
-  generator, which cannot be resumed, so it is reported as `dropped_stream`.
-- Transport failures while reading a stream arrive as `APIConnectionError` /
-  `APITimeoutError`, the same classes as before the response.
+Streaming: the SDK sends the request (`with_streaming_response`: auth, headers, retries off,
+status errors raised as usual) and this module reads its raw server-sent events, taking the
+text, finish reason and usage out of each chunk's JSON without building the SDK's per-chunk
+objects. What that reading relies on:
+- A stream that ends without `data: [DONE]` simply stops; we finish with usage.
+- An event whose data is not a JSON object is a malformed chunk: the stream cannot be trusted
+  from there on, so it is reported as `dropped_stream` (as the SDK's own reader would fail).
+- An `{"error": ...}` event inside the stream is a dropped stream with the provider's message.
+- Transport failures while reading arrive as the raw httpx/httpx2 exceptions, classified by
+  `transport_error` (timeouts as `timeout`, the rest as `dropped_stream`).
 """
 
 from __future__ import annotations
@@ -105,28 +109,41 @@ class OpenAIAdapter:
                 yield event
             return
         params = self._params(request) | {"stream": True, "stream_options": {"include_usage": True}}
+        # The SDK makes the request (auth, headers, status errors) but its raw response is read
+        # here: the SDK would build a pydantic chunk object per token only for us to take one
+        # string out of it, which costs more than the rest of relaying the token.
+        manager = self._client.chat.completions.with_streaming_response.create(**params)
         try:
-            chunks = await self._client.chat.completions.create(**params)
+            response = await manager.__aenter__()
         except Exception as exc:
             raise self._error(exc) from exc
         parts: list[str] = []
         input_tokens = output_tokens = None
         try:
-            async with chunks:
-                async for chunk in chunks:
-                    if chunk.usage is not None:
-                        input_tokens = chunk.usage.prompt_tokens
-                        output_tokens = chunk.usage.completion_tokens
-                    for choice in chunk.choices[:1]:
-                        delta = choice.delta.content if choice.delta else None
-                        if delta:
-                            parts.append(delta)
-                            yield TextDelta(delta)
-                        _raise_if_filtered(choice.finish_reason, None, "".join(parts))
+            async for data in _sse_data(response.iter_lines()):
+                if data.startswith("[DONE]"):
+                    break
+                chunk = json.loads(data)
+                if not isinstance(chunk, dict):
+                    raise json.JSONDecodeError("a chunk is not a JSON object", data, 0)
+                if chunk.get("error"):
+                    raise _stream_error(chunk["error"], "".join(parts))
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    input_tokens = usage.get("prompt_tokens")
+                    output_tokens = usage.get("completion_tokens")
+                for choice in (chunk.get("choices") or [])[:1]:
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        parts.append(delta)
+                        yield TextDelta(delta)
+                    _raise_if_filtered(choice.get("finish_reason"), None, "".join(parts))
         except ProviderError:
             raise
         except Exception as exc:
             raise self._error(exc, started=True, partial_text="".join(parts)) from exc
+        finally:
+            await manager.__aexit__(None, None, None)
         yield make_usage(request, "".join(parts), input_tokens, output_tokens)
 
     async def list_models(self) -> list[str]:
@@ -265,6 +282,33 @@ def _raise_if_filtered(finish_reason: str | None, refusal: str | None, partial_t
         raise ProviderError(
             "content_filter", f"The model refused: {refusal}", partial_text=partial_text
         )
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The `data` of each server-sent event (multi-line data joined with newlines)."""
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith("data:"):
+            value = line[5:]
+            data.append(value[1:] if value.startswith(" ") else value)
+        # Other fields (event:, id:, retry:) and comments (":") carry nothing we use.
+    if data:
+        yield "\n".join(data)
+
+
+def _stream_error(error: Any, partial_text: str) -> ProviderError:
+    """An `{"error": ...}` object inside an otherwise successful stream."""
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str) or not message:
+        message = "An error occurred during streaming"
+    return ProviderError(
+        "dropped_stream", f"The provider reported an error: {message}", partial_text=partial_text
+    )
 
 
 def _parse_choice(text: str) -> str:
