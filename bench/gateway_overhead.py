@@ -332,6 +332,7 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="scratch PostgreSQL database (recreated)")
     parser.add_argument("--worker", action="store_true", help="start a Celery worker too")
     parser.add_argument("--litellm", type=Path, help=f"the litellm command ({DEFAULT_LITELLM})")
+    parser.add_argument("--no-litellm", action="store_true", help="do not measure LiteLLM")
     parser.add_argument(
         "--no-two-web", action="store_true", help="skip req/s of 2 uvicorn web processes"
     )
@@ -368,6 +369,8 @@ def main() -> None:
     litellm = args.litellm or (DEFAULT_LITELLM if DEFAULT_LITELLM.exists() else None)
     if litellm is None and shutil.which("litellm"):
         litellm = Path(shutil.which("litellm") or "")
+    if args.no_litellm:
+        litellm = None
 
     stack = Stack()
     try:

@@ -96,7 +96,13 @@ def decision_log(payload: dict[str, Any]) -> None:
 
 def _enqueue(payload: dict[str, Any]) -> None:
     if record_decision.app.conf.task_always_eager:
-        record_decision.apply(args=[payload], throw=False)
+        # No broker (the embedded default): write it here. Running it as an eager Celery task
+        # would only add the task machinery's overhead (about as much as the INSERT) on the
+        # web process, with no retry to gain.
+        try:
+            decision_write(payload)
+        except Exception:
+            log.exception("could not write routing decision %s", payload["uid"])
         return
     try:
         record_decision.apply_async(args=[payload], retry=False)

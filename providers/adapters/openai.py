@@ -5,10 +5,10 @@ and `openai_compatible` (Ollama, vLLM, LM Studio, OpenRouter...: a required base
 text for `choices` because many such servers reject `response_format` json_schema; the
 caller parses the answer strictly).
 
-Streaming: the SDK sends the request (`with_streaming_response`: auth, headers, retries off,
-status errors raised as usual) and this module reads its raw server-sent events, taking the
-text, finish reason and usage out of each chunk's JSON without building the SDK's per-chunk
-objects. What that reading relies on:
+Requests go through the SDK's client (`AsyncOpenAI.post`, see `_post`: auth, headers, timeouts,
+pooling, status errors raised as usual); this module reads the raw answer — the JSON of a
+completion, or the server-sent events of a stream, taking text, finish reason and usage out of
+each chunk without building the SDK's objects. What reading a stream relies on:
 - A stream that ends without `data: [DONE]` simply stops; we finish with usage.
 - An event whose data is not a JSON object is a malformed chunk: the stream cannot be trusted
   from there on, so it is reported as `dropped_stream` (as the SDK's own reader would fail).
@@ -82,24 +82,24 @@ class OpenAIAdapter:
 
     async def complete(self, request: ChatRequest) -> Completion:
         try:
-            response = await self._client.chat.completions.create(**self._params(request))
+            response = await self._post(self._params(request), stream=False)
+            data = response.json()
         except Exception as exc:
             raise self._error(exc) from exc
-        if not response.choices:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices[0], dict):
             raise ProviderError("unavailable", "The provider returned no choices.")
-        choice = response.choices[0]
-        text = choice.message.content or ""
-        _raise_if_filtered(choice.finish_reason, getattr(choice.message, "refusal", None), text)
+        choice = choices[0]
+        message = choice.get("message") or {}
+        text = message.get("content") or ""
+        _raise_if_filtered(choice.get("finish_reason"), message.get("refusal"), text)
         if request.choices is not None and self.structured_choices:
             text = _parse_choice(text)
-        usage = response.usage
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         return Completion(
             text=text,
             usage=make_usage(
-                request,
-                text,
-                usage.prompt_tokens if usage else None,
-                usage.completion_tokens if usage else None,
+                request, text, usage.get("prompt_tokens"), usage.get("completion_tokens")
             ),
         )
 
@@ -109,20 +109,23 @@ class OpenAIAdapter:
                 yield event
             return
         params = self._params(request) | {"stream": True, "stream_options": {"include_usage": True}}
-        # The SDK makes the request (auth, headers, status errors) but its raw response is read
-        # here: the SDK would build a pydantic chunk object per token only for us to take one
-        # string out of it, which costs more than the rest of relaying the token.
-        manager = self._client.chat.completions.with_streaming_response.create(**params)
+        # Read raw (see _post): the SDK would build a pydantic chunk object per token only for
+        # us to take one string out of it.
         try:
-            response = await manager.__aenter__()
+            response = await self._post(params, stream=True)
         except Exception as exc:
             raise self._error(exc) from exc
         parts: list[str] = []
         input_tokens = output_tokens = None
+        done = False
         try:
-            async for data in _sse_data(response.iter_lines()):
-                if data.startswith("[DONE]"):
-                    break
+            async for data in _sse_data(response.aiter_lines()):
+                # After [DONE] the body is read to its end (nothing should follow): a response
+                # closed early takes its keep-alive connection with it, and the next call
+                # would pay for a new one.
+                done = done or data.startswith("[DONE]")
+                if done:
+                    continue
                 chunk = json.loads(data)
                 if not isinstance(chunk, dict):
                     raise json.JSONDecodeError("a chunk is not a JSON object", data, 0)
@@ -143,7 +146,7 @@ class OpenAIAdapter:
         except Exception as exc:
             raise self._error(exc, started=True, partial_text="".join(parts)) from exc
         finally:
-            await manager.__aexit__(None, None, None)
+            await response.aclose()
         yield make_usage(request, "".join(parts), input_tokens, output_tokens)
 
     async def list_models(self) -> list[str]:
@@ -179,6 +182,23 @@ class OpenAIAdapter:
             await client.close()
 
     # -- request --
+
+    async def _post(self, params: dict[str, Any], *, stream: bool) -> Any:
+        """POST /chat/completions through the SDK's client, the raw HTTP response back.
+
+        `AsyncOpenAI.post` (the SDK's documented way to call an endpoint with a hand-built
+        body) keeps everything the SDK does for a request — base URL, auth and headers,
+        timeouts, connection pooling, status errors raised as `APIStatusError` — and skips
+        what `chat.completions.create` adds on top: validating and transforming the params
+        against their TypedDicts and building pydantic objects of the answer, which on this
+        path cost more than a millisecond per call, more than the rest of routing."""
+        return await self._client.post(
+            "/chat/completions",
+            cast_to=_raw_response_class(),
+            body=params,
+            stream=stream,
+            stream_cls=None,
+        )
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": _messages(request)}
@@ -282,6 +302,14 @@ def _raise_if_filtered(finish_reason: str | None, refusal: str | None, partial_t
         raise ProviderError(
             "content_filter", f"The model refused: {refusal}", partial_text=partial_text
         )
+
+
+def _raw_response_class() -> type:
+    """The response class of the HTTP library this SDK version uses (httpx2, or httpx)."""
+    from openai import _base_client
+
+    library = getattr(_base_client, "httpx2", None) or _base_client.httpx  # type: ignore[attr-defined]
+    return library.Response
 
 
 async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
