@@ -207,7 +207,7 @@ async def burst(target: Target, concurrency: int, seconds: float) -> tuple[int, 
         # its backlog never slows down the next path's burst).
         limit = time.perf_counter() + 60
         while await logged(target) < logged_before + count and time.perf_counter() < limit:
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.02)
     return count, time.perf_counter() - started
 
 
