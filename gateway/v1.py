@@ -36,6 +36,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
+from django.db import close_old_connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -51,7 +52,7 @@ from providers.failover import ChainResult, Policy, run_chain
 from providers.selectors import catalog_list_enabled
 from routers.selectors import router_list_usable_by
 from routerweb import observability
-from routerweb.db import recycling_connections, run_db
+from routerweb.db import run_db
 
 logger = logging.getLogger(__name__)
 
@@ -522,6 +523,22 @@ class _LogsOnClose:
             super().close()  # type: ignore[misc]
 
 
+def _logged(call: _Call) -> None:
+    """Log one call on the logging thread, recycling its database connection only when the
+    queue runs dry (or after an error): with CONN_MAX_AGE 0 (the default) recycling means a
+    new connection, and opening one per decision would cost more than writing it, so under
+    load a run of queued decisions shares one connection."""
+    failed = True
+    try:
+        call.log()
+        failed = False
+    finally:
+        with _pending_lock:
+            idle = len(_pending) <= 1  # only this call's own future is left
+        if idle or failed:
+            close_old_connections()
+
+
 def _forget(future: Future[None]) -> None:
     with _pending_lock:
         _pending.discard(future)
@@ -623,7 +640,7 @@ class _Call:
         if self.finished is None:
             self.finished = time.perf_counter()
             self.finished_ns = time.time_ns()
-        future = _log_pool.submit(recycling_connections(self.log))
+        future = _log_pool.submit(_logged, self)
         with _pending_lock:
             _pending.add(future)
         future.add_done_callback(_forget)
