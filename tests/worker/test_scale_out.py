@@ -26,9 +26,10 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
 from accounts.tokens import api_token_create
-from chat.models import CatalogModel, Message, Provider
+from chat.models import Message
 from chat.services import thread_create, workspace_create
-from routers.models import RoutingDecision
+from decisions.models import RoutingDecision
+from providers.models import CatalogModel, Provider
 
 ROOT = Path(__file__).resolve().parents[2]
 
