@@ -123,7 +123,9 @@ def _minutes(delta: timedelta) -> int:
     return max(0, int(delta.total_seconds() // 60))
 
 
-def _classifier_note(verdict: ClassifierVerdict | None, offered: tuple[int, ...]) -> str:
+def _classifier_note(
+    verdict: ClassifierVerdict | None, offered: tuple[int, ...], router: CompiledRouter
+) -> str:
     """Why the classifier did not pick a rule, for the reason line ("" if it did)."""
     if verdict is None:
         return ""
@@ -132,7 +134,9 @@ def _classifier_note(verdict: ClassifierVerdict | None, offered: tuple[int, ...]
     if verdict.rule_id is None:
         return " (classifier said none)"
     if verdict.rule_id not in offered:
-        return f" (classifier named rule {verdict.rule_id}, which was not offered)"
+        named = router.rules_by_id.get(verdict.rule_id)
+        which = f"“{named.name}”" if named is not None else "a rule"
+        return f" (the classifier named {which}, which was not offered)"
     return ""
 
 
@@ -218,7 +222,7 @@ def decide(
     if features is None or features.inp is not inp:
         features = router.features(inp)
     offered = evaluation.offered
-    note = _classifier_note(classifier, offered)
+    note = _classifier_note(classifier, offered, router)
 
     source: Source = "rule"
     rule: CompiledRule | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from accounts.models import User
 from providers.models import CatalogModel
 from routers.models import Router, Rule, Visibility
@@ -80,6 +82,7 @@ def demo_router_ensure(*, owner: User) -> Router:
         primary_model=models["large"],
         classifier_model=models["small"],
         fallbacks=["demo/small"],
+        time_zone=settings.TIME_ZONE,
     )
     for position, spec in enumerate(DEMO_RULES):
         Rule.objects.create(

@@ -6,6 +6,7 @@ deployment shows up at start-up instead of as a silent default.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -73,6 +74,25 @@ def env_secret(name: str) -> str | None:
             ) from None
     value = os.environ.get(name)
     return value.strip() if value else None
+
+
+def system_time_zone() -> str:
+    """The machine's IANA zone name (TZ, /etc/localtime, /etc/timezone), or "UTC"."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(os.readlink("/etc/localtime").split("zoneinfo/", 1)[-1])
+    with contextlib.suppress(OSError), open("/etc/timezone", encoding="utf-8") as fh:
+        candidates.append(fh.read().strip())
+    from zoneinfo import ZoneInfo
+
+    for name in candidates:
+        if name and not name.startswith("/"):
+            try:
+                ZoneInfo(name)
+            except (ValueError, KeyError, OSError):
+                continue
+            return name
+    return "UTC"
 
 
 def env_time_zone(name: str, default: str) -> str:

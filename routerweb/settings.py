@@ -24,6 +24,7 @@ from routerweb.env import (
     env_secret,
     env_str,
     env_time_zone,
+    system_time_zone,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -160,7 +161,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 # The instance's time zone: dates and times on pages, and the zone new routers start with (their
 # time conditions and analytics days follow the router's own zone).
-TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
+# Unset, it is the machine's own zone (on a laptop, the user's; in a container, usually UTC).
+TIME_ZONE = env_time_zone("TIME_ZONE", system_time_zone())
 USE_I18N = True
 USE_TZ = True
 

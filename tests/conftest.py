@@ -10,6 +10,8 @@ import pytest
 from tests.fake_upstream.fixtures import fake_upstream, fake_upstream_server  # noqa: F401
 
 os.environ.setdefault("DEMO_CHUNK_DELAY", "0")
+# Tests speak of days and times in UTC, whatever the machine's own zone.
+os.environ.setdefault("TIME_ZONE", "UTC")
 
 
 @pytest.fixture(autouse=True)

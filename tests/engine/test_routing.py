@@ -211,6 +211,8 @@ def test_a_verdict_for_a_rule_that_was_not_offered_is_ignored() -> None:
     decision = decide(compiled, evaluation, classifier=verdict, inp=message())
     assert decision.rule_id == 1
     assert "which was not offered" in decision.reason
+    assert "rule 2" not in decision.reason  # named, never by its id
+    assert f"“{compiled.rules_by_id[2].name}”" in decision.reason
 
 
 def test_a_cached_verdict_is_marked_and_not_counted_as_a_call() -> None:

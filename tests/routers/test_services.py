@@ -186,3 +186,14 @@ def test_a_bad_instance_time_zone_stops_the_app_with_a_message(monkeypatch):
         env_time_zone("TIME_ZONE", "UTC")
     monkeypatch.setenv("TIME_ZONE", "America/New_York")
     assert env_time_zone("TIME_ZONE", "UTC") == "America/New_York"
+
+
+def test_the_machines_time_zone_is_the_default(monkeypatch):
+    from routerweb.env import system_time_zone
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    assert system_time_zone() == "Asia/Tokyo"
+    monkeypatch.setenv("TZ", ":Europe/Paris")
+    assert system_time_zone() == "Europe/Paris"
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert system_time_zone() != "Not/AZone"  # falls back to the machine's files, or UTC
