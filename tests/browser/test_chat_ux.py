@@ -248,3 +248,31 @@ def test_every_page_of_the_menu_fits_the_screen_without_console_errors(demo, ope
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {width}px"
     _shot(page, "last-page", width)
     assert problems == []
+
+
+def test_the_workspace_form_shows_only_the_list_its_mode_uses(demo, open_browser):
+    from playwright.sync_api import expect
+
+    from chat.models import Workspace
+
+    base, _ = demo
+    page, problems = open_browser(390)
+    _login(page, base)
+    page.goto(f"{base}/workspaces/new/")
+    # A router exists (the demo's), so Model Router is preselected and only its list shows.
+    expect(page.locator("input[name=mode][value=router]")).to_be_checked()
+    expect(page.locator("#id_router")).to_be_visible()
+    expect(page.locator("#id_model")).to_be_hidden()
+    page.check("input[name=mode][value=model]")
+    expect(page.locator("#id_model")).to_be_visible()
+    expect(page.locator("#id_router")).to_be_hidden()
+    page.select_option("#id_model", label="Demo Large (simulated) (demo/large)")
+    page.check("input[name=mode][value=router]")
+    page.fill("#id_name", "From the phone")
+    page.select_option("#id_router", index=1)
+    page.click("button:has-text('Save')")
+    page.wait_for_url(f"{base}/workspaces/*/")
+    workspace = Workspace.objects.get(name="From the phone")
+    # The model picked while "One model" was chosen was not sent: nothing to drop silently.
+    assert workspace.mode == "router" and workspace.router_id and workspace.model_id is None
+    assert problems == []
