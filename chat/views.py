@@ -49,7 +49,7 @@ from routers.selectors import (
     router_list_usable_by,
     router_unavailable_message,
 )
-from routerweb.http import HtmxHttpRequest
+from routerweb.http import HtmxHttpRequest, id_param
 
 
 def _router_choices(user):
@@ -396,9 +396,8 @@ def thread_model(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def route_preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Where the text being typed would go, from the calculated rules alone (no model call)."""
     workspace = workspace_get_for_user(user=request.user, pk=pk)
-    thread = None
-    if request.POST.get("thread"):
-        thread = thread_get_for_user(user=request.user, pk=int(request.POST["thread"]))
+    thread_pk = id_param(request.POST.get("thread"), "thread")
+    thread = None if thread_pk is None else thread_get_for_user(user=request.user, pk=thread_pk)
     preview = preview_route(
         user=request.user,
         workspace=workspace,
@@ -426,7 +425,7 @@ def workspace_members(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "Only the workspace's owner, managers and admins manage its members."
         )
     if request.method == "POST":
-        person = get_object_or_404(User, pk=request.POST.get("user"))
+        person = get_object_or_404(User, pk=id_param(request.POST.get("user"), "user"))
         try:
             if request.POST.get("action") == "remove":
                 people.workspace_member_remove(actor=request.user, workspace=workspace, user=person)

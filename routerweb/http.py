@@ -8,6 +8,9 @@ class only annotates them. Views marked `login_not_required` take a plain `HttpR
 
 from __future__ import annotations
 
+import re
+
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -17,3 +20,19 @@ from accounts.models import User
 class HtmxHttpRequest(HttpRequest):
     user: User
     htmx: HtmxDetails
+
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def id_param(value: str | None, name: str) -> int | None:
+    """A record id sent in a form or query string: None when absent, else a whole number.
+
+    Anything else ("abc", "1.5", a NUL byte, a number no id column can hold) is the client's
+    mistake: a 400 saying which parameter, never a ValueError that becomes a 500.
+    """
+    if value is None or value == "":
+        return None
+    if not _ID.fullmatch(value):
+        raise BadRequest(f"'{name}' must be a record id (a whole number).")
+    return int(value)
