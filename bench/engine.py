@@ -7,8 +7,18 @@ nothing is reused between decisions), timed with perf_counter_ns after a warm-up
 trivial 1-rule router is timed in the same run as a baseline, so the figures read as
 ratios on whatever machine runs this.
 
+Worst case for keywords (issue 11): 20 phrases as long as a keyword may be, whose first
+words all recur in a 100,000-character message built to almost match them ("w w w … w"),
+and a router holding as many keywords as a router may (engine/limits.py) on a
+100,000-character message made of their words, each against one regex scan of the same text.
+Keywords are RE2 patterns found in the same
+single linear-time pass as the regexes (engine/regexes.py), so this costs one scan
+of the text — before, each near-miss re-checked the phrase and this took seconds.
+
 Run: .venv/bin/python bench/engine.py [--iterations N]
-The last line is `engine median_us=<n> p99_us=<n>` for the 4,000-character message.
+The last lines are `worst_case_keywords median_ms=… first_ms=… at_caps_median_ms=…
+at_caps_first_ms=…` and
+`engine median_us=<n> p99_us=<n>` for the 4,000-character message.
 """
 
 from __future__ import annotations
@@ -33,6 +43,12 @@ from engine import (  # noqa: E402
     RuleSpec,
     compile_router,
     route,
+)
+from engine.limits import (  # noqa: E402
+    MAX_ITEM_CHARS,
+    MAX_KEYWORD_CHARS_PER_ROUTER,
+    MAX_KEYWORDS_PER_ROUTER,
+    MAX_LIST_ITEMS,
 )
 
 MODELS = {
@@ -187,6 +203,67 @@ def timings(router: CompiledRouter, batch: list[RouteInput], iterations: int) ->
     return samples
 
 
+def worst_case_router() -> CompiledRouter:
+    """20 keyword phrases of the longest allowed length, all starting with a common word."""
+    phrases = []
+    for i in range(20):
+        tail = f" x{i}"
+        phrases.append("w " * ((MAX_ITEM_CHARS - len(tail)) // 2) + tail.strip())
+    assert all(len(p) <= MAX_ITEM_CHARS for p in phrases)
+    return _one_rule_router([_cond("keywords", "contains_any", phrases)])
+
+
+def capped_router() -> CompiledRouter:
+    """Keywords up to the router-wide limits, from a vocabulary the message is made of."""
+    rng = random.Random(7)
+    vocab = ("w", "ww", "the", "a", "data", "b", "x")
+    per_keyword = MAX_KEYWORD_CHARS_PER_ROUTER // MAX_KEYWORDS_PER_ROUTER
+    keywords = []
+    for i in range(MAX_KEYWORDS_PER_ROUTER):
+        tail, words = f"z{i}", []
+        while len(" ".join([*words, tail])) < per_keyword - 2:
+            words.append(rng.choice(vocab))
+        keywords.append(" ".join([*words, tail]))
+    rules = [
+        _rule(n + 1, [_cond("keywords", "contains_any", keywords[start : start + MAX_LIST_ITEMS])])
+        for n, start in enumerate(range(0, len(keywords), MAX_LIST_ITEMS))
+    ]
+    spec = RouterSpec(4, "openai/gpt-4o", rules=tuple(rules), models=MODELS)
+    return compile_router(spec)
+
+
+def _one_rule_router(conditions: list[dict[str, object]]) -> CompiledRouter:
+    spec = RouterSpec(3, "openai/gpt-4o", rules=(_rule(1, conditions),), models=MODELS)
+    return compile_router(spec)
+
+
+def worst_cases(iterations: int) -> dict[str, tuple[float, float]]:
+    """(first, median) ms per 100,000-character message: the issue's 20 long phrases, a router
+    at the keyword limits on a message of its own words, and one regex scan of the same text.
+    The first scan of a freshly compiled router also builds RE2's automaton states, so it is
+    the one a new router version pays; later scans reuse them."""
+    now = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+    rng = random.Random(3)
+    repetitive = ("w " * 50_000)[:100_000]
+    vocab = ("w", "ww", "the", "a", "data", "b", "x")  # capped_router's words
+    mixed = " ".join(rng.choice(vocab) for _ in range(40_000))[:100_000]
+    cases = {
+        "20 long phrases": (worst_case_router(), repetitive),
+        "keywords at the caps": (capped_router(), mixed),
+        "one regex (baseline)": (_one_rule_router([_cond("regex", "matches", "zzz")]), mixed),
+    }
+    medians = {}
+    for name, (router, text) in cases.items():
+        samples = []
+        for _ in range(iterations):
+            started = perf_counter_ns()
+            decision = route(router, RouteInput(text, now=now))
+            samples.append((perf_counter_ns() - started) / 1e6)
+            assert decision.source == "primary"
+        medians[name] = (samples[0], statistics.median(samples))
+    return medians
+
+
 def p99(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100)[98]
 
@@ -219,6 +296,19 @@ def main() -> None:
             print(
                 f"{name:<28}{chars:>7}{median:>12.1f}{p99(samples):>10.1f}{median / base:>10.1f}×"
             )
+    worst = worst_cases(max(5, args.iterations // 1000))
+    base = worst["one regex (baseline)"][1]
+    print(f"{'100k-char message':<28}{'':>7}{'first ms':>12}{'median ms':>10}{'× regex':>11}")
+    for name, (first, median) in worst.items():
+        print(f"{name:<28}{'':>7}{first:>12.2f}{median:>10.2f}{median / base:>10.1f}×")
+    (first, median), (cap_first, cap_median) = (
+        worst["20 long phrases"],
+        worst["keywords at the caps"],
+    )
+    print(
+        f"worst_case_keywords median_ms={median:.2f} first_ms={first:.2f} "
+        f"at_caps_median_ms={cap_median:.2f} at_caps_first_ms={cap_first:.2f}"
+    )
     median, tail = results[("25 rules, none match", 4000)]
     print(f"engine median_us={median:.1f} p99_us={tail:.1f}")
 

@@ -16,7 +16,13 @@ classifier.py (prompt and answer parsing), tokens.py (token estimates).
 from __future__ import annotations
 
 from .classifier import build_classifier_prompt, classifier_verdict, parse_classifier_answer
-from .compile import CompiledRouter, compile_router, is_model_ref
+from .compile import (
+    CompiledRouter,
+    check_router_size,
+    check_rule_size,
+    compile_router,
+    is_model_ref,
+)
 from .conditions import validate_condition
 from .errors import ClassifierAnswerError, RuleError
 from .language import detect_language
@@ -58,6 +64,8 @@ __all__ = [
     "RuleVerdict",
     "StickyState",
     "build_classifier_prompt",
+    "check_router_size",
+    "check_rule_size",
     "classifier_verdict",
     "compile_router",
     "decide",

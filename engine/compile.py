@@ -14,7 +14,7 @@ and cheap (well under a millisecond for a typical router).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +22,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .conditions import CompiledCondition, compile_condition
 from .errors import RuleError
 from .features import Features
+from .limits import (
+    MAX_CONDITIONS_PER_RULE,
+    MAX_COOLDOWN_MINUTES,
+    MAX_KEYWORD_CHARS_PER_ROUTER,
+    MAX_KEYWORDS_PER_ROUTER,
+    MAX_REGEXES_PER_ROUTER,
+    MAX_RULES_PER_ROUTER,
+    pattern_counts,
+)
 from .regexes import Scanner
 from .semantic import check_unit_interval, validate_examples
 from .types import ModelInfo, RouteInput, RouterSpec, RuleKind, RuleSpec
@@ -120,6 +129,50 @@ def _check_ref(value: object, what: str, field: str, rule_id: int | None = None)
         )
 
 
+def check_router_size(rule_conditions: Sequence[Sequence[Mapping[str, Any]]]) -> None:
+    """Raise `RuleError` if a router with rules holding these conditions (one sequence per
+    rule, LLM rules' empty) is over the per-router limits (limits.py)."""
+    if len(rule_conditions) > MAX_RULES_PER_ROUTER:
+        raise RuleError(
+            f"A router holds at most {MAX_RULES_PER_ROUTER:,} rules "
+            f"(this one would have {len(rule_conditions):,})",
+            "rules",
+        )
+    keywords = chars = regexes = 0
+    for conditions in rule_conditions:
+        more_keywords, more_chars, more_regexes = pattern_counts(conditions)
+        keywords += more_keywords
+        chars += more_chars
+        regexes += more_regexes
+    if keywords > MAX_KEYWORDS_PER_ROUTER:
+        raise RuleError(
+            f"A router's rules hold at most {MAX_KEYWORDS_PER_ROUTER:,} keywords in all "
+            f"(this one would have {keywords:,})",
+            "conditions",
+        )
+    if chars > MAX_KEYWORD_CHARS_PER_ROUTER:
+        raise RuleError(
+            f"A router's keywords hold at most {MAX_KEYWORD_CHARS_PER_ROUTER:,} characters in "
+            f"all (this one would have {chars:,})",
+            "conditions",
+        )
+    if regexes > MAX_REGEXES_PER_ROUTER:
+        raise RuleError(
+            f"A router's rules hold at most {MAX_REGEXES_PER_ROUTER:,} regexes in all "
+            f"(this one would have {regexes:,})",
+            "conditions",
+        )
+
+
+def check_rule_size(conditions: Sequence[Any]) -> None:
+    if len(conditions) > MAX_CONDITIONS_PER_RULE:
+        raise RuleError(
+            f"A rule has at most {MAX_CONDITIONS_PER_RULE} conditions "
+            f"(this one has {len(conditions):,})",
+            "conditions",
+        )
+
+
 def _compile_rule(rule: RuleSpec) -> CompiledRule:
     where = f'Rule "{rule.name}"'
 
@@ -143,6 +196,10 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
     if rule.kind == "calculated":
         if not rule.conditions:
             raise fail("add at least one condition", "conditions")
+        try:
+            check_rule_size(rule.conditions)
+        except RuleError as exc:
+            raise fail(exc.message, exc.field) from None
         compiled = []
         for number, raw in enumerate(rule.conditions, start=1):
             try:
@@ -193,9 +250,12 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
     if (
         isinstance(spec.cooldown_minutes, bool)
         or not isinstance(spec.cooldown_minutes, int)
-        or (spec.cooldown_minutes < 0)
+        or not 0 <= spec.cooldown_minutes <= MAX_COOLDOWN_MINUTES
     ):
-        raise RuleError("Cool-down: enter a whole number of minutes ≥ 0", "cooldown_minutes")
+        raise RuleError(
+            f"Cool-down: enter a whole number of minutes from 0 to {MAX_COOLDOWN_MINUTES:,}",
+            "cooldown_minutes",
+        )
     try:
         zone = ZoneInfo(spec.time_zone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -204,6 +264,7 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
             "time_zone",
         ) from None
 
+    check_router_size([rule.conditions for rule in spec.rules])
     rules = tuple(_compile_rule(rule) for rule in spec.rules)
     by_id: dict[int, CompiledRule] = {}
     for rule in rules:
@@ -219,7 +280,7 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
         rules_by_id=by_id,
         zone=zone,
         scanner=Scanner(
-            dict.fromkeys(h for c in live for h in c.keyword_heads),
+            {k.key: k for c in live for k in c.keywords}.values(),
             dict.fromkeys(c.regex for c in live if c.regex is not None),
         ),
     )

@@ -24,11 +24,9 @@ from typing import Any, cast
 from .attachments import normalize_type_value
 from .errors import RuleError
 from .features import Features
+from .limits import MAX_COUNT, MAX_ITEM_CHARS, MAX_LIST_ITEMS
 from .properties import LANGUAGE_CODES, OPERATORS, PROPERTIES, WEEKDAYS, PropertyInfo
 from .regexes import REGEX_KEY, Keyword, compile_keyword, compile_user_regex
-
-MAX_LIST_ITEMS = 200
-MAX_ITEM_CHARS = 200
 
 Test = Callable[[Features], tuple[bool, Any]]
 Show = Callable[[Any, Features], str]
@@ -43,7 +41,7 @@ class CompiledCondition:
     test: Test
     show: Show
     # What the router's scanner must look for on behalf of this condition.
-    keyword_heads: tuple[str, ...] = ()
+    keywords: tuple[Keyword, ...] = ()
     regex: str | None = None
 
 
@@ -77,8 +75,8 @@ def _text(info: PropertyInfo, value: Any, noun: str) -> str:
 
 def _integer(info: PropertyInfo, value: Any) -> int:
     # bool is an int subclass; `True` as a length is a form bug, not a value.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RuleError(f"{info.label}: enter a whole number ≥ 0", "value")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise RuleError(f"{info.label}: enter a whole number from 0 to {MAX_COUNT:,}", "value")
     return value
 
 
@@ -278,14 +276,14 @@ def _show_attachments(_: Any, features: Features) -> str:
 
 
 def _keyword_test(operator: str, keywords: tuple[Keyword, ...]) -> tuple[Test, Show]:
-    # Each test first consults `hits` (one scan shared by the whole router) and only runs
-    # `occurs_in` for keywords whose first word is present at all.
+    # `hits` is one linear-time scan of the message shared by the whole router: a test
+    # only looks its keywords up, so its cost does not depend on the message at all.
     if operator == "contains_all":
 
         def test(f: Features) -> tuple[bool, Any]:
             hits = f.hits
             for kw in keywords:
-                if kw.key not in hits or not kw.occurs_in(f.folded):
+                if kw.key not in hits:
                     return False, kw.text
             return True, None
 
@@ -298,7 +296,7 @@ def _keyword_test(operator: str, keywords: tuple[Keyword, ...]) -> tuple[Test, S
         hits = f.hits
         if hits:
             for kw in keywords:
-                if kw.key in hits and kw.occurs_in(f.folded):
+                if kw.key in hits:
                     return kw.text
         return None
 
@@ -412,7 +410,7 @@ def compile_condition(raw: Mapping[str, Any]) -> CompiledCondition:
         test, show = _keyword_test(cond.operator, keywords)
         return CompiledCondition(
             cond.property, cond.operator, expected, summary, test, show,
-            keyword_heads=tuple(kw.head for kw in keywords),
+            keywords=keywords,
         )  # fmt: skip
     if kind == "regex":
         test, show = _regex_test(cond.operator, cond.value)

@@ -7,14 +7,14 @@ friends are Unicode.) RE2 rejects what it cannot run in linear time
 (backreferences, lookarounds); `compile_user_regex` turns its terse errors into messages a
 person editing a rule understands.
 
-Keywords are escaped literals, so stdlib `re` is safe for them. They are matched by
-locating the first word with `str.find` (C speed) and confirming the whole phrase and the
-word boundaries with a small anchored pattern, because a lookbehind-guarded regex search
-over a 4,000-character message costs ~50 µs in stdlib `re` (it has no literal fast path).
+Keywords and phrases are RE2 patterns too (escaped words, any whitespace between them,
+Unicode word boundaries at the edges), so every keyword of a router is found in the same
+linear-time pass as its regexes: no keyword list, however long its phrases, and no message,
+however repetitive, can make matching slower than one scan of the text.
 
 A `PatternBank` runs many patterns over a text in one RE2 pass (an `re2.Set`) and reports
-which of them occur. A router's `Scanner` puts all its regexes and the first words of all
-its keywords into such banks, so a message is scanned once (twice if it is not ASCII)
+which of them occur. A router's `Scanner` puts all its regexes and all its keywords
+into such banks, so a message is scanned once (twice if it is not ASCII)
 instead of once per condition; per-condition work then only happens for the few patterns
 present.
 """
@@ -28,8 +28,7 @@ from dataclasses import dataclass
 import re2
 
 from .errors import RuleError
-
-MAX_PATTERN_CHARS = 1000
+from .limits import MAX_PATTERN_CHARS, MAX_REGEX_PROGRAM_SIZE
 
 
 def _options() -> re2.Options:
@@ -85,11 +84,19 @@ def compile_user_regex(pattern: object) -> re2._Regexp:
             f"Regex: the pattern is longer than {MAX_PATTERN_CHARS:,} characters", "value"
         )
     try:
-        return re2.compile(pattern, _OPTIONS)
+        compiled = re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
         raw = exc.args[0] if exc.args else ""
         error = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         raise RuleError(f"Regex: {_explain(pattern, error)}", "value") from None
+    if compiled.programsize > MAX_REGEX_PROGRAM_SIZE:
+        raise RuleError(
+            f"Regex: the pattern is too complex ({compiled.programsize:,} steps; the limit is "
+            f"{MAX_REGEX_PROGRAM_SIZE:,}): use smaller repetition counts or fewer Unicode "
+            "classes like \\pL",
+            "value",
+        )
+    return compiled
 
 
 class PatternBank:
@@ -145,30 +152,35 @@ REGEX_KEY = "r:"
 class Scanner:
     """Everything a router's keyword and regex conditions need from one message.
 
-    `scan` returns keys: `"k:" + head` for each keyword first word present in the
-    case-folded message (a prefilter: `Keyword.occurs_in` confirms), and `"r:" + pattern`
-    for each regex that matches the message as written.
+    `scan` returns keys: a keyword's `key` when the keyword (whole phrase, word boundaries
+    included) occurs in the case-folded message, and `"r:" + pattern` for each regex that
+    matches the message as written. Keyword conditions then only look keys up in a set, so
+    the cost of a message is one linear-time pass, however many keywords, phrases or
+    repetitions the message and the router hold.
 
     Most messages are ASCII, and for ASCII text RE2's `(?i)` matches exactly what a
     search of the case-folded text would (the only case-fold orbits with non-ASCII
     members, k/K/K and s/S/ſ, fold to ASCII). So for them one pass over the text answers
-    both the keywords and the regexes. Other texts need Unicode case folding (ß → ss),
-    so their keywords are searched in the folded text in a second pass.
+    both the keywords and the regexes, with ASCII word boundaries. Other texts need
+    Unicode case folding (ß → ss) and Unicode word boundaries: their keywords are searched
+    in a second pass over `mark_words(folded text)`, where boundaries are explicit marks —
+    RE2's Unicode classes would make a router's automaton seconds to build.
     """
 
     __slots__ = ("_ascii", "_regexes", "_keywords")
 
-    def __init__(self, heads: Iterable[str], patterns: Iterable[str]) -> None:
-        keywords = {KEYWORD_KEY + head: re2.escape(head) for head in heads}
+    def __init__(self, keywords: Iterable[Keyword], patterns: Iterable[str]) -> None:
+        keywords = tuple(keywords)
         regexes = {REGEX_KEY + pattern: pattern for pattern in patterns}
-        self._ascii = PatternBank({**regexes, **{k: "(?i)" + p for k, p in keywords.items()}})
+        ascii_keywords = {k.key: k.ascii_pattern for k in keywords if k.ascii_pattern}
+        self._ascii = PatternBank({**regexes, **ascii_keywords})
         self._regexes = PatternBank(regexes)
-        self._keywords = PatternBank(keywords)
+        self._keywords = PatternBank({k.key: k.marked_pattern for k in keywords})
 
     def scan(self, text: str, folded: Callable[[], str]) -> frozenset[str]:
         if text.isascii():
             return self._ascii.present(text)
-        return self._regexes.present(text) | self._keywords.present(folded())
+        return self._regexes.present(text) | self._keywords.present(mark_words(folded()))
 
 
 def _is_word_char(char: str) -> bool:
@@ -185,39 +197,54 @@ def _needs_boundary(edge: str) -> bool:
     return _is_word_char(edge) and not _UNSPACED.match(edge)
 
 
+_MARK = "\x01"
+_WORD_EDGE = re.compile(r"\b")
+
+
+def mark_words(folded: str) -> str:
+    """Text with whitespace runs made one space and every word boundary (Unicode `\\b`)
+    made a mark, so that a keyword's boundaries are literal characters to look for.
+    A mark already in the text becomes another non-word character, so it cannot fake one."""
+    return _WORD_EDGE.sub(_MARK, " ".join(folded.replace(_MARK, "\x02").split()))
+
+
+# For ASCII text: RE2's ASCII `\W` is Python's `\w` complement there, and ASCII whitespace.
+_ASCII_SPACE = r"[\t-\r\x1c-\x20]+"
+
+
 @dataclass(frozen=True, slots=True)
 class Keyword:
-    """One keyword or phrase, ready to be found in case-folded text."""
+    """One keyword or phrase, as RE2 patterns: one for ASCII text, one for marked text."""
 
     text: str  # as the user wrote it (for display)
-    head: str  # case-folded first word: located with str.find
-    key: str  # the head's key in `Scanner.scan` results
-    rest: re.Pattern[str]  # the whole phrase plus the right boundary, anchored at a hit
-    left_boundary: bool
-
-    def occurs_in(self, folded: str) -> bool:
-        find, head, match = folded.find, self.head, self.rest.match
-        start = find(head)
-        while start != -1:
-            if (
-                not self.left_boundary or start == 0 or not _is_word_char(folded[start - 1])
-            ) and match(folded, start):
-                return True
-            start = find(head, start + 1)
-        return False
+    ascii_pattern: str | None  # None when the folded keyword is not ASCII: never in ASCII text
+    marked_pattern: str  # a literal in `mark_words(folded text)`
+    key: str  # its key in `Scanner.scan` results
 
 
 def compile_keyword(text: str) -> Keyword:
     words = text.casefold().split()
     if not words:
         raise RuleError("Keywords: remove the empty keyword", "value")
-    phrase = r"\s+".join(re.escape(word) for word in words)
-    if _needs_boundary(words[-1][-1]):
-        phrase += r"(?!\w)"
+    left, right = _needs_boundary(words[0][0]), _needs_boundary(words[-1][-1])
+    marked = mark_words(" ".join(words))
+    # Inner marks depend only on the keyword's own characters, so they are in the text too;
+    # an edge mark is wanted only where a word boundary is (not at an unspaced-script edge).
+    if not left:
+        marked = marked.removeprefix(_MARK)
+    if not right:
+        marked = marked.removesuffix(_MARK)
+    phrase = " ".join(words)
+    ascii_pattern = None
+    if phrase.isascii():
+        ascii_pattern = "(?i)" + _ASCII_SPACE.join(re2.escape(word) for word in words)
+        if left:
+            ascii_pattern = "(?i)(?:^|\\W)" + ascii_pattern[4:]
+        if right:
+            ascii_pattern += "(?:\\W|$)"
     return Keyword(
         text=text.strip(),
-        head=words[0],
-        key=KEYWORD_KEY + words[0],
-        rest=re.compile(phrase),
-        left_boundary=_needs_boundary(words[0][0]),
+        ascii_pattern=ascii_pattern,
+        marked_pattern=re2.escape(marked),
+        key=KEYWORD_KEY + marked,
     )
