@@ -38,8 +38,26 @@ _PLAIN_FIELDS = (
 _ID_FIELDS = ("router_id", "rule_id", "user_id", "workspace_id", "message_id")
 
 
+def storable(value: Any) -> Any:
+    """The value with every string made storable in any database: NUL (which PostgreSQL's
+    text and jsonb refuse) and lone surrogates (which are not UTF-8) become U+FFFD. A
+    decision quotes names and message text; no character in them may cost the record."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        if not value.isascii():
+            value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
 def decision_write(payload: dict[str, Any]) -> RoutingDecision:
     """Store one decision; a second call with the same uid returns the existing row."""
+    payload = storable(payload)
     values: dict[str, Any] = {
         key: payload[key] for key in _PLAIN_FIELDS if key in payload and payload[key] is not None
     }

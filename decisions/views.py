@@ -30,7 +30,7 @@ from governance.models import Budget, BudgetScope
 from governance.spend import BudgetSpec, budget_spend_rows
 from routers.models import Router
 from routers.selectors import router_can_edit, router_get_for_user
-from routerweb.http import HtmxHttpRequest
+from routerweb.http import HtmxHttpRequest, attachment
 
 PRESETS = (7, 30, 90, 365)
 
@@ -104,5 +104,5 @@ def router_analytics_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResp
     return StreamingHttpResponse(
         (writer.writerow(row) for row in rows),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": attachment(filename)},
     )

@@ -53,6 +53,7 @@ from providers.selectors import catalog_list_enabled
 from routers.selectors import router_list_usable_by
 from routerweb import observability
 from routerweb.db import run_db
+from routerweb.http import header_value
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +302,37 @@ def to_chat_request(body: ChatCompletionIn) -> ChatRequest:
     )
 
 
+MAX_BODY_DEPTH = 32  # a chat request nests ~6 levels; deeper only makes validators recurse
+_TOO_DEEP = f"The request body nests JSON more than {MAX_BODY_DEPTH} levels deep."
+
+
+def body_problem(data: Any) -> str | None:
+    """What is wrong with a parsed body at any depth, before pydantic recurses into it:
+    nesting, a NUL character (no stored text may hold one) or a lone surrogate ("\\ud800",
+    which no UTF-8 request to a provider can carry)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "The request contains a NUL character (\\u0000); remove it."
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return (
+                        "The request contains a lone surrogate (like \\ud800), which is not text."
+                    )
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_BODY_DEPTH:
+                return _TOO_DEEP
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                stack.append((key, depth))
+                stack.append((item, depth + 1))
+    return None
+
+
 def _parse(request: HttpRequest) -> ChatCompletionIn:
     try:
         raw = request.body
@@ -310,6 +342,11 @@ def _parse(request: HttpRequest) -> ChatCompletionIn:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "The request body is not valid JSON.") from None
+    except RecursionError:  # nested deeper than json.loads goes
+        raise ApiError(400, _TOO_DEEP, code="invalid_request_body") from None
+    problem = body_problem(data)
+    if problem:
+        raise ApiError(400, problem, code="invalid_request_body")
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     try:
@@ -330,9 +367,10 @@ def _models(result: ChainResult) -> str:
 
 
 def _headers(plan: plans.Plan, models: str) -> dict[str, str]:
+    # Names and refs come from the database: encoded, so no value can break the response.
     headers = {
-        "x-routerweb-model": models,
-        "x-routerweb-rule": plan.rule_name,
+        "x-routerweb-model": header_value(models),
+        "x-routerweb-rule": header_value(plan.rule_name),
         "x-routerweb-decision": plan.uid,
     }
     budget = plan.routing.get("budget")

@@ -9,7 +9,7 @@ edit it (`router_can_edit`) may change it. Domain errors become responses in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
@@ -17,6 +17,7 @@ from ninja import Body, Field, Router, Schema, Status
 from pydantic import model_validator
 
 from accounts.models import User
+from engine.limits import MAX_CONDITIONS_PER_RULE, MAX_COOLDOWN_MINUTES
 from routers import services
 from routers.models import Router as RouterRow
 from routers.models import Rule
@@ -85,7 +86,7 @@ class RouterIn(In):
     classifier_model: ModelRef | None = Field(None, max_length=300)
     fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
     sticky: bool = False
-    cooldown_minutes: int = Field(30, ge=0, le=525_600)
+    cooldown_minutes: int = Field(30, ge=0, le=MAX_COOLDOWN_MINUTES)
     time_zone: str = Field(
         "", max_length=64, description="IANA zone; empty: the instance's TIME_ZONE"
     )
@@ -108,7 +109,7 @@ class RouterPatch(In):
     classifier_model: ModelRef | None = Field(None, max_length=300)
     fallbacks: list[ModelRef] = Field(NOT_SENT, max_length=20)
     sticky: bool = Field(NOT_SENT)
-    cooldown_minutes: int = Field(NOT_SENT, ge=0, le=525_600)
+    cooldown_minutes: int = Field(NOT_SENT, ge=0, le=MAX_COOLDOWN_MINUTES)
     time_zone: str = Field(NOT_SENT, max_length=64)
     embedding_model: ModelRef = Field(NOT_SENT, max_length=300)
 
@@ -145,7 +146,7 @@ class RuleIn(In):
     kind: Literal["calculated", "llm", "semantic"]
     target_model: ModelRef = Field(max_length=300)
     match: Literal["all", "any"] = "all"
-    conditions: list[ConditionIn] = Field(default_factory=list, max_length=50)
+    conditions: list[ConditionIn] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = Field("", max_length=10_000)
     fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
     enabled: bool = True
@@ -165,7 +166,7 @@ class RulePatch(In):
     kind: Literal["calculated", "llm", "semantic"] = Field(NOT_SENT)
     target_model: ModelRef = Field(NOT_SENT, max_length=300)
     match: Literal["all", "any"] = Field(NOT_SENT)
-    conditions: list[ConditionIn] = Field(NOT_SENT, max_length=50)
+    conditions: list[ConditionIn] = Field(NOT_SENT, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = Field(NOT_SENT, max_length=10_000)
     fallbacks: list[ModelRef] = Field(NOT_SENT, max_length=20)
     examples: list[str] = Field(NOT_SENT, max_length=200)
@@ -194,7 +195,7 @@ class RouterDetailOut(RouterOut):
 
 
 class ReorderIn(In):
-    rule_ids: list[int] = Field(
+    rule_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         max_length=1000, description="Every rule id of the router, in the new order"
     )
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http import QueryDict
 
 from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
+from engine.limits import MAX_COOLDOWN_MINUTES, MAX_COUNT
 from engine.properties import LANGUAGE_CODES, WEEKDAYS
 from providers.failover import OVERRIDE_FIELDS
 from providers.selectors import catalog_list_enabled
@@ -26,7 +27,9 @@ from routers.models import MatchMode, RuleKind, Visibility
 
 DEFAULT_PROPERTY = "keywords"
 WEEKDAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
-_WHOLE_NUMBER = re.compile(r"\s*\d+\s*")
+# At most 15 digits: a longer number is over every limit anyway, and int() of a very long
+# digit string raises instead of converting.
+_WHOLE_NUMBER = re.compile(r"\s*\d{1,15}\s*")
 
 
 def model_choices(*, blank: str | None = None) -> list[Any]:
@@ -75,7 +78,9 @@ class RouterForm(forms.Form):
         required=False,
         label="Sticky: keep a rule's model for the conversation during the cool-down",
     )
-    cooldown_minutes = forms.IntegerField(min_value=0, initial=30, label="Cool-down (minutes)")
+    cooldown_minutes = forms.IntegerField(
+        min_value=0, max_value=MAX_COOLDOWN_MINUTES, initial=30, label="Cool-down (minutes)"
+    )
     time_zone = forms.CharField(
         max_length=64,
         initial="UTC",
@@ -441,12 +446,13 @@ class TestPanelForm(forms.Form):
     )
     has_image = forms.BooleanField(required=False, label="with an image")
     conversation_tokens = forms.IntegerField(
-        required=False, min_value=0, label="Conversation (tokens)",
+        required=False, min_value=0, max_value=MAX_COUNT, label="Conversation (tokens)",
         widget=forms.NumberInput(attrs={"placeholder": "computed"}),
     )  # fmt: skip
     turns = forms.IntegerField(
         required=False,
         min_value=1,
+        max_value=MAX_COUNT,
         label="Turns",
         widget=forms.NumberInput(attrs={"placeholder": "1"}),
     )

@@ -24,7 +24,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from engine import RuleError, is_model_ref, validate_condition
+from engine import RuleError, check_router_size, is_model_ref, validate_condition
+from engine.limits import (
+    MAX_CONDITIONS_PER_RULE,
+    MAX_COOLDOWN_MINUTES,
+    MAX_DESCRIPTION_CHARS,
+    MAX_FALLBACKS,
+    MAX_NAME_CHARS,
+    MAX_RULES_PER_ROUTER,
+)
 from engine.semantic import validate_examples
 
 # Kept equal to providers.local_embeddings.DEFAULT_EMBEDDING_MODEL (a test checks).
@@ -36,6 +44,14 @@ SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 # strict: a file saying "enabled": "no" is a mistake to report, not a truthy string to accept.
 _STRICT = ConfigDict(extra="forbid", strict=True)
+# One line, no control characters: names are shown on one line and sent in /v1 headers.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+# Deeper than any router file; json.loads and pydantic recurse, so depth is checked first.
+MAX_JSON_DEPTH = 32
+_Name = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN)
+_Description = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+_Refs: Any = Field(default_factory=list, max_length=MAX_FALLBACKS)
+_Ref = Field(max_length=300)
 
 
 class ConditionDoc(BaseModel):
@@ -49,14 +65,14 @@ class ConditionDoc(BaseModel):
 class RuleDoc(BaseModel):
     model_config = _STRICT
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = _Name
     enabled: bool = True
     kind: Literal["calculated", "llm", "semantic"]
     match: Literal["all", "any"] = "all"
-    conditions: list[ConditionDoc] = Field(default_factory=list)
-    description: str = ""
-    target_model: str
-    fallbacks: list[str] = Field(default_factory=list)
+    conditions: list[ConditionDoc] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
+    description: str = _Description
+    target_model: str = _Ref
+    fallbacks: list[str] = _Refs
     # Semantic rules: example utterances, cosine threshold 0–1, optional margin 0–1.
     examples: list[str] = Field(default_factory=list)
     threshold: float = Field(default=0.7, ge=0, le=1)
@@ -66,19 +82,19 @@ class RuleDoc(BaseModel):
 class RouterDoc(BaseModel):
     model_config = _STRICT
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = _Name
     # Optional, as in the form: without one the router's name gives it (see router_import).
     slug: str | None = Field(default=None, min_length=1, max_length=60, pattern=SLUG_PATTERN)
-    description: str = ""
+    description: str = _Description
     visibility: Literal["private", "shared"] = "private"
-    primary_model: str
-    classifier_model: str | None = None
-    fallbacks: list[str] = Field(default_factory=list)
+    primary_model: str = _Ref
+    classifier_model: str | None = Field(default=None, max_length=300)
+    fallbacks: list[str] = _Refs
     sticky: bool = False
-    cooldown_minutes: int = Field(default=30, ge=0)
-    time_zone: str = "UTC"
-    embedding_model: str = DEFAULT_EMBEDDING_MODEL
-    rules: list[RuleDoc] = Field(default_factory=list)
+    cooldown_minutes: int = Field(default=30, ge=0, le=MAX_COOLDOWN_MINUTES)
+    time_zone: str = Field(default="UTC", max_length=64)
+    embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, max_length=300)
+    rules: list[RuleDoc] = Field(default_factory=list, max_length=MAX_RULES_PER_ROUTER)
 
 
 class RouterFile(BaseModel):
@@ -141,17 +157,64 @@ def parse_text(text: str) -> dict[str, Any]:
     """Parse pasted or uploaded JSON; raise ImportProblems saying where it breaks."""
     if not text.strip():
         raise ImportProblems(["The file is empty: choose a .router.json file or paste its JSON."])
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ImportProblems(
+            [
+                f"The JSON is nested {depth:,} levels deep; a router file is at most {MAX_JSON_DEPTH}."
+            ]
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportProblems(
             [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
         ) from None
+    problem = text_problem(data)
+    if problem:
+        raise ImportProblems([problem])
     if not isinstance(data, dict):
         raise ImportProblems(
             [f'Expected a JSON object with "format": "{FORMAT}", found {type(data).__name__}']
         )
     return data
+
+
+_BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(text: str) -> int:
+    """How deeply the JSON text nests arrays and objects, without parsing it (json.loads
+    recurses, so a deep enough text raises RecursionError instead of a message)."""
+    depth = deepest = 0
+    for token in _BRACKETS_AND_STRINGS.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+def text_problem(data: Any) -> str | None:
+    """What no stored text may hold, found anywhere in parsed JSON: a NUL character
+    (PostgreSQL text cannot store it) or a lone surrogate (not encodable as UTF-8)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "The file contains a NUL character (\\u0000), which text may not hold."
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "The file contains a lone surrogate (like \\ud800), which is not text."
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
 
 
 def parse_document(data: Any) -> RouterFile:
@@ -172,6 +235,9 @@ def parse_document(data: Any) -> RouterFile:
                 f"version: this instance reads version {FORMAT_VERSION} files, found {json.dumps(data.get('version'))}"
             ]
         )
+    problem = text_problem(data)
+    if problem:
+        raise ImportProblems([problem])
     try:
         return RouterFile.model_validate(data)
     except PydanticValidationError as exc:
@@ -197,6 +263,10 @@ def engine_problems(router: RouterDoc) -> list[str]:
         problems.append(
             f"time_zone: '{router.time_zone}' is not an IANA time zone like Europe/Paris"
         )
+    try:
+        check_router_size([[c.model_dump() for c in rule.conditions] for rule in router.rules])
+    except RuleError as exc:
+        problems.append(f"rules: {exc.message}")
     for i, rule in enumerate(router.rules):
         where = f"rules[{i}]"
         if not rule.name.strip():

@@ -47,7 +47,7 @@ from routers.selectors import (
     rule_get_for_router,
 )
 from routers.semantic import example_flags_for, suggest_threshold_for
-from routerweb.http import HtmxHttpRequest
+from routerweb.http import HtmxHttpRequest, attachment
 
 DETAIL = "routers/detail.html"
 
@@ -230,7 +230,7 @@ def router_export(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         services.router_export(router=router),
         json_dumps_params={"indent": 2, "ensure_ascii": False},
     )
-    response["Content-Disposition"] = f'attachment; filename="{router.slug}.router.json"'
+    response["Content-Disposition"] = attachment(f"{router.slug}.router.json")
     return response
 
 

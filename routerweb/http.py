@@ -9,6 +9,7 @@ class only annotates them. Views marked `login_not_required` take a plain `HttpR
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest
@@ -36,3 +37,22 @@ def id_param(value: str | None, name: str) -> int | None:
     if not _ID.fullmatch(value):
         raise BadRequest(f"'{name}' must be a record id (a whole number).")
     return int(value)
+
+
+# Printable ASCII but "%": kept as is, so ordinary names read the same in a header.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def header_value(text: str) -> str:
+    """Any text as a valid HTTP header value: UTF-8, percent-encoded outside printable ASCII.
+
+    A line break would otherwise make Django refuse the whole response (after a model has
+    already answered), and other characters would be MIME-encoded or rejected; names come
+    from the database, where a row may predate any validation.
+    """
+    return quote(text, safe=_HEADER_SAFE)
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition value for a download named after user data (a slug, say)."""
+    return f'attachment; filename="{quote(filename, safe="-_.")}"'
