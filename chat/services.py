@@ -79,6 +79,12 @@ _BUSY = (MessageStatus.PENDING, MessageStatus.STREAMING)
 
 def _check_text(text: str) -> str:
     text = text.strip()
+    if "\x00" in text:
+        # Invisible in the composer, and PostgreSQL cannot store it: say so, keep the text.
+        raise ValidationError(
+            "This message contains a NUL character (\\u0000), usually from a pasted binary "
+            "file; remove it and send again."
+        )
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise ValidationError(
             f"This message is {len(text):,} characters; the limit is {settings.MAX_MESSAGE_CHARS:,}."
