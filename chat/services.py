@@ -20,6 +20,7 @@ from providers.adapters.base import (
     ChatMessage,
     ImagePart,
 )
+from providers.images import image_size_problem, images_problem
 from providers.models import CatalogModel
 from providers.selectors import catalog_get_by_ref
 
@@ -209,8 +210,18 @@ def _check_image(upload: UploadedFile) -> str:
 
     try:
         with Image.open(upload) as img:
+            # The header's size, before anything is decoded.
+            problem = image_size_problem(*img.size)
+            if problem:
+                raise ValidationError(f"The image {upload.name!r} {problem}.")
             img.verify()
             fmt = (img.format or "").lower()
+    except Image.DecompressionBombError:
+        # Pillow's own ceiling (twice its MAX_IMAGE_PIXELS), hit inside open() itself.
+        raise ValidationError(
+            f"The image {upload.name!r} declares more pixels than this server decodes; the "
+            f"limit is {settings.MAX_IMAGE_PIXELS / 1_000_000:g} million pixels."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError):
         raise ValidationError(
             f"{upload.name!r} is not an image we can read (PNG, JPEG, GIF or WebP)."
@@ -240,6 +251,9 @@ def message_post(
     text = _check_text(text)
     if not text and not images:
         raise ValidationError("Type a message first.")
+    problem = images_problem([upload.size or 0 for upload in images])
+    if problem:
+        raise ValidationError(problem)
     checked = [(upload, _check_image(upload)) for upload in images]
     with transaction.atomic():
         user_message = Message.objects.create(thread=thread, role="user", content=text)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import logging
 import threading
@@ -49,6 +50,7 @@ from gateway import plans
 from governance.limits import LimitHit, rate_check, stream_end, stream_start
 from providers.adapters.base import ALLOWED_IMAGE_TYPES, ChatMessage, ChatRequest, ImagePart
 from providers.failover import ChainResult, Policy, run_chain
+from providers.images import image_size_problem, images_problem
 from providers.selectors import catalog_list_enabled
 from routers.selectors import router_list_usable_by
 from routerweb import observability
@@ -241,7 +243,28 @@ def _image(url: str, param: str) -> ImagePart:
         raise ApiError(
             400, "The image data URL is not valid base64.", param=param, code="invalid_image_url"
         ) from None
+    problem = _pixels_problem(raw)
+    if problem:
+        raise ApiError(400, f"The image {problem}.", param=param, code="image_too_large")
     return ImagePart(mime_type=mime, data=raw)
+
+
+def _pixels_problem(raw: bytes) -> str | None:
+    """The declared size, from the header only (nothing is decoded here): a provider would
+    be asked to decode a "decompression bomb". What Pillow cannot identify is left to the
+    provider, as before."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            return image_size_problem(*img.size)
+    except Image.DecompressionBombError:
+        return (
+            "declares more pixels than this server accepts; the limit is "
+            f"{settings.MAX_IMAGE_PIXELS / 1_000_000:g} million pixels"
+        )
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
 
 
 def to_chat_request(body: ChatCompletionIn) -> ChatRequest:
@@ -267,6 +290,9 @@ def to_chat_request(body: ChatCompletionIn) -> ChatRequest:
                     images.append(
                         _image(part.image_url.url, f"messages[{i}].content[{j}].image_url")
                     )
+        problem = images_problem([len(image.data) for image in images])
+        if problem:
+            raise ApiError(400, problem, param=f"messages[{i}].content", code="too_many_images")
         text = "\n".join(texts)
         total += len(text)
         if message.role in ("system", "developer"):

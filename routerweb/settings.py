@@ -184,6 +184,11 @@ STORAGES = {
 # Limits on what users send (clear errors, nothing stored).
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 5 * 1024 * 1024, minimum=1)
+# Per message: how many images, their bytes together, and each one's width × height (read
+# from the header before decoding, so a small file declaring 20000×20000 is refused).
+MAX_IMAGES_PER_MESSAGE = env_int("MAX_IMAGES_PER_MESSAGE", 8, minimum=1)
+MAX_IMAGES_TOTAL_BYTES = env_int("MAX_IMAGES_TOTAL_BYTES", 20 * 1024 * 1024, minimum=1)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 1024 * 1024
 
 # Content Security Policy: only our own scripts and styles, nothing inline.
