@@ -24,6 +24,7 @@ from engine import (
     ClassifierAnswerError,
     ClassifierVerdict,
     Decision,
+    Evaluation,
     HistoryMessage,
     RouteInput,
     RuleError,
@@ -166,6 +167,23 @@ def _verdict_fields(verdict: ClassifierVerdict) -> dict:
     return fields
 
 
+# Above this many characters, a message's rules are evaluated in a worker thread instead of on
+# the event loop. Matching is one linear pass, but a 100,000-character message against a router
+# at its limits costs tens of milliseconds the first time (bench/engine.py), during which the
+# loop would serve no other request, health checks included; below it, the thread hop costs
+# more than the evaluation.
+EVALUATE_IN_THREAD_CHARS = 8_000
+
+
+async def aevaluate(
+    compiled: CompiledRouter, inp: RouteInput, *, semantic: SemanticInput | None = None
+) -> Evaluation:
+    """`evaluate`, off the event loop when the message is long enough to be slow."""
+    if len(inp.text) > EVALUATE_IN_THREAD_CHARS:
+        return await asyncio.to_thread(evaluate, compiled, inp, semantic=semantic)
+    return evaluate(compiled, inp, semantic=semantic)
+
+
 async def aroute(
     compiled: CompiledRouter,
     inp: RouteInput,
@@ -177,7 +195,7 @@ async def aroute(
 ) -> Decision:
     """`restriction` (a policy's approved models) binds the classifier too: a message that
     may not go to a model is not classified by it either (`inp` is already masked)."""
-    evaluation = evaluate(compiled, inp)
+    evaluation = await aevaluate(compiled, inp)
     if evaluation.needs_embedding:
         # A run of semantic rules was reached: embed the message (once), evaluate again.
         if embedder is None:
@@ -197,7 +215,7 @@ async def aroute(
             )
         else:
             semantic = await embedder(compiled, inp)
-        evaluation = evaluate(compiled, inp, semantic=semantic)
+        evaluation = await aevaluate(compiled, inp, semantic=semantic)
     verdict: ClassifierVerdict | None = None
     if evaluation.needs_classifier:
         prompt = build_classifier_prompt(compiled, evaluation, inp)
