@@ -108,7 +108,7 @@ def test_a_nul_character_anywhere_is_a_400(post, fake_upstream, raw):
 
 @pytest.mark.parametrize(
     "name",
-    ["Code\r\nX-Evil: 1", "Code\nsecond line", "Código ✓ 100%", "tab\there\x00nul"],
+    ["Code\r\nX-Evil: 1", "Code\nsecond line", "Código ✓ 100%", "tab\there\x7fdel"],
 )
 def test_any_stored_rule_name_is_sent_safely_and_the_decision_logged(
     post, fake_upstream, fake_router, name
@@ -123,7 +123,7 @@ def test_any_stored_rule_name_is_sent_safely_and_the_decision_logged(
     assert "x-evil" not in response.headers
     decision = wait_for(lambda: RoutingDecision.objects.first())
     assert decision is not None and decision.succeeded
-    assert decision.rule_name == name.replace("\x00", "\ufffd")
+    assert decision.rule_name == name
 
 
 def test_a_streamed_answer_gets_the_same_safe_header(post, fake_upstream, fake_router):
