@@ -62,6 +62,9 @@ logger = logging.getLogger(__name__)
 # --- request schema (what OpenAI clients send; unknown fields are accepted and ignored) -----
 
 
+MAX_OUTPUT_TOKENS = 1_000_000
+
+
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -99,8 +102,9 @@ class ChatCompletionIn(_Open):
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    # No model writes a million tokens; a larger number is a mistake (or a probe), not a wish.
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
     n: int | None = Field(default=None, ge=1, le=1)
     tools: list[Any] | None = None
 

@@ -4,7 +4,8 @@ PostgreSQL's text cannot hold U+0000, so a NUL that reached a query or a row (a 
 a thread title, a condition's keyword) was a 500 there and silently fine on SQLite. Nobody
 types one: it comes from a pasted binary file or a crafted request. Django's form fields
 already refuse it; many inputs are read without a form, so it is refused once, here, for
-the query string, the path and form bodies (the JSON API and /v1 check their JSON bodies).
+the query string, the path and form bodies (the JSON API and /v1 check their JSON bodies);
+the JSON API gets its refusal as JSON.
 The text stays in the page: an htmx request gets a 422 whose message is shown in the page's
 `#request-errors` region, a plain request a 400 page saying what to fix.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.html import escape
@@ -40,6 +41,8 @@ def has_nul(request: HttpRequest) -> bool:
 
 
 def _refusal(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": MESSAGE}, status=400)
     body = f'<p class="error" role="alert">{escape(MESSAGE)}</p>'
     if request.headers.get("HX-Request") == "true":
         response = HttpResponse(body, status=422)

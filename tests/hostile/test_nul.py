@@ -120,3 +120,11 @@ def test_the_decision_writer_never_drops_a_decision_for_a_nul_or_a_surrogate(own
 def test_storable_leaves_ordinary_values_alone():
     value = {"a": ["b", 1, None, 2.5, {"c": "é ✓"}]}
     assert storable(value) == value
+
+
+def test_nul_in_a_json_api_query_is_a_json_400(client, token_for, owner):
+    response = client.get(
+        "/api/decisions", {"model": "demo/\x00"}, HTTP_AUTHORIZATION=f"Bearer {token_for(owner)}"
+    )
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["detail"]

@@ -133,3 +133,12 @@ def test_a_streamed_answer_gets_the_same_safe_header(post, fake_upstream, fake_r
     assert response.headers["x-routerweb-rule"] == "a%0D%0Ab"
     assert "data: [DONE]" in response.text
     assert wait_for(lambda: RoutingDecision.objects.exists())
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+@pytest.mark.parametrize("value", [10**30, 1_000_001, 0])
+def test_output_token_limits_are_bounded(post, fake_upstream, field, value):
+    response = post(json.dumps(body("hi", **{field: value})).encode())
+    assert response.status_code == 400
+    assert error_of(response)["param"] == field
+    assert fake_upstream.requests == []
