@@ -48,6 +48,9 @@ _STRICT = ConfigDict(extra="forbid", strict=True)
 NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
 # Deeper than any router file; json.loads and pydantic recurse, so depth is checked first.
 MAX_JSON_DEPTH = 32
+_TOO_DEEP = (
+    f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep; a router file is far shallower."
+)
 _Name = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN)
 _Description = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
 _Refs: Any = Field(default_factory=list, max_length=MAX_FALLBACKS)
@@ -157,19 +160,14 @@ def parse_text(text: str) -> dict[str, Any]:
     """Parse pasted or uploaded JSON; raise ImportProblems saying where it breaks."""
     if not text.strip():
         raise ImportProblems(["The file is empty: choose a .router.json file or paste its JSON."])
-    depth = json_depth(text)
-    if depth > MAX_JSON_DEPTH:
-        raise ImportProblems(
-            [
-                f"The JSON is nested {depth:,} levels deep; a router file is at most {MAX_JSON_DEPTH}."
-            ]
-        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportProblems(
             [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
         ) from None
+    except RecursionError:  # deeper than json.loads goes
+        raise ImportProblems([_TOO_DEEP]) from None
     problem = text_problem(data)
     if problem:
         raise ImportProblems([problem])
@@ -180,28 +178,15 @@ def parse_text(text: str) -> dict[str, Any]:
     return data
 
 
-_BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def json_depth(text: str) -> int:
-    """How deeply the JSON text nests arrays and objects, without parsing it (json.loads
-    recurses, so a deep enough text raises RecursionError instead of a message)."""
-    depth = deepest = 0
-    for token in _BRACKETS_AND_STRINGS.findall(text):
-        if token in ("[", "{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token in ("]", "}"):
-            depth -= 1
-    return deepest
-
-
 def text_problem(data: Any) -> str | None:
-    """What no stored text may hold, found anywhere in parsed JSON: a NUL character
-    (PostgreSQL text cannot store it) or a lone surrogate (not encodable as UTF-8)."""
-    stack = [data]
+    """What a parsed file may not hold, found without recursion (pydantic and the engine
+    recurse): nesting deeper than any router file, a NUL character (PostgreSQL text cannot
+    store it) or a lone surrogate (not encodable as UTF-8)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)) and depth >= MAX_JSON_DEPTH:
+            return _TOO_DEEP
         if isinstance(value, str):
             if "\x00" in value:
                 return "The file contains a NUL character (\\u0000), which text may not hold."
@@ -210,10 +195,10 @@ def text_problem(data: Any) -> str | None:
             except UnicodeEncodeError:
                 return "The file contains a lone surrogate (like \\ud800), which is not text."
         elif isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
+            stack.extend((key, depth + 1) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
-            stack.extend(value)
+            stack.extend((item, depth + 1) for item in value)
     return None
 
 
