@@ -8,6 +8,7 @@ so every web process agrees on it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging

@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chat.models import Attachment, Message
-from routers.models import RoutingDecision
+from decisions.models import RoutingDecision
 
 
 def png_header(width: int, height: int) -> bytes:

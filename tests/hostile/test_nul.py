@@ -8,10 +8,11 @@ from __future__ import annotations
 import pytest
 
 from chat.models import Message, Thread
-from decisions.log import decision_write, new_payload, storable
+from decisions.log import new_payload
+from decisions.models import RoutingDecision
+from decisions.services import decision_write, storable
 from engine import RuleError, validate_condition
 from routers import services
-from routers.models import RoutingDecision
 
 
 @pytest.fixture

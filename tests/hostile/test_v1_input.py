@@ -9,7 +9,8 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from routers.models import RoutingDecision, Rule
+from decisions.models import RoutingDecision
+from routers.models import Rule
 from tests.api.conftest import wait_for
 
 
