@@ -220,6 +220,22 @@ class Keyword:
     ascii_pattern: str | None  # None when the folded keyword is not ASCII: never in ASCII text
     marked_pattern: str  # a literal in `mark_words(folded text)`
     key: str  # its key in `Scanner.scan` results
+    # Where it occurs, for callers that need positions (policies mask what they find):
+    # locate the first word with str.find, confirm the phrase and boundaries at each hit.
+    head: str  # case-folded first word
+    rest: re.Pattern[str]  # the whole phrase plus the right boundary, anchored at a hit
+    left_boundary: bool
+
+    def occurs_in(self, folded: str) -> bool:
+        find, head, match = folded.find, self.head, self.rest.match
+        start = find(head)
+        while start != -1:
+            if (
+                not self.left_boundary or start == 0 or not _is_word_char(folded[start - 1])
+            ) and match(folded, start):
+                return True
+            start = find(head, start + 1)
+        return False
 
 
 def compile_keyword(text: str) -> Keyword:
@@ -242,9 +258,15 @@ def compile_keyword(text: str) -> Keyword:
             ascii_pattern = "(?i)(?:^|\\W)" + ascii_pattern[4:]
         if right:
             ascii_pattern += "(?:\\W|$)"
+    rest = r"\s+".join(re.escape(word) for word in words)
+    if right:
+        rest += r"(?!\w)"
     return Keyword(
         text=text.strip(),
         ascii_pattern=ascii_pattern,
         marked_pattern=re2.escape(marked),
         key=KEYWORD_KEY + marked,
+        head=words[0],
+        rest=re.compile(rest),
+        left_boundary=left,
     )
