@@ -1,14 +1,22 @@
-"""The composer's live route preview: calculated rules only, never a model call."""
+"""The composer's live route preview: what sending would do, short of the classifier call.
+
+The same checks (router access, a pin held to the enabled catalog), the same input (the
+thread's history as the answer will see it, the attachments' types, user and workspace) and
+the same stickiness as the answer (chat/answering.py); only LLM-classified rules are left
+undecided (listed as pending), since judging them costs a model call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
 
 from chat.selectors import thread_pin_problem
+from chat.services import thread_history
 from engine import RuleError, decide, evaluate
 from providers.selectors import catalog_list_enabled
 from routers.compiling import compiled_router_for
-from routers.routing import history_for_engine, route_input_for_test
+from routers.routing import asticky_get, route_input_for
 from routers.selectors import router_can_use, router_unavailable_message
 
 
@@ -22,7 +30,9 @@ class Preview:
     note: str = ""
 
 
-def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Preview:
+def preview_route(
+    *, user, workspace, thread, text: str, attachment_types: tuple[str, ...] = ()
+) -> Preview:
     enabled = {m.ref: m.display_name for m in catalog_list_enabled()}
     if thread is not None and thread.override_model is not None:
         m = thread.override_model
@@ -42,23 +52,28 @@ def preview_route(*, user, workspace, thread, text: str, has_image: bool) -> Pre
     try:
         compiled = compiled_router_for(router)
     except RuleError as exc:
-        return Preview(note=f"router is invalid: {exc.message}")
-    inp = route_input_for_test(
-        router=router,
-        text=text,
-        has_image=has_image,
-        user=user,
-        workspace=workspace.name,
-        workspace_tags=tuple(workspace.tags or ()),
-    )
-    if thread is not None:
-        history = list(
-            thread.messages.filter(role__in=["user", "assistant"]).prefetch_related("attachments")
+        # As the answer does: an invalid router falls back to its primary model.
+        primary = router.primary_model
+        return Preview(
+            model=primary.ref,
+            model_name=primary.display_name,
+            source="primary",
+            note=f"router is invalid ({exc.message}); the primary model answers",
         )
-
-        inp = replace(inp, history=history_for_engine(history))
+    inp = route_input_for(
+        user=user,
+        workspace=workspace,
+        text=text,
+        earlier=thread_history(thread_id=thread.pk) if thread is not None else [],
+        attachment_types=attachment_types,
+    )
+    sticky = (
+        async_to_sync(asticky_get)(router, f"thread:{thread.pk}")
+        if router.sticky and thread is not None
+        else None
+    )
     evaluation = evaluate(compiled, inp)
-    decision = decide(compiled, evaluation, classifier=None, inp=inp)
+    decision = decide(compiled, evaluation, classifier=None, sticky=sticky, inp=inp)
     names = {r.id: r.name for r in compiled.rules}
     pending = tuple(names[i] for i in evaluation.offered)
     return Preview(

@@ -272,11 +272,17 @@ def message_post(
 
 def history_for(assistant: Message) -> list[Message]:
     """Messages before `assistant` that the model should see (failed answers left out)."""
+    return thread_history(thread_id=assistant.thread_id, before=assistant.id)
+
+
+def thread_history(*, thread_id: int, before: int | None = None) -> list[Message]:
+    """The thread's conversation as models and routing see it: user and assistant messages
+    (failed and pending answers left out), oldest first, before message id `before` if given."""
+    messages = Message.objects.filter(thread_id=thread_id, role__in=["user", "assistant"])
+    if before is not None:
+        messages = messages.filter(id__lt=before)
     return list(
-        Message.objects.filter(
-            thread_id=assistant.thread_id, id__lt=assistant.id, role__in=["user", "assistant"]
-        )
-        .exclude(role="assistant", status__in=[MessageStatus.ERROR, MessageStatus.PENDING])
+        messages.exclude(role="assistant", status__in=[MessageStatus.ERROR, MessageStatus.PENDING])
         .prefetch_related("attachments")
         .order_by("created_at", "id")
     )

@@ -403,7 +403,10 @@ def route_preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         workspace=workspace,
         thread=thread,
         text=request.POST.get("text", ""),
-        has_image=bool(request.FILES.getlist("images")),
+        attachment_types=tuple(
+            upload.content_type or services.guess_mime(upload.name or "")
+            for upload in request.FILES.getlist("images")
+        ),
     )
     return render(
         request,

@@ -391,21 +391,32 @@ async def asticky_set(router: Router, thread_key: str, *, rule_id: int, model_re
         log.warning("sticky cache unavailable", exc_info=True)
 
 
-def route_input_for_chat(*, thread, history) -> RouteInput:
-    """The RouteInput for the newest user message of a thread (the last of `history`)."""
-    last = history[-1] if history else None
-    earlier = history[:-1] if history else []
-    attachments = list(last.attachments.all()) if last is not None else []
-    user = thread.owner
-    workspace = thread.workspace
+def route_input_for(
+    *, user, workspace, text: str, earlier, attachment_types: tuple[str, ...] = ()
+) -> RouteInput:
+    """The RouteInput of a message in a workspace: one builder for the chat's answer and the
+    composer's preview, so both see the same history, attachments, time, user and workspace.
+    `earlier` are the thread's messages before it (chat rows, oldest first)."""
     return RouteInput(
-        text=last.content if last is not None else "",
+        text=text,
         now=timezone.now(),
         history=history_for_engine(earlier),
-        has_image=any(a.is_image for a in attachments),
-        attachment_types=tuple(a.mime_type for a in attachments),
+        has_image=any(t.startswith("image/") for t in attachment_types),
+        attachment_types=attachment_types,
         user=user.username,
         groups=tuple(user.groups.values_list("name", flat=True)),
         workspace=workspace.name,
         workspace_tags=tuple(workspace.tags or ()),
+    )
+
+
+def route_input_for_chat(*, thread, history) -> RouteInput:
+    """The RouteInput for the newest user message of a thread (the last of `history`)."""
+    last = history[-1] if history else None
+    return route_input_for(
+        user=thread.owner,
+        workspace=thread.workspace,
+        text=last.content if last is not None else "",
+        earlier=history[:-1] if history else [],
+        attachment_types=tuple(a.mime_type for a in last.attachments.all()) if last else (),
     )

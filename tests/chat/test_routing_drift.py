@@ -13,7 +13,7 @@ from chat.preview import preview_route
 from decisions.models import RoutingDecision
 from routers import services
 from routers.demo import demo_router_ensure
-from routers.models import Rule, Visibility
+from routers.models import Router, Rule, Visibility
 from tests.chat.test_routed_chat import send
 
 UNAVAILABLE = "is no longer available to you: its owner made it private"
@@ -73,7 +73,6 @@ def test_the_pages_of_a_router_made_private_show_what_to_do_and_no_rule(
         workspace=teammate_thread.workspace,
         thread=teammate_thread,
         text="My python function throws a stack trace",
-        has_image=False,
     )
     assert UNAVAILABLE in preview.note and preview.model == "" and preview.rule_name == ""
 
@@ -107,9 +106,7 @@ def test_a_pin_to_a_model_disabled_since_is_refused_like_a_per_message_pick(
     assert assistant.status == MessageStatus.ERROR
     assert "pinned to demo/small, which is not enabled any more" in assistant.error
     assert "/model auto" in assistant.error
-    preview = preview_route(
-        user=owner, workspace=thread.workspace, thread=thread, text="Hello", has_image=False
-    )
+    preview = preview_route(user=owner, workspace=thread.workspace, thread=thread, text="Hello")
     assert preview.note == assistant.error and preview.model == ""
 
 
@@ -130,3 +127,54 @@ def test_an_invalid_router_answers_with_its_primary_and_logs_the_decision_as_v1_
     decision = RoutingDecision.objects.get(message_id=assistant.pk)
     assert decision.router_id == shared_router.pk
     assert decision.reason.startswith("Router is invalid")
+
+
+@pytest.fixture
+def sticky_thread(owner, demo_catalog):
+    router = Router.objects.create(
+        name="Sticky",
+        slug="sticky",
+        owner=owner,
+        primary_model=demo_catalog["large"],
+        sticky=True,
+        cooldown_minutes=30,
+    )
+    Rule.objects.create(
+        router=router,
+        name="Code",
+        position=1,
+        conditions=[{"property": "keywords", "operator": "contains_any", "value": ["python"]}],
+        target_model=demo_catalog["coder"],
+    )
+    workspace = Workspace.objects.create(name="Sticky", owner=owner, mode="router", router=router)
+    workspace.members.add(owner)
+    return Thread.objects.create(workspace=workspace, owner=owner)
+
+
+def test_the_preview_names_the_sticky_model_that_then_answers(client_for, owner, sticky_thread):
+    client = client_for(owner)
+    first, _ = send(client, sticky_thread, "Why does my python loop never end?")
+    assert first.model_ref == "demo/coder"
+
+    follow_up = "And what about the weather today?"
+    preview = preview_route(
+        user=owner, workspace=sticky_thread.workspace, thread=sticky_thread, text=follow_up
+    )
+    answer, _ = send(client, sticky_thread, follow_up)
+    assert (preview.model, preview.source) == ("demo/coder", "sticky")
+    assert (answer.model_ref, answer.routing["source"]) == (preview.model, preview.source)
+
+
+def test_the_preview_of_an_invalid_router_names_the_primary_model_that_answers(
+    client_for, owner, shared_router, teammate_thread
+):
+    Rule.objects.filter(router=shared_router).update(
+        conditions=[{"property": "no_such_property", "operator": "eq", "value": 1}]
+    )
+    shared_router.version += 1
+    shared_router.save(update_fields=["version"])
+    thread = Thread.objects.create(workspace=teammate_thread.workspace, owner=owner)
+    preview = preview_route(user=owner, workspace=thread.workspace, thread=thread, text="Hi")
+    answer, _ = send(client_for(owner), thread, "Hi")
+    assert preview.model == answer.model_ref == shared_router.primary_model.ref
+    assert "router is invalid" in preview.note
