@@ -156,7 +156,7 @@ def test_a_refusing_policy_answers_400_in_openais_shape_and_calls_no_model(
 def test_an_unapproved_embedding_model_never_sees_the_card(
     client, owner, fake_models, fake_upstream
 ):
-    from chat.models import CatalogModel
+    from providers.models import CatalogModel
     from routers import services
     from routers.semantic import clear_caches
 
