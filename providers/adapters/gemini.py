@@ -15,6 +15,7 @@ SDK behaviour this adapter relies on (google-genai 3.x, checked in `google/genai
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from functools import cached_property
 from typing import Any
@@ -174,7 +175,9 @@ class GeminiAdapter:
             return exc
         if isinstance(exc, errors.APIError):
             return _api_error(exc, partial_text)
-        if isinstance(exc, errors.UnknownApiResponseError):
+        # The SDK parses a non-streamed body with json.loads itself: a truncated or corrupt
+        # body escapes as a bare JSONDecodeError (a stream's bad chunk arrives wrapped).
+        if isinstance(exc, errors.UnknownApiResponseError | json.JSONDecodeError):
             return malformed_chunk_error(exc, partial_text=partial_text)
         mapped = transport_error(exc, started=started, partial_text=partial_text)
         if mapped is not None:

@@ -283,3 +283,16 @@ async def test_a_refused_connection_is_unavailable(kind, make_adapter, fake_upst
         await make_adapter(kind, base_url=base_url).complete(HELLO)
 
     assert error.value.kind == "unavailable"
+
+
+async def test_a_corrupt_non_streamed_body_is_a_retryable_provider_error(
+    kind, make_adapter, fake_upstream
+):
+    # Not a bare JSONDecodeError escaping the adapter (that would be a 500 on /v1).
+    fake_upstream.script(malformed_chunk_at=2)
+
+    with pytest.raises(ProviderError) as caught:
+        await make_adapter(kind).complete(HELLO)
+
+    assert caught.value.kind == "dropped_stream" and caught.value.retryable
+    assert "malformed" in caught.value.message
