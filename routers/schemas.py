@@ -97,6 +97,8 @@ class RouterDoc(BaseModel):
     cooldown_minutes: int = Field(default=30, ge=0, le=MAX_COOLDOWN_MINUTES)
     time_zone: str = Field(default="UTC", max_length=64)
     embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, max_length=300)
+    # Overrides of the failure policy (providers.failover.OVERRIDE_FIELDS), checked on import.
+    failover_policy: dict[str, Any] = Field(default_factory=dict, max_length=20)
     rules: list[RuleDoc] = Field(default_factory=list, max_length=MAX_RULES_PER_ROUTER)
 
 

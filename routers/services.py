@@ -653,6 +653,8 @@ def router_export(*, router: Router) -> dict[str, Any]:
                 if router.embedding_model != DEFAULT_EMBEDDING_MODEL
                 else {}
             ),
+            # Likewise only when the router overrides the failure policy.
+            **({"failover_policy": dict(router.failover_policy)} if router.failover_policy else {}),
             "rules": [
                 {
                     "name": rule.name,
@@ -726,6 +728,8 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
         targets.append(known(rule.target_model, f"rules[{i}].target_model"))
         for j, ref in enumerate(rule.fallbacks):
             known(ref, f"rules[{i}].fallbacks[{j}]")
+    policy, policy_problems = clean_overrides(spec.failover_policy)
+    problems += [f"failover_policy.{key}: {message}" for key, message in policy_problems.items()]
     if problems:
         raise ValidationError([for_people(p, data) for p in problems])
 
@@ -751,6 +755,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             cooldown_minutes=spec.cooldown_minutes,
             time_zone=spec.time_zone,
             embedding_model=spec.embedding_model,
+            failover_policy=policy,
         )
         Rule.objects.bulk_create(
             Rule(

@@ -191,3 +191,31 @@ def test_a_file_without_a_slug_gets_one_from_the_name(owner, demo_catalog):
     first = services.router_import(owner=owner, data=copy.deepcopy(data))
     second = services.router_import(owner=owner, data=data)
     assert (first.slug, second.slug) == ("support-desk", "support-desk-2")
+
+
+def test_a_routers_failure_policy_travels_with_its_export(private_router, teammate):
+    services.router_set_failover_policy(
+        router=private_router, overrides={"stall_timeout": 45, "continue_cut_answers": False}
+    )
+
+    exported = services.router_export(router=private_router)
+    copy_ = services.router_import(owner=teammate, data=exported, slug="mine-too")
+
+    assert exported["router"]["failover_policy"] == {
+        "stall_timeout": 45.0,
+        "continue_cut_answers": False,
+    }
+    assert copy_.failover_policy == private_router.failover_policy
+    plain = services.router_import(owner=teammate, data=_file(), slug="plain")
+    assert "failover_policy" not in services.router_export(router=plain)["router"]
+
+
+def test_a_bad_failure_policy_in_a_file_is_refused_and_says_where(owner, demo_catalog):
+    data = _file(failover_policy={"stall_timeout": 0, "retries": 3})
+
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=data)
+
+    text = " ".join(exc.value.messages)
+    assert "failover_policy.stall_timeout" in text and "failover_policy.retries" in text
+    assert Router.objects.count() == 0
