@@ -116,16 +116,6 @@ class Policy:
     continue_cut_answers: bool = True  # False: a cut answer always ends cut off
     fall_back_on_refusal: bool = False  # True: a refusal moves on to the next model
 
-    # Fields a router may override for its models (see `Router.failover_policy`).
-    OVERRIDABLE = (
-        "max_attempts",
-        "backoff_max",
-        "first_token_timeout",
-        "stall_timeout",
-        "continue_cut_answers",
-        "fall_back_on_refusal",
-    )
-
     @classmethod
     def current(cls, overrides: Mapping[str, Any] | None = None) -> Policy:
         # Read per chain so a settings override (tests, a reload) applies at once.
@@ -139,8 +129,12 @@ class Policy:
             stall_timeout=getattr(settings, "FAILOVER_STALL_TIMEOUT", 20.0),
         )
         if overrides:
-            known = {k: v for k, v in overrides.items() if k in cls.OVERRIDABLE and v is not None}
-            policy = dataclasses.replace(policy, **known)
+            # Stored overrides were checked when saved; one that is not valid now (edited in
+            # the database or Django admin) is ignored rather than breaking every answer.
+            clean, problems = clean_overrides(overrides)
+            if problems:
+                log.warning("ignoring invalid failure-policy overrides: %s", problems)
+            policy = dataclasses.replace(policy, **clean)
         return policy
 
     def rule(self, kind: str) -> ClassRule:

@@ -202,9 +202,15 @@ def test_a_router_overrides_only_the_documented_fields(settings):
     settings.FAILOVER_FIRST_TOKEN_TIMEOUT = 15.0
 
     policy = Policy.current(
-        {"first_token_timeout": 4.0, "max_retry_after": 99.0, "stall_timeout": None}
+        {
+            "first_token_timeout": 4.0,
+            "max_retry_after": 99.0,
+            "stall_timeout": None,
+            "max_attempts": "lots",  # e.g. typed into Django admin: ignored, not a crash
+        }
     )
 
     assert policy.first_token_timeout == 4.0
     assert policy.max_retry_after == Policy.current().max_retry_after, "not overridable"
     assert policy.stall_timeout == Policy.current().stall_timeout
+    assert policy.max_attempts == Policy.current().max_attempts
