@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from ninja import Body, Field, Router, Schema, Status
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from accounts.models import User
 from engine.limits import MAX_CONDITIONS_PER_RULE, MAX_COOLDOWN_MINUTES
@@ -114,6 +114,25 @@ class RouterPatch(In):
     embedding_model: ModelRef = Field(NOT_SENT, max_length=300)
 
 
+class FailoverPolicyIn(In):
+    """A router's overrides of the failure policy; a field left out (or null) uses the site's
+    default. The whole set is replaced, and the router's version is bumped."""
+
+    # A misspelt setting must be an error, not silently dropped (the set is replaced whole).
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int | None = Field(None, ge=1, le=5, description="Tries per model")
+    backoff_max: float | None = Field(None, ge=0, le=60, description="Longest backoff wait (s)")
+    first_token_timeout: float | None = Field(None, ge=1, le=300)
+    stall_timeout: float | None = Field(None, ge=1, le=300)
+    continue_cut_answers: bool | None = Field(
+        None, description="Continue an answer cut mid-stream on the next model"
+    )
+    fall_back_on_refusal: bool | None = Field(
+        None, description="After a content-policy refusal, try the next model"
+    )
+
+
 class RouterOut(Schema):
     id: int
     name: str
@@ -129,6 +148,9 @@ class RouterOut(Schema):
     cooldown_minutes: int
     time_zone: str
     embedding_model: str
+    failover_policy: dict[str, Any] = Field(
+        description="This router's overrides of the failure policy (empty: the defaults)"
+    )
     version: int
     can_edit: bool
     created_at: datetime
@@ -252,6 +274,7 @@ def _router_out(row: RouterRow, user: User) -> dict[str, Any]:
         "cooldown_minutes": row.cooldown_minutes,
         "time_zone": row.time_zone,
         "embedding_model": row.embedding_model,
+        "failover_policy": dict(row.failover_policy or {}),
         "version": row.version,
         "can_edit": router_can_edit(user=user, router=row),
         "created_at": row.created_at,
@@ -331,6 +354,23 @@ def get_router(request: HttpRequest, router_id: int) -> dict[str, Any]:
 def update_router(request: HttpRequest, router_id: int, payload: RouterPatch) -> dict[str, Any]:
     row = _router_for(request, router_id, edit=True)
     services.router_update(router=row, **payload.dict(exclude_unset=True))
+    user = _user(request)
+    row = _reload(row.pk, user)
+    return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
+
+
+@router.put(
+    "/{int:router_id}/failover-policy",
+    response={200: RouterDetailOut, **ERRORS},
+    summary="Set a router's failure-policy overrides",
+)
+def set_failover_policy(
+    request: HttpRequest, router_id: int, payload: FailoverPolicyIn
+) -> dict[str, Any]:
+    row = _router_for(request, router_id, edit=True)
+    services.router_set_failover_policy(
+        router=row, overrides=payload.dict(exclude_none=True), actor=_user(request)
+    )
     user = _user(request)
     row = _reload(row.pk, user)
     return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}

@@ -396,3 +396,35 @@ def test_ids_beyond_64_bits_are_not_found_rather_than_server_errors(api, private
     assert api.get(f"/workspaces/{huge}").status_code == 404
     assert api.get(f"/decisions?rule={huge}").status_code == 422
     assert api.get("/decisions?page=10086971878532092277030912").status_code == 422
+
+
+def test_a_routers_failure_policy_is_read_and_set_through_the_api(
+    api, api_as, teammate, private_router, shared_router
+):
+    assert api.get(f"/routers/{private_router.pk}").json()["failover_policy"] == {}
+    version = private_router.version
+
+    response = api.put(
+        f"/routers/{private_router.pk}/failover-policy",
+        {"first_token_timeout": 5, "continue_cut_answers": False},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["failover_policy"] == {
+        "first_token_timeout": 5.0,
+        "continue_cut_answers": False,
+    }
+    assert response.json()["version"] == version + 1
+    bad = api.put(f"/routers/{private_router.pk}/failover-policy", {"stall_timeout": 0})
+    assert bad.status_code == 422
+    unknown = api.put(f"/routers/{private_router.pk}/failover-policy", {"retries": 3})
+    assert unknown.status_code == 422
+    forbidden = api_as(teammate).put(
+        f"/routers/{shared_router.pk}/failover-policy", {"stall_timeout": 5}
+    )
+    assert forbidden.status_code == 403
+    private_router.refresh_from_db()
+    assert private_router.failover_policy == {
+        "first_token_timeout": 5.0,
+        "continue_cut_answers": False,
+    }
