@@ -776,9 +776,11 @@ class _Call:
                 yield chunks.role()
                 if first:
                     yield chunks.text(first)
+                named = len(result.models)
                 async for text in self.stream:
-                    if _models(result) != models:
+                    if len(result.models) != named:
                         # Another model continues the answer: its chunks name both.
+                        named = len(result.models)
                         chunks = _Chunks(self.plan.uid, _models(result), self.created)
                     yield chunks.text(text)
                 chunks = _Chunks(self.plan.uid, _models(result), self.created)
