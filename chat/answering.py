@@ -385,6 +385,8 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
     # again first, and the chain is asked to continue it.
     resumed: dict | None = loaded.message.routing.get("continue_from")
     resume = resumed["text"] if resumed else ""
+    # Kept however this ends (even stopped before any model is asked).
+    result.text = resume
     if resume:
         yield Delta(resume)
     try:
@@ -403,7 +405,6 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
                         stopped = True
                         break
         else:
-            result.text = resume
             result.error = ProviderError("bad_request", plan.problem or "No model to answer.")
     finally:
         if slot:

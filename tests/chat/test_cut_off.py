@@ -191,3 +191,26 @@ def test_the_routers_own_policy_applies_to_its_models(
     assert clock.fired == [3.0], "the router's first-token limit, not the default 15 s"
     assert answer.status == MessageStatus.INCOMPLETE and answer.content == SHOWN
     assert [a["outcome"] for a in answer.routing["attempts"]] == ["failed_over", "cut_off"]
+
+
+def test_stopping_a_continuation_before_it_starts_keeps_what_was_received(
+    client_for, owner, thread, fake_upstream, django_capture_on_commit_callbacks
+):
+    from asgiref.sync import async_to_sync
+
+    from chat.answering import answer_stop
+
+    client = client_for(owner)
+    fake_upstream.script(model="cheap", reply=REPLY, drop_after_chunks=8)
+    fake_upstream.script(model="backup", reply=REPLY, on_continue="restart")
+    answer, _ = send(client, thread, "tell me", django_capture_on_commit_callbacks)
+
+    client.post(
+        reverse("message_continue", args=[answer.pk]),
+        {"model": "fake/backup"},
+        HTTP_HX_REQUEST="true",
+    )
+    async_to_sync(answer_stop)(answer.pk)
+    stream(client, answer, django_capture_on_commit_callbacks)
+
+    assert answer.status == MessageStatus.INCOMPLETE and answer.content == SHOWN
