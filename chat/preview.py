@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from chat.selectors import thread_pin_problem
 from chat.services import thread_history
 from engine import RuleError, decide, evaluate
+from engine.semantic import SemanticInput
 from providers.selectors import catalog_list_enabled
 from routers.compiling import compiled_router_for
 from routers.routing import asticky_get, route_input_for
@@ -27,6 +28,8 @@ class Preview:
     rule_name: str = ""
     source: str = ""
     pending_llm_rules: tuple[str, ...] = ()
+    # Semantic rules the preview could not judge (it embeds nothing).
+    pending_semantic_rules: tuple[str, ...] = ()
     note: str = ""
 
 
@@ -73,6 +76,16 @@ def preview_route(
         else None
     )
     evaluation = evaluate(compiled, inp)
+    pending_semantic: tuple[str, ...] = ()
+    if evaluation.needs_embedding:
+        # The preview calls no model, the embedding model included: semantic rules are shown
+        # as still possible, and the rules after them are evaluated as if none matched.
+        evaluation = evaluate(
+            compiled, inp, semantic=SemanticInput(model="", error="not embedded in the preview")
+        )
+        pending_semantic = tuple(
+            r.name for r in compiled.rules if r.id in evaluation.semantic_scores
+        )
     decision = decide(compiled, evaluation, classifier=None, sticky=sticky, inp=inp)
     names = {r.id: r.name for r in compiled.rules}
     pending = tuple(names[i] for i in evaluation.offered)
@@ -82,4 +95,5 @@ def preview_route(
         rule_name=decision.rule_name or "",
         source=decision.source,
         pending_llm_rules=pending,
+        pending_semantic_rules=pending_semantic,
     )

@@ -28,6 +28,8 @@ def provider_ensure(
                     "output_price_per_m": entry.output_price,
                     "supports_images": entry.images,
                     "supports_tools": entry.tools,
+                    "kind": entry.kind,
+                    "dimensions": entry.dimensions,
                 },
             )
     return provider, created

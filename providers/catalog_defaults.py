@@ -18,6 +18,9 @@ class Entry(NamedTuple):
     output_price: D
     images: bool
     tools: bool = True
+    # Embedding models: kind "embedding", the vector size; input_price is per 1M tokens.
+    kind: str = "chat"
+    dimensions: int | None = None
 
 
 DEFAULTS: dict[str, list[Entry]] = {
@@ -28,6 +31,28 @@ DEFAULTS: dict[str, list[Entry]] = {
         Entry("gpt-4.1", "GPT-4.1", 1_047_576, D("2.00"), D("8.00"), True),
         Entry("gpt-4.1-mini", "GPT-4.1 mini", 1_047_576, D("0.40"), D("1.60"), True),
         Entry("gpt-4o-mini", "GPT-4o mini", 128_000, D("0.15"), D("0.60"), True),
+        Entry(
+            "text-embedding-3-small",
+            "Text Embedding 3 Small",
+            8_191,
+            D("0.02"),
+            D("0"),
+            False,
+            False,
+            "embedding",
+            1536,
+        ),
+        Entry(
+            "text-embedding-3-large",
+            "Text Embedding 3 Large",
+            8_191,
+            D("0.13"),
+            D("0"),
+            False,
+            False,
+            "embedding",
+            3072,
+        ),
     ],
     "anthropic": [
         Entry("claude-opus-4-1", "Claude Opus 4.1", 200_000, D("15.00"), D("75.00"), True),
@@ -40,11 +65,33 @@ DEFAULTS: dict[str, list[Entry]] = {
         Entry(
             "gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576, D("0.10"), D("0.40"), True
         ),
+        Entry(
+            "gemini-embedding-001",
+            "Gemini Embedding",
+            2_048,
+            D("0.15"),
+            D("0"),
+            False,
+            False,
+            "embedding",
+            3072,
+        ),
     ],
     # Simulated models: prices mirror a cheap, a mid and a premium tier so the demo shows savings.
     "demo": [
         Entry("small", "Demo Small (simulated)", 16_000, D("0.15"), D("0.60"), False, False),
         Entry("coder", "Demo Coder (simulated)", 64_000, D("1.00"), D("4.00"), False, False),
         Entry("large", "Demo Large (simulated)", 200_000, D("3.00"), D("15.00"), True, False),
+        Entry(
+            "embed",
+            "Demo Embeddings (simulated)",
+            8_192,
+            D("0"),
+            D("0"),
+            False,
+            False,
+            "embedding",
+            256,
+        ),
     ],
 }

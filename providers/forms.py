@@ -57,4 +57,6 @@ class CatalogModelForm(forms.ModelForm):
             "supports_images",
             "supports_tools",
             "enabled",
+            "kind",
+            "dimensions",
         ]

@@ -64,8 +64,17 @@ class Provider(models.Model):
         return crypto.mask(self.api_key)
 
 
+class ModelKind(models.TextChoices):
+    CHAT = "chat", "Chat"
+    EMBEDDING = "embedding", "Embedding"
+
+
 class CatalogModel(models.Model):
-    """One model offered by a provider, with the prices and capabilities routing relies on."""
+    """One model offered by a provider, with the prices and capabilities routing relies on.
+
+    `kind` "embedding" models embed text for semantic rules: they are never offered as chat
+    models; `input_price_per_m` is their price per 1M tokens and `dimensions` their vector size.
+    """
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
     model_id = models.CharField(max_length=200)
@@ -80,6 +89,10 @@ class CatalogModel(models.Model):
     supports_images = models.BooleanField(default=False)
     supports_tools = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
+    kind = models.CharField(max_length=16, choices=ModelKind.choices, default=ModelKind.CHAT)
+    dimensions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Embedding models: the vector size (checked on use)."
+    )
 
     class Meta:
         db_table = "chat_catalogmodel"

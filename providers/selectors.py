@@ -8,9 +8,16 @@ from providers.models import CatalogModel
 
 
 def catalog_list_enabled() -> QuerySet[CatalogModel]:
-    return CatalogModel.objects.filter(enabled=True, provider__enabled=True).select_related(
-        "provider"
-    )
+    """Enabled chat models (embedding models only ever embed: see `catalog_list_embedding`)."""
+    return CatalogModel.objects.filter(
+        enabled=True, provider__enabled=True, kind="chat"
+    ).select_related("provider")
+
+
+def catalog_list_embedding() -> QuerySet[CatalogModel]:
+    return CatalogModel.objects.filter(
+        enabled=True, provider__enabled=True, kind="embedding"
+    ).select_related("provider")
 
 
 def catalog_get_by_ref(ref: str) -> CatalogModel | None:

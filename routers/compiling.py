@@ -29,7 +29,7 @@ _lock = Lock()
 def catalog_snapshot() -> tuple[dict[str, ModelInfo], str]:
     """Enabled catalog models as engine `ModelInfo`s, plus a fingerprint of what routing uses."""
     rows = (
-        CatalogModel.objects.filter(enabled=True, provider__enabled=True)
+        CatalogModel.objects.filter(enabled=True, provider__enabled=True, kind="chat")
         .order_by("id")
         .values_list(
             "provider__slug", "model_id", "display_name", "context_window", "supports_images"

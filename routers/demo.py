@@ -26,6 +26,21 @@ DEMO_RULES: list[dict[str, Any]] = [
         "target": "coder",
     },
     {
+        # Matched by meaning with the demo's simulated embedding model (hashed words: it shows
+        # how semantic rules behave; a real embedding model understands paraphrases).
+        "name": "Translations",
+        "kind": "semantic",
+        "examples": [
+            "Translate this into French",
+            "How do you say thank you in Spanish?",
+            "What does this German sentence mean?",
+            "Put this paragraph into Italian",
+            "Translate the following text to English",
+        ],
+        "threshold": 0.35,
+        "target": "small",
+    },
+    {
         "name": "Legal & compliance",
         "kind": "llm",
         "description": "Questions about contracts, law, regulation, GDPR or compliance.",
@@ -83,6 +98,7 @@ def demo_router_ensure(*, owner: User) -> Router:
         classifier_model=models["small"],
         fallbacks=["demo/small"],
         time_zone=settings.TIME_ZONE,
+        embedding_model="demo/embed",
     )
     for position, spec in enumerate(DEMO_RULES):
         Rule.objects.create(
@@ -94,6 +110,8 @@ def demo_router_ensure(*, owner: User) -> Router:
             match=spec.get("match", "all"),
             conditions=spec.get("conditions", []),
             description=spec.get("description", ""),
+            examples=spec.get("examples", []),
+            threshold=spec.get("threshold", 0.7),
             target_model=models[spec["target"]],
         )
     return router

@@ -22,7 +22,8 @@ from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
 from engine.limits import MAX_COOLDOWN_MINUTES, MAX_COUNT
 from engine.properties import LANGUAGE_CODES, WEEKDAYS
 from providers.failover import OVERRIDE_FIELDS
-from providers.selectors import catalog_list_enabled
+from providers.local_embeddings import LOCAL_MODELS
+from providers.selectors import catalog_list_embedding, catalog_list_enabled
 from routers.models import MatchMode, RuleKind, Visibility
 
 DEFAULT_PROPERTY = "keywords"
@@ -41,6 +42,16 @@ def model_choices(*, blank: str | None = None) -> list[Any]:
         )
     choices: list[Any] = [("", blank)] if blank is not None else []
     choices.extend((provider, models) for provider, models in groups.items())
+    return choices
+
+
+def embedding_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """Local models first, then the catalog's enabled embedding models (and the router's
+    current choice, so a disabled one is shown rather than silently replaced)."""
+    choices = [(f"local/{name}", f"local/{name} (built in)") for name in LOCAL_MODELS]
+    choices += [(m.ref, f"{m.display_name} ({m.ref})") for m in catalog_list_embedding()]
+    if current and current not in {value for value, _ in choices}:
+        choices.append((current, f"{current} (not available)"))
     return choices
 
 
@@ -88,13 +99,12 @@ class RouterForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
     )
 
-    embedding_model = forms.CharField(
-        max_length=300,
+    embedding_model = forms.ChoiceField(
         required=False,
         initial="local/potion-base-8M",
         label="Embedding model",
-        help_text="Embeds messages for semantic rules: local/potion-base-8M (built in, no key) "
-        "or a catalog embedding model as provider/model-id.",
+        help_text="Embeds messages and examples for semantic rules: a built-in local model (no "
+        "key) or an embedding model of the catalog.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -107,6 +117,10 @@ class RouterForm(forms.Form):
         cast(forms.ChoiceField, self.fields["classifier_model"]).choices = model_choices(
             blank="Same as the primary model"
         )
+        current = (self.data.get("embedding_model") if self.is_bound else None) or (
+            self.initial.get("embedding_model")
+        )
+        cast(forms.ChoiceField, self.fields["embedding_model"]).choices = embedding_choices(current)
 
     @classmethod
     def initial_for(cls, router: Any) -> dict[str, Any]:

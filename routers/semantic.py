@@ -89,13 +89,13 @@ def embedding_target_for_ref(ref: str) -> EmbeddingTarget | str:
         return f"the embedding model {ref} is not in the catalog (local models: {local})"
     if not model.enabled or not model.provider.enabled:
         return f"the embedding model {ref} is disabled"
-    if getattr(model, "kind", "embedding") != "embedding":
+    if model.kind != "embedding":
         return f"{ref} is a chat model, not an embedding model"
     return EmbeddingTarget(
         ref=ref,
         model_id=model.model_id,
         config=provider_config_for(model),
-        dimensions=getattr(model, "dimensions", None) or None,
+        dimensions=model.dimensions or None,
     )
 
 

@@ -182,6 +182,71 @@ class DemoAdapter:
 
 
 SIMULATED_DIMENSIONS = 256
+# Function words carry no topic: without them "how are you" is not "like" "how do you say".
+_EMBED_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "by",
+        "from",
+        "into",
+        "this",
+        "that",
+        "these",
+        "those",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "i",
+        "me",
+        "my",
+        "you",
+        "your",
+        "he",
+        "she",
+        "it",
+        "we",
+        "they",
+        "them",
+        "what",
+        "which",
+        "who",
+        "how",
+        "why",
+        "when",
+        "where",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "please",
+        "just",
+        "so",
+        "if",
+    ]
+)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -200,6 +265,8 @@ def simulated_embedding(text: str) -> tuple[float, ...]:
     """
     vector = [0.0] * SIMULATED_DIMENSIONS
     for word in _WORD.findall(text.lower()):
+        if word in _EMBED_STOPWORDS:
+            continue
         stem = _stem(word)
         features = [(stem, 1.0)]
         padded = f"^{stem}$"

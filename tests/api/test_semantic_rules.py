@@ -28,7 +28,11 @@ def _fresh_caches():
 def emb_model(fake_models) -> CatalogModel:
     provider = fake_models["fake-small"].provider
     return CatalogModel.objects.create(
-        provider=provider, model_id="emb-fake", display_name="Fake embeddings", context_window=8192
+        provider=provider,
+        model_id="emb-fake",
+        display_name="Fake embeddings",
+        context_window=8192,
+        kind="embedding",
     )
 
 
@@ -109,12 +113,27 @@ def test_an_embedding_failure_skips_semantic_rules_and_says_why(
     assert {v["status"] for v in decision["verdicts"]} == {"skipped"}
 
 
-def test_a_chat_model_is_refused_as_the_embedding_model(api, semantic_router):  # noqa: F811
+def test_an_unknown_or_chat_model_is_refused_as_the_embedding_model(api, semantic_router):  # noqa: F811
     api.patch(f"/routers/{semantic_router.pk}", {"embedding_model": "fake/nope"})
     decision = api.post(
         f"/routers/{semantic_router.pk}/dry-run", {"message": "refund my order"}
     ).json()
     assert "the embedding model fake/nope is not in the catalog" in decision["reason"]
+    api.patch(f"/routers/{semantic_router.pk}", {"embedding_model": "fake/fake-small"})
+    decision = api.post(
+        f"/routers/{semantic_router.pk}/dry-run", {"message": "refund my order"}
+    ).json()
+    assert "fake/fake-small is a chat model, not an embedding model" in decision["reason"]
+
+
+def test_embedding_models_are_not_chat_models_on_v1(live_url, owner, token_for, emb_model):
+    import httpx
+
+    listed = httpx.get(
+        f"{live_url}/v1/models", headers={"Authorization": f"Bearer {token_for(owner)}"}
+    ).json()
+    ids = {m["id"] for m in listed["data"]}
+    assert "fake/fake-small" in ids and "fake/emb-fake" not in ids
 
 
 def test_rules_api_creates_semantic_rules_with_located_errors(api, semantic_router):  # noqa: F811

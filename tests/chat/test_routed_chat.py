@@ -282,3 +282,37 @@ def test_a_stream_dropped_midway_is_continued_or_marked_incomplete(
     assert "cut off" in assistant.error
     page = client_for(owner).get(reverse("thread", args=[thread.pk])).content.decode()
     assert "Cut off" in page
+
+
+def test_the_demo_routes_a_translation_by_meaning_offline(client_for, owner, routed_thread):
+    """The demo's semantic rule, judged with the demo's simulated embedding model."""
+    client = client_for(owner)
+    assistant, _ = send(client, routed_thread, "How do I say hello in German?")
+    assert assistant.routing["rule_name"] == "Translations"
+    assert assistant.model_ref == "demo/small"
+    assert assistant.routing["embedding"]["model"] == "demo/embed"
+    translations = next(v for v in assistant.routing["verdicts"] if v["name"] == "Translations")
+    assert translations["semantic"]["nearest"] and translations["semantic"]["threshold"] == 0.35
+    page = client.get(reverse("thread", args=[routed_thread.pk])).content.decode()
+    assert "Embedding: <code>demo/embed</code>" in page
+    assert "vs threshold 0.35" in page
+    # A greeting is not a translation: the everyday rule takes it.
+    assistant, _ = send(client, routed_thread, "Hello, how are you today?")
+    assert assistant.routing["rule_name"] == "Everyday questions"
+
+
+def test_the_preview_says_semantic_rules_are_still_possible(client_for, owner, router_workspace):
+    response = client_for(owner).post(
+        reverse("route_preview", args=[router_workspace.pk]), {"text": "hello"}
+    )
+    assert "close to the examples of Translations" in response.content.decode()
+
+
+def test_embedding_models_are_not_offered_as_chat_models(client_for, owner, router_workspace):
+    from chat.selectors import catalog_list_embedding, catalog_list_enabled
+
+    assert "demo/embed" not in {m.ref for m in catalog_list_enabled()}
+    assert [m.ref for m in catalog_list_embedding()] == ["demo/embed"]
+    page = client_for(owner).get(reverse("router_edit", args=[router_workspace.router.pk]))
+    html = page.content.decode()
+    assert 'value="demo/embed"' in html and "local/potion-base-8M (built in)" in html
