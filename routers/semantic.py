@@ -248,11 +248,17 @@ def suggest_threshold(own: np.ndarray, others: np.ndarray) -> ThresholdSuggestio
     negatives = np.sort((others @ own.T).max(axis=1)) if others.shape[0] else np.zeros(0)
     if negatives.size == 0:
         threshold = round(max(0.0, float(positives[0]) - 0.05), 2)
+        warning = (
+            " That is low: this model finds the examples far apart, so almost any message "
+            "would match — add examples closer to each other, or use a stronger embedding model."
+            if threshold < 0.2
+            else ""
+        )
         return ThresholdSuggestion(
             threshold,
             f"Leave-one-out: each of the {n} examples scored {positives[0]:.2f}–"
             f"{positives[-1]:.2f} against the others. No other semantic rule to tell apart, so "
-            f"the threshold sits 0.05 below the lowest score: {threshold:.2f}.",
+            f"the threshold sits 0.05 below the lowest score: {threshold:.2f}.{warning}",
         )
     candidates = sorted(set(np.round(np.concatenate([positives, negatives]), 4).tolist()))
     best: tuple[int, float, float] | None = None  # (correct, gap, threshold)
