@@ -24,6 +24,7 @@ from ninja.openapi.docs import Swagger
 
 from accounts.auth import api_auth
 from chat.api import router as chat_router
+from chat.provider_api import router as providers_router
 from decisions.api import router as decisions_router
 from engine import RuleError
 from routers.api import router as routers_router
@@ -91,6 +92,7 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 api.add_router("/routers", routers_router)
 api.add_router("/decisions", decisions_router)
 api.add_router("/workspaces", chat_router)
+api.add_router("/providers", providers_router)
 
 
 def api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:

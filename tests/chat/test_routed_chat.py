@@ -309,7 +309,7 @@ def test_the_preview_says_semantic_rules_are_still_possible(client_for, owner, r
 
 
 def test_embedding_models_are_not_offered_as_chat_models(client_for, owner, router_workspace):
-    from chat.selectors import catalog_list_embedding, catalog_list_enabled
+    from providers.selectors import catalog_list_embedding, catalog_list_enabled
 
     assert "demo/embed" not in {m.ref for m in catalog_list_enabled()}
     assert [m.ref for m in catalog_list_embedding()] == ["demo/embed"]
