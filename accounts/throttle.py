@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import unicodedata
 
 from django import forms
 from django.conf import settings
@@ -25,8 +26,14 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
+def throttle_username(username: str) -> str:
+    """One key for every spelling that logs in as the same person: the login form applies
+    NFKC (fullwidth "ｂｏｂ" is "bob"), and case variants must not get fresh attempts."""
+    return unicodedata.normalize("NFKC", username).casefold().strip()
+
+
 def _keys(username: str, address: str) -> list[str]:
-    user_key = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    user_key = hashlib.sha256(throttle_username(username).encode()).hexdigest()[:32]
     return [f"{_PREFIX}u:{user_key}", f"{_PREFIX}a:{address}"]
 
 
