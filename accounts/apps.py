@@ -9,6 +9,11 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
     default = True
 
+    def ready(self) -> None:
+        from accounts import tokens
+
+        tokens.connect_signals()
+
 
 class RouterwebAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with a site whose access follows the routerweb role."""

@@ -222,6 +222,20 @@ def _local_incr_existing(name: str, amount: int) -> int | None:
         return None
 
 
+def get_now(key: str) -> str | None:
+    """`get` for synchronous code."""
+    if _backend() == "redis":
+        return _redis().get(PREFIX + key)
+    return cache.get(PREFIX + key)
+
+
+def add_now(key: str, value: str) -> bool:
+    """`add` (with no expiry) for synchronous code."""
+    if _backend() == "redis":
+        return bool(_redis().set(PREFIX + key, value, nx=True))
+    return cache.add(PREFIX + key, value, None)
+
+
 def set_now(key: str, value: str) -> None:
     """`set` (with no expiry) for synchronous code."""
     kind = _backend()
