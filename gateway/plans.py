@@ -57,7 +57,7 @@ from routers.compiling import catalog_infos, compiled_router_with
 from routers.models import Router
 from routers.policies import policy_apply, policy_error, policy_restrict_models
 from routers.routing import aroute, classifier_target_for, decision_facts
-from routers.selectors import router_list_usable_by
+from routers.selectors import router_by_slug_usable_by, router_list_usable_by
 from routers.semantic import semantic_embedder_for
 from routerweb import clock as clocks
 from routerweb.db import run_db
@@ -193,8 +193,8 @@ def _prepare(*, user: User, name: str) -> _Prepared:
     # The selector decides who may use which router; its joins are dropped because the
     # primary and classifier models are usually among the catalog rows just loaded (the
     # joins cost more than the query itself on this path).
-    router = (
-        router_list_usable_by(user=user).select_related(None).filter(slug=slug).order_by().first()
+    router = router_by_slug_usable_by(
+        user=user, slug=slug, qs=router_list_usable_by(user=user).select_related(None)
     )
     if router is None:
         raise Http404(f"The router '{slug}' does not exist or you do not have access to it.")

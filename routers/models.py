@@ -11,7 +11,9 @@ class Visibility(models.TextChoices):
 
 class Router(models.Model):
     name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=60, unique=True)
+    # Unique per owner, and among shared routers (see the constraints): someone else's private
+    # router never blocks a slug, so choosing one reveals nothing about it.
+    slug = models.SlugField(max_length=60)
     description = models.TextField(blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="routers"
@@ -47,6 +49,14 @@ class Router(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "slug"], name="router_slug_unique_per_owner"),
+            models.UniqueConstraint(
+                fields=["slug"],
+                condition=models.Q(visibility="shared"),
+                name="router_slug_unique_among_shared",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404
 
 from accounts.models import User
@@ -49,8 +49,28 @@ def router_get_for_user(*, user: User, pk: int) -> Router:
     return router
 
 
+def router_by_slug_usable_by(
+    *, user: User, slug: str, qs: QuerySet[Router] | None = None
+) -> Router | None:
+    """The router `slug` names for this user: their own first, then the shared one (then, for
+    admins, anyone's). Slugs are unique per owner and among shared routers only."""
+    qs = router_list_usable_by(user=user) if qs is None else qs
+    return (
+        qs.filter(slug=slug)
+        .annotate(
+            _rank=Case(
+                When(owner_id=user.pk, then=Value(0)),
+                When(visibility=Visibility.SHARED, then=Value(1)),
+                default=Value(2),
+            )
+        )
+        .order_by("_rank", "pk")
+        .first()
+    )
+
+
 def router_get_by_slug_for_user(*, user: User, slug: str) -> Router:
-    router = router_list_usable_by(user=user).filter(slug=slug).first()
+    router = router_by_slug_usable_by(user=user, slug=slug)
     if router is None:
         raise Http404("No such router.")
     return router

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -197,21 +197,36 @@ def _check_time_zone(name: str, errors: _Errors) -> str:
     return name
 
 
-def _check_slug(slug: str, errors: _Errors, *, exclude_pk: int | None = None) -> str:
+def _check_slug(slug: str, errors: _Errors, *, owner_id: int, exclude_pk: int | None = None) -> str:
     slug = slug.strip()
     if not slug:
         errors.add("slug", "Enter a slug (letters, digits, - and _).")
     elif len(slug) > 60 or not _SLUG.match(slug):
         errors.add("slug", "Use at most 60 letters, digits, hyphens or underscores.")
-    # exclude(pk=None) excludes nothing (a pk is never NULL); django-stubs refuses None there.
-    elif Router.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():  # type: ignore[misc]
-        errors.add("slug", f"The slug '{slug}' is already used by another router.")
+    else:
+        problem = _slug_clash(slug, owner_id=owner_id, exclude_pk=exclude_pk)
+        if problem:
+            errors.add("slug", problem)
     return slug
+
+
+def _slug_clash(slug: str, *, owner_id: int, exclude_pk: int | None) -> str:
+    """Why `slug` cannot be used by this owner, or "". Slugs are unique among one owner's
+    routers and among shared routers; someone else's private router never blocks a slug, so
+    the answer can never reveal that it exists."""
+    # exclude(pk=None) excludes nothing (a pk is never NULL); django-stubs refuses None there.
+    others = Router.objects.filter(slug=slug).exclude(pk=exclude_pk)  # type: ignore[misc]
+    if others.filter(owner_id=owner_id).exists():
+        return f"The slug '{slug}' is already used by another of your routers."
+    if others.filter(visibility=Visibility.SHARED).exists():
+        return f"The slug '{slug}' is already used by a shared router."
+    return ""
 
 
 def _router_fields(
     *,
     router: Router | None,
+    owner_id: int,
     name: str,
     slug: str,
     description: str,
@@ -230,9 +245,16 @@ def _router_fields(
         errors.add("description", f"Use at most {MAX_DESCRIPTION_CHARS:,} characters.")
     if not slug and name and router is None:
         slug = slugify(name)[:60]
-    slug = _check_slug(slug or "", errors, exclude_pk=router.pk if router else None)
+    slug = _check_slug(
+        slug or "", errors, owner_id=owner_id, exclude_pk=router.pk if router else None
+    )
     if visibility not in Visibility.values:
         errors.add("visibility", f"Choose one of: {', '.join(Visibility.values)}.")
+    elif visibility == Visibility.SHARED and "slug" not in errors.by_field:
+        # Sharing needs a slug no other shared router has (shared routers are visible to all).
+        clash = Router.objects.filter(slug=slug, visibility=Visibility.SHARED)
+        if clash.exclude(pk=router.pk if router else None).exists():  # type: ignore[misc]
+            errors.add("slug", f"The slug '{slug}' is already used by a shared router.")
     primary = _resolve_model(primary_model, "primary_model", errors)
     classifier = (
         None
@@ -292,6 +314,7 @@ def router_create(
     means the instance's (settings.TIME_ZONE)."""
     fields = _router_fields(
         router=None,
+        owner_id=owner.pk,
         name=name,
         slug=slug,
         description=description,
@@ -333,6 +356,7 @@ def router_update(
 
     fields = _router_fields(
         router=router,
+        owner_id=router.owner_id,
         name=pick(name, router.name),
         slug=pick(slug, router.slug),
         description=pick(description, router.description),
@@ -681,9 +705,13 @@ def router_export(*, router: Router) -> dict[str, Any]:
     }
 
 
-def _free_slug(base: str) -> str:
+def _free_slug(base: str, *, owner_id: int) -> str:
     base = base[:56]
-    taken = set(Router.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    # Only slugs this owner may know about count: their own and shared ones.
+    known = Router.objects.filter(slug__startswith=base).filter(
+        Q(owner_id=owner_id) | Q(visibility=Visibility.SHARED)
+    )
+    taken = set(known.values_list("slug", flat=True))
     if base not in taken:
         return base
     n = 2
@@ -735,10 +763,10 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
 
     if slug:
         errors = _Errors()
-        final_slug = _check_slug(slug, errors)
+        final_slug = _check_slug(slug, errors, owner_id=owner.pk)
         errors.raise_if_any()
     else:
-        final_slug = _free_slug(spec.slug or slugify(spec.name)[:56] or "router")
+        final_slug = _free_slug(spec.slug or slugify(spec.name)[:56] or "router", owner_id=owner.pk)
 
     with transaction.atomic():
         router = Router.objects.create(
