@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
-from chat.models import Message, Thread, Workspace
+from chat.models import Attachment, Message, Thread, Workspace
 
 
 def workspace_list_for_user(*, user: User) -> QuerySet[Workspace]:
@@ -70,6 +70,16 @@ def message_get_for_user(*, user: User, pk: int) -> Message:
         raise Http404("No such message.")
     thread_get_for_user(user=user, pk=message.thread_id)
     return message
+
+
+def attachment_get_for_user(*, user: User, pk: int) -> Attachment:
+    """An attached file, for whoever may read its message's thread (its owner, while still a
+    member of the workspace); anyone else gets a 404, as for the thread itself."""
+    attachment = Attachment.objects.filter(pk=pk).select_related("message").first()
+    if attachment is None:
+        raise Http404("No such attachment.")
+    thread_get_for_user(user=user, pk=attachment.message.thread_id)
+    return attachment
 
 
 def workspace_can_manage(*, user: User, workspace: Workspace) -> bool:

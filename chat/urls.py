@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chat import views
+from chat import attachment_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,6 +23,7 @@ urlpatterns = [
     path("messages/<int:pk>/edit/", views.message_edit, name="message_edit"),
     path("workspaces/<int:pk>/preview/", views.route_preview, name="route_preview"),
     path("messages/<int:pk>/stream/", views.message_stream, name="message_stream"),
+    path("attachments/<int:pk>/", attachment_views.attachment_file, name="attachment"),
     path("providers/", views.provider_list, name="provider_list"),
     path("providers/new/", views.provider_edit, name="provider_create"),
     path("providers/<int:pk>/", views.provider_edit, name="provider_edit"),

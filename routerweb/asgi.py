@@ -34,6 +34,8 @@ from contextlib import closing  # noqa: E402
 from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.http import HttpRequest, HttpResponseBase  # noqa: E402
+from django.middleware.security import SecurityMiddleware  # noqa: E402
 from django.urls import set_script_prefix  # noqa: E402
 
 GATEWAY_PREFIX = "/v1/"
@@ -43,7 +45,9 @@ METRICS_PATH = "/metrics"
 
 
 class GatewayHandler(ASGIHandler):
-    """Django's ASGI handler with no middleware: URL resolution, the view, exception handling."""
+    """Django's ASGI handler with no middleware stack: URL resolution, the view, exception
+    handling — and SecurityMiddleware's checks, run inline (they are pure header work), so
+    `/v1` gets the same HTTPS redirect, HSTS, nosniff and referrer policy as every page."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware: list[Callable[..., Any]] = []
@@ -51,7 +55,28 @@ class GatewayHandler(ASGIHandler):
         self._exception_middleware: list[Callable[..., Any]] = []
         # Django's private handlers, which django-stubs does not declare.
         get_response = self._get_response_async if is_async else self._get_response  # type: ignore[attr-defined]
-        self._middleware_chain = convert_exception_to_response(get_response)
+        inner: Any = convert_exception_to_response(get_response)
+        security = SecurityMiddleware(inner)
+
+        if is_async:
+
+            async def secured(request: HttpRequest) -> HttpResponseBase:
+                # Called directly, not as middleware: no thread hop per request.
+                redirect = security.process_request(request)
+                if redirect is not None:
+                    return redirect
+                return security.process_response(request, await inner(request))
+
+            self._middleware_chain = convert_exception_to_response(secured)
+        else:
+
+            def secured_sync(request: HttpRequest) -> HttpResponseBase:
+                redirect = security.process_request(request)
+                if redirect is not None:
+                    return redirect
+                return security.process_response(request, inner(request))
+
+            self._middleware_chain = convert_exception_to_response(secured_sync)
 
     async def handle(self, scope, receive, send):
         """`ASGIHandler.handle` without its two thread hops.

@@ -3,7 +3,6 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
@@ -59,6 +58,3 @@ urlpatterns = [
     path("", include("controls.urls")),
     path("manage/audit/", include("audit.urls")),
 ]
-
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -107,6 +107,23 @@ def test_the_production_build_succeeds_and_pages_render_from_its_manifest(tmp_pa
         # The API docs page uses the vendored swagger files whose source-map comments broke the build.
         status, _, _ = _get(base + "/static/" + manifest["vendor/swagger-ui/swagger-ui.css"])
         assert status == 200
+        # /v1 has its own handler: the same HTTPS redirect and headers as the pages.
+        status, headers, _ = _get(base + "/v1/models")
+        assert status == 401
+        assert headers["strict-transport-security"].startswith("max-age=")
+        assert headers["x-content-type-options"] == "nosniff"
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(base + "/v1/models", timeout=10)
+        except urllib.error.HTTPError as error:
+            assert error.code == 301 and error.headers["Location"].startswith("https://")
+        else:
+            raise AssertionError("plain HTTP to /v1 was not redirected")
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
