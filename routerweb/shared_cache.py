@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
@@ -30,10 +31,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 
+from routerweb import cache_health
+from routerweb.cache import UNAVAILABLE
+
 PREFIX = "routerweb:"
-_REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+_REDIS_BACKENDS = frozenset(
+    {"django.core.cache.backends.redis.RedisCache", "routerweb.cache.FailFastRedisCache"}
+)
 _LOCMEM_BACKEND = "django.core.cache.backends.locmem.LocMemCache"
-_TIMEOUT = 0.5  # seconds; a shared cache that does not answer in that time counts as down
 
 _lock = threading.Lock()
 _kind: str | None = None  # "redis", "local" or "django", from settings.CACHES
@@ -48,10 +53,10 @@ def _backend() -> str:
     global _kind, _redis_url
     if _kind is None:
         conf = settings.CACHES["default"]
-        backend = conf["BACKEND"]
-        if backend == _REDIS_BACKEND:
+        backend = str(conf["BACKEND"])
+        if backend in _REDIS_BACKENDS:
             location = conf["LOCATION"]
-            _redis_url = location[0] if isinstance(location, list | tuple) else location
+            _redis_url = str(location[0] if isinstance(location, list | tuple) else location)
             _kind = "redis"
         elif backend == _LOCMEM_BACKEND:
             _kind = "local"
@@ -62,7 +67,8 @@ def _backend() -> str:
 
 def _reset(*, setting: str, **_: Any) -> None:
     global _kind, _sync_client
-    if setting == "CACHES":
+    if setting in ("CACHES", "REDIS_SOCKET_TIMEOUT"):
+        cache_health.reset()
         with _lock:
             _kind = None
             _sync_client = None
@@ -79,8 +85,8 @@ def _aredis() -> Any:
         client = redis.asyncio.Redis.from_url(
             _redis_url,
             decode_responses=True,
-            socket_timeout=_TIMEOUT,
-            socket_connect_timeout=_TIMEOUT,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
         )
         with _lock:
             _async_clients[loop] = client
@@ -95,10 +101,30 @@ def _redis() -> Any:
             _sync_client = redis.Redis.from_url(
                 _redis_url,
                 decode_responses=True,
-                socket_timeout=_TIMEOUT,
-                socket_connect_timeout=_TIMEOUT,
+                socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+                socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             )
     return _sync_client
+
+
+async def _guard[T](call: Callable[[], Awaitable[T]]) -> T:
+    """Run one Redis call unless Redis is marked down; a timeout or refused connection marks
+    it down (routerweb.cache_health), so the next calls fail at once instead of waiting."""
+    cache_health.check()
+    try:
+        return await call()
+    except UNAVAILABLE as exc:
+        cache_health.mark_down(exc)
+        raise cache_health.CacheDown(str(exc)) from exc
+
+
+def _guard_now[T](call: Callable[[], T]) -> T:
+    cache_health.check()
+    try:
+        return call()
+    except UNAVAILABLE as exc:
+        cache_health.mark_down(exc)
+        raise cache_health.CacheDown(str(exc)) from exc
 
 
 def _ttl(seconds: float) -> int:
@@ -113,7 +139,7 @@ def _ex(seconds: float | None) -> int | None:
 async def get(key: str) -> str | None:
     kind = _backend()
     if kind == "redis":
-        return await _aredis().get(PREFIX + key)
+        return await _guard(lambda: _aredis().get(PREFIX + key))
     if kind == "local":
         return cache.get(PREFIX + key)
     return await cache.aget(PREFIX + key)
@@ -123,7 +149,7 @@ async def set(key: str, value: str, ttl: float | None) -> None:  # noqa: A001 - 
     """Store `value`; `ttl` None keeps it until it is replaced (or evicted)."""
     kind = _backend()
     if kind == "redis":
-        await _aredis().set(PREFIX + key, value, ex=_ex(ttl))
+        await _guard(lambda: _aredis().set(PREFIX + key, value, ex=_ex(ttl)))
     elif kind == "local":
         cache.set(PREFIX + key, value, _ex(ttl))
     else:
@@ -134,7 +160,7 @@ async def add(key: str, value: str, ttl: float | None) -> bool:
     """Set `key` only if it does not exist; True when this call set it (atomic)."""
     kind = _backend()
     if kind == "redis":
-        return bool(await _aredis().set(PREFIX + key, value, ex=_ex(ttl), nx=True))
+        return bool(await _guard(lambda: _aredis().set(PREFIX + key, value, ex=_ex(ttl), nx=True)))
     if kind == "local":
         return cache.add(PREFIX + key, value, _ex(ttl))
     return await cache.aadd(PREFIX + key, value, _ex(ttl))
@@ -144,7 +170,7 @@ async def delete(*keys: str) -> None:
     kind = _backend()
     names = [PREFIX + k for k in keys]
     if kind == "redis":
-        await _aredis().delete(*names)
+        await _guard(lambda: _aredis().delete(*names))
     elif kind == "local":
         cache.delete_many(names)
     else:
@@ -158,11 +184,14 @@ async def incr(key: str, ttl: float) -> int:
     if kind == "redis":
         # One MULTI: create the counter with its expiry if absent, then count (INCR keeps
         # the expiry). Works on every Redis version, unlike EXPIRE … NX (7.0+).
-        async with _aredis().pipeline(transaction=True) as pipe:
-            pipe.set(name, 0, ex=_ttl(ttl), nx=True)
-            pipe.incr(name)
-            _, count = await pipe.execute()
-        return int(count)
+        async def counted() -> int:
+            async with _aredis().pipeline(transaction=True) as pipe:
+                pipe.set(name, 0, ex=_ttl(ttl), nx=True)
+                pipe.incr(name)
+                _, count = await pipe.execute()
+            return int(count)
+
+        return await _guard(counted)
     if kind == "local":
         return _local_incr(name, ttl)
     return await asyncio.to_thread(_local_incr, name, ttl)
@@ -225,14 +254,14 @@ def _local_incr_existing(name: str, amount: int) -> int | None:
 def get_now(key: str) -> str | None:
     """`get` for synchronous code."""
     if _backend() == "redis":
-        return _redis().get(PREFIX + key)
+        return _guard_now(lambda: _redis().get(PREFIX + key))
     return cache.get(PREFIX + key)
 
 
 def add_now(key: str, value: str) -> bool:
     """`add` (with no expiry) for synchronous code."""
     if _backend() == "redis":
-        return bool(_redis().set(PREFIX + key, value, nx=True))
+        return bool(_guard_now(lambda: _redis().set(PREFIX + key, value, nx=True)))
     return cache.add(PREFIX + key, value, None)
 
 
@@ -240,7 +269,7 @@ def set_now(key: str, value: str) -> None:
     """`set` (with no expiry) for synchronous code."""
     kind = _backend()
     if kind == "redis":
-        _redis().set(PREFIX + key, value)
+        _guard_now(lambda: _redis().set(PREFIX + key, value))
     else:
         cache.set(PREFIX + key, value, None)
 
