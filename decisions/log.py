@@ -1,10 +1,12 @@
 """Recording routing decisions without slowing the answer.
 
 `decision_log(payload)` hands a plain-JSON record to Celery once the surrounding transaction
-commits. With no broker configured (embedded default) the task runs in-process. With a broker
-configured but unreachable, the record is written directly and a warning logged: nothing is
-lost. `decision_write` is idempotent on the record's `uid`, so a task that runs twice (a retry
-after a lost ack) still leaves one row.
+commits. With no broker configured (embedded default) the task runs in-process. Otherwise the
+record goes on a bounded in-process queue that one thread publishes from; a broker that is
+down, refuses or does not answer, a full queue, or the process ending all mean the record is
+written directly (decisions/publisher.py): nothing is lost and no answer waits.
+`decision_write` is idempotent on the record's `uid`, so a task that runs twice (a retry after
+a lost ack) still leaves one row.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from decisions.services import decision_write
+from decisions.publisher import publisher
 from decisions.tasks import record_decision
 from routerweb import observability
 
@@ -104,10 +106,6 @@ def _enqueue(payload: dict[str, Any]) -> None:
         except Exception:
             log.exception("could not write routing decision %s", payload["uid"])
         return
-    try:
-        record_decision.apply_async(args=[payload], retry=False)
-    except Exception as exc:  # kombu/redis raise many types for "broker unreachable"
-        log.warning(
-            "broker unreachable (%s); writing routing decision %s directly", exc, payload["uid"]
-        )
-        decision_write(payload)
+    # Never waits on the broker: a bounded queue and one publishing thread, which writes the
+    # record directly when the broker is down or slow (decisions/publisher.py).
+    publisher().submit(payload)

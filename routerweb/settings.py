@@ -156,8 +156,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-# How long publishing may take before we give up and write the record directly.
-CELERY_PUBLISH_TIMEOUT = env_float("CELERY_PUBLISH_TIMEOUT", 1.0)
+# Routing decisions wait on a bounded in-process queue for the publishing thread; a full queue
+# writes straight to the database. A broker that fails or times out is skipped (records are
+# written directly) for DECISION_BROKER_PAUSE seconds. See decisions/publisher.py.
+DECISION_QUEUE_SIZE = env_int("DECISION_QUEUE_SIZE", 1000, minimum=1)
+DECISION_BROKER_PAUSE = env_float("DECISION_BROKER_PAUSE", 30.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUTH_PASSWORD_VALIDATORS = [

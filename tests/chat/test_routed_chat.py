@@ -217,9 +217,14 @@ def _forget_broker_connections(app) -> None:
 
 
 def test_a_decision_is_written_directly_when_the_broker_is_down(
-    client_for, owner, routed_thread, settings, caplog, monkeypatch
+    transactional_db, client_for, owner, routed_thread, settings, caplog, monkeypatch
 ):
+    from decisions import publisher as publisher_module
     from routerweb.celery import app
+
+    # A publisher of its own: the broker pause it records must not outlive this test.
+    publisher = publisher_module.DecisionPublisher(maxsize=100, pause=60)
+    monkeypatch.setattr(publisher_module, "_publisher", publisher)
 
     # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
@@ -229,6 +234,7 @@ def test_a_decision_is_written_directly_when_the_broker_is_down(
     try:
         with caplog.at_level("WARNING"):
             assistant, _ = send(client_for(owner), routed_thread, "python question")
+            publisher.flush()  # the publishing thread found the broker down and wrote it
     finally:
         app.conf.update(**previous)
         _forget_broker_connections(app)
