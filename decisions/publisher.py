@@ -22,11 +22,12 @@ import logging
 import queue
 import signal
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+
+from routerweb import clock as clocks
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,13 @@ class DecisionPublisher:
         pause: float,
         publish: Callable[[Payload], None] = _publish_to_celery,
         write: Callable[[Payload], None] = _write,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
         self._pause = pause
         self._publish = publish
         self._write = write
-        self._clock = clock
+        self._clock = clock or (lambda: clocks.current().monotonic())
         self._broker_down_until = 0.0
         self._thread: threading.Thread | None = None
         self._inflight: Payload | None = None  # taken off the queue, not yet stored

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 
 from django.conf import settings
 
+from routerweb import clock as clocks
+
 log = logging.getLogger(__name__)
 
-# Injectable for tests: the latch is about time, and tests must not wait for it.
-clock: Callable[[], float] = time.monotonic
+
+def clock() -> float:
+    return clocks.current().monotonic()  # tests install a fake clock (routerweb.clock)
+
 
 _lock = threading.Lock()
 _down_until = 0.0

@@ -69,22 +69,23 @@ def test_login_v1_and_dry_run_work_and_only_the_first_call_waits(
 def test_the_cache_is_tried_again_after_the_pause(hung_redis, settings):
     from django.core.cache import cache
 
-    now = [1000.0]
-    cache_health.clock = lambda: now[0]
+    from routerweb import clock as clocks
+    from tests.fakeclock import FakeClock
+
+    fake = FakeClock()
+    clocks.install(fake)
     try:
         with pytest.raises(cache_health.CacheDown):
             cache.get("x")
         with pytest.raises(cache_health.CacheDown):
             cache.get("x")
         assert hung_redis.wait_for_requests(1) == 1
-        now[0] += settings.CACHE_DOWN_SECONDS + 1
+        fake.advance(settings.CACHE_DOWN_SECONDS + 1)
         with pytest.raises(cache_health.CacheDown):
             cache.get("x")
         assert hung_redis.wait_for_requests(2) == 2
     finally:
-        import time
-
-        cache_health.clock = time.monotonic
+        clocks.install(None)
 
 
 def test_production_settings_give_redis_short_timeouts(monkeypatch):
