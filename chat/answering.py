@@ -8,6 +8,7 @@ failure policy, persist the answer with its badge, then log the routing decision
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connection
 
 from chat.models import Message, MessageStatus, Thread
 from chat.selectors import thread_pin_problem
@@ -69,6 +71,11 @@ class Delta:
 @dataclass(frozen=True)
 class Finished:
     message_id: int
+    # Set when the answer could not be stored as it ended (the database connection was lost):
+    # the stream tells the client so, instead of ending silently.
+    error: str = ""
+    # True when this stream did not answer the message (another stream has it, or had it).
+    not_claimed: bool = False
 
 
 AnswerEvent = Delta | Finished
@@ -360,7 +367,7 @@ async def _stop_requested(message_id: int) -> bool:
 
 async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
     if not await _claim(message_id):
-        yield Finished(message_id)
+        yield Finished(message_id, not_claimed=True)
         return
     loaded = await sync_to_async(_load)(message_id)
     owner_id = loaded.thread.owner_id
@@ -409,10 +416,50 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
     finally:
         if slot:
             await stream_end(owner_id)
-        await sync_to_async(_finish)(loaded, plan, result, stopped=stopped, resumed=resumed)
+        problem = await sync_to_async(_finish_safely)(
+            loaded, plan, result, stopped=stopped, resumed=resumed
+        )
         if stopped:
             await shared_cache.delete(_stop_key(message_id))
-    yield Finished(message_id)
+    yield Finished(message_id, error=problem)
+
+
+DB_LOST_ERROR = (
+    "The connection to the database was lost while answering; the text received is kept."
+)
+
+
+def _finish_safely(
+    loaded: Loaded,
+    plan: Plan,
+    result: ChainResult,
+    *,
+    stopped: bool,
+    resumed: dict | None = None,
+) -> str:
+    """`_finish`, surviving a database connection that died while the model streamed (a
+    PostgreSQL restart or failover, an idle-connection killer): the broken connection is
+    dropped and the message is stored on a fresh one as failed, its text kept, and its
+    decision logged. Returns "" or what went wrong, for the stream to say."""
+    try:
+        _finish(loaded, plan, result, stopped=stopped, resumed=resumed)
+        return ""
+    except DatabaseError:
+        log.warning("database error storing message %s; retrying", loaded.message.pk, exc_info=True)
+    _drop_connection()
+    try:
+        _finish(loaded, plan, result, stopped=stopped, resumed=resumed, db_lost=True)
+    except DatabaseError:
+        log.exception("could not store message %s", loaded.message.pk)
+        _drop_connection()
+        return "The answer could not be saved: the database is unavailable."
+    return DB_LOST_ERROR
+
+
+def _drop_connection() -> None:
+    # The next query opens a new connection instead of reusing the dead one.
+    with contextlib.suppress(Exception):
+        connection.close()
 
 
 def _finish(
@@ -422,6 +469,7 @@ def _finish(
     *,
     stopped: bool = False,
     resumed: dict | None = None,
+    db_lost: bool = False,
 ) -> None:
     message = loaded.message
     answering = result.answered_by
@@ -459,7 +507,10 @@ def _finish(
     if answered_by is not None:
         message.model = answered_by
         message.model_ref = answered_by.ref
-    if stopped:
+    if db_lost:
+        message.status = MessageStatus.ERROR
+        message.error = DB_LOST_ERROR
+    elif stopped:
         message.status = MessageStatus.INCOMPLETE if result.text else MessageStatus.ERROR
         message.error = STOPPED_ERROR
     elif result.complete and answered_by is not None:

@@ -7,6 +7,7 @@ from typing import cast
 from asgiref.sync import sync_to_async
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -29,7 +30,7 @@ from chat.answering import Delta, answer_events, answer_stop
 from chat.commands import Command, command_run, parse_command
 from chat.forms import WorkspaceForm
 from chat.markdown import StreamingRender
-from chat.models import Message, Thread, Workspace
+from chat.models import Message, MessageStatus, Thread, Workspace
 from chat.preview import preview_route
 from chat.selectors import (
     message_get_for_user,
@@ -353,16 +354,33 @@ async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse
         # Padding comment flushes proxies' buffers so the first token shows at once.
         yield b": stream open\n\n"
         render = StreamingRender()
+        finished = None
         async for event in answer_events(message.pk):
             if isinstance(event, Delta):
                 html = render.feed(event.text)
                 if html is not None:
                     yield sse_event("chunk", html)
-        final = (
-            await Message.objects.prefetch_related("attachments")
-            .select_related("thread__workspace")
-            .aget(pk=message.pk)
-        )
+            else:
+                finished = event
+        if finished is not None and finished.error:
+            # Not named "error": that is EventSource's own connection-error event.
+            yield sse_event("failed", finished.error)
+        try:
+            final = (
+                await Message.objects.prefetch_related("attachments")
+                .select_related("thread__workspace")
+                .aget(pk=message.pk)
+            )
+        except DatabaseError:
+            yield sse_event("failed", "The answer could not be read back: try again shortly.")
+            yield _RETRY_LATER
+            return
+        if final.status in (MessageStatus.PENDING, MessageStatus.STREAMING):
+            # Another stream is answering it (a second tab), or one that died left it so. A
+            # `done` row would carry sse-connect again and reconnect at once, in a loop; the
+            # browser instead reconnects after the `retry` delay.
+            yield _RETRY_LATER
+            return
 
         def row() -> str:
             context = _rows_context([final], final.thread)
@@ -375,6 +393,10 @@ async def message_stream(request: HttpRequest, pk: int) -> StreamingHttpResponse
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+# SSE reconnection delay for a stream that has nothing to send yet (milliseconds).
+_RETRY_LATER = b"retry: 5000\n\n"
 
 
 @require_POST
