@@ -218,7 +218,9 @@ async def counter_add(key: str, value: int, ttl: float) -> bool:
     """Create an integer counter at `value` unless it exists; True when this call made it."""
     kind = _backend()
     if kind == "redis":
-        return bool(await _aredis().set(PREFIX + key, int(value), ex=_ttl(ttl), nx=True))
+        return bool(
+            await _guard(lambda: _aredis().set(PREFIX + key, int(value), ex=_ttl(ttl), nx=True))
+        )
     if kind == "local":
         return cache.add(PREFIX + key, int(value), _ttl(ttl))
     return await cache.aadd(PREFIX + key, int(value), _ttl(ttl))
@@ -229,7 +231,7 @@ async def counter_incr(key: str, amount: int) -> int | None:
     value; None when the counter does not exist."""
     kind = _backend()
     if kind == "redis":
-        value = await _aredis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount))
+        value = await _guard(lambda: _aredis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount)))
         return None if value is None else int(value)
     if kind == "local":
         return _local_incr_existing(PREFIX + key, amount)
@@ -239,7 +241,7 @@ async def counter_incr(key: str, amount: int) -> int | None:
 def counter_incr_now(key: str, amount: int) -> int | None:
     """`counter_incr` for synchronous code (settling an answer's cost after it ends)."""
     if _backend() == "redis":
-        value = _redis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount))
+        value = _guard_now(lambda: _redis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount)))
         return None if value is None else int(value)
     return _local_incr_existing(PREFIX + key, amount)
 
