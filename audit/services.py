@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 
 from audit.models import AuditEntry
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # Field names whose values never reach the log, whatever the caller passes.
 SECRET_FIELDS = frozenset(
@@ -45,7 +48,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 
 def audit_record(
     *,
-    actor,
+    actor: User,
     action: str,
     obj: Model | None = None,
     object_type: str = "",
@@ -54,14 +57,18 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    # Every write names who made it: the page's, the API token's or the admin's user, or the
+    # person a command acts as. There is no anonymous "system" entry to fall back to.
+    if getattr(actor, "pk", None) is None:
+        raise ValueError(f"audit_record({action!r}) needs the acting user, got {actor!r}")
     changes = diff(before or {}, after or {})
     if obj is not None:
         object_type = object_type or obj._meta.model_name or ""
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:200]
     return AuditEntry.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_name=getattr(actor, "username", "") or "system",
+        actor=actor,
+        actor_name=actor.get_username(),
         action=action,
         object_type=object_type,
         object_id=object_id,

@@ -76,16 +76,16 @@ for name in ("fake-small", "fake-large"):
     CatalogModel.objects.create(provider=provider, model_id=name, display_name=name,
                                 input_price_per_m="1", output_price_per_m="2")
 code = [{{"property": "keywords", "operator": "contains_any", "value": ["python"]}}]
-router = services.router_create(owner=user, name="Bench", slug="bench", primary_model="fake/fake-small",
+router = services.router_create(owner=user, actor=user, name="Bench", slug="bench", primary_model="fake/fake-small",
                                  fallbacks=["fake/fake-large"])
-services.rule_create(router=router, name="Code", kind="calculated", conditions=code,
+services.rule_create(router=router, actor=user, name="Code", kind="calculated", conditions=code,
                      target_model="fake/fake-large")
-llm = services.router_create(owner=user, name="Bench LLM", slug="bench-llm",
+llm = services.router_create(owner=user, actor=user, name="Bench LLM", slug="bench-llm",
                               primary_model="fake/fake-small", fallbacks=["fake/fake-large"])
-services.rule_create(router=llm, name="Legal", kind="llm",
+services.rule_create(router=llm, actor=user, name="Legal", kind="llm",
                      description="questions about contracts, law or compliance",
                      target_model="fake/fake-large")
-services.rule_create(router=llm, name="Code", kind="calculated", conditions=code,
+services.rule_create(router=llm, actor=user, name="Code", kind="calculated", conditions=code,
                      target_model="fake/fake-large")
 print(api_token_create(user=user, name="bench")[1])
 """

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from audit.admin_mixins import AuditedModelAdmin
 from chat.models import Attachment, Message, Thread, Workspace
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(AuditedModelAdmin):
     list_display = ("name", "owner", "mode", "model", "router")
     filter_horizontal = ("members",)
 

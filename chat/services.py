@@ -14,6 +14,7 @@ from django.db import transaction
 from PIL import Image, UnidentifiedImageError
 
 from accounts.models import User
+from audit.services import audit_record, snapshot
 from chat.models import Attachment, Message, MessageStatus, Thread, Workspace, WorkspaceMode
 from providers.adapters.base import (
     ALLOWED_IMAGE_TYPES,
@@ -49,6 +50,26 @@ def workspace_create(
         tags=tags or [],
     )
     workspace.members.add(owner)
+    return workspace
+
+
+_WORKSPACE_AUDIT_FIELDS = ["name", "system_prompt", "mode", "model", "router", "tags"]
+
+
+@transaction.atomic
+def workspace_update(*, actor: User, workspace: Workspace) -> Workspace:
+    """Store a workspace's edited settings (built by the form) and audit the change."""
+    stored = Workspace.objects.select_related("model__provider", "router").get(pk=workspace.pk)
+    if workspace.mode == "model":
+        workspace.router = None
+    workspace.save()
+    audit_record(
+        actor=actor,
+        action="workspace.update",
+        obj=workspace,
+        before=snapshot(stored, _WORKSPACE_AUDIT_FIELDS),
+        after=snapshot(workspace, _WORKSPACE_AUDIT_FIELDS),
+    )
     return workspace
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -24,7 +23,6 @@ from django_htmx.http import (
 
 from accounts import people
 from accounts.models import User
-from audit.services import audit_record, snapshot
 from chat import services
 from chat.answering import Delta, answer_events, answer_stop
 from chat.commands import Command, command_run, parse_command
@@ -98,10 +96,7 @@ def workspace_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request.POST or None, instance=workspace, router_queryset=_router_choices(request.user)
     )
     if request.method == "POST" and form.is_valid():
-        workspace = form.save(commit=False)
-        if workspace.mode == "model":
-            workspace.router = None
-        workspace.save()
+        workspace = services.workspace_update(actor=request.user, workspace=form.save(commit=False))
         flash.success(request, "Workspace saved.")
         return redirect("workspace", pk=workspace.pk)
     return render(request, "chat/workspace_form.html", {"form": form, "workspace": workspace})
@@ -494,16 +489,10 @@ def provider_list(request: HtmxHttpRequest) -> HttpResponse:
 def provider_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     _require_admin(request)
     provider = get_object_or_404(Provider, pk=pk) if pk else None
-    before = _provider_snapshot(provider) if provider else {}
     form = ProviderForm(request.POST or None, instance=provider)
     if request.method == "POST" and form.is_valid():
-        provider = form.save()
-        audit_record(
-            actor=request.user,
-            action="provider.update" if before else "provider.create",
-            obj=provider,
-            before=before,
-            after=_provider_snapshot(provider),
+        provider = provider_services.provider_save(
+            actor=request.user, provider=form.save(commit=False)
         )
         flash.success(request, f"Provider {provider.name} saved.")
         return redirect("provider_edit", pk=provider.pk)
@@ -513,19 +502,6 @@ def provider_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespon
         "chat/provider_form.html",
         {"form": form, "provider": provider, "discovered": discovered},
     )
-
-
-def _provider_snapshot(provider: Provider) -> dict:
-    data = snapshot(
-        provider, ["name", "slug", "kind", "base_url", "connect_timeout", "read_timeout", "enabled"]
-    )
-    # Only whether a key is set and a digest of it, so the log shows "key changed" but never the key.
-    data["api_key"] = (
-        hashlib.sha256(provider.api_key_encrypted.encode()).hexdigest()[:12]
-        if provider.api_key_encrypted
-        else None
-    )
-    return data
 
 
 @require_POST
@@ -556,8 +532,8 @@ def provider_add_model(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(Provider, pk=pk)
     model_id = request.POST.get("model_id", "").strip()
     if model_id:
-        CatalogModel.objects.get_or_create(
-            provider=provider, model_id=model_id, defaults={"display_name": model_id}
+        provider_services.catalog_model_add(
+            actor=request.user, provider=provider, model_id=model_id
         )
         flash.success(
             request, f"Added {model_id} to the catalog; set its prices and context window below."
@@ -576,18 +552,9 @@ def catalog_model_edit(
         if pk
         else CatalogModel(provider=provider)
     )
-    fields = list(CatalogModelForm.Meta.fields)
-    before = snapshot(instance, fields) if instance.pk else {}
     form = CatalogModelForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        model = form.save()
-        audit_record(
-            actor=request.user,
-            action="catalog_model.update" if before else "catalog_model.create",
-            obj=model,
-            before=before,
-            after=snapshot(model, fields),
-        )
+        provider_services.catalog_model_save(actor=request.user, model=form.save(commit=False))
         flash.success(request, "Model saved.")
         return redirect("provider_edit", pk=provider.pk)
     return render(

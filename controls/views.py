@@ -13,28 +13,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.services import audit_record, snapshot
 from chat.models import Workspace
 from controls.forms import BudgetForm
 from governance.models import Budget, BudgetScope, SpendEntry
+from governance.services import budget_delete as budget_delete_service
+from governance.services import budget_save
 from governance.spend import BudgetSpec, budget_spend_rows, instance_zone, period_bounds
 from routers.models import Router
 from routerweb.http import HtmxHttpRequest
-
-_AUDIT_FIELDS = [
-    "name",
-    "enabled",
-    "scope",
-    "user",
-    "token",
-    "workspace_id",
-    "router_id",
-    "period",
-    "limit",
-    "step_percent",
-    "over_action",
-    "allowed",
-]
 
 
 def _require_manager(request: HtmxHttpRequest) -> None:
@@ -92,17 +78,9 @@ def budget_list(request: HtmxHttpRequest) -> HttpResponse:
 def budget_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     _require_manager(request)
     budget = get_object_or_404(Budget, pk=pk) if pk is not None else None
-    before = snapshot(budget, _AUDIT_FIELDS) if budget is not None else None
     form = BudgetForm(request.POST or None, instance=budget)
     if request.method == "POST" and form.is_valid():
-        saved = form.save()
-        audit_record(
-            actor=request.user,
-            action="budget.update" if before else "budget.create",
-            obj=saved,
-            before=before,
-            after=snapshot(saved, _AUDIT_FIELDS),
-        )
+        saved = budget_save(actor=request.user, budget=form.save(commit=False))
         flash.success(request, f"Budget “{saved.name}” saved.")
         return redirect("budget_list")
     return render(
@@ -117,13 +95,7 @@ def budget_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse
 def budget_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require_manager(request)
     budget = get_object_or_404(Budget, pk=pk)
-    audit_record(
-        actor=request.user,
-        action="budget.delete",
-        obj=budget,
-        before=snapshot(budget, _AUDIT_FIELDS),
-    )
-    budget.delete()
+    budget_delete_service(actor=request.user, budget=budget)
     flash.success(request, f"Budget “{budget.name}” deleted. What was spent stays recorded.")
     return redirect("budget_list")
 

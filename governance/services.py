@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from accounts.models import User
+from audit.services import audit_record, snapshot
 from engine import RuleError
 from engine.policy import compile_policy
-from governance.models import Policy, Scope
+from governance.models import Budget, Policy, Scope
 from governance.selectors import policy_spec
 
 
@@ -40,3 +43,48 @@ def policy_validate(policy: Policy, *, catalog_refs: set[str] | None = None) -> 
             errors.setdefault(field, []).append(exc.message)
     if errors:
         raise ValidationError(errors)
+
+
+# --- budgets: writes audited with the person who made them ------------------------------------
+
+BUDGET_AUDIT_FIELDS = [
+    "name",
+    "enabled",
+    "scope",
+    "user",
+    "token",
+    "workspace_id",
+    "router_id",
+    "period",
+    "limit",
+    "step_percent",
+    "over_action",
+    "allowed",
+]
+
+
+@transaction.atomic
+def budget_save(*, actor: User, budget: Budget) -> Budget:
+    """Store a budget built by a form (create or update) and audit the change."""
+    stored = Budget.objects.filter(pk=budget.pk).first() if budget.pk else None
+    before = snapshot(stored, BUDGET_AUDIT_FIELDS) if stored is not None else None
+    budget.save()
+    audit_record(
+        actor=actor,
+        action="budget.update" if before else "budget.create",
+        obj=budget,
+        before=before,
+        after=snapshot(budget, BUDGET_AUDIT_FIELDS),
+    )
+    return budget
+
+
+@transaction.atomic
+def budget_delete(*, actor: User, budget: Budget) -> None:
+    audit_record(
+        actor=actor,
+        action="budget.delete",
+        obj=budget,
+        before=snapshot(budget, BUDGET_AUDIT_FIELDS),
+    )
+    budget.delete()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from audit.admin_mixins import AuditedModelAdmin
 from providers.forms import ProviderForm
 from providers.models import CatalogModel, Provider
 
@@ -12,7 +13,7 @@ class CatalogModelInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedModelAdmin):
     # The same form as the in-app page: the key is write-only and shown masked.
     form = ProviderForm
     list_display = ("name", "slug", "kind", "base_url", "masked_key", "enabled")
@@ -37,7 +38,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(CatalogModel)
-class CatalogModelAdmin(admin.ModelAdmin):
+class CatalogModelAdmin(AuditedModelAdmin):
     list_display = (
         "display_name",
         "provider",

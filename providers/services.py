@@ -3,11 +3,16 @@ policy take, estimating usage, and asking a server which models it serves."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.db import transaction
 
+from accounts.models import User
+from audit.services import audit_record, snapshot
 from engine.tokens import estimate_message_tokens
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError, Usage
 from providers.adapters.registry import get_adapter
@@ -105,3 +110,90 @@ def provider_list_remote_models(*, provider: Provider) -> list[str]:
         raise DiscoveryError(
             f"The server did not list its models ({exc.kind}): {exc.message}"
         ) from exc
+
+
+# --- writes, each audited with the person who made it ------------------------------------
+
+PROVIDER_AUDIT_FIELDS = [
+    "name",
+    "slug",
+    "kind",
+    "base_url",
+    "connect_timeout",
+    "read_timeout",
+    "enabled",
+]
+CATALOG_AUDIT_FIELDS = [
+    "model_id",
+    "display_name",
+    "context_window",
+    "input_price_per_m",
+    "output_price_per_m",
+    "supports_images",
+    "enabled",
+]
+
+
+def provider_state(provider: Provider) -> dict[str, Any]:
+    data = snapshot(provider, PROVIDER_AUDIT_FIELDS)
+    # Only whether a key is set and a digest of it, so the log shows "key changed" but never the key.
+    data["api_key"] = (
+        hashlib.sha256(provider.api_key_encrypted.encode()).hexdigest()[:12]
+        if provider.api_key_encrypted
+        else None
+    )
+    return data
+
+
+def catalog_model_state(model: CatalogModel) -> dict[str, Any]:
+    return snapshot(model, CATALOG_AUDIT_FIELDS)
+
+
+@transaction.atomic
+def provider_save(*, actor: User, provider: Provider) -> Provider:
+    """Store a provider built by a form (create or update) and audit the change."""
+    stored = Provider.objects.filter(pk=provider.pk).first() if provider.pk else None
+    before = provider_state(stored) if stored else None
+    provider.save()
+    audit_record(
+        actor=actor,
+        action="provider.update" if before else "provider.create",
+        obj=provider,
+        before=before,
+        after=provider_state(provider),
+    )
+    return provider
+
+
+@transaction.atomic
+def catalog_model_save(*, actor: User, model: CatalogModel) -> CatalogModel:
+    """Store a catalog model built by a form (create or update) and audit the change."""
+    stored = CatalogModel.objects.filter(pk=model.pk).first() if model.pk else None
+    before = catalog_model_state(stored) if stored else None
+    model.save()
+    audit_record(
+        actor=actor,
+        action="catalog_model.update" if before else "catalog_model.create",
+        obj=model,
+        before=before,
+        after=catalog_model_state(model),
+    )
+    return model
+
+
+@transaction.atomic
+def catalog_model_add(
+    *, actor: User, provider: Provider, model_id: str
+) -> tuple[CatalogModel, bool]:
+    """Add a model the provider's server listed (its id as display name); (model, created)."""
+    model, created = CatalogModel.objects.get_or_create(
+        provider=provider, model_id=model_id, defaults={"display_name": model_id}
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="catalog_model.create",
+            obj=model,
+            after=catalog_model_state(model),
+        )
+    return model, created

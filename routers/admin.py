@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from audit.admin_mixins import AuditedModelAdmin
 from routers.models import Router, Rule
 
 
@@ -12,6 +13,6 @@ class RuleInline(admin.TabularInline):
 
 
 @admin.register(Router)
-class RouterAdmin(admin.ModelAdmin):
+class RouterAdmin(AuditedModelAdmin):
     list_display = ("name", "slug", "owner", "visibility", "primary_model", "version")
     inlines = [RuleInline]

@@ -336,7 +336,7 @@ def list_routers(request: HttpRequest) -> list[dict[str, Any]]:
 @router.post("", response={201: RouterDetailOut, **ERRORS}, summary="Create a router")
 def create_router(request: HttpRequest, payload: RouterIn) -> Status[dict[str, Any]]:
     user = _user(request)
-    row = services.router_create(owner=user, **payload.dict())
+    row = services.router_create(owner=user, actor=user, **payload.dict())
     return Status(201, {**_router_out(_reload(row.pk, user), user), "rules": []})
 
 
@@ -353,7 +353,7 @@ def get_router(request: HttpRequest, router_id: int) -> dict[str, Any]:
 )
 def update_router(request: HttpRequest, router_id: int, payload: RouterPatch) -> dict[str, Any]:
     row = _router_for(request, router_id, edit=True)
-    services.router_update(router=row, **payload.dict(exclude_unset=True))
+    services.router_update(router=row, actor=_user(request), **payload.dict(exclude_unset=True))
     user = _user(request)
     row = _reload(row.pk, user)
     return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
@@ -378,7 +378,7 @@ def set_failover_policy(
 
 @router.delete("/{int:router_id}", response={204: None, **ERRORS}, summary="Delete a router")
 def delete_router(request: HttpRequest, router_id: int) -> Status[None]:
-    services.router_delete(router=_router_for(request, router_id, edit=True))
+    services.router_delete(router=_router_for(request, router_id, edit=True), actor=_user(request))
     return Status(204, None)
 
 
@@ -414,7 +414,7 @@ def list_rules(request: HttpRequest, router_id: int) -> list[dict[str, Any]]:
 def create_rule(request: HttpRequest, router_id: int, payload: RuleIn) -> Status[dict[str, Any]]:
     row = _router_for(request, router_id, edit=True)
     data = payload.dict()
-    rule = services.rule_create(router=row, **data)
+    rule = services.rule_create(router=row, actor=_user(request), **data)
     return Status(201, _rule_out(rule))
 
 
@@ -434,7 +434,9 @@ def update_rule(
     request: HttpRequest, router_id: int, rule_id: int, payload: RulePatch
 ) -> dict[str, Any]:
     rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
-    return _rule_out(services.rule_update(rule=rule, **payload.dict(exclude_unset=True)))
+    return _rule_out(
+        services.rule_update(rule=rule, actor=_user(request), **payload.dict(exclude_unset=True))
+    )
 
 
 @router.delete(
@@ -442,7 +444,8 @@ def update_rule(
 )
 def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> Status[None]:
     services.rule_delete(
-        rule=_rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
+        rule=_rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id),
+        actor=_user(request),
     )
     return Status(204, None)
 
@@ -454,7 +457,7 @@ def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> Status[No
 )
 def enable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
     rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
-    return _rule_out(services.rule_set_enabled(rule=rule, enabled=True))
+    return _rule_out(services.rule_set_enabled(rule=rule, enabled=True, actor=_user(request)))
 
 
 @router.post(
@@ -464,7 +467,7 @@ def enable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str,
 )
 def disable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
     rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
-    return _rule_out(services.rule_set_enabled(rule=rule, enabled=False))
+    return _rule_out(services.rule_set_enabled(rule=rule, enabled=False, actor=_user(request)))
 
 
 @router.put(
@@ -474,7 +477,7 @@ def disable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str
 )
 def reorder_rules(request: HttpRequest, router_id: int, payload: ReorderIn) -> list[dict[str, Any]]:
     row = _router_for(request, router_id, edit=True)
-    services.router_reorder(router=row, rule_ids=payload.rule_ids)
+    services.router_reorder(router=row, rule_ids=payload.rule_ids, actor=_user(request))
     return [_rule_out(r) for r in _rules(row)]
 
 

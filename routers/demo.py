@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import User
+from audit.services import audit_record
 from providers.models import CatalogModel
 from routers.models import Router, Rule, Visibility
 
@@ -114,4 +115,11 @@ def demo_router_ensure(*, owner: User) -> Router:
             threshold=spec.get("threshold", 0.7),
             target_model=models[spec["target"]],
         )
+    # `manage.py seed_demo` acts as the owner it is given: the log says who created it.
+    audit_record(
+        actor=owner,
+        action="router.create",
+        obj=router,
+        after={"slug": router.slug, "rules": [spec["name"] for spec in DEMO_RULES]},
+    )
     return router

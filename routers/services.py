@@ -144,7 +144,7 @@ def _rule_state(rule: Rule) -> dict[str, Any]:
 
 
 def _audit(
-    actor: User | None, action: str, obj: Any, before: dict | None, after: dict | None, **extra: Any
+    actor: User, action: str, obj: Any, before: dict | None, after: dict | None, **extra: Any
 ) -> None:
     if isinstance(obj, Rule):
         extra.setdefault("object_repr", f"{obj.router.name} › {obj.name}")
@@ -308,7 +308,7 @@ def router_create(
     cooldown_minutes: int = 30,
     time_zone: str = "",
     embedding_model: str = DEFAULT_EMBEDDING_MODEL,
-    actor: User | None = None,
+    actor: User,
 ) -> Router:
     """Create a router (version 1). An empty slug is derived from the name; no time zone
     means the instance's (settings.TIME_ZONE)."""
@@ -328,7 +328,7 @@ def router_create(
         embedding_model=embedding_model,
     )
     router = Router.objects.create(owner=owner, **fields)
-    _audit(actor or owner, "router.create", router, None, _router_state(router))
+    _audit(actor, "router.create", router, None, _router_state(router))
     return router
 
 
@@ -346,7 +346,7 @@ def router_update(
     cooldown_minutes: int = KEEP,
     time_zone: str = KEEP,
     embedding_model: str = KEEP,
-    actor: User | None = None,
+    actor: User,
 ) -> Router:
     """Change the given settings (the others stay) and bump the version."""
     before = _router_state(router)
@@ -379,9 +379,7 @@ def router_update(
     return router
 
 
-def router_set_failover_policy(
-    *, router: Router, overrides: dict[str, Any], actor: User | None = None
-) -> Router:
+def router_set_failover_policy(*, router: Router, overrides: dict[str, Any], actor: User) -> Router:
     """Replace the router's failure-policy overrides (empty values: the site's default) and
     bump the version. Raises ValidationError with every bad field; nothing changes then."""
     clean, problems = clean_overrides(overrides)
@@ -398,7 +396,7 @@ def router_set_failover_policy(
 
 
 @transaction.atomic
-def router_delete(*, router: Router, actor: User | None = None) -> list[int]:
+def router_delete(*, router: Router, actor: User) -> list[int]:
     """Delete the router. Workspaces that used it go on answering with its primary model (the
     workspace's foreign key says so in its `on_delete`); returns their ids for the audit entry
     and the confirmation."""
@@ -506,7 +504,7 @@ def rule_create(
     examples: Sequence[str] = (),
     threshold: float = 0.7,
     margin: float | None = None,
-    actor: User | None = None,
+    actor: User,
 ) -> Rule:
     """Add a rule at the end of the router's list."""
     fields = _rule_fields(
@@ -548,7 +546,7 @@ def rule_update(
     examples: Sequence[str] = KEEP,
     threshold: float = KEEP,
     margin: float | None = KEEP,
-    actor: User | None = None,
+    actor: User,
 ) -> Rule:
     def pick(value: Any, current: Any) -> Any:
         return current if value is KEEP else value
@@ -578,7 +576,7 @@ def rule_update(
 
 
 @transaction.atomic
-def rule_delete(*, rule: Rule, actor: User | None = None) -> None:
+def rule_delete(*, rule: Rule, actor: User) -> None:
     router = rule.router
     _audit(actor, "rule.delete", rule, _rule_state(rule), None)
     rule.delete()
@@ -586,7 +584,7 @@ def rule_delete(*, rule: Rule, actor: User | None = None) -> None:
 
 
 @transaction.atomic
-def rule_set_enabled(*, rule: Rule, enabled: bool, actor: User | None = None) -> Rule:
+def rule_set_enabled(*, rule: Rule, enabled: bool, actor: User) -> Rule:
     if rule.enabled != enabled:
         rule.enabled = enabled
         rule.save(update_fields=["enabled"])
@@ -602,9 +600,7 @@ def rule_set_enabled(*, rule: Rule, enabled: bool, actor: User | None = None) ->
 
 
 @transaction.atomic
-def router_reorder(
-    *, router: Router, rule_ids: Sequence[int | str], actor: User | None = None
-) -> None:
+def router_reorder(*, router: Router, rule_ids: Sequence[int | str], actor: User) -> None:
     """Put the router's rules in this order. The ids must be exactly the router's rules,
     each once: a partial or foreign list is refused whole, so a stale page or a guessed id
     can neither drop a rule from the order nor move another router's rule."""

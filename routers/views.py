@@ -122,7 +122,9 @@ def router_create(request: HtmxHttpRequest) -> HttpResponse:
     form = RouterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            router = services.router_create(owner=request.user, **form.service_kwargs())
+            router = services.router_create(
+                owner=request.user, actor=request.user, **form.service_kwargs()
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

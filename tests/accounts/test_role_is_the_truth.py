@@ -26,7 +26,7 @@ def test_a_demoted_bootstrap_admin_loses_everything_admin(
     client_for, admin_user, bootstrap, owner, demo_catalog
 ):
     private = router_services.router_create(
-        owner=owner, name="Mine", slug="mine", primary_model="demo/small"
+        owner=owner, name="Mine", slug="mine", primary_model="demo/small", actor=owner
     )
     response = client_for(admin_user).post(
         reverse("manage_user_role", args=[bootstrap.pk]), {"role": "member"}, follow=True

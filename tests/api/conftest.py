@@ -140,6 +140,7 @@ def fake_router(owner: Any, fake_models: dict[str, CatalogModel]) -> Any:
         name="Fake router",
         slug="fake-router",
         primary_model="fake/fake-small",
+        actor=owner,
     )
     services.rule_create(
         router=router,
@@ -151,6 +152,7 @@ def fake_router(owner: Any, fake_models: dict[str, CatalogModel]) -> Any:
         ],
         target_model="fake/fake-large",
         fallbacks=["fake/fake-small"],
+        actor=router.owner,
     )
     services.rule_create(
         router=router,
@@ -158,6 +160,7 @@ def fake_router(owner: Any, fake_models: dict[str, CatalogModel]) -> Any:
         kind="calculated",
         conditions=[{"property": "has_image", "operator": "is_true", "value": None}],
         target_model="fake/fake-vision",
+        actor=router.owner,
     )
     router.refresh_from_db()
     return router

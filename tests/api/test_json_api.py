@@ -212,7 +212,12 @@ def test_a_bad_condition_is_a_422_naming_the_field(api, private_router):
 def test_a_rule_of_another_router_is_not_reachable_through_mine(api, private_router, make_router):
     other = make_router(slug="other")
     foreign = services.rule_create(
-        router=other, name="X", kind="llm", description="x", target_model="demo/small"
+        router=other,
+        name="X",
+        kind="llm",
+        description="x",
+        target_model="demo/small",
+        actor=other.owner,
     )
     assert api.get(f"/routers/{private_router.pk}/rules/{foreign.pk}").status_code == 404
     assert api.delete(f"/routers/{private_router.pk}/rules/{foreign.pk}").status_code == 404

@@ -65,18 +65,22 @@ def test_an_edited_rule_routes_the_very_next_call(
     assert answered(client) == "fake/fake-large"
 
     rule = fake_router.rules.get(name="Code")
-    services.rule_update(rule=rule, target_model="fake/fake-vision", fallbacks=[])
+    services.rule_update(
+        rule=rule, target_model="fake/fake-vision", fallbacks=[], actor=rule.router.owner
+    )
     assert answered(client) == "fake/fake-vision"
 
-    services.rule_set_enabled(rule=rule, enabled=False)
+    services.rule_set_enabled(rule=rule, enabled=False, actor=rule.router.owner)
     assert answered(client) == "fake/fake-small"
 
     # Reordering writes positions in bulk (no model signals): still a change.
     images = fake_router.rules.get(name="Images")
-    services.rule_set_enabled(rule=rule, enabled=True)
+    services.rule_set_enabled(rule=rule, enabled=True, actor=rule.router.owner)
     assert len(prepares) == 3
     answered(client)
-    services.router_reorder(router=fake_router, rule_ids=[images.pk, rule.pk])
+    services.router_reorder(
+        router=fake_router, rule_ids=[images.pk, rule.pk], actor=fake_router.owner
+    )
     answered(client)
     assert len(prepares) == 5
 
@@ -84,11 +88,11 @@ def test_an_edited_rule_routes_the_very_next_call(
 def test_a_router_made_private_stops_answering_a_teammate_at_once(
     live_url, owner, teammate, token_for, fake_router
 ):
-    services.router_update(router=fake_router, visibility="shared")
+    services.router_update(router=fake_router, visibility="shared", actor=fake_router.owner)
     theirs = client_for(live_url, token_for(teammate))
     assert answered(theirs) == "fake/fake-large"
 
-    services.router_update(router=fake_router, visibility="private")
+    services.router_update(router=fake_router, visibility="private", actor=fake_router.owner)
     with pytest.raises(openai.NotFoundError) as caught:
         answered(theirs)
     assert caught.value.body["code"] == "model_not_found"
@@ -109,7 +113,7 @@ def test_a_deleted_router_is_gone_and_a_disabled_model_cannot_be_named(
     # The router's rule pointed at it: its fallback answers instead.
     assert answered(client) == "fake/fake-small"
 
-    services.router_delete(router=fake_router)
+    services.router_delete(router=fake_router, actor=fake_router.owner)
     with pytest.raises(openai.NotFoundError):
         answered(client)
 

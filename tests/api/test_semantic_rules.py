@@ -44,6 +44,7 @@ def semantic_router(owner, fake_models, emb_model):
         slug="semantic",
         primary_model="fake/fake-small",
         embedding_model="fake/emb-fake",
+        actor=owner,
     )
     for name, examples, target in (
         ("Billing", BILLING, "fake/fake-vision"),
@@ -56,6 +57,7 @@ def semantic_router(owner, fake_models, emb_model):
             examples=examples,
             threshold=0.5,
             target_model=target,
+            actor=router.owner,
         )
     router.refresh_from_db()
     return router
@@ -94,7 +96,9 @@ def test_examples_are_embedded_once_per_router_version(api, semantic_router, fak
         ["a python error"],
     ]
     rule = semantic_router.rules.get(name="Billing")
-    services.rule_update(rule=rule, examples=[*BILLING, "where is my money back"])
+    services.rule_update(
+        rule=rule, examples=[*BILLING, "where is my money back"], actor=rule.router.owner
+    )
     api.post(url, {"message": "refund my order"})
     assert len(fake_upstream.requests[-1].body["input"]) == 7  # new version: re-embedded
 

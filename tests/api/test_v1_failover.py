@@ -62,6 +62,7 @@ def chain_router(owner, fake_models, fake_upstream):
         slug="chain",
         primary_model="fake/fake-large",
         fallbacks=["fa/fa-model", "fg/fg-model"],
+        actor=owner,
     )
     return router
 

@@ -32,6 +32,7 @@ def legal_router(fake_router):
         kind="llm",
         description="questions about contracts or law",
         target_model="fake/fake-large",
+        actor=fake_router.owner,
     )
     fake_router.refresh_from_db()
     return fake_router
@@ -173,6 +174,7 @@ def test_an_unapproved_embedding_model_never_sees_the_card(
         slug="semantic",
         primary_model="fake/fake-small",
         embedding_model="fake/emb-fake",
+        actor=owner,
     )
     services.rule_create(
         router=router,
@@ -181,6 +183,7 @@ def test_an_unapproved_embedding_model_never_sees_the_card(
         examples=["refund my order", "charged twice on my card"],
         threshold=0.5,
         target_model="fake/fake-large",
+        actor=router.owner,
     )
     customer_data(approved=["fake/fake-small"])
     completion = client.chat.completions.create(

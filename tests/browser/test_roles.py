@@ -63,7 +63,11 @@ def test_an_admin_a_manager_and_a_member_each_see_what_they_should(
     )
     provider_ensure(slug="demo", name="Demo", kind="demo")
     private = services.router_create(
-        owner=admin, name="Ada's private", slug="ada-private", primary_model="demo/small"
+        owner=admin,
+        name="Ada's private",
+        slug="ada-private",
+        primary_model="demo/small",
+        actor=admin,
     )
     shared = services.router_create(
         owner=admin,
@@ -71,6 +75,7 @@ def test_an_admin_a_manager_and_a_member_each_see_what_they_should(
         slug="team",
         primary_model="demo/small",
         visibility="shared",
+        actor=admin,
     )
 
     # The admin sees the admin menus and creates two people.

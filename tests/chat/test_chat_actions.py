@@ -269,7 +269,9 @@ def test_a_member_sees_no_links_to_a_private_router_or_to_settings(
 ):
     from routers.services import router_create
 
-    private = router_create(owner=owner, name="Mine", slug="mine", primary_model="demo/small")
+    private = router_create(
+        owner=owner, name="Mine", slug="mine", primary_model="demo/small", actor=owner
+    )
     workspace = workspace_create(owner=owner, name="Team", router=private)
     workspace.members.add(teammate)
     page = client_for(teammate).get(reverse("workspace", args=[workspace.pk])).content.decode()
@@ -292,7 +294,7 @@ def test_the_badge_names_the_rule_the_classifier_chose_and_shows_what_it_read(
     from routers.services import router_create
     from tests.routers.conftest import add_rules
 
-    router = router_create(owner=owner, name="R", slug="r", primary_model="demo/small")
+    router = router_create(owner=owner, name="R", slug="r", primary_model="demo/small", actor=owner)
     add_rules(router)
     workspace = workspace_create(owner=owner, name="Routed", router=router)
     thread = thread_create(workspace=workspace, owner=owner)

@@ -44,7 +44,7 @@ def priced(fake_provider):
 @pytest.fixture
 def thread(owner, priced):
     router = services.router_create(
-        owner=owner, name="Team", slug="team", primary_model="fake/backup"
+        owner=owner, name="Team", slug="team", primary_model="fake/backup", actor=owner
     )
     router.refresh_from_db()
     workspace = Workspace.objects.create(name="Sales", owner=owner, mode="router", router=router)
@@ -155,6 +155,7 @@ def test_the_classifier_call_is_booked_too(client_for, owner, thread, fake_upstr
         kind="llm",
         description="contracts",
         target_model="fake/cheap",
+        actor=router.owner,
     )
     fake_upstream.script(
         "backup", times=1, reply="r1", usage={"input_tokens": 1000, "output_tokens": 0}

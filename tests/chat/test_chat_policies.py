@@ -30,7 +30,7 @@ _on_commit = None
 def routed(owner, fake_provider):
     """A router whose primary (fake/backup) is also its classifier, with one LLM rule."""
     router = services.router_create(
-        owner=owner, name="Team", slug="team", primary_model="fake/backup"
+        owner=owner, name="Team", slug="team", primary_model="fake/backup", actor=owner
     )
     services.rule_create(
         router=router,
@@ -38,6 +38,7 @@ def routed(owner, fake_provider):
         kind="llm",
         description="questions about contracts or law",
         target_model="fake/backup",
+        actor=router.owner,
     )
     router.refresh_from_db()
     workspace = Workspace.objects.create(name="Sales", owner=owner, mode="router", router=router)

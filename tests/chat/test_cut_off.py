@@ -181,7 +181,9 @@ def test_the_routers_own_policy_applies_to_its_models(
 
     router = thread.workspace.router
     services.router_set_failover_policy(
-        router=router, overrides={"first_token_timeout": 3, "continue_cut_answers": False}
+        router=router,
+        overrides={"first_token_timeout": 3, "continue_cut_answers": False},
+        actor=router.owner,
     )
     fake_upstream.script(model="cheap", delay_first_byte=5)  # 5 s of silence, in virtual time
     fake_upstream.script(model="backup", reply=REPLY)

@@ -19,18 +19,21 @@ def test_a_new_workspace_routes_by_default_when_a_router_exists(client_for, owne
         return re.findall(r'name="mode" value="(\w+)"[^>]*checked', html)
 
     assert checked() == ["model"]  # no router yet: one model is the only choice that works
-    router_create(owner=owner, name="Mine", slug="mine", primary_model="demo/small")
+    router_create(owner=owner, name="Mine", slug="mine", primary_model="demo/small", actor=owner)
     assert checked() == ["router"]
 
 
 def test_routers_with_the_same_name_are_told_apart(client_for, owner, teammate, demo_catalog):
-    router_create(owner=owner, name="Support", slug="support", primary_model="demo/small")
+    router_create(
+        owner=owner, name="Support", slug="support", primary_model="demo/small", actor=owner
+    )
     router_create(
         owner=teammate,
         name="Support",
         slug="support-2",
         primary_model="demo/small",
         visibility="shared",
+        actor=teammate,
     )
     html = client_for(owner).get(reverse("workspace_create")).content.decode()
     assert "Support — router:support, olivia" in html
@@ -40,7 +43,9 @@ def test_routers_with_the_same_name_are_told_apart(client_for, owner, teammate, 
 def test_picking_both_a_model_and_a_router_is_refused_not_silently_dropped(
     client_for, owner, demo_catalog
 ):
-    router = router_create(owner=owner, name="Mine", slug="mine", primary_model="demo/small")
+    router = router_create(
+        owner=owner, name="Mine", slug="mine", primary_model="demo/small", actor=owner
+    )
     response = client_for(owner).post(
         reverse("workspace_create"),
         {
@@ -57,7 +62,9 @@ def test_picking_both_a_model_and_a_router_is_refused_not_silently_dropped(
 
 
 def test_the_chosen_list_alone_creates_the_workspace(client_for, owner, demo_catalog):
-    router = router_create(owner=owner, name="Mine", slug="mine", primary_model="demo/small")
+    router = router_create(
+        owner=owner, name="Mine", slug="mine", primary_model="demo/small", actor=owner
+    )
     client = client_for(owner)
     response = client.post(
         reverse("workspace_create"), {"name": "Routed", "mode": "router", "router": router.pk}

@@ -38,7 +38,7 @@ def test_login_v1_and_dry_run_work_and_only_the_first_call_waits(
     transactional_db, hung_redis, owner, demo_catalog
 ):
     private_router = services.router_create(
-        owner=owner, name="Private", slug="private-one", primary_model="demo/small"
+        owner=owner, name="Private", slug="private-one", primary_model="demo/small", actor=owner
     )
     add_rules(private_router)
     _, token = api_token_create(user=owner, name="ci")

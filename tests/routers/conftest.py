@@ -12,6 +12,7 @@ def make_router(owner, demo_catalog):
     def make(*, visibility: str = "private", slug: str = "support", user=None, **extra):
         return services.router_create(
             owner=user or owner,
+            actor=user or owner,
             name=extra.pop("name", slug.title()),
             slug=slug,
             visibility=visibility,
@@ -32,6 +33,7 @@ def add_rules(router):
             {"property": "keywords", "operator": "contains_any", "value": ["python", "bug"]}
         ],
         target_model="demo/coder",
+        actor=router.owner,
     )
     legal = services.rule_create(
         router=router,
@@ -39,6 +41,7 @@ def add_rules(router):
         kind="llm",
         description="Questions about contracts, law or compliance.",
         target_model="demo/large",
+        actor=router.owner,
     )
     images = services.rule_create(
         router=router,
@@ -46,6 +49,7 @@ def add_rules(router):
         kind="calculated",
         conditions=[{"property": "has_image", "operator": "is_true", "value": None}],
         target_model="demo/large",
+        actor=router.owner,
     )
     router.refresh_from_db()
     return code, legal, images

@@ -9,7 +9,9 @@ from routers import services
 def test_every_change_to_a_router_and_its_rules_is_in_the_audit_log(
     owner, admin_user, client_for, demo_catalog
 ):
-    router = services.router_create(owner=owner, name="Support", primary_model="demo/small")
+    router = services.router_create(
+        owner=owner, name="Support", primary_model="demo/small", actor=owner
+    )
     rule = services.rule_create(
         router=router,
         actor=owner,

@@ -21,6 +21,7 @@ def router(make_router):
         kind="calculated",
         conditions=[{"property": "keywords", "operator": "contains_any", "value": ["essay"]}],
         target_model="demo/large",
+        actor=router.owner,
     )
     return router
 
@@ -33,12 +34,18 @@ def changes(action) -> bool:
 
 def test_router_and_rule_changes_replace_the_token(router):
     rule = router.rules.get()
-    assert changes(lambda: services.router_update(router=router, name="Renamed"))
-    assert changes(lambda: services.rule_update(rule=rule, name="Longer"))
-    assert changes(lambda: services.rule_set_enabled(rule=rule, enabled=False))
-    assert changes(lambda: services.router_reorder(router=router, rule_ids=[rule.pk]))
-    assert changes(lambda: services.rule_delete(rule=rule))
-    assert changes(lambda: services.router_delete(router=router))
+    assert changes(
+        lambda: services.router_update(router=router, name="Renamed", actor=router.owner)
+    )
+    assert changes(lambda: services.rule_update(rule=rule, name="Longer", actor=rule.router.owner))
+    assert changes(
+        lambda: services.rule_set_enabled(rule=rule, enabled=False, actor=rule.router.owner)
+    )
+    assert changes(
+        lambda: services.router_reorder(router=router, rule_ids=[rule.pk], actor=router.owner)
+    )
+    assert changes(lambda: services.rule_delete(rule=rule, actor=rule.router.owner))
+    assert changes(lambda: services.router_delete(router=router, actor=router.owner))
 
 
 def test_catalog_and_provider_changes_replace_the_token(demo_catalog):
@@ -74,7 +81,7 @@ def test_the_token_is_replaced_again_when_the_change_commits(
     router, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.router_update(router=router, name="In flight")
+        services.router_update(router=router, name="In flight", actor=router.owner)
     during = current()
     for callback in callbacks:
         callback()

@@ -78,7 +78,9 @@ def test_someone_who_may_not_edit_the_router_cannot_change_its_policy(
 def test_the_service_refuses_unknown_or_out_of_range_settings(private_router):
     with pytest.raises(ValidationError) as caught:
         services.router_set_failover_policy(
-            router=private_router, overrides={"max_retry_after": 1, "stall_timeout": 0}
+            router=private_router,
+            overrides={"max_retry_after": 1, "stall_timeout": 0},
+            actor=private_router.owner,
         )
 
     assert set(caught.value.message_dict) == {"max_retry_after", "stall_timeout"}

@@ -36,6 +36,7 @@ def router(make_router):
         examples=["refund order", "invoice", "order refund invoice"],
         threshold=0.8,
         target_model="demo/large",
+        actor=router.owner,
     )
     services.rule_create(
         router=router,
@@ -44,6 +45,7 @@ def router(make_router):
         examples=["python bug", "error", "refund order"],
         threshold=0.8,
         target_model="demo/coder",
+        actor=router.owner,
     )
     router.refresh_from_db()
     return router

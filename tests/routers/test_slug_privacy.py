@@ -48,7 +48,7 @@ def test_my_own_or_a_shared_slug_is_refused_with_a_reason_i_can_see(make_router,
 def test_sharing_is_not_blocked_by_a_hidden_private_router(make_router, outsider):
     make_router(slug="tools", user=outsider)
     mine = make_router(slug="tools")
-    services.router_update(router=mine, visibility="shared")
+    services.router_update(router=mine, visibility="shared", actor=mine.owner)
     mine.refresh_from_db()
     assert mine.visibility == "shared"
 

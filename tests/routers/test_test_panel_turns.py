@@ -30,6 +30,7 @@ def test_earlier_turns_count_as_turns_for_calculated_rules(client_for, owner, ma
         kind="calculated",
         conditions=[{"property": "turns", "operator": "gte", "value": 3}],
         target_model="demo/large",
+        actor=router.owner,
     )
     url = reverse("router_test", args=[router.pk])
     client = client_for(owner)

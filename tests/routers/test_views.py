@@ -51,7 +51,7 @@ def test_the_list_shows_my_routers_and_shared_ones_with_owner_and_visibility(
     client_for, private_router, shared_router, teammate
 ):
     mine = services.router_create(
-        owner=teammate, name="Toms desk", slug="toms", primary_model="demo/small"
+        owner=teammate, name="Toms desk", slug="toms", primary_model="demo/small", actor=teammate
     )
     html = client_for(teammate).get(reverse("router_list")).content.decode()
     assert mine.name in html and shared_router.name in html

@@ -21,10 +21,15 @@ PEOPLE = ("anonymous", "owner", "teammate", "outsider", "manager", "admin")
 @pytest.fixture
 def world(owner, teammate, outsider, manager, admin_user, demo_catalog):
     private = services.router_create(
-        owner=owner, name="Mine", slug="mine", primary_model="demo/small"
+        owner=owner, name="Mine", slug="mine", primary_model="demo/small", actor=owner
     )
     shared = services.router_create(
-        owner=owner, name="Ours", slug="ours", primary_model="demo/small", visibility="shared"
+        owner=owner,
+        name="Ours",
+        slug="ours",
+        primary_model="demo/small",
+        visibility="shared",
+        actor=owner,
     )
     rule = services.rule_create(
         router=private,
@@ -32,9 +37,15 @@ def world(owner, teammate, outsider, manager, admin_user, demo_catalog):
         kind="calculated",
         target_model="demo/coder",
         conditions=[{"property": "keywords", "operator": "contains_any", "value": ["x"]}],
+        actor=private.owner,
     )
     shared_rule = services.rule_create(
-        router=shared, name="Open rule", kind="llm", target_model="demo/large", description="law"
+        router=shared,
+        name="Open rule",
+        kind="llm",
+        target_model="demo/large",
+        description="law",
+        actor=shared.owner,
     )
     workspace = Workspace.objects.create(name="Team", owner=owner, mode="router", router=shared)
     workspace.members.add(owner, teammate)
