@@ -27,7 +27,10 @@ from typing import Any
 
 from django.conf import settings
 
+from decisions.services import decision_write
+from decisions.tasks import record_decision
 from routerweb import clock as clocks
+from routerweb.db import recycling_connections
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +39,10 @@ _STOP = object()
 
 
 def _publish_to_celery(payload: Payload) -> None:
-    from decisions.tasks import record_decision
-
     record_decision.apply_async(args=[payload], retry=False)
 
 
 def _write(payload: Payload) -> None:
-    from decisions.services import decision_write
-    from routerweb.db import recycling_connections
-
     recycling_connections(decision_write)(payload)
 
 

@@ -19,6 +19,8 @@ APPS += ("routerweb",)
 ALLOWED = {
     # Signal receivers connect in AppConfig.ready(), once the app registry is ready.
     ("routers/apps.py", "routers"),
+    ("accounts/apps.py", "accounts"),  # the verified-token cache follows token and user saves
+    ("decisions/apps.py", "decisions"),  # queued decisions are written at process exit
 }
 
 
