@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.publisher import publisher
+from decisions.services import decision_write
 from decisions.tasks import record_decision
 from routerweb import observability
 

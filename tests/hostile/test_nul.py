@@ -94,6 +94,7 @@ def test_a_rule_saved_through_services_refuses_nul_in_conditions(make_router):
             kind="calculated",
             target_model="demo/coder",
             conditions=[{"property": "keywords", "operator": "contains_any", "value": ["\x00"]}],
+            actor=router.owner,
         )
 
 

@@ -112,9 +112,9 @@ def test_keywords_over_the_router_limit_are_refused_on_create_and_update(make_ro
         services.rule_create(router=router, **dict(RULE, conditions=[keywords]))
     # Editing a rule counts its new keywords instead of its old ones.
     first = router.rules.first()
-    services.rule_update(rule=first, conditions=[keywords])
+    services.rule_update(rule=first, conditions=[keywords], actor=first.router.owner)
     with pytest.raises(ValidationError, match="keywords in all"):
-        services.rule_update(rule=first, conditions=[keywords, keywords])
+        services.rule_update(rule=first, conditions=[keywords, keywords], actor=first.router.owner)
 
 
 def test_conditions_per_rule_are_capped_in_files(owner, demo_catalog):
@@ -240,7 +240,7 @@ def test_names_are_single_line_in_services(make_router, name):
     with pytest.raises(ValidationError, match="one line"):
         services.rule_create(router=router, **dict(RULE, name=name))
     with pytest.raises(ValidationError, match="one line"):
-        services.router_update(router=router, name=name)
+        services.router_update(router=router, name=name, actor=router.owner)
     assert not router.rules.exists()
 
 

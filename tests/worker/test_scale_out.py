@@ -151,6 +151,7 @@ def scale_router(owner: Any, fake_upstream: Any) -> Any:
         primary_model="fake/fake-small",
         sticky=True,
         cooldown_minutes=30,
+        actor=owner,
     )
     keywords = "keywords"
     services.rule_create(
@@ -160,6 +161,7 @@ def scale_router(owner: Any, fake_upstream: Any) -> Any:
         conditions=[{"property": keywords, "operator": "contains_any", "value": ["python"]}],
         target_model="fake/fake-large",
         fallbacks=["fake/fake-small"],
+        actor=router.owner,
     )
     services.rule_create(
         router=router,
@@ -167,6 +169,7 @@ def scale_router(owner: Any, fake_upstream: Any) -> Any:
         kind="calculated",
         conditions=[{"property": keywords, "operator": "contains_any", "value": ["picture"]}],
         target_model="fake/fake-vision",
+        actor=router.owner,
     )
     router.refresh_from_db()
     return router
