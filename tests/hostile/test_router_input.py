@@ -98,7 +98,7 @@ def test_adding_one_rule_past_the_limit_is_refused(owner, demo_catalog, make_rou
         for i in range(MAX_RULES_PER_ROUTER)
     )  # fmt: skip
     with pytest.raises(ValidationError, match=f"at most {MAX_RULES_PER_ROUTER}"):
-        services.rule_create(router=router, **RULE)
+        services.rule_create(router=router, actor=router.owner, **RULE)
     assert router.rules.count() == MAX_RULES_PER_ROUTER
 
 
@@ -107,9 +107,9 @@ def test_keywords_over_the_router_limit_are_refused_on_create_and_update(make_ro
     many = [f"w{i}" for i in range(200)]
     keywords = {"property": "keywords", "operator": "contains_any", "value": many}
     for _ in range(MAX_KEYWORDS_PER_ROUTER // 200):
-        services.rule_create(router=router, **dict(RULE, conditions=[keywords]))
+        services.rule_create(router=router, actor=router.owner, **dict(RULE, conditions=[keywords]))
     with pytest.raises(ValidationError, match="keywords in all"):
-        services.rule_create(router=router, **dict(RULE, conditions=[keywords]))
+        services.rule_create(router=router, actor=router.owner, **dict(RULE, conditions=[keywords]))
     # Editing a rule counts its new keywords instead of its old ones.
     first = router.rules.first()
     services.rule_update(rule=first, conditions=[keywords], actor=first.router.owner)
@@ -238,7 +238,7 @@ def test_names_are_single_line_in_files(owner, demo_catalog, name):
 def test_names_are_single_line_in_services(make_router, name):
     router = make_router(slug="names")
     with pytest.raises(ValidationError, match="one line"):
-        services.rule_create(router=router, **dict(RULE, name=name))
+        services.rule_create(router=router, actor=router.owner, **dict(RULE, name=name))
     with pytest.raises(ValidationError, match="one line"):
         services.router_update(router=router, name=name, actor=router.owner)
     assert not router.rules.exists()
