@@ -53,7 +53,7 @@ def test_an_admin_sets_a_team_budget_and_a_customer_data_policy_and_the_badge_sh
         )
     # The dear model is the primary and judges the LLM rule: it must see nothing.
     router = services.router_create(
-        owner=admin, name="Team", slug="team", primary_model="fake/dear"
+        owner=admin, name="Team", slug="team", primary_model="fake/dear", actor=admin
     )
     services.rule_create(
         router=router,
@@ -61,6 +61,7 @@ def test_an_admin_sets_a_team_budget_and_a_customer_data_policy_and_the_badge_sh
         kind="llm",
         description="contracts or law",
         target_model="fake/dear",
+        actor=router.owner,
     )
     team = Workspace.objects.create(name="Sales team", owner=admin, mode="router", router=router)
     team.members.add(admin)
