@@ -195,7 +195,9 @@ def test_a_file_without_a_slug_gets_one_from_the_name(owner, demo_catalog):
 
 def test_a_routers_failure_policy_travels_with_its_export(private_router, teammate):
     services.router_set_failover_policy(
-        router=private_router, overrides={"stall_timeout": 45, "continue_cut_answers": False}
+        router=private_router,
+        overrides={"stall_timeout": 45, "continue_cut_answers": False},
+        actor=private_router.owner,
     )
 
     exported = services.router_export(router=private_router)
