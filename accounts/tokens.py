@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.http import Http404
@@ -200,10 +200,16 @@ def _load(token_hash: str, version: str) -> _Entry | None:
 
 def _touch(entry: _Entry) -> None:
     now = timezone.now()
-    # Conditional update: several processes racing on the same minute write once.
-    ApiToken.objects.filter(pk=entry.token_id).exclude(
-        last_used_at__gt=now - LAST_USED_EVERY
-    ).update(last_used_at=now)
+    # Conditional update: several processes racing on the same minute write once. It is
+    # bookkeeping: a busy database (SQLite's "table is locked" while the decision log writes)
+    # must not fail the call it annotates; a later call tries again.
+    try:
+        ApiToken.objects.filter(pk=entry.token_id).exclude(
+            last_used_at__gt=now - LAST_USED_EVERY
+        ).update(last_used_at=now)
+    except DatabaseError as error:
+        log.warning("token %s: last-used time not recorded (%s)", entry.token_id, error)
+        return
     entry.last_used_at = now.timestamp()
 
 

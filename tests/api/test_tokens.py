@@ -77,6 +77,24 @@ def test_last_used_is_written_at_most_once_a_minute(owner, django_assert_num_que
     assert ApiToken.objects.get(pk=token.pk).last_used_at > first
 
 
+def test_a_busy_database_while_recording_last_use_does_not_refuse_the_token(owner, monkeypatch):
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    token, plaintext = tokens.api_token_create(user=owner, name="ci")
+
+    def locked(self, **values):
+        raise OperationalError("database table is locked")
+
+    monkeypatch.setattr(QuerySet, "update", locked)
+    assert tokens.api_token_authenticate(plaintext) == owner
+    monkeypatch.undo()
+    assert ApiToken.objects.get(pk=token.pk).last_used_at is None
+    tokens.clear_auth_cache()
+    tokens.api_token_authenticate(plaintext)  # the next call records it
+    assert ApiToken.objects.get(pk=token.pk).last_used_at is not None
+
+
 def test_a_token_revoked_elsewhere_stops_working_once_the_auth_cache_expires(owner):
     from routerweb import clock as clocks
     from tests.fakeclock import FakeClock
