@@ -60,3 +60,15 @@ class CatalogModelForm(forms.ModelForm):
             "kind",
             "dimensions",
         ]
+
+    def clean_model_id(self) -> str:
+        # The provider is not a field of this form, so Django's unique check on
+        # (provider, model_id) is skipped: without this, a duplicate id is an IntegrityError.
+        model_id: str = self.cleaned_data["model_id"]
+        if self.instance.provider_id is not None:
+            taken = CatalogModel.objects.filter(
+                provider_id=self.instance.provider_id, model_id=model_id
+            ).exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise forms.ValidationError("This provider already has a model with this id.")
+        return model_id

@@ -88,6 +88,20 @@ def test_an_admin_adds_an_embedding_model_to_the_catalog(admin_api):
     assert AuditEntry.objects.filter(action__startswith="catalog_model.").count() == 2
 
 
+def test_a_model_id_the_provider_already_has_is_a_clear_error_not_a_500(admin_api):
+    provider = admin_api.post("/providers", {"name": "D", "slug": "d", "kind": "demo"}).json()
+    models = f"/providers/{provider['id']}/models"
+    first = admin_api.post(models, {"model_id": "m1"}).json()
+
+    again = admin_api.post(models, {"model_id": "m1", "display_name": "Again"})
+
+    assert again.status_code == 422
+    assert "already has a model with this id" in json.dumps(again.json()["detail"])
+    assert list(CatalogModel.objects.values_list("display_name", flat=True)) == ["m1"]
+    # Editing the model itself is not a clash with its own id.
+    assert admin_api.patch(f"{models}/{first['id']}", {"enabled": False}).status_code == 200
+
+
 def test_only_admins_may_manage_providers(api_as, manager, owner, admin_user):  # noqa: F811
     provider = Provider.objects.create(name="X", slug="x", kind="demo")
     for user in (manager, owner):
