@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 from asgiref.sync import sync_to_async
@@ -197,12 +197,11 @@ def thread_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect("workspace", pk=workspace_pk)
 
 
-@require_POST
-def message_continue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Continue a cut-off last answer with the model picked (pk = that answer)."""
+def _answer_again(request: HtmxHttpRequest, pk: int, action: Callable[..., object]) -> HttpResponse:
+    """Run `action` on the last answer (pk) with the model picked, then show that answer."""
     message = message_get_for_user(user=request.user, pk=pk)
     try:
-        services.message_continue(message=message, model_ref=request.POST.get("model", ""))
+        action(message=message, model_ref=request.POST.get("model", ""))
     except ValidationError as exc:
         return _composer_error(request, exc)
     if not request.htmx:
@@ -213,24 +212,18 @@ def message_continue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         {**_rows_context([message], message.thread), "message": message},
     )
     return retarget(reswap(response, "outerHTML"), f"#msg-{message.pk}")
+
+
+@require_POST
+def message_continue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Continue a cut-off last answer with the model picked (pk = that answer)."""
+    return _answer_again(request, pk, services.message_continue)
 
 
 @require_POST
 def message_regenerate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Answer again (pk = the last answer): routed afresh, or by the model picked."""
-    message = message_get_for_user(user=request.user, pk=pk)
-    try:
-        services.message_regenerate(message=message, model_ref=request.POST.get("model", ""))
-    except ValidationError as exc:
-        return _composer_error(request, exc)
-    if not request.htmx:
-        return redirect("thread", pk=message.thread_id)
-    response = render(
-        request,
-        "chat/thread.html#message-row",
-        {**_rows_context([message], message.thread), "message": message},
-    )
-    return retarget(reswap(response, "outerHTML"), f"#msg-{message.pk}")
+    return _answer_again(request, pk, services.message_regenerate)
 
 
 @require_POST
