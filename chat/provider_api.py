@@ -7,7 +7,6 @@ written, and only admins may call it (anyone else gets 403). API keys are write-
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -17,22 +16,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
 from accounts.models import User
-from audit.services import audit_record, snapshot
+from providers import services as provider_services
 from providers.forms import CatalogModelForm, ProviderForm
 from providers.models import CatalogModel, Provider
+from providers.services import PROVIDER_AUDIT_FIELDS
 from routers.api import ERRORS, MAX_ID, NOT_SENT, In
 
 router = Router(tags=["providers"])
 
-_PROVIDER_FIELDS = [
-    "name",
-    "slug",
-    "kind",
-    "base_url",
-    "connect_timeout",
-    "read_timeout",
-    "enabled",
-]
 _MODEL_FIELDS = list(CatalogModelForm.Meta.fields)
 
 
@@ -41,17 +32,6 @@ def _admin(request: HttpRequest) -> User:
     if not user.is_admin_role:
         raise PermissionDenied("Only admins manage providers and API keys.")
     return user
-
-
-def _provider_state(provider: Provider) -> dict[str, Any]:
-    data = snapshot(provider, _PROVIDER_FIELDS)
-    # A digest only: the log shows that the key changed, never the key.
-    data["api_key"] = (
-        hashlib.sha256(provider.api_key_encrypted.encode()).hexdigest()[:12]
-        if provider.api_key_encrypted
-        else None
-    )
-    return data
 
 
 def _form_errors(form: Any) -> ValidationError:
@@ -162,8 +142,7 @@ def _save_provider(
     request: HttpRequest, provider: Provider | None, data: dict[str, Any]
 ) -> Provider:
     actor = _admin(request)
-    before = _provider_state(provider) if provider else None
-    current = {f: getattr(provider, f) for f in _PROVIDER_FIELDS} if provider else {}
+    current = {f: getattr(provider, f) for f in PROVIDER_AUDIT_FIELDS} if provider else {}
     fields = {**current, **{k: v for k, v in data.items() if k != "api_key"}}
     form_data: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
     if not form_data.get("enabled", True):
@@ -174,15 +153,7 @@ def _save_provider(
     form = ProviderForm(form_data, instance=provider)
     if not form.is_valid():
         raise _form_errors(form)
-    saved = form.save()
-    audit_record(
-        actor=actor,
-        action="provider.update" if before else "provider.create",
-        obj=saved,
-        before=before or {},
-        after=_provider_state(saved),
-    )
-    return saved
+    return provider_services.provider_save(actor=actor, provider=form.save(commit=False))
 
 
 def _save_model(
@@ -190,7 +161,6 @@ def _save_model(
 ) -> CatalogModel:
     actor = _admin(request)
     instance = model or CatalogModel(provider=provider)
-    before = snapshot(instance, _MODEL_FIELDS) if instance.pk else {}
     current = {f: getattr(instance, f) for f in _MODEL_FIELDS} if instance.pk else {}
     merged = {**current, **data}
     if not merged.get("display_name"):
@@ -199,15 +169,7 @@ def _save_model(
     form = CatalogModelForm(form_data, instance=instance)
     if not form.is_valid():
         raise _form_errors(form)
-    saved = form.save()
-    audit_record(
-        actor=actor,
-        action="catalog_model.update" if before else "catalog_model.create",
-        obj=saved,
-        before=before,
-        after=snapshot(saved, _MODEL_FIELDS),
-    )
-    return saved
+    return provider_services.catalog_model_save(actor=actor, model=form.save(commit=False))
 
 
 @router.get("", response={200: list[ProviderOut], **ERRORS})

@@ -130,7 +130,10 @@ CATALOG_AUDIT_FIELDS = [
     "input_price_per_m",
     "output_price_per_m",
     "supports_images",
+    "supports_tools",
     "enabled",
+    "kind",
+    "dimensions",
 ]
 
 
