@@ -33,7 +33,10 @@ def test_a_token_over_its_requests_per_minute_gets_429_with_retry_after(
     live_url, owner, token_for, fake_router, fake_upstream, settings, clock
 ):
     settings.RATE_LIMIT_TOKEN_RPM = 2
+    # Both tokens exist before the first call: the live server's background writes and this
+    # thread share one in-memory SQLite database, whose table locks are not waited on.
     client = client_for(live_url, token_for(owner))
+    second = client_for(live_url, token_for(owner, name="second"))
     ask(client)
     ask(client)
     clock.advance(15)
@@ -46,7 +49,7 @@ def test_a_token_over_its_requests_per_minute_gets_429_with_retry_after(
     assert int(caught.value.response.headers["retry-after"]) == 60 - int(clock.now % 60)
     assert len(fake_upstream.requests) == sent, "a refused call reaches no model"
     # Another token of the same person has its own count; the next minute starts afresh.
-    ask(client_for(live_url, token_for(owner, name="second")))
+    ask(second)
     clock.advance(60 - clock.now % 60)
     ask(client)
 
@@ -55,9 +58,10 @@ def test_a_person_over_their_requests_per_minute_is_limited_across_tokens(
     live_url, owner, token_for, fake_router, fake_upstream, settings, clock
 ):
     settings.RATE_LIMIT_USER_RPM = 1
-    ask(client_for(live_url, token_for(owner)))
+    first, second = (client_for(live_url, token_for(owner, name=n)) for n in ("first", "second"))
+    ask(first)
     with pytest.raises(openai.RateLimitError, match="per person"):
-        ask(client_for(live_url, token_for(owner, name="second")))
+        ask(second)
 
 
 def test_one_stream_at_a_time_when_the_limit_is_one(
