@@ -92,6 +92,8 @@ def test_chat_renders_markdown_with_highlighted_code_and_fits_the_screen(demo, o
     page, problems = open_browser(width)
     _login(page, base)
     page.click("text=Demo: Model Router")
+    # Enter sends only once app.js has run; before that it would type a newline.
+    page.wait_for_load_state("load")
     page.fill("form[data-composer] textarea", CODE_MESSAGE)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/threads/*/")
@@ -133,6 +135,8 @@ def test_stop_keeps_the_partial_answer_and_regenerate_answers_again(
     page, problems = open_browser(1280)
     _login(page, base)
     page.click("text=Demo: one model")
+    # Enter sends only once app.js has run; before that it would type a newline.
+    page.wait_for_load_state("load")
     page.fill("form[data-composer] textarea", "Tell me everything about routers")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/threads/*/")
