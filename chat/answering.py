@@ -9,56 +9,25 @@ failure policy, persist the answer with its badge, then log the routing decision
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 
 from chat.models import Message, MessageStatus, Thread
-from chat.selectors import thread_pin_problem
+from chat.selectors import plan_request_for
 from chat.services import history_for, to_chat_messages
-from decisions.log import answer_payload, decision_log
-from engine import RuleError
 from governance.limits import rate_check, stream_end, stream_start
-from governance.selectors import policy_set_for
-from governance.spend import budget_specs_for_user
-from providers.adapters.base import ChatRequest, ProviderError
+from planning.planner import Outcome, Plan, plan_message, settle
+from providers.adapters.base import ChatRequest, ProviderError, Usage
 from providers.failover import ChainResult, Policy, run_chain
-from providers.models import CatalogModel
-from providers.selectors import catalog_list_enabled
-from providers.services import candidates_for, chain_costs
-from routers.budgets import (
-    BudgetResult,
-    budget_admit,
-    budget_check,
-    budget_settle,
-    budget_step_down,
-    classifier_cost,
-    restriction_merge,
-    with_budget_reason,
-)
-from routers.compiling import compiled_router_for
-from routers.policies import PolicyResult, policy_apply, policy_error, policy_restrict_models
-from routers.routing import (
-    aroute,
-    asticky_get,
-    asticky_set,
-    classifier_target_for,
-    decision_facts,
-    route_input_for_chat,
-)
-from routers.selectors import router_can_use, router_unavailable_message
-from routers.semantic import semantic_embedder_for
+from providers.services import chain_costs
+from routers.facts import RoutingFacts
 from routerweb import shared_cache
-
-if TYPE_CHECKING:
-    from routers.models import Router
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +51,11 @@ AnswerEvent = Delta | Finished
 
 
 @dataclass
-class Plan:
-    """Which models to try, in order, and the routing facts to show with the answer."""
-
-    chain: list[CatalogModel]
-    routing: dict
-    decision: object | None = None  # engine.Decision when a router decided
-    router: Router | None = None
-    primary: CatalogModel | None = None
-    problem: str = ""
-    catalog: dict[str, CatalogModel] = field(default_factory=dict)
-    budget: BudgetResult | None = None
-
-
-@dataclass
 class Loaded:
     message: Message
     thread: Thread
     history: list[Message]
     request: ChatRequest
-    catalog: dict[str, CatalogModel]
 
 
 def _load(message_id: int) -> Loaded:
@@ -117,223 +71,20 @@ def _load(message_id: int) -> Loaded:
     request = ChatRequest(
         model="", messages=to_chat_messages(history), system=thread.workspace.system_prompt
     )
-    catalog = {m.ref: m for m in catalog_list_enabled()}
-    return Loaded(message, thread, history, request, catalog)
-
-
-def _policies(loaded: Loaded) -> PolicyResult:
-    """The policy step of planning (routers.policies), for this workspace and its router."""
-
-    thread = loaded.thread
-    router = _router_of(thread)
-    try:
-        policies = policy_set_for(
-            workspace_id=thread.workspace_id, router_id=router.pk if router else None
-        )
-    except RuleError as exc:
-        return policy_error(exc)
-    return policy_apply(policies, loaded.request)
-
-
-def _with_policy(plan: Plan, guard: PolicyResult) -> Plan:
-    """Badge and log say which policy applied (never what it matched)."""
-    facts = guard.routing_facts()
-    if facts:
-        plan.routing.update(facts)
-        summary = facts["policy"]["summary"]
-        reason = plan.routing.get("reason") or ""
-        plan.routing["reason"] = f"{reason} · {summary}" if reason else summary.capitalize()
-    return plan
+    return Loaded(message, thread, history, request)
 
 
 async def _plan(loaded: Loaded) -> Plan:
-    guard = await sync_to_async(_policies)(loaded)
     thread = loaded.thread
-    if guard.refusal:
-        return _with_policy(
-            Plan(
-                [],
-                {"source": "policy", "reason": guard.refusal},
-                router=_router_of(thread),
-                primary=_primary_of(thread),
-                problem=guard.refusal,
-            ),
-            guard,
-        )
-    loaded.request = guard.request  # masked where a policy masks: what leaves
-    budget = await _budget_check(loaded)
-    if budget.refusal:
-        plan = Plan(
-            [],
-            {"source": "budget", "reason": budget.refusal},
-            router=_router_of(thread),
-            primary=_primary_of(thread),
-            problem=budget.refusal,
-        )
-    else:
-        bound = dataclasses.replace(
-            guard, restriction=restriction_merge(guard.restriction, budget.restriction)
-        )
-        plan = await _plan_unguarded(loaded, bound)
-        await _budget_apply(loaded, plan, budget, bound)
-    plan.budget = budget
-    return _with_policy(plan, guard)
-
-
-async def _budget_check(loaded: Loaded) -> BudgetResult:
-    from django.utils import timezone
-
-    thread = loaded.thread
-    router = _router_of(thread)
-    router_id = router.pk if router is not None else None
-    specs = await sync_to_async(budget_specs_for_user)(user_id=thread.owner_id, router_id=router_id)
-    return await budget_check(
-        specs,
-        now=timezone.now(),
-        user_id=thread.owner_id,
-        workspace_id=thread.workspace_id,
-        router_id=router_id,
+    req = await sync_to_async(plan_request_for)(
+        user=thread.owner,
+        workspace=thread.workspace,
+        thread=thread,
+        history=loaded.history,
+        pick=loaded.message.routing.get("requested_model") or "",
+        request=loaded.request,
     )
-
-
-async def _budget_apply(
-    loaded: Loaded, plan: Plan, budget: BudgetResult, guard: PolicyResult
-) -> None:
-    """Step down past a soft step, reserve the estimate, say so in the routing facts."""
-    from django.utils import timezone
-
-    refs = [m.ref for m in plan.chain]
-    stepped = budget_step_down(
-        refs, loaded.catalog, result=budget, restriction=guard.restriction, request=loaded.request
-    )
-    if stepped != refs:
-        plan.chain = [loaded.catalog[ref] for ref in stepped]
-        plan.routing["model"] = stepped[0]
-    await budget_admit(budget, stepped, loaded.catalog, loaded.request, timezone.now())
-    if budget.refusal:
-        plan.chain = []
-        plan.problem = budget.refusal
-    with_budget_reason(plan.routing, budget)
-
-
-def _fixed(
-    loaded: Loaded, guard: PolicyResult, model: CatalogModel, routing: dict, **kwargs: object
-) -> Plan:
-    """A chain no router chose (override, single-model workspace), limited by the policy."""
-
-    has_image = any(m.images for m in loaded.request.messages)
-    refs, note = policy_restrict_models([model.ref], guard, loaded.catalog, has_image=has_image)
-    if not note:
-        return Plan([model], routing, **kwargs)  # type: ignore[arg-type]
-    chain = [loaded.catalog[ref] for ref in refs]
-    routing = {**routing, "reason": f"{routing.get('reason', '')} — {note}".lstrip(" —")}
-    if chain:
-        routing["model"] = chain[0].ref
-    problem = "" if chain else f"No model can answer this message: {note}."
-    return Plan(chain, routing, problem=problem, **kwargs)  # type: ignore[arg-type]
-
-
-async def _plan_unguarded(loaded: Loaded, guard: PolicyResult) -> Plan:
-    thread = loaded.thread
-    model: CatalogModel | None
-    requested = loaded.message.routing.get("requested_model")
-    if requested and requested in loaded.catalog:
-        model = loaded.catalog[requested]
-        return _fixed(
-            loaded,
-            guard,
-            model,
-            {
-                "source": "override",
-                "model": model.ref,
-                "reason": "Sent to this model for this one message.",
-            },
-            router=_router_of(thread),
-            primary=_primary_of(thread),
-        )
-    if thread.override_model is not None:
-        model = thread.override_model
-        if pinned := thread_pin_problem(thread=thread, enabled_refs=loaded.catalog):
-            return Plan([], {"source": "override", "model": model.ref}, problem=pinned)
-        return _fixed(
-            loaded,
-            guard,
-            model,
-            {
-                "source": "override",
-                "model": model.ref,
-                "reason": "Manual override (/model): routing bypassed.",
-            },
-            router=_router_of(thread),
-            primary=_primary_of(thread),
-        )
-    workspace = thread.workspace
-    if workspace.mode == "router" and workspace.router is not None:
-        router = workspace.router
-        if not router_can_use(user=thread.owner, router=router):
-            return Plan([], {"source": "router"}, problem=router_unavailable_message(router))
-        return await _plan_with_router(loaded, router, guard)
-    model = workspace.model
-    if model is None:
-        return Plan([], {"source": "workspace"}, problem="This workspace has no model configured.")
-    return _fixed(loaded, guard, model, {"source": "workspace", "model": model.ref})
-
-
-def _router_of(thread: Thread):
-    workspace = thread.workspace
-    return workspace.router if workspace.mode == "router" else None
-
-
-def _primary_of(thread: Thread) -> CatalogModel | None:
-    router = _router_of(thread)
-    return router.primary_model if router is not None else thread.workspace.model
-
-
-async def _plan_with_router(loaded: Loaded, router, guard: PolicyResult) -> Plan:
-
-    try:
-        compiled = await sync_to_async(compiled_router_for)(router)
-    except RuleError as exc:
-        primary = router.primary_model
-        return _fixed(
-            loaded,
-            guard,
-            primary,
-            {
-                "source": "primary",
-                "router": router.name,
-                "reason": f"Router is invalid ({exc.message}); primary model used.",
-            },
-            router=router,  # logged like any routed answer, as /v1 does
-            primary=primary,
-        )
-    target = await sync_to_async(classifier_target_for)(router)
-    inp = await sync_to_async(route_input_for_chat)(thread=loaded.thread, history=loaded.history)
-    inp = guard.mask_input(inp)
-    sticky = await asticky_get(router, f"thread:{loaded.thread.pk}") if router.sticky else None
-    embedder = await sync_to_async(semantic_embedder_for)(router) if compiled.has_semantic else None
-    decision = await aroute(
-        compiled,
-        inp,
-        target=target,
-        sticky=sticky,
-        embedder=embedder,
-        restriction=guard.restriction,
-    )
-    chain = [loaded.catalog[ref] for ref in decision.chain if ref in loaded.catalog]
-    routing = {
-        **decision_facts(router, decision),
-        "verdicts": [v.to_dict() for v in decision.verdicts],
-    }
-    problem = "" if chain else f"No model can answer this message: {decision.reason}"
-    return Plan(
-        chain,
-        routing,
-        decision=decision,
-        router=router,
-        primary=router.primary_model,
-        problem=problem,
-    )
+    return await plan_message(req)
 
 
 async def _claim(message_id: int) -> bool:
@@ -379,7 +130,13 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
         slot = False
     if limited is not None:
         # Nothing is planned (no classifier call, no budget reservation); the message stays.
-        plan = Plan([], {"source": "limit", "reason": limited.message}, problem=limited.message)
+        plan = Plan(
+            RoutingFacts("limit", reason=limited.message),
+            [],
+            loaded.request,
+            {},
+            problem=limited.message,
+        )
     else:
         try:
             plan = await _plan(loaded)
@@ -400,11 +157,11 @@ async def answer_events(message_id: int) -> AsyncIterator[AnswerEvent]:
         if stopped:
             pass
         elif plan.chain:
-            candidates = await sync_to_async(candidates_for)(plan.chain)
+            candidates = await sync_to_async(plan.candidates)()
             # Closing the chain (aclosing) closes the model's HTTP stream at once: a stopped
             # answer stops costing tokens.
             policy = Policy.current(plan.router.failover_policy if plan.router else None)
-            chain = run_chain(candidates, loaded.request, result, resume=resume, policy=policy)
+            chain = run_chain(candidates, plan.request, result, resume=resume, policy=policy)
             async with aclosing(chain) as texts:
                 async for text in texts:
                     yield Delta(text)
@@ -478,14 +235,14 @@ def _finish(
     if stopped and answering is None and result.attempts:
         # The model that was streaming when the user stopped it answered this far.
         answering = result.attempts[-1]["model"]
-    answered_by = loaded.catalog.get(answering or "")
+    answered_by = plan.catalog.get(answering or "")
     regenerated = bool(message.routing.get("regenerated"))
     message.content = result.text
     # `models`: every model whose text is in the answer, in order (the badge names them all);
     # `chain`: the models this answer could have used, for "continue with the next one".
     earlier = resumed or {}
     message.routing = {
-        **plan.routing,
+        **plan.facts.to_dict(),
         "attempts": [*earlier.get("attempts", []), *result.attempts],
         "models": [*earlier.get("models", []), *result.models],
         "chain": list(dict.fromkeys([*earlier.get("chain", []), *(m.ref for m in plan.chain)])),
@@ -496,7 +253,7 @@ def _finish(
         message.routing["regenerated"] = True
     if stopped:
         message.routing["stopped"] = True
-    usage, cost, primary_cost = chain_costs(loaded.catalog, plan.primary, loaded.request, result)
+    usage, cost, primary_cost = chain_costs(plan.catalog, plan.primary, plan.request, result)
     if usage is not None or resumed:
         message.input_tokens = (usage.input_tokens if usage else 0) + earlier.get("input_tokens", 0)
         message.output_tokens = (usage.output_tokens if usage else 0) + earlier.get(
@@ -529,71 +286,14 @@ def _finish(
             message.model_ref = result.attempts[-1]["model"]
     message.routing["primary_cost"] = str(primary_cost)
     message.save()
-    _book(loaded, plan, message)
-    if plan.router is not None:
-        _log_decision(loaded, plan, result, message, primary_cost)
-
-
-def _book(loaded: Loaded, plan: Plan, message: Message) -> None:
-    """Book what this answer cost against the budgets: every attempt and the classifier."""
-    from django.utils import timezone
-
-    cost = (message.cost or Decimal("0")) + classifier_cost(
-        plan.routing, plan.router, loaded.catalog
-    )
-    thread = loaded.thread
-    try:
-        budget_settle(
-            plan.budget,
-            cost=cost,
-            created_at=timezone.now(),
-            user_id=thread.owner_id,
-            workspace_id=thread.workspace_id,
-            router_id=plan.router.pk if plan.router is not None else None,
-            channel="chat",
+    if plan.req is not None:  # planned (not held back by a rate limit)
+        # Booked and logged as the answer stands: a continued answer's earlier part included.
+        outcome = Outcome(
+            Usage(message.input_tokens, message.output_tokens),
+            message.cost or Decimal("0"),
+            primary_cost,
         )
-    except Exception:  # the answer is saved; a booking failure must not lose it
-        log.exception("could not book the cost of message %s", message.pk)
-
-
-def _log_decision(
-    loaded: Loaded, plan: Plan, result: ChainResult, message: Message, primary_cost: Decimal
-) -> None:
-
-    routing = plan.routing
-    workspace = loaded.thread.workspace
-    router = plan.router or workspace.router
-    decision_log(
-        answer_payload(
-            routing=routing,
-            result=result,
-            router=router,
-            verdicts=routing.get("verdicts", []),
-            input_tokens=message.input_tokens,
-            output_tokens=message.output_tokens,
-            cost=message.cost,
-            primary_cost=primary_cost,
-            channel="chat",
-            user_id=loaded.thread.owner_id,
-            workspace_id=workspace.pk,
-            message_id=message.pk,
-        )
-    )
-    if (
-        router is not None
-        and router.sticky
-        and routing.get("source") == "rule"
-        and result.complete
-        and result.answered_by
-    ):
-        from asgiref.sync import async_to_sync
-
-        async_to_sync(asticky_set)(
-            router,
-            f"thread:{loaded.thread.pk}",
-            rule_id=routing["rule_id"],
-            model_ref=result.answered_by,
-        )
+        settle(plan, result, outcome=outcome, message_id=message.pk)
 
 
 def describe_error(error: ProviderError) -> str:

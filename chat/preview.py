@@ -1,9 +1,10 @@
 """The composer's live route preview: what sending would do, short of the classifier call.
 
-The same checks (router access, a pin held to the enabled catalog), the same input (the
-thread's history as the answer will see it, the attachments' types, user and workspace) and
-the same stickiness as the answer (chat/answering.py); only LLM-classified rules are left
-undecided (listed as pending), since judging them costs a model call."""
+It asks the planner exactly what the answer asks it (`chat.selectors.plan_request_for`, channel
+"preview"): the same router access and catalog checks, the same input (the thread's history as
+the answer will see it, the attachments' types, user and workspace), the same stickiness,
+policies and budgets. Only LLM-classified rules are left undecided (listed as pending) and
+semantic rules unjudged, since judging them costs a model call."""
 
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 
-from chat.selectors import thread_pin_problem
+from chat.models import Thread, Workspace
+from chat.selectors import plan_request_for
 from chat.services import thread_history
-from engine import RuleError, decide, evaluate
-from engine.semantic import SemanticInput
-from providers.selectors import catalog_list_enabled
-from routers.compiling import compiled_router_for
-from routers.routing import asticky_get, route_input_for
-from routers.selectors import router_can_use, router_unavailable_message
+from planning.planner import Plan, plan_message
+from routers.routing import Turn
 
 
 @dataclass(frozen=True)
@@ -34,66 +32,42 @@ class Preview:
 
 
 def preview_route(
-    *, user, workspace, thread, text: str, attachment_types: tuple[str, ...] = ()
+    *,
+    user,
+    workspace: Workspace,
+    thread: Thread | None,
+    text: str,
+    attachment_types: tuple[str, ...] = (),
+    pick: str = "",
 ) -> Preview:
-    enabled = {m.ref: m.display_name for m in catalog_list_enabled()}
-    if thread is not None and thread.override_model is not None:
-        m = thread.override_model
-        if pinned := thread_pin_problem(thread=thread, enabled_refs=enabled):
-            return Preview(source="override", note=pinned)
-        return Preview(
-            model=m.ref, model_name=m.display_name, source="override", note="manual override"
-        )
-    if workspace.mode != "router" or workspace.router is None:
-        m = workspace.model
-        return Preview(
-            model=m.ref if m else "", model_name=m.display_name if m else "", source="workspace"
-        )
-    router = workspace.router
-    if not router_can_use(user=user, router=router):
-        return Preview(source="router", note=router_unavailable_message(router))
-    try:
-        compiled = compiled_router_for(router)
-    except RuleError as exc:
-        # As the answer does: an invalid router falls back to its primary model.
-        primary = router.primary_model
-        return Preview(
-            model=primary.ref,
-            model_name=primary.display_name,
-            source="primary",
-            note=f"router is invalid ({exc.message}); the primary model answers",
-        )
-    inp = route_input_for(
+    req = plan_request_for(
         user=user,
         workspace=workspace,
-        text=text,
-        earlier=thread_history(thread_id=thread.pk) if thread is not None else [],
-        attachment_types=attachment_types,
+        thread=thread,
+        history=thread_history(thread_id=thread.pk) if thread is not None else [],
+        extra=(Turn("user", text, attachment_types),),
+        pick=pick,
+        channel="preview",
     )
-    sticky = (
-        async_to_sync(asticky_get)(router, f"thread:{thread.pk}")
-        if router.sticky and thread is not None
-        else None
-    )
-    evaluation = evaluate(compiled, inp)
-    pending_semantic: tuple[str, ...] = ()
-    if evaluation.needs_embedding:
-        # The preview calls no model, the embedding model included: semantic rules are shown
-        # as still possible, and the rules after them are evaluated as if none matched.
-        evaluation = evaluate(
-            compiled, inp, semantic=SemanticInput(model="", error="not embedded in the preview")
-        )
-        pending_semantic = tuple(
-            r.name for r in compiled.rules if r.id in evaluation.semantic_scores
-        )
-    decision = decide(compiled, evaluation, classifier=None, sticky=sticky, inp=inp)
-    names = {r.id: r.name for r in compiled.rules}
-    pending = tuple(names[i] for i in evaluation.offered)
+    return preview_of(async_to_sync(plan_message)(req))
+
+
+def preview_of(plan: Plan) -> Preview:
+    facts = plan.facts
+    if not plan.chain:
+        return Preview(source=facts.source, note=plan.problem)
+    model = plan.chain[0]
+    note = ""
+    if facts.source == "override":
+        note = "manual override" if plan.req and plan.req.pin and not plan.req.pick else ""
+    elif plan.prepared is not None and plan.prepared.compile_error:
+        note = f"router is invalid ({plan.prepared.compile_error}); the primary model answers"
     return Preview(
-        model=decision.model or "",
-        model_name=enabled.get(decision.model or "", decision.model or ""),
-        rule_name=decision.rule_name or "",
-        source=decision.source,
-        pending_llm_rules=pending,
-        pending_semantic_rules=pending_semantic,
+        model=model.ref,
+        model_name=model.display_name,
+        rule_name=facts.rule_name if facts.source in ("rule", "sticky") else "",
+        source=facts.source,
+        pending_llm_rules=plan.pending_llm_rules,
+        pending_semantic_rules=plan.pending_semantic_rules,
+        note=note,
     )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
 from chat.models import Attachment, Message, Thread, Workspace
+from planning.planner import Channel, PlanRequest
+from planning.planner import Workspace as PlanWorkspace
+from providers.adapters.base import ChatRequest
+from routers.routing import Turn
 
 
 def workspace_list_for_user(*, user: User) -> QuerySet[Workspace]:
@@ -87,14 +91,44 @@ def workspace_can_manage(*, user: User, workspace: Workspace) -> bool:
     return workspace.owner_id == user.pk or user.is_manager_role
 
 
-def thread_pin_problem(*, thread: Thread, enabled_refs: Collection[str]) -> str:
-    """Why the thread's `/model` pin cannot answer, or "": a pinned model is held to the
-    enabled catalog exactly like a per-message pick."""
-    pinned = thread.override_model
-    if pinned is None or pinned.ref in enabled_refs:
-        return ""
-    back = "the router" if thread.workspace.mode == "router" else "the workspace model"
-    return (
-        f"This chat is pinned to {pinned.ref}, which is not enabled any more. "
-        f"Type /model auto to return to {back}, or pin another model."
+def turns_of(messages: Iterable[Message]) -> tuple[Turn, ...]:
+    """A thread's messages (oldest first, attachments prefetched) as the planner's turns."""
+    return tuple(
+        Turn(
+            role="assistant" if m.role == "assistant" else "user",
+            text=m.content,
+            attachment_types=tuple(a.mime_type for a in m.attachments.all()),
+        )
+        for m in messages
+    )
+
+
+def plan_request_for(
+    *,
+    user: User,
+    workspace: Workspace,
+    thread: Thread | None,
+    history: list[Message],
+    extra: tuple[Turn, ...] = (),
+    pick: str = "",
+    request: ChatRequest | None = None,
+    channel: Channel = "chat",
+) -> PlanRequest:
+    """The planner's request for a message in a workspace: the answer's (`history` ends with
+    the user's message) and the composer preview's (`extra` is the message being typed), so
+    both see the same conversation, target, pin, stickiness and workspace."""
+    router = workspace.router if workspace.mode == "router" else None
+    return PlanRequest(
+        user=user,
+        turns=turns_of(history) + extra,
+        router=router,
+        model=None if router is not None else workspace.model,
+        pin=thread.override_model.ref
+        if thread is not None and thread.override_model is not None
+        else "",
+        pick=pick,
+        workspace=PlanWorkspace(workspace.pk, workspace.name, tuple(workspace.tags or ())),
+        thread_key=f"thread:{thread.pk}" if thread is not None else "",
+        request=request,
+        channel=channel,
     )

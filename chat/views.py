@@ -417,6 +417,7 @@ def route_preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             upload.content_type or services.guess_mime(upload.name or "")
             for upload in request.FILES.getlist("images")
         ),
+        pick=request.POST.get("once_model", "").strip()[:300],
     )
     return render(
         request,

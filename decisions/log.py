@@ -23,13 +23,15 @@ from django.utils import timezone
 from decisions.publisher import publisher
 from decisions.services import decision_write
 from decisions.tasks import record_decision
+from routers.facts import RoutingFacts
 from routerweb import observability
 
 log = logging.getLogger(__name__)
 
 
 def new_payload(**fields: Any) -> dict[str, Any]:
-    """A JSON-safe record: Decimals as strings, datetimes as ISO text, a fresh uid."""
+    """A JSON-safe record: Decimals as strings, datetimes as ISO text, a fresh uid (unless
+    `uid` is given)."""
     payload: dict[str, Any] = {"uid": str(uuid.uuid4()), "created_at": timezone.now().isoformat()}
     for key, value in fields.items():
         if isinstance(value, Decimal):
@@ -42,10 +44,9 @@ def new_payload(**fields: Any) -> dict[str, Any]:
 
 def answer_payload(
     *,
-    routing: dict[str, Any],
+    facts: RoutingFacts,
     result: Any,
     router: Any,
-    verdicts: list[dict[str, Any]],
     input_tokens: int,
     output_tokens: int,
     cost: Decimal,
@@ -53,33 +54,33 @@ def answer_payload(
     channel: str,
     **ids: Any,
 ) -> dict[str, Any]:
-    """The record of one routed answer, from its routing facts (`routers.routing.decision_facts`
-    plus "source"/"model"/"reason") and the failure policy's `ChainResult`; chat and the API
-    both log through this. `ids` are user_id, workspace_id, message_id and optionally uid."""
-    classifier = routing.get("classifier") or {}
-    called = bool(routing.get("classifier_called"))
+    """The record of one answer, from its routing facts (`routers.facts.RoutingFacts`) and the
+    failure policy's `ChainResult`; every surface logs through this (via `planning.settle`).
+    `ids` are user_id and uid, and workspace_id and message_id for the chat."""
+    classifier = facts.classifier or {}
+    called = facts.classifier_called
     return new_payload(
         router_id=router.pk if router is not None else None,
         router_version=router.version if router is not None else 0,
-        rule_id=routing.get("rule_id"),
-        rule_name=routing.get("rule_name") or "",
-        source=routing.get("source", ""),
-        reason=routing.get("reason", ""),
-        model_ref=routing.get("model") or "",
+        rule_id=facts.rule_id,
+        rule_name=facts.rule_name,
+        source=facts.source,
+        reason=facts.reason,
+        model_ref=facts.model,
         answered_by=result.answered_by or "",
         attempts=result.attempts,
-        verdicts=verdicts,
+        verdicts=facts.verdicts(),
         classifier_called=called,
         classifier_latency_ms=classifier.get("latency_ms") if called else None,
         classifier_input_tokens=classifier.get("input_tokens", 0),
         classifier_output_tokens=classifier.get("output_tokens", 0),
-        decision_us=routing.get("decision_us", 0),
+        decision_us=facts.decision_us,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cost=cost,
         primary_cost=primary_cost,
         fallback_used=result.fallback_used,
-        overridden=routing.get("source") == "override",
+        overridden=facts.source == "override",
         succeeded=result.complete,
         channel=channel,
         # For metrics (routerweb.observability); the stored row does not keep these.

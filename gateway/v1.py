@@ -46,8 +46,17 @@ from pydantic import ValidationError as PydanticValidationError
 
 from accounts.auth import bearer_token_from
 from accounts.tokens import aapi_token_identify
-from gateway import plans
 from governance.limits import LimitHit, rate_check, stream_end, stream_start
+from planning.planner import (
+    ROUTER_PREFIX,
+    Outcome,
+    Plan,
+    PlanRequest,
+    outcome_of,
+    plan_message,
+    settle,
+    turns_of_messages,
+)
 from providers.adapters.base import ALLOWED_IMAGE_TYPES, ChatMessage, ChatRequest, ImagePart
 from providers.failover import ChainResult, Policy, run_chain
 from providers.images import image_size_problem, images_problem
@@ -396,20 +405,20 @@ def _models(result: ChainResult) -> str:
     return ", ".join(result.models) or (result.answered_by or "")
 
 
-def _headers(plan: plans.Plan, models: str) -> dict[str, str]:
+def _headers(plan: Plan, models: str) -> dict[str, str]:
     # Names and refs come from the database: encoded, so no value can break the response.
     headers = {
         "x-routerweb-model": header_value(models),
-        "x-routerweb-rule": header_value(plan.rule_name),
+        "x-routerweb-rule": header_value(plan.facts.rule_name),
         "x-routerweb-decision": plan.uid,
     }
-    budget = plan.routing.get("budget")
+    budget = plan.facts.budget
     if budget:
         headers["x-routerweb-budget"] = quote(
             f"{budget['name']}; step={budget['step']}; used={budget['percent']}%",
             safe=" ,;:()'\"/-_.=%",
         )
-    policy = plan.routing.get("policy")
+    policy = plan.facts.policy
     if policy:
         # Names the policies and the kind of data, never the data; percent-encoded because
         # policy names may be any text and header values are Latin-1.
@@ -417,7 +426,7 @@ def _headers(plan: plans.Plan, models: str) -> dict[str, str]:
     return headers
 
 
-def _usage_json(outcome: plans.Outcome) -> dict[str, int]:
+def _usage_json(outcome: Outcome) -> dict[str, int]:
     usage = outcome.usage
     prompt, completion = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
     return {
@@ -427,9 +436,7 @@ def _usage_json(outcome: plans.Outcome) -> dict[str, int]:
     }
 
 
-def _completion_json(
-    plan: plans.Plan, result: ChainResult, outcome: plans.Outcome, created: int
-) -> dict:
+def _completion_json(plan: Plan, result: ChainResult, outcome: Outcome, created: int) -> dict:
     return {
         "id": f"chatcmpl-{plan.uid}",
         "object": "chat.completion",
@@ -512,18 +519,21 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         chat_request = to_chat_request(body)
         routing_started = time.time_ns()
         try:
-            plan = await plans.aplan(
-                user=entry.user,
-                groups=entry.groups,
-                name=body.model,
-                request=chat_request,
-                token_id=entry.token_id,
+            plan = await plan_message(
+                PlanRequest(
+                    user=entry.user,
+                    turns=turns_of_messages(chat_request.messages),
+                    name=body.model,
+                    request=chat_request,
+                    channel="api",
+                    token_id=entry.token_id,
+                    groups=entry.groups,
+                )
             )
         except Http404 as exc:
             raise ApiError(404, str(exc), code="model_not_found", param="model") from None
-        observability.routing_span(body.model, routing_started, plan.routing)
-        if plan.request is not None:
-            chat_request = plan.request  # as the data policies let it leave
+        observability.routing_span(body.model, routing_started, plan.facts)
+        chat_request = plan.request  # as the data policies let it leave
         budget = plan.budget
         if budget is not None and budget.refusal:
             raise ApiError(
@@ -533,14 +543,14 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
                 code="budget_exceeded",
                 headers={"retry-after": str(budget.retry_after)},
             )
-        if not plan.candidates and "policy" in plan.routing:
+        if not plan.chain and plan.facts.policy:
             raise ApiError(
                 400,
                 plan.problem or "A data policy refuses this request.",
                 code="policy_refused",
                 param="messages",
             )
-        if not plan.candidates:
+        if not plan.chain:
             raise ApiError(
                 400, plan.problem or "No model can answer this request.", code="no_suitable_model"
             )
@@ -625,7 +635,7 @@ class _Call:
 
     def __init__(
         self,
-        plan: plans.Plan,
+        plan: Plan,
         request: ChatRequest,
         user_id: int,
         *,
@@ -646,16 +656,17 @@ class _Call:
         self.result = ChainResult()
         # A router's overrides of the failure policy apply to its models.
         self.policy = Policy.current(plan.router.failover_policy if plan.router else None)
+        self.candidates = plan.candidates()
         self.stream: AsyncGenerator[str, None] = run_chain(
-            plan.candidates, request, self.result, policy=self.policy
+            self.candidates, request, self.result, policy=self.policy
         )
         self.created = int(time.time())
         self._logged = False
         self._lock = threading.Lock()
         self.streamed = False
 
-    def outcome(self) -> plans.Outcome:
-        return plans.outcome_of(self.plan, self.request, self.result)
+    def outcome(self) -> Outcome:
+        return outcome_of(self.plan, self.result)
 
     def log(self) -> None:
         with self._lock:
@@ -663,9 +674,7 @@ class _Call:
                 return
             self._logged = True
         try:
-            plans.log_call(
-                plan=self.plan, result=self.result, outcome=self.outcome(), user_id=self.user_id
-            )
+            settle(self.plan, self.result, outcome=self.outcome())
         except Exception:  # the answer is out; a logging failure must not become a 500
             logger.exception("could not log API routing decision %s", self.plan.uid)
         self.observe()
@@ -673,13 +682,13 @@ class _Call:
     def observe(self) -> None:
         """The call's latency metrics and the end of its span (see routerweb.observability)."""
         finished = self.finished if self.finished is not None else time.perf_counter()
-        routing = self.plan.routing
+        routing = self.plan.facts
         result = self.result
         router = self.plan.router.slug if self.plan.router is not None else ""
         try:
             observability.record_api_timing(
                 router=router,
-                rule=self.plan.rule_name,
+                rule=self.plan.facts.rule_name,
                 model=result.answered_by or "",
                 stream=self.first_text_at is not None or self.streamed,
                 total=finished - self.started,
@@ -723,7 +732,7 @@ class _Call:
     async def json_response(self) -> HttpResponse:
         # Nothing reaches the client before the end: every failure restarts cleanly.
         self.stream = run_chain(
-            self.plan.candidates,
+            self.candidates,
             self.request,
             self.result,
             delivery="buffered",
@@ -822,7 +831,7 @@ async def models(request: HttpRequest) -> HttpResponse:
 def _model_list(user: Any) -> list[dict[str, Any]]:
     routers = [
         {
-            "id": f"{plans.ROUTER_PREFIX}{r.slug}",
+            "id": f"{ROUTER_PREFIX}{r.slug}",
             "object": "model",
             "created": int(r.created_at.timestamp()),
             "owned_by": "routerweb",

@@ -21,7 +21,6 @@ from engine.limits import MAX_CONDITIONS_PER_RULE, MAX_COOLDOWN_MINUTES
 from routers import services
 from routers.models import Router as RouterRow
 from routers.models import Rule
-from routers.routing import route_input_for_test, route_message
 from routers.schemas import SLUG_PATTERN
 from routers.selectors import (
     router_can_edit,
@@ -237,7 +236,10 @@ class DecisionOut(Schema):
 
     router_id: int
     router_version: int
-    source: str
+    source: str = Field(
+        description="rule, sticky, primary (no rule matched, or the router is invalid), "
+        "or what refused: policy, budget"
+    )
     rule_id: int | None
     rule_name: str | None
     rule_kind: str | None
@@ -252,9 +254,12 @@ class DecisionOut(Schema):
         None, description="The embedding call for semantic rules: model, latency, cached, error"
     )
     verdicts: list[dict[str, Any]]
+    refusal: str = Field(
+        "", description="Why nothing would be sent (a policy, a budget, no suitable model); '' else"
+    )
 
 
-def _user(request: HttpRequest) -> User:
+def api_user(request: HttpRequest) -> User:
     return request.auth  # type: ignore[attr-defined, return-value]
 
 
@@ -304,9 +309,9 @@ def _rules(row: RouterRow) -> list[Rule]:
     return list(row.rules.select_related("target_model__provider").order_by("position", "id"))
 
 
-def _router_for(request: HttpRequest, pk: int, *, edit: bool = False) -> RouterRow:
+def router_for(request: HttpRequest, pk: int, *, edit: bool = False) -> RouterRow:
     """The router if the user may use it (else 404), and may edit it when `edit` (else 403)."""
-    user = _user(request)
+    user = api_user(request)
     if not 0 < pk <= MAX_ID:
         raise Http404("No such router.")
     row = router_get_for_user(user=user, pk=pk)
@@ -329,13 +334,13 @@ def _reload(pk: int, user: User) -> RouterRow:
 
 @router.get("", response=list[RouterOut], summary="Routers you may use")
 def list_routers(request: HttpRequest) -> list[dict[str, Any]]:
-    user = _user(request)
+    user = api_user(request)
     return [_router_out(r, user) for r in router_list_usable_by(user=user).order_by("name", "id")]
 
 
 @router.post("", response={201: RouterDetailOut, **ERRORS}, summary="Create a router")
 def create_router(request: HttpRequest, payload: RouterIn) -> Status[dict[str, Any]]:
-    user = _user(request)
+    user = api_user(request)
     row = services.router_create(owner=user, actor=user, **payload.dict())
     return Status(201, {**_router_out(_reload(row.pk, user), user), "rules": []})
 
@@ -344,17 +349,17 @@ def create_router(request: HttpRequest, payload: RouterIn) -> Status[dict[str, A
     "/{int:router_id}", response={200: RouterDetailOut, **ERRORS}, summary="A router with its rules"
 )
 def get_router(request: HttpRequest, router_id: int) -> dict[str, Any]:
-    row = _router_for(request, router_id)
-    return {**_router_out(row, _user(request)), "rules": [_rule_out(r) for r in _rules(row)]}
+    row = router_for(request, router_id)
+    return {**_router_out(row, api_user(request)), "rules": [_rule_out(r) for r in _rules(row)]}
 
 
 @router.patch(
     "/{int:router_id}", response={200: RouterDetailOut, **ERRORS}, summary="Change a router"
 )
 def update_router(request: HttpRequest, router_id: int, payload: RouterPatch) -> dict[str, Any]:
-    row = _router_for(request, router_id, edit=True)
-    services.router_update(router=row, actor=_user(request), **payload.dict(exclude_unset=True))
-    user = _user(request)
+    row = router_for(request, router_id, edit=True)
+    services.router_update(router=row, actor=api_user(request), **payload.dict(exclude_unset=True))
+    user = api_user(request)
     row = _reload(row.pk, user)
     return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
 
@@ -367,18 +372,20 @@ def update_router(request: HttpRequest, router_id: int, payload: RouterPatch) ->
 def set_failover_policy(
     request: HttpRequest, router_id: int, payload: FailoverPolicyIn
 ) -> dict[str, Any]:
-    row = _router_for(request, router_id, edit=True)
+    row = router_for(request, router_id, edit=True)
     services.router_set_failover_policy(
-        router=row, overrides=payload.dict(exclude_none=True), actor=_user(request)
+        router=row, overrides=payload.dict(exclude_none=True), actor=api_user(request)
     )
-    user = _user(request)
+    user = api_user(request)
     row = _reload(row.pk, user)
     return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
 
 
 @router.delete("/{int:router_id}", response={204: None, **ERRORS}, summary="Delete a router")
 def delete_router(request: HttpRequest, router_id: int) -> Status[None]:
-    services.router_delete(router=_router_for(request, router_id, edit=True), actor=_user(request))
+    services.router_delete(
+        router=router_for(request, router_id, edit=True), actor=api_user(request)
+    )
     return Status(204, None)
 
 
@@ -388,12 +395,12 @@ def delete_router(request: HttpRequest, router_id: int) -> Status[None]:
     summary="Export as a router file",
 )
 def export_router(request: HttpRequest, router_id: int) -> dict[str, Any]:
-    return services.router_export(router=_router_for(request, router_id))
+    return services.router_export(router=router_for(request, router_id))
 
 
 @router.post("/import", response={201: RouterDetailOut, **ERRORS}, summary="Import a router file")
 def import_router(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status[dict[str, Any]]:
-    user = _user(request)
+    user = api_user(request)
     row = _reload(services.router_import(owner=user, data=payload).pk, user)
     return Status(201, {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]})
 
@@ -405,16 +412,16 @@ def import_router(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status
     "/{int:router_id}/rules", response={200: list[RuleOut], **ERRORS}, summary="Rules, in order"
 )
 def list_rules(request: HttpRequest, router_id: int) -> list[dict[str, Any]]:
-    return [_rule_out(r) for r in _rules(_router_for(request, router_id))]
+    return [_rule_out(r) for r in _rules(router_for(request, router_id))]
 
 
 @router.post(
     "/{int:router_id}/rules", response={201: RuleOut, **ERRORS}, summary="Add a rule at the end"
 )
 def create_rule(request: HttpRequest, router_id: int, payload: RuleIn) -> Status[dict[str, Any]]:
-    row = _router_for(request, router_id, edit=True)
+    row = router_for(request, router_id, edit=True)
     data = payload.dict()
-    rule = services.rule_create(router=row, actor=_user(request), **data)
+    rule = services.rule_create(router=row, actor=api_user(request), **data)
     return Status(201, _rule_out(rule))
 
 
@@ -422,7 +429,7 @@ def create_rule(request: HttpRequest, router_id: int, payload: RuleIn) -> Status
     "/{int:router_id}/rules/{int:rule_id}", response={200: RuleOut, **ERRORS}, summary="A rule"
 )
 def get_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
-    return _rule_out(_rule_for(router=_router_for(request, router_id), pk=rule_id))
+    return _rule_out(_rule_for(router=router_for(request, router_id), pk=rule_id))
 
 
 @router.patch(
@@ -433,9 +440,9 @@ def get_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, An
 def update_rule(
     request: HttpRequest, router_id: int, rule_id: int, payload: RulePatch
 ) -> dict[str, Any]:
-    rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
+    rule = _rule_for(router=router_for(request, router_id, edit=True), pk=rule_id)
     return _rule_out(
-        services.rule_update(rule=rule, actor=_user(request), **payload.dict(exclude_unset=True))
+        services.rule_update(rule=rule, actor=api_user(request), **payload.dict(exclude_unset=True))
     )
 
 
@@ -444,8 +451,8 @@ def update_rule(
 )
 def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> Status[None]:
     services.rule_delete(
-        rule=_rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id),
-        actor=_user(request),
+        rule=_rule_for(router=router_for(request, router_id, edit=True), pk=rule_id),
+        actor=api_user(request),
     )
     return Status(204, None)
 
@@ -456,8 +463,8 @@ def delete_rule(request: HttpRequest, router_id: int, rule_id: int) -> Status[No
     summary="Enable a rule",
 )
 def enable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
-    rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
-    return _rule_out(services.rule_set_enabled(rule=rule, enabled=True, actor=_user(request)))
+    rule = _rule_for(router=router_for(request, router_id, edit=True), pk=rule_id)
+    return _rule_out(services.rule_set_enabled(rule=rule, enabled=True, actor=api_user(request)))
 
 
 @router.post(
@@ -466,8 +473,8 @@ def enable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str,
     summary="Disable a rule",
 )
 def disable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str, Any]:
-    rule = _rule_for(router=_router_for(request, router_id, edit=True), pk=rule_id)
-    return _rule_out(services.rule_set_enabled(rule=rule, enabled=False, actor=_user(request)))
+    rule = _rule_for(router=router_for(request, router_id, edit=True), pk=rule_id)
+    return _rule_out(services.rule_set_enabled(rule=rule, enabled=False, actor=api_user(request)))
 
 
 @router.put(
@@ -476,30 +483,6 @@ def disable_rule(request: HttpRequest, router_id: int, rule_id: int) -> dict[str
     summary="Reorder the rules",
 )
 def reorder_rules(request: HttpRequest, router_id: int, payload: ReorderIn) -> list[dict[str, Any]]:
-    row = _router_for(request, router_id, edit=True)
-    services.router_reorder(router=row, rule_ids=payload.rule_ids, actor=_user(request))
+    row = router_for(request, router_id, edit=True)
+    services.router_reorder(router=row, rule_ids=payload.rule_ids, actor=api_user(request))
     return [_rule_out(r) for r in _rules(row)]
-
-
-@router.post(
-    "/{int:router_id}/dry-run",
-    response={200: DecisionOut, **ERRORS},
-    summary="Route a message without answering it",
-    description="Runs the router on the message and returns its decision. The answering model is never "
-    "called; LLM-classified rules do call the classifier model, as the rule builder's test panel does.",
-)
-def dry_run(request: HttpRequest, router_id: int, payload: DryRunIn) -> dict[str, Any]:
-    row = _router_for(request, router_id)
-    inp = route_input_for_test(
-        router=row,
-        text=payload.message,
-        has_image=payload.has_image,
-        conversation_tokens=payload.conversation_tokens,
-        turns=payload.turns,
-        time_of_day=payload.time_of_day,
-        user=_user(request),
-    )
-    return route_message(router=row, inp=inp).to_dict()
-
-
-# --- routing decisions ----------------------------------------------------------------------

@@ -40,6 +40,7 @@ from governance.spend import (
     to_micro,
 )
 from providers.adapters.base import ChatRequest
+from routers.facts import RoutingFacts
 
 
 @dataclass
@@ -209,10 +210,10 @@ async def budget_admit(
     result.reservation = reservation
 
 
-def classifier_cost(routing: Mapping[str, Any], router: Any, catalog: Mapping[str, Any]) -> Decimal:
+def classifier_cost(facts: RoutingFacts, router: Any, catalog: Mapping[str, Any]) -> Decimal:
     """What the classifier call of this decision cost (nothing when cached or not made)."""
-    classifier = routing.get("classifier") or {}
-    if not routing.get("classifier_called") or router is None:
+    classifier = facts.classifier or {}
+    if not facts.classifier_called or router is None:
         return Decimal("0")
     model = router.classifier_model or router.primary_model
     row = catalog.get(model.ref) if model is not None else None
@@ -249,13 +250,3 @@ def budget_settle(
         router_id=router_id,
         channel=channel,
     )
-
-
-def with_budget_reason(routing: dict[str, Any], result: BudgetResult) -> None:
-    facts = result.routing_facts()
-    if not facts:
-        return
-    routing.update(facts)
-    reason = routing.get("reason") or ""
-    line = facts["budget"]["reason"]
-    routing["reason"] = f"{reason} · {line}" if reason else line

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils import timezone
 
@@ -28,7 +27,6 @@ from engine import (
     Evaluation,
     HistoryMessage,
     RouteInput,
-    RuleError,
     StickyState,
     build_classifier_prompt,
     decide,
@@ -38,15 +36,13 @@ from engine import (
 from engine.compile import CompiledRouter
 from engine.semantic import SemanticInput
 from engine.types import Restriction
-from governance.selectors import policy_set_for
 from providers import adapter_pool, breaker
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig, ProviderError
 from providers.models import CatalogModel
 from providers.services import provider_config_for
-from routers.compiling import compiled_router_for, router_identity
+from routers.compiling import router_identity
 from routers.models import Router
-from routers.policies import policy_apply
-from routers.semantic import SemanticEmbedder, semantic_embedder_for
+from routers.semantic import SemanticEmbedder
 from routerweb import clock as clocks
 from routerweb import shared_cache
 from routerweb.clock import Clock
@@ -254,107 +250,97 @@ async def aroute(
     )
 
 
-def decision_facts(router: Router, decision: Decision) -> dict:
-    """What a routed answer records about its routing (badge, logs); verdicts not included,
-    since building them costs more than routing — callers add them where they are shown."""
-    return {
-        "source": decision.source,
-        "router": router.name,
-        "router_id": router.pk,
-        "router_version": router.version,
-        "rule_id": decision.rule_id,
-        "rule_name": decision.rule_name,
-        "rule_kind": decision.rule_kind,
-        "model": decision.model,
-        "reason": decision.reason,
-        "skipped": [{"model": ref, "reason": why} for ref, why in decision.skipped],
-        "classifier": decision.classifier.to_dict() if decision.classifier else None,
-        "classifier_called": decision.classifier_called,
-        "decision_us": round(decision.decision_us, 1),
-        "embedding": decision.semantic.to_dict() if decision.semantic is not None else None,
-    }
+@dataclass(frozen=True)
+class Preview:
+    """What sending would decide, short of any model call (`preview_decide`)."""
+
+    decision: Decision
+    # LLM-classified rules the classifier would be asked about (the preview does not ask).
+    pending_llm_rules: tuple[str, ...] = ()
+    # Semantic rules the preview could not judge (it embeds nothing).
+    pending_semantic_rules: tuple[str, ...] = ()
 
 
-def route_message(
-    *, router: Router, inp: RouteInput, sticky: StickyState | None = None
-) -> Decision:
-    """Synchronous routing for views, commands and the test panel (calls the classifier if
-    needed), under the data policies of the instance and this router: a restricting policy
-    shows as unapproved models skipped, a refusing one as no model left."""
-
-    compiled = compiled_router_for(router)
-    target = classifier_target_for(router)
-    embedder = semantic_embedder_for(router) if compiled.has_semantic else None
-    restriction = None
-    try:
-        policies = policy_set_for(workspace_id=None, router_id=router.pk)
-    except RuleError as exc:
-        restriction = Restriction((), f"an invalid policy ({exc.message})")
-    else:
-        request = ChatRequest(
-            model="",
-            messages=(
-                *(ChatMessage(role=h.role, text=h.text) for h in inp.history),  # type: ignore[arg-type]
-                ChatMessage(role="user", text=inp.text),
-            ),
+def preview_decide(
+    compiled: CompiledRouter,
+    inp: RouteInput,
+    *,
+    sticky: StickyState | None = None,
+    restriction: Restriction | None = None,
+) -> Preview:
+    """`aroute` without the classifier and embedding calls: LLM rules are left undecided
+    (listed as pending), semantic rules are shown as still possible and the rules after them
+    are evaluated as if none matched."""
+    evaluation = evaluate(compiled, inp)
+    pending_semantic: tuple[str, ...] = ()
+    if evaluation.needs_embedding:
+        evaluation = evaluate(
+            compiled, inp, semantic=SemanticInput(model="", error="not embedded in the preview")
         )
-        guard = policy_apply(policies, request)
-        inp = guard.mask_input(inp)
-        restriction = guard.restriction
-        if guard.refusal:
-            hit = guard.outcome.refused_by
-            restriction = Restriction((), f'policy "{hit.policy if hit else ""}", which refuses it')
-    return async_to_sync(aroute)(
-        compiled, inp, target=target, sticky=sticky, embedder=embedder, restriction=restriction
+        pending_semantic = tuple(
+            r.name for r in compiled.rules if r.id in evaluation.semantic_scores
+        )
+    decision = decide(
+        compiled, evaluation, classifier=None, sticky=sticky, inp=inp, restriction=restriction
+    )
+    names = {r.id: r.name for r in compiled.rules}
+    return Preview(
+        decision,
+        pending_llm_rules=tuple(names[i] for i in evaluation.offered),
+        pending_semantic_rules=pending_semantic,
     )
 
 
-def route_input_for_test(
+@dataclass(frozen=True)
+class Turn:
+    """One message of a conversation as routing sees it: who said what, what was attached."""
+
+    role: str  # "user" or "assistant"
+    text: str
+    attachment_types: tuple[str, ...] = ()
+
+    @property
+    def images(self) -> int:
+        return sum(1 for t in self.attachment_types if t.startswith("image/"))
+
+
+def at_time_of_day(router: Router, hhmm: str) -> datetime:
+    """Today at `hhmm` ("HH:MM") in the router's time zone (the test panel's "time of day")."""
+    hour, minute = (int(part) for part in hhmm.split(":", 1))
+    local = timezone.now().astimezone(ZoneInfo(router.time_zone))
+    return local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def route_input_of(
+    turns: Sequence[Turn],
     *,
-    router: Router,
-    text: str,
-    has_image: bool = False,
-    conversation_tokens: int | None = None,
-    turns: int | None = None,
-    time_of_day: str | None = None,
-    user=None,
+    user: str,
+    groups: tuple[str, ...],
     workspace: str = "",
     workspace_tags: tuple[str, ...] = (),
-    earlier: Sequence[tuple[str, str]] = (),
+    now: datetime | None = None,
+    conversation_tokens: int | None = None,
+    turn_count: int | None = None,
 ) -> RouteInput:
-    """A RouteInput for the test panel and the `route` command.
-
-    `time_of_day` ("HH:MM") is read in the router's time zone, today. `earlier` is the
-    conversation before the message, as (role, text) pairs, oldest first.
-    """
-    now = timezone.now()
-    if time_of_day:
-        hour, minute = (int(part) for part in time_of_day.split(":", 1))
-        local = now.astimezone(ZoneInfo(router.time_zone))
-        now = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    """The engine's input for a conversation: the last user message is the text, the turns
+    before it the history. The one builder for every surface (chat, preview, /v1, test panel,
+    dry-run, `manage.py route`), so all see the same history, attachments, time and people."""
+    last_user = max((i for i, t in enumerate(turns) if t.role == "user"), default=None)
+    last = turns[last_user] if last_user is not None else None
+    earlier = turns[:last_user] if last_user is not None else turns
+    types = last.attachment_types if last is not None else ()
     return RouteInput(
-        text=text,
-        now=now,
-        has_image=has_image,
-        attachment_types=("image/png",) if has_image else (),
-        user=getattr(user, "username", "") or "",
-        groups=tuple(user.groups.values_list("name", flat=True))
-        if user is not None and user.pk
-        else (),
+        text=last.text if last is not None else "",
+        now=now or timezone.now(),
+        history=tuple(HistoryMessage(role=t.role, text=t.text, images=t.images) for t in earlier),
+        has_image=any(t.startswith("image/") for t in types),
+        attachment_types=types,
+        user=user,
+        groups=groups,
         workspace=workspace,
         workspace_tags=workspace_tags,
         conversation_tokens=conversation_tokens,
-        turns=turns,
-        history=tuple(HistoryMessage(role=role, text=text) for role, text in earlier),
-    )
-
-
-def history_for_engine(messages) -> tuple[HistoryMessage, ...]:
-    return tuple(
-        HistoryMessage(
-            role=m.role, text=m.content, images=sum(1 for a in m.attachments.all() if a.is_image)
-        )
-        for m in messages
+        turns=turn_count,
     )
 
 
@@ -389,34 +375,3 @@ async def asticky_set(router: Router, thread_key: str, *, rule_id: int, model_re
         await shared_cache.set(_sticky_key(router, thread_key), json.dumps(value), ttl)
     except Exception:
         log.warning("sticky cache unavailable", exc_info=True)
-
-
-def route_input_for(
-    *, user, workspace, text: str, earlier, attachment_types: tuple[str, ...] = ()
-) -> RouteInput:
-    """The RouteInput of a message in a workspace: one builder for the chat's answer and the
-    composer's preview, so both see the same history, attachments, time, user and workspace.
-    `earlier` are the thread's messages before it (chat rows, oldest first)."""
-    return RouteInput(
-        text=text,
-        now=timezone.now(),
-        history=history_for_engine(earlier),
-        has_image=any(t.startswith("image/") for t in attachment_types),
-        attachment_types=attachment_types,
-        user=user.username,
-        groups=tuple(user.groups.values_list("name", flat=True)),
-        workspace=workspace.name,
-        workspace_tags=tuple(workspace.tags or ()),
-    )
-
-
-def route_input_for_chat(*, thread, history) -> RouteInput:
-    """The RouteInput for the newest user message of a thread (the last of `history`)."""
-    last = history[-1] if history else None
-    return route_input_for(
-        user=thread.owner,
-        workspace=thread.workspace,
-        text=last.content if last is not None else "",
-        earlier=history[:-1] if history else [],
-        attachment_types=tuple(a.mime_type for a in last.attachments.all()) if last else (),
-    )

@@ -14,7 +14,6 @@ urlpatterns = [
     path("<int:pk>/failover/", views.router_failover_policy, name="router_failover_policy"),
     path("<int:pk>/delete/", views.router_delete, name="router_delete"),
     path("<int:pk>/export/", views.router_export, name="router_export"),
-    path("<int:pk>/test/", views.router_test, name="router_test"),
     path("<int:pk>/reorder/", views.rule_reorder, name="rule_reorder"),
     path("<int:pk>/condition-row/", views.condition_row, name="condition_row"),
     path("<int:pk>/rules/new/", views.rule_create, name="rule_create"),

@@ -33,13 +33,11 @@ from routers.forms import (
     RouterForm,
     RuleForm,
     TestPanelForm,
-    parse_earlier_turns,
     rows_from_data,
     split_examples,
     time_zone_names,
 )
 from routers.models import Router, Rule, RuleKind
-from routers.routing import route_input_for_test, route_message
 from routers.selectors import (
     router_can_edit,
     router_get_for_user,
@@ -52,7 +50,7 @@ from routerweb.http import HtmxHttpRequest, attachment
 DETAIL = "routers/detail.html"
 
 
-def _router_for_user(request: HtmxHttpRequest, pk: int, *, edit: bool = False) -> Router:
+def router_for_user(request: HtmxHttpRequest, pk: int, *, edit: bool = False) -> Router:
     router = router_get_for_user(user=request.user, pk=pk)
     if edit and not router_can_edit(user=request.user, router=router):
         raise PermissionDenied(
@@ -141,7 +139,7 @@ def router_create(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def router_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     form = RouterForm(request.POST or None, initial=RouterForm.initial_for(router))
     if request.method == "POST" and form.is_valid():
         try:
@@ -158,7 +156,7 @@ def router_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def router_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     if request.method == "POST":
         name = router.name
         switched = services.router_delete(router=router, actor=request.user)
@@ -173,11 +171,11 @@ def router_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def router_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk)
-    return _render_detail(request, router, TestPanelForm())
+    router = router_for_user(request, pk)
+    return render_detail(request, router, TestPanelForm())
 
 
-def _render_detail(
+def render_detail(
     request: HtmxHttpRequest,
     router: Router,
     test_form: TestPanelForm,
@@ -210,7 +208,7 @@ def _render_detail(
 @require_POST
 def router_failover_policy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Save the router's overrides of the failure policy (empty fields: the defaults)."""
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     form = FailoverPolicyForm(request.POST, defaults=Policy.current())
     if form.is_valid():
         try:
@@ -222,12 +220,12 @@ def router_failover_policy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             flash.success(request, "Failure policy saved.")
             return redirect("router_detail", pk=router.pk)
-    return _render_detail(request, router, TestPanelForm(), status=422, policy_form=form)
+    return render_detail(request, router, TestPanelForm(), status=422, policy_form=form)
 
 
 @require_GET
 def router_export(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk)
+    router = router_for_user(request, pk)
     response = JsonResponse(
         services.router_export(router=router),
         json_dumps_params={"indent": 2, "ensure_ascii": False},
@@ -277,7 +275,7 @@ def _rule_form_response(
 
 @require_http_methods(["GET", "POST"])
 def rule_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     if request.method == "GET":
         return _rule_form_response(request, router, RuleForm(rows=[ConditionRow.new()]), None)
     form = RuleForm(request.POST, rows=rows_from_data(request.POST))
@@ -299,7 +297,7 @@ def rule_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def rule_detail(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk)
+    router = router_for_user(request, pk)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     if not request.htmx:
         return redirect(reverse("router_detail", args=[router.pk]) + f"#rule-{rule.pk}")
@@ -313,7 +311,7 @@ def rule_detail(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse
 
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     if request.method == "GET":
         rows = [ConditionRow.from_condition(c) for c in rule.conditions or []] or [
@@ -337,7 +335,7 @@ def rule_edit(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
 
 @require_POST
 def rule_toggle(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     services.rule_set_enabled(rule=rule, enabled=not rule.enabled, actor=request.user)
     if not request.htmx:
@@ -347,7 +345,7 @@ def rule_toggle(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse
 
 @require_POST
 def rule_delete(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     rule = rule_get_for_router(router=router, pk=rule_pk)
     name = rule.name
     services.rule_delete(rule=rule, actor=request.user)
@@ -360,7 +358,7 @@ def rule_delete(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse
 
 @require_POST
 def rule_reorder(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     try:
         services.router_reorder(
             router=router, rule_ids=request.POST.getlist("rule_ids"), actor=request.user
@@ -380,7 +378,7 @@ def rule_reorder(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def condition_row(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A condition row: a new one, or the posted one re-shaped after a property or
     operator change (operators limited to the property, value input suited to its type)."""
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     rows = rows_from_data(request.GET)
     row = rows[0] if rows else ConditionRow.new()
     return render(request, f"{DETAIL}#condition-row", {"router": router, "row": row})
@@ -401,9 +399,9 @@ STATUS_LABELS = {
 }
 
 
-def decision_view(decision: Any) -> dict[str, Any]:
-    """The decision as plain data for the template, with labels a person reads."""
-    data = decision.to_dict()
+def decision_view(data: dict[str, Any]) -> dict[str, Any]:
+    """A decision (`planning.planner.decision_of`) for the template, with labels a person
+    reads."""
     names = {m.ref: m.display_name for m in catalog_list_enabled()}
     data["model_name"] = names.get(data["model"] or "", data["model"] or "no model")
     by_id = {v["rule_id"]: v["name"] for v in data["verdicts"]}
@@ -424,46 +422,9 @@ def decision_view(decision: Any) -> dict[str, Any]:
 
 
 @require_POST
-def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Route a typed message without calling the answering model (LLM rules do call the
-    classifier). Anyone who can see the router may test it."""
-    router = _router_for_user(request, pk)
-    form = TestPanelForm(request.POST)
-    result: dict[str, Any] | None = None
-    status = 200
-    if form.is_valid():
-        data = form.cleaned_data
-        at = data["time_of_day"]
-        inp = route_input_for_test(
-            router=router,
-            text=data["message"],
-            has_image=data["has_image"],
-            conversation_tokens=data["conversation_tokens"],
-            turns=data["turns"],
-            time_of_day=at.strftime("%H:%M") if at else None,
-            user=request.user,
-            earlier=parse_earlier_turns(data["earlier"]),
-        )
-        try:
-            result = decision_view(route_message(router=router, inp=inp))
-        except RuleError as exc:
-            result = {"error": f"This router cannot route yet: {exc.message}"}
-    else:
-        status = 422
-    if not request.htmx:
-        return _render_detail(request, router, form, result, status=status)
-    return render(
-        request,
-        f"{DETAIL}#test-panel",
-        {"router": router, "test_form": form, "result": result},
-        status=status,
-    )
-
-
-@require_POST
 def rule_suggest_threshold(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Suggest a threshold for the examples in the rule form (leave-one-out), saying how."""
-    router = _router_for_user(request, pk, edit=True)
+    router = router_for_user(request, pk, edit=True)
     rule_id = request.POST.get("rule_id", "")
     suggestion = suggest_threshold_for(
         router=router,

@@ -315,7 +315,7 @@ def end_request_span(
     *,
     response_id: str,
     answered_by: str | None,
-    routing: Mapping[str, Any],
+    routing: Any,
     input_tokens: int | None,
     output_tokens: int | None,
     error: str | None,
@@ -327,9 +327,9 @@ def end_request_span(
 
     attributes: dict[str, Any] = {
         "gen_ai.response.id": response_id,
-        "routerweb.router": str(routing.get("router") or ""),
-        "routerweb.rule": str(routing.get("rule_name") or ""),
-        "routerweb.decision.source": str(routing.get("source") or ""),
+        "routerweb.router": routing.router,
+        "routerweb.rule": routing.rule_name,
+        "routerweb.decision.source": routing.source,
     }
     if answered_by:
         attributes["gen_ai.response.model"] = answered_by
@@ -345,21 +345,22 @@ def end_request_span(
     span.end(end_time=end_ns)
 
 
-def routing_span(model: str, started_ns: int, routing: Mapping[str, Any] | None) -> None:
+def routing_span(model: str, started_ns: int, routing: Any) -> None:
     """Record the routing step (from `started_ns`, `time.time_ns()`, to now) under the current
-    span: router, version, rule, source, chosen model, whether the classifier was asked."""
+    span: router, version, rule, source, chosen model, whether the classifier was asked.
+    `routing` is the plan's `routers.facts.RoutingFacts` (or None)."""
     if not TRACING:
         return
     attributes: dict[str, Any] = {"gen_ai.request.model": model}
     if routing is not None:
-        classifier = routing.get("classifier") or {}
+        classifier = routing.classifier or {}
         attributes |= {
-            "routerweb.router": str(routing.get("router") or ""),
-            "routerweb.router.version": int(routing.get("router_version") or 0),
-            "routerweb.rule": str(routing.get("rule_name") or ""),
-            "routerweb.decision.source": str(routing.get("source") or ""),
-            "routerweb.decision.model": str(routing.get("model") or ""),
-            "routerweb.classifier.called": bool(routing.get("classifier_called")),
+            "routerweb.router": routing.router,
+            "routerweb.router.version": routing.router_version,
+            "routerweb.rule": routing.rule_name,
+            "routerweb.decision.source": routing.source,
+            "routerweb.decision.model": routing.model,
+            "routerweb.classifier.called": routing.classifier_called,
             "routerweb.classifier.cached": bool(classifier.get("cached")),
         }
     span = _tracer.start_span(f"route {model}", start_time=started_ns, attributes=attributes)

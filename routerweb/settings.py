@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "governance",
     "routers",
     "decisions",
+    "planning",
     "chat",
     "gateway",
     "controls",

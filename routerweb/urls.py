@@ -53,6 +53,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     path("routers/", include("routers.urls")),
+    path("routers/", include("planning.urls")),
     path("routers/", include("decisions.urls")),
     path("manage/", include("accounts.manage_urls")),
     path("", include("controls.urls")),

@@ -2,7 +2,7 @@
 
 Every test calls the app under uvicorn with the official client, changes something the way the
 UI or admin would (services, model saves), and checks that the very next call sees it. A spy on
-`gateway._prepare` (the real function still runs) shows when the database was read.
+`planner.prepare` (the real function still runs) shows when the database was read.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from gateway import plans as gateway
+from planning import planner
 from routers import config_version, services
 from tests.api.conftest import _running
 
@@ -21,13 +21,13 @@ PLAIN = [{"role": "user", "content": "Hello there."}]
 @pytest.fixture
 def prepares(monkeypatch):
     calls: list[tuple[int, str]] = []
-    real = gateway._prepare
+    real = planner.prepare
 
-    def spy(*, user, name):
+    def spy(*, user, name="", **kwargs):
         calls.append((user.pk, name))
-        return real(user=user, name=name)
+        return real(user=user, name=name, **kwargs)
 
-    monkeypatch.setattr(gateway, "_prepare", spy)
+    monkeypatch.setattr(planner, "prepare", spy)
     return calls
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from chat.models import Message, MessageStatus, Thread, Workspace
 from decisions.models import RoutingDecision
 from governance.models import Policy
+from planning.planner import decision_of, panel_request, plan_sync
 from routers import services
 from tests.chat.streaming import sse_events
 
@@ -134,14 +135,13 @@ def test_a_refusal_calls_no_model_and_keeps_the_message(client_for, owner, route
 
 
 def test_the_test_panel_and_dry_run_show_the_policy(owner, routed):
-    from routers.routing import route_input_for_test, route_message
-
     customer_data(scope="router", router_id=routed.workspace.router_id)
     router = routed.workspace.router
-    decision = route_message(router=router, inp=route_input_for_test(router=router, text=CARD))
-    assert decision.model == "fake/cheap"
-    assert 'fake/backup: not approved by policy "Customer data"' in decision.reason
-    assert "4111" not in str(decision.to_dict())
+    plan = plan_sync(panel_request(router=router, user=owner, text=CARD))
+    decision = decision_of(plan)
+    assert decision["model"] == "fake/cheap"
+    assert 'fake/backup: not approved by policy "Customer data"' in decision["reason"]
+    assert "4111" not in str(decision)
 
 
 def test_the_django_admin_refuses_an_invalid_policy(client_for, admin_user):

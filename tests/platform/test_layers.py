@@ -12,7 +12,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("engine", "providers", "governance", "routers", "decisions", "chat", "gateway", "controls")
+APPS = (
+    "engine",
+    "providers",
+    "governance",
+    "routers",
+    "decisions",
+    "planning",
+    "chat",
+    "gateway",
+    "controls",
+)
 APPS += ("accounts", "audit")
 APPS += ("routerweb",)
 # Imports that must wait, each for a reason other than a cycle.

@@ -1,7 +1,9 @@
 """`manage.py route --router SLUG "message"`: show how a router would route a message.
 
-Calls the classifier when LLM rules need it (as the test panel does), never the answering
-model. Exit status is non-zero for an unknown router, an unusable router or bad options.
+Plans the message as sending it would (`planning.planner`, as the test panel does): the
+classifier is called when LLM rules need it, never the answering model. Without --user it
+routes as the router's owner. Exit status is non-zero for an unknown router, a router the user
+may not use, a message that would be refused, or bad options.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import Http404
 
 from accounts.models import User
-from engine import RuleError
+from planning.planner import decision_of, panel_request, plan_sync
 from routers.models import Router
-from routers.routing import route_input_for_test, route_message
 from routers.selectors import router_get_by_slug_for_user
 
 _TIME = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
@@ -33,7 +34,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="Print the decision as JSON.")
         parser.add_argument(
-            "--user", metavar="USERNAME", help="Route as this user (and only routers they can see)."
+            "--user",
+            metavar="USERNAME",
+            help="Route as this user (and only routers they can see); default: the router's owner.",
         )
         parser.add_argument(
             "--time", metavar="HH:MM", help="Local time of day in the router's time zone."
@@ -74,25 +77,24 @@ class Command(BaseCommand):
                 )
                 raise CommandError(f"No router with slug {slug!r} (routers: {known}).")
 
-        inp = route_input_for_test(
-            router=router,
-            text=options["message"],
-            has_image=options["image"],
-            conversation_tokens=options["tokens"],
-            turns=options["turns"],
-            time_of_day=options["time"],
-            user=user,
+        plan = plan_sync(
+            panel_request(
+                router=router,
+                user=user or router.owner,
+                text=options["message"],
+                has_image=options["image"],
+                conversation_tokens=options["tokens"],
+                turns=options["turns"],
+                time_of_day=options["time"],
+            )
         )
-        try:
-            decision = route_message(router=router, inp=inp)
-        except RuleError as exc:
-            raise CommandError(f"Router {slug!r} cannot route: {exc.message}") from None
-
-        data = decision.to_dict()
+        data = decision_of(plan)
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
-            return
-        self._print(router, data)
+        else:
+            self._print(router, data)
+        if data["refusal"]:
+            raise CommandError(f"Nothing would be sent: {data['refusal']}")
 
     def _print(self, router: Router, data: dict[str, Any]) -> None:
         out = self.stdout.write

@@ -1,0 +1,55 @@
+"""The rule builder's test panel: a typed message planned exactly as sending would plan it
+(the classifier is asked; the answering model never is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from planning.planner import decision_of, panel_request, plan_sync
+from routers.forms import TestPanelForm, parse_earlier_turns
+from routers.views import DETAIL, decision_view, render_detail, router_for_user
+from routerweb.http import HtmxHttpRequest
+
+
+@require_POST
+def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Route a typed message without calling the answering model (LLM rules do call the
+    classifier). Anyone who can see the router may test it."""
+    router = router_for_user(request, pk)
+    form = TestPanelForm(request.POST)
+    result: dict[str, Any] | None = None
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        at = data["time_of_day"]
+        plan = plan_sync(
+            panel_request(
+                router=router,
+                user=request.user,
+                text=data["message"],
+                has_image=data["has_image"],
+                conversation_tokens=data["conversation_tokens"],
+                turns=data["turns"],
+                time_of_day=at.strftime("%H:%M") if at else None,
+                earlier=tuple(parse_earlier_turns(data["earlier"])),
+            )
+        )
+        decision = decision_of(plan)
+        if plan.decision is None and decision["refusal"]:
+            result = {"error": decision["refusal"]}  # nothing was decided: say why
+        else:
+            result = decision_view(decision)
+    else:
+        status = 422
+    if not request.htmx:
+        return render_detail(request, router, form, result, status=status)
+    return render(
+        request,
+        f"{DETAIL}#test-panel",
+        {"router": router, "test_form": form, "result": result},
+        status=status,
+    )
