@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import typing
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import field_validator
 
 from accounts.models import User
+from decisions.feedback import AnswerRef, decision_for_completion, feedback_set
 from decisions.models import RoutingDecision
 from decisions.selectors import decision_list_visible_to
-from routers.api import MAX_ID
+from routers.api import ERRORS, MAX_ID
 
 router = Router(tags=["decisions"])
 
@@ -120,3 +121,80 @@ def list_decisions(
     if filters.date_to is not None:
         qs = qs.filter(created_at__lte=datetime.combine(filters.date_to, time.max, tzinfo=zone))
     return qs.order_by("-created_at", "-id")
+
+
+# --- feedback on an answer (chat answers carry their decision's uid; /v1 completions' ids) --
+
+
+class FeedbackIn(Schema):
+    rating: Literal["up", "down"] = Field(description="Thumbs up or down")
+    reason: str = Field("", max_length=500, description="Why (optional)")
+
+    @field_validator("reason")
+    @classmethod
+    def _no_nul_reason(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("Text may not contain NUL characters.")
+        return value
+
+
+class FeedbackOut(Schema):
+    completion_id: str
+    rating: str
+    reason: str
+    rule_name: str
+    model: str
+
+
+_COMPLETION = Path(
+    ...,
+    max_length=80,
+    description="The completion's id (`chatcmpl-…`, also sent as `x-routerweb-decision`)",
+)
+
+
+def _completion(request: HttpRequest, completion_id: str) -> RoutingDecision:
+    decision = decision_for_completion(user=_user(request), completion_id=completion_id)
+    if decision is None:
+        raise Http404(
+            "No completion of yours with this id (a completion is known once its answer ended)."
+        )
+    return decision
+
+
+@router.put(
+    "/feedback/{completion_id}",
+    response={200: FeedbackOut, **ERRORS},
+    summary="Rate a completion (thumbs up or down, optional reason)",
+)
+def feedback_put(
+    request: HttpRequest, completion_id: Annotated[str, _COMPLETION], payload: FeedbackIn
+) -> FeedbackOut:
+    decision = _completion(request, completion_id)
+    feedback = feedback_set(
+        user=_user(request),
+        answer=AnswerRef.from_decision(decision),
+        rating=payload.rating,
+        reason=payload.reason,
+    )
+    assert feedback is not None
+    return FeedbackOut(
+        completion_id=f"chatcmpl-{decision.uid}",
+        rating=feedback.rating,
+        reason=feedback.reason,
+        rule_name=feedback.rule_name,
+        model=feedback.model_ref,
+    )
+
+
+@router.delete(
+    "/feedback/{completion_id}",
+    response={204: None, **ERRORS},
+    summary="Take back your rating of a completion",
+)
+def feedback_delete(
+    request: HttpRequest, completion_id: Annotated[str, _COMPLETION]
+) -> Status[None]:
+    decision = _completion(request, completion_id)
+    feedback_set(user=_user(request), answer=AnswerRef.from_decision(decision), rating="")
+    return Status(204, None)

@@ -61,3 +61,92 @@ class RoutingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.rule_name or self.source} → {self.answered_by or self.model_ref}"
+
+
+class Rating(models.TextChoices):
+    UP = "up", "Good answer"
+    DOWN = "down", "Bad answer"
+
+
+class Feedback(models.Model):
+    """A person's thumbs up or down on one answer, with an optional reason.
+
+    Keyed by the answer's routing-decision uid (the `/v1` completion id, or the uid a chat
+    answer carries), not a foreign key: the decision is written asynchronously and may not be
+    stored yet when the thumb is pressed. The rule and model are copied from the answer, so
+    analytics need no join and survive the log's retention."""
+
+    decision_uid = models.UUIDField(unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    router = models.ForeignKey(
+        Router, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    router_version = models.PositiveIntegerField(default=0)
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule_name = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16, blank=True)  # as RoutingDecision.source
+    model_ref = models.CharField(max_length=300, blank=True)
+    rating = models.CharField(max_length=8, choices=Rating.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    channel = models.CharField(max_length=16, default="chat")  # chat | api
+    message_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["router", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.rating} on {self.model_ref} ({self.rule_name or self.source})"
+
+
+class EventKind(models.TextChoices):
+    REGENERATE = "regenerate", "Regenerated"
+    PIN = "pin", "Pinned another model (/model)"
+    SEND_TO = "send_to", "Sent to another model"
+
+
+class RoutingEvent(models.Model):
+    """Something a person did about where the router sent a message: regenerated the answer
+    (routed again, or with a model they picked), pinned the thread to another model after it
+    (`/model`, the picker), or sent the message to another model than the router's choice.
+
+    `from_model`/`rule` are what the router chose; `to_model` what the person picked ("" when
+    regenerated as routed). `moved` is true when the person chose a different model than the
+    router: that is an override, counted per rule and model."""
+
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    # The decision this event answers to (chat: the answer regenerated or followed by a pin);
+    # empty for a message sent elsewhere before the router answered it.
+    decision_uid = models.UUIDField(null=True, blank=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    router = models.ForeignKey(
+        Router, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    router_version = models.PositiveIntegerField(default=0)
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule_name = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16, blank=True)
+    from_model = models.CharField(max_length=300, blank=True)
+    to_model = models.CharField(max_length=300, blank=True)
+    moved = models.BooleanField(default=False)
+    channel = models.CharField(max_length=16, default="chat")
+    message_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["router", "created_at"]),
+            models.Index(fields=["user", "router", "rule"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.from_model} → {self.to_model or '(routed again)'}"

@@ -26,6 +26,7 @@ from decisions.analytics import (
     router_decision_rows,
     router_time_zone,
 )
+from decisions.feedback import router_feedback
 from governance.models import Budget, BudgetScope
 from governance.spend import BudgetSpec, budget_spend_rows
 from routers.models import Router
@@ -56,6 +57,7 @@ def router_analytics_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     tz = router_time_zone(router=router)
     stats = router_analytics(router=router, start=date_range.start, end=date_range.end, tz=tz)
     today = datetime.now(tz).date()
+    feedback = router_feedback(stats=stats, tz=tz)
     context = {
         "router": router,
         "range": date_range,
@@ -65,6 +67,11 @@ def router_analytics_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "default_days": DEFAULT_DAYS,
         "max_days": MAX_DAYS,
         "budget_rows": _router_budgets(router),
+        "feedback": feedback,
+        "feedback_tables": [
+            ("By rule", feedback.by_rule, True),
+            ("By model", feedback.by_model, False),
+        ],
         "nav": "routers",
     }
     return render(request, "routers/analytics.html", context)
