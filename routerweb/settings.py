@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "routers",
     "decisions",
     "planning",
+    "preferences",
     "chat",
     "gateway",
     "controls",

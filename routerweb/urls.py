@@ -57,5 +57,6 @@ urlpatterns = [
     path("routers/", include("decisions.urls")),
     path("manage/", include("accounts.manage_urls")),
     path("", include("controls.urls")),
+    path("", include("preferences.urls")),
     path("manage/audit/", include("audit.urls")),
 ]

@@ -19,6 +19,7 @@ APPS = (
     "routers",
     "decisions",
     "planning",
+    "preferences",
     "chat",
     "gateway",
     "controls",

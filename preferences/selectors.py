@@ -1,0 +1,46 @@
+"""Reads of personal preferences."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from preferences.models import Preference, RouterPreferences, Suggestion, SuggestionState
+
+
+def preferences_allowed(*, router_id: int) -> bool:
+    """Personal preferences are on unless the router's managers turned them off."""
+    return not RouterPreferences.objects.filter(router_id=router_id, allowed=False).exists()
+
+
+def preference_model_for(*, user_id: int, router_id: int, rule_id: int) -> str | None:
+    """The model ref ("provider/model-id") the user prefers for this rule, if the router
+    allows preferences: one query."""
+    row = (
+        Preference.objects.filter(user_id=user_id, router_id=router_id, rule_id=rule_id)
+        .exclude(router_id__in=RouterPreferences.objects.filter(allowed=False).values("router_id"))
+        .values_list("model__provider__slug", "model__model_id")
+        .first()
+    )
+    return f"{row[0]}/{row[1]}" if row is not None else None
+
+
+def preference_list_for(*, user: User) -> QuerySet[Preference]:
+    return Preference.objects.filter(user=user).select_related("router", "rule", "model__provider")
+
+
+def suggestion_list_pending(*, user: User, router_id: int | None = None) -> QuerySet[Suggestion]:
+    qs = Suggestion.objects.filter(user=user, state=SuggestionState.PENDING).select_related(
+        "router", "rule"
+    )
+    if router_id is not None:
+        qs = qs.filter(router_id=router_id)
+    return qs
+
+
+def suggestion_list_decided(*, user: User) -> QuerySet[Suggestion]:
+    return (
+        Suggestion.objects.filter(user=user)
+        .exclude(state=SuggestionState.PENDING)
+        .select_related("router", "rule")
+    )
