@@ -253,6 +253,9 @@ def _finish(
         message.routing["regenerated"] = True
     if stopped:
         message.routing["stopped"] = True
+    # Names this answer's routing decision (the plan logs it under this uid): feedback and
+    # regenerations are credited to it.
+    message.routing["decision_uid"] = plan.uid
     usage, cost, primary_cost = chain_costs(plan.catalog, plan.primary, plan.request, result)
     if usage is not None or resumed:
         message.input_tokens = (usage.input_tokens if usage else 0) + earlier.get("input_tokens", 0)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from chat.feedback import pin_record
 from chat.models import Message, Thread
 from providers.selectors import catalog_get_by_ref
 from routers.selectors import router_can_use, router_unavailable_message
@@ -42,6 +43,7 @@ def thread_set_override(*, thread: Thread, ref: str) -> str:
         raise ValidationError(
             f"Unknown model {ref!r}. Use provider/model-id, e.g. demo/large (see Providers)."
         )
+    pin_record(thread=thread, model_ref=model.ref)
     thread.override_model = model
     thread.save(update_fields=["override_model", "updated_at"])
     return f"This thread now answers with {model.display_name} ({model.ref}); routing is bypassed until /model auto."

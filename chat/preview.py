@@ -24,6 +24,7 @@ class Preview:
     model: str = ""
     model_name: str = ""
     rule_name: str = ""
+    rule_id: int | None = None
     source: str = ""
     pending_llm_rules: tuple[str, ...] = ()
     # Semantic rules the preview could not judge (it embeds nothing).
@@ -66,6 +67,7 @@ def preview_of(plan: Plan) -> Preview:
         model=model.ref,
         model_name=model.display_name,
         rule_name=facts.rule_name if facts.source in ("rule", "sticky") else "",
+        rule_id=facts.rule_id if facts.source in ("rule", "sticky") else None,
         source=facts.source,
         pending_llm_rules=plan.pending_llm_rules,
         pending_semantic_rules=plan.pending_semantic_rules,

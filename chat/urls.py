@@ -21,6 +21,7 @@ urlpatterns = [
     path("messages/<int:pk>/regenerate/", views.message_regenerate, name="message_regenerate"),
     path("messages/<int:pk>/continue/", views.message_continue, name="message_continue"),
     path("messages/<int:pk>/edit/", views.message_edit, name="message_edit"),
+    path("messages/<int:pk>/feedback/", views.message_feedback, name="message_feedback"),
     path("workspaces/<int:pk>/preview/", views.route_preview, name="route_preview"),
     path("messages/<int:pk>/stream/", views.message_stream, name="message_stream"),
     path("attachments/<int:pk>/", attachment_views.attachment_file, name="attachment"),

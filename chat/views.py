@@ -26,6 +26,7 @@ from accounts.models import User
 from chat import services
 from chat.answering import Delta, answer_events, answer_stop
 from chat.commands import Command, command_run, parse_command
+from chat.feedback import message_rate, message_regenerate_recorded, send_to_record
 from chat.forms import WorkspaceForm
 from chat.markdown import StreamingRender
 from chat.models import Message, MessageStatus, Thread, Workspace
@@ -39,6 +40,8 @@ from chat.selectors import (
     workspace_list_for_user,
 )
 from chat.sse import sse_event
+from decisions.feedback import feedback_for_uids
+from preferences.selectors import suggestion_list_pending
 from providers import services as provider_services
 from providers.forms import CatalogModelForm, ProviderForm
 from providers.models import CatalogModel, Provider
@@ -125,6 +128,7 @@ def _chat_page(
     last_answer = next((m.pk for m in reversed(chat_messages) if m.role != "note"), None)
     router = workspace.router if workspace.mode == "router" else None
     router_usable = router is not None and router_can_use(user=request.user, router=router)
+    _with_feedback(request, chat_messages)
     return render(
         request,
         "chat/thread.html",
@@ -144,8 +148,37 @@ def _chat_page(
             "router_unavailable": (
                 router_unavailable_message(router) if router and not router_usable else ""
             ),
+            "suggestion": _suggestion_for(request, workspace),
         },
     )
+
+
+def _with_feedback(request: HtmxHttpRequest, rows: list[Message]) -> None:
+    """Give each answer the user's thumbs on it (`message.feedback`), in one query."""
+    uids = [m.routing.get("decision_uid") for m in rows if m.role == "assistant"]
+    given = feedback_for_uids(user=request.user, uids=[u for u in uids if u])
+    for m in rows:
+        m.feedback = given.get(m.routing.get("decision_uid") or "")  # type: ignore[attr-defined]
+
+
+def _suggestion_for(request: HtmxHttpRequest, workspace: Workspace):
+    """A preference suggested for this workspace's router, waiting for an answer."""
+    if workspace.mode != "router" or workspace.router_id is None:
+        return None
+    return suggestion_list_pending(user=request.user, router_id=workspace.router_id).first()
+
+
+def _with_suggestion(request: HtmxHttpRequest, response: HttpResponse, workspace: Workspace):
+    """An htmx response, plus the suggestion slot out of band when one waits (an override
+    may just have made it)."""
+    suggestion = _suggestion_for(request, workspace)
+    if suggestion is not None:
+        response.content += render_to_string(
+            "preferences/_suggestion.html",
+            {"suggestion": suggestion, "oob": True},
+            request=request,
+        ).encode()
+    return response
 
 
 @require_GET
@@ -211,6 +244,7 @@ def _answer_again(request: HtmxHttpRequest, pk: int, action: Callable[..., objec
         "chat/thread.html#message-row",
         {**_rows_context([message], message.thread), "message": message},
     )
+    response = _with_suggestion(request, response, message.thread.workspace)
     return retarget(reswap(response, "outerHTML"), f"#msg-{message.pk}")
 
 
@@ -223,7 +257,7 @@ def message_continue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def message_regenerate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Answer again (pk = the last answer): routed afresh, or by the model picked."""
-    return _answer_again(request, pk, services.message_regenerate)
+    return _answer_again(request, pk, message_regenerate_recorded)
 
 
 @require_POST
@@ -267,14 +301,17 @@ def _post_or_command(request: HtmxHttpRequest, thread) -> list:
     command = parse_command(text)
     if command is not None and not request.FILES:
         return [Message.objects.get(pk=command_run(thread=thread, command=command).pk)]
-    return list(
-        services.message_post(
+    model_ref = request.POST.get("once_model", "").strip()
+    images = request.FILES.getlist("images")
+    rows = list(services.message_post(thread=thread, text=text, images=images, model_ref=model_ref))
+    if model_ref:
+        send_to_record(
             thread=thread,
             text=text,
-            images=request.FILES.getlist("images"),
-            model_ref=request.POST.get("once_model", "").strip(),
+            model_ref=model_ref,
+            attachment_types=tuple(a.mime_type for a in rows[0].attachments.all()),
         )
-    )
+    return rows
 
 
 @require_POST
@@ -312,7 +349,27 @@ def _render_rows(
     context["picker"] = picker or any(
         r.role == "note" and r.routing.get("command") in ("model", "tier") for r in rows
     )
-    return render(request, "chat/thread.html#message-pair", context)
+    response = render(request, "chat/thread.html#message-pair", context)
+    return _with_suggestion(request, response, thread.workspace)
+
+
+@require_POST
+def message_feedback(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Thumbs up/down on an answer (pk), with an optional reason; the same thumb again takes
+    it back."""
+    message = message_get_for_user(user=request.user, pk=pk)
+    try:
+        message.feedback = message_rate(  # type: ignore[attr-defined]
+            user=request.user,
+            message=message,
+            rating=request.POST.get("rating", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        return _composer_error(request, exc)
+    if not request.htmx:
+        return redirect("thread", pk=message.thread_id)
+    return render(request, "chat/thread.html#feedback", {"message": message})
 
 
 @require_POST

@@ -43,6 +43,8 @@ from engine import Decision, RuleError
 from engine.compile import CompiledRouter
 from governance.selectors import policy_set_for
 from governance.spend import budget_specs_for_user
+from preferences.apply import preference_apply
+from preferences.selectors import preferences_for_router
 from providers.adapters.base import ChatMessage, ChatRequest, ImagePart, Usage
 from providers.failover import Candidate, ChainResult
 from providers.models import CatalogModel
@@ -203,6 +205,8 @@ class Prepared:
     budgets: list[Any] = field(default_factory=list)
     # Set when the router may not be used by this user (then nothing else is read).
     unusable: str = ""
+    # The user's preferred models for the router's rules (rule id → model ref).
+    preferences: dict[int, str] = field(default_factory=dict)
     _candidates: dict[str, Candidate] = field(default_factory=dict)
 
     def candidates(self, models: list[CatalogModel]) -> list[Candidate]:
@@ -260,6 +264,7 @@ def _prepare_router(
         prepared.embedder = semantic_embedder_for(router)
     prepared.policies = _policies_for(workspace_id, router.pk)
     prepared.budgets = budget_specs_for_user(user_id=user.pk, router_id=router.pk)
+    prepared.preferences = preferences_for_router(user_id=user.pk, router_id=router.pk)
     return prepared
 
 
@@ -632,10 +637,24 @@ async def _route(req: PlanRequest, prepared: Prepared, guard: PolicyResult, rout
             embedder=prepared.embedder,
             restriction=guard.restriction,
         )
+    preference = None
+    if req.channel != "test":  # the test panel shows the router's own choice
+        decision, preference = preference_apply(
+            user_id=req.user.pk,
+            router_id=router.pk,
+            compiled=compiled,
+            decision=decision,
+            inp=inp,
+            restriction=guard.restriction,
+            preferences=prepared.preferences,
+        )
     chain = [catalog[ref] for ref in decision.chain if ref in catalog]
     problem = "" if chain else f"No model can answer this message: {decision.reason}"
+    facts = RoutingFacts.of_decision(decision, router=router)
+    if preference is not None:
+        facts = dataclasses.replace(facts, preference=preference)
     return Plan(
-        RoutingFacts.of_decision(decision, router=router),
+        facts,
         chain,
         guard.request,
         catalog,

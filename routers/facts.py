@@ -40,6 +40,8 @@ class RoutingFacts:
     policy: Mapping[str, Any] | None = None
     # The budget that stepped the routing down or refused it.
     budget: Mapping[str, Any] | None = None
+    # The person's preferred model for the rule ({"model", "applied", "note"}), when they have one.
+    preference: Mapping[str, Any] | None = None
     # The engine's decision, for its per-rule verdicts: built only where they are shown or
     # logged, since building them costs more than routing.
     decision: Decision | None = field(default=None, compare=False, repr=False)
@@ -108,6 +110,8 @@ class RoutingFacts:
             data["policy"] = dict(self.policy)
         if self.budget:
             data["budget"] = dict(self.budget)
+        if self.preference:
+            data["preference"] = dict(self.preference)
         return data
 
     @classmethod
@@ -130,4 +134,5 @@ class RoutingFacts:
             embedding=data.get("embedding"),
             policy=data.get("policy"),
             budget=data.get("budget"),
+            preference=data.get("preference"),
         )
