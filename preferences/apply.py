@@ -21,12 +21,19 @@ def preference_apply(
     decision: Decision,
     inp: RouteInput,
     restriction: Restriction | None = None,
+    preferences: dict[int, str] | None = None,
 ) -> tuple[Decision, dict[str, Any] | None]:
     """The decision with the user's preferred model for its rule, and the facts to record
-    ({"model", "applied", "note"}), or the decision as it was and None."""
+    ({"model", "applied", "note"}), or the decision as it was and None. `preferences` (rule
+    id → model ref, from `preferences_for_router`) saves the query when the caller holds them."""
     if user_id is None or decision.rule_id is None or decision.source not in ROUTED_SOURCES:
         return decision, None
-    preferred = preference_model_for(user_id=user_id, router_id=router_id, rule_id=decision.rule_id)
+    if preferences is not None:
+        preferred = preferences.get(decision.rule_id)
+    else:
+        preferred = preference_model_for(
+            user_id=user_id, router_id=router_id, rule_id=decision.rule_id
+        )
     if preferred is None:
         return decision, None
     outcome = apply_preference(

@@ -25,6 +25,17 @@ def preference_model_for(*, user_id: int, router_id: int, rule_id: int) -> str |
     return f"{row[0]}/{row[1]}" if row is not None else None
 
 
+def preferences_for_router(*, user_id: int, router_id: int) -> dict[int, str]:
+    """Rule id → preferred model ref for this user and router ({} when the router does not
+    allow preferences): what the `/v1` gateway keeps with its prepared plan, one query."""
+    rows = (
+        Preference.objects.filter(user_id=user_id, router_id=router_id)
+        .exclude(router_id__in=RouterPreferences.objects.filter(allowed=False).values("router_id"))
+        .values_list("rule_id", "model__provider__slug", "model__model_id")
+    )
+    return {rule_id: f"{slug}/{model_id}" for rule_id, slug, model_id in rows}
+
+
 def preference_list_for(*, user: User) -> QuerySet[Preference]:
     return Preference.objects.filter(user=user).select_related("router", "rule", "model__provider")
 

@@ -18,6 +18,7 @@ from preferences.models import Preference, RouterPreferences, Suggestion, Sugges
 from preferences.selectors import preference_list_for, preferences_allowed
 from providers.models import CatalogModel
 from providers.selectors import catalog_get_by_ref
+from routers import config_version
 from routers.models import Router, Rule
 from routers.selectors import router_by_slug_usable_by, router_can_edit, router_can_use
 
@@ -64,6 +65,7 @@ def preference_set(
         preference = existing or Preference(user=actor, router=router, rule=rule)
         preference.model = model
         preference.save()
+        config_version.bump()  # the /v1 gateway keeps each user's preferences with its plans
         audit_record(
             actor=actor,
             action="preference.set",
@@ -81,6 +83,7 @@ def preference_delete(*, actor: User, preference: Preference) -> None:
     with transaction.atomic():
         audit_record(actor=actor, action="preference.delete", obj=preference, before=before)
         preference.delete()
+        config_version.bump()
 
 
 # --- the preferences file ------------------------------------------------------------------
@@ -226,6 +229,7 @@ def router_preferences_set(*, actor: User, router: Router, allowed: bool) -> Rou
         before = {"preferences_allowed": setting.allowed}
         setting.allowed = allowed
         setting.save()
+        config_version.bump()
         audit_record(
             actor=actor,
             action="router.preferences",

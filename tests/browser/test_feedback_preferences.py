@@ -34,9 +34,9 @@ def _send(page, text: str):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_rate_an_answer_accept_a_suggestion_and_see_your_preference(
-    demo,
-    open_browser,
-    width,  # noqa: F811
+    demo,  # noqa: F811 - the fixture imported above
+    open_browser,  # noqa: F811
+    width,
 ):
     from playwright.sync_api import expect
 
@@ -96,7 +96,7 @@ def test_rate_an_answer_accept_a_suggestion_and_see_your_preference(
     ):
         page.goto(base + path)
         page.wait_for_load_state("networkidle")
-        _no_sideways_scroll(page)
         _shot(page, name, width)
+        _no_sideways_scroll(page)
     expect(page.locator("[data-feedback-analytics]")).to_contain_text("Code questions")
     assert problems == []
