@@ -23,7 +23,15 @@ from asgiref.sync import async_to_sync
 
 from engine import RouteInput, RuleError
 from engine.compile import CompiledRouter
-from engine.semantic import ExampleIndex, SemanticInput, normalise, semantic_query_text
+from engine.semantic import (
+    ExampleIndex,
+    SemanticInput,
+    normalise,
+    rule_score,
+    rule_scores,
+    semantic_query_text,
+    top_k,
+)
 from providers.embeddings import EmbeddingFailed, EmbeddingTarget, aembed
 from providers.local_embeddings import DEFAULT_EMBEDDING_MODEL, LOCAL_MODELS, is_local_ref
 from providers.models import CatalogModel
@@ -234,18 +242,22 @@ class ThresholdSuggestion:
 def suggest_threshold(own: np.ndarray, others: np.ndarray) -> ThresholdSuggestion:
     """Pick a threshold from the rule's own examples by leave-one-out.
 
-    Each own example is scored against the rule's other examples (as if it were a message):
-    those scores should reach the threshold. Each example of the router's other semantic rules
-    is scored against this rule's examples: those should stay below it. The threshold is the
-    midpoint of the widest gap that gets the most of both right.
+    Each own example is scored against the rule's other examples (as if it were a message,
+    with the engine's own score, `rule_score`): those scores should reach the threshold. Each
+    example of the router's other semantic rules is scored against this rule's examples: those
+    should stay below it. The threshold is the midpoint of the widest gap that gets the most
+    of both right.
     """
     n = own.shape[0]
     if n < 2:
         return ThresholdSuggestion(None, "Give at least 2 examples to suggest a threshold.")
+    k = top_k(n)
     sims = own @ own.T
-    np.fill_diagonal(sims, -1.0)
-    positives = np.sort(sims.max(axis=1))
-    negatives = np.sort((others @ own.T).max(axis=1)) if others.shape[0] else np.zeros(0)
+    positives = np.sort(
+        np.array([rule_score(np.delete(sims[i], i), k) for i in range(n)], dtype=np.float32)
+    )
+    negatives = np.sort(rule_scores(others @ own.T)) if others.shape[0] else np.zeros(0)
+    scored = "its nearest example" if k == 1 else f"its {k} nearest examples (mean)"
     if negatives.size == 0:
         threshold = round(max(0.0, float(positives[0]) - 0.05), 2)
         warning = (
@@ -257,8 +269,9 @@ def suggest_threshold(own: np.ndarray, others: np.ndarray) -> ThresholdSuggestio
         return ThresholdSuggestion(
             threshold,
             f"Leave-one-out: each of the {n} examples scored {positives[0]:.2f}–"
-            f"{positives[-1]:.2f} against the others. No other semantic rule to tell apart, so "
-            f"the threshold sits 0.05 below the lowest score: {threshold:.2f}.{warning}",
+            f"{positives[-1]:.2f} against {scored} among the others. No other semantic rule "
+            f"to tell apart, so the threshold sits 0.05 below the lowest score: "
+            f"{threshold:.2f}.{warning}",
         )
     candidates = sorted(set(np.round(np.concatenate([positives, negatives]), 4).tolist()))
     best: tuple[int, float, float] | None = None  # (correct, gap, threshold)
@@ -277,8 +290,8 @@ def suggest_threshold(own: np.ndarray, others: np.ndarray) -> ThresholdSuggestio
     return ThresholdSuggestion(
         threshold,
         f"Leave-one-out: each of the {n} examples scored {positives[0]:.2f}–{positives[-1]:.2f} "
-        f"against the others; the {negatives.size} examples of the other semantic rules scored "
-        f"{negatives[0]:.2f}–{negatives[-1]:.2f} against these. {threshold:.2f} keeps {kept} of "
+        f"against {scored} among the others; the {negatives.size} examples of the other "
+        f"semantic rules scored {negatives[0]:.2f}–{negatives[-1]:.2f} against these. {threshold:.2f} keeps {kept} of "
         f"{n} examples and turns away {rejected} of {negatives.size} others.",
     )
 

@@ -7,7 +7,13 @@ import pytest
 from engine_helpers import NOW, calc, cond, llm, router
 
 from engine import HistoryMessage, RouteInput, RuleError, RuleSpec, decide, evaluate, route
-from engine.semantic import ExampleIndex, SemanticInput, normalise, semantic_query_text
+from engine.semantic import (
+    ExampleIndex,
+    SemanticInput,
+    normalise,
+    semantic_query_text,
+    top_k,
+)
 
 
 def sem(
@@ -173,3 +179,35 @@ def test_scores_use_cosine_whatever_the_vectors_length() -> None:
         index=index_for({1: [[30, 40], [0, 1]]}),
     )
     assert route(r, inp(), embed=lambda _: semantic).rule_id == 1
+
+
+def test_a_rule_scores_the_mean_of_its_three_nearest_examples() -> None:
+    # Six examples: the message is very close to one of them only. The score is the mean of
+    # the three nearest (1.0, 0.6, 0.0 → 0.53), not the single nearest one.
+    examples = ("a", "b", "c", "d", "e", "f")
+    rows = [[1, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0], [0, -1, 0]]
+    r = router(sem(1, examples=examples, threshold=0.7))
+    decision = route(r, inp(), embed=lambda _: semantic_for([1, 0, 0], {1: rows}))
+    verdict = decision.verdicts[0]
+    assert verdict.status == "no_match" and verdict.detail.startswith("below threshold")
+    assert verdict.semantic is not None
+    assert verdict.semantic["score"] == pytest.approx((1.0 + 0.6 + 0.0) / 3, abs=0.01)
+    assert verdict.semantic["nearest"] == "a"
+
+
+def test_a_message_near_several_examples_beats_one_near_a_single_example() -> None:
+    # Rule 1 has one example identical to the message and five unrelated ones; rule 2 has
+    # several examples all fairly close. The neighbours' vote goes to rule 2.
+    one_close = [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, -1, 0]]
+    several = [[0.8, 0.6, 0], [0.8, 0, 0.6], [0.8, -0.6, 0], [0.8, 0, -0.6], [0, 1, 0], [0, 0, 1]]
+    r = router(
+        sem(1, examples=tuple("abcdef"), threshold=0.3),
+        sem(2, examples=tuple("ghijkl"), threshold=0.3),
+    )
+    decision = route(r, inp(), embed=lambda _: semantic_for([1, 0, 0], {1: one_close, 2: several}))
+    assert decision.rule_id == 2
+
+
+@pytest.mark.parametrize(("examples", "k"), [(2, 1), (3, 1), (4, 2), (5, 2), (6, 3), (200, 3)])
+def test_small_rules_average_at_most_half_their_examples(examples: int, k: int) -> None:
+    assert top_k(examples) == k

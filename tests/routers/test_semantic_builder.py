@@ -168,3 +168,13 @@ def test_near_duplicates_are_flagged_with_their_score():
     vectors = {k: v / np.linalg.norm(v, axis=1, keepdims=True) for k, v in vectors.items()}
     flags = example_flags([(1, "A", ["refund"]), (2, "B", ["refunds"])], vectors)
     assert flags[1] == ["“refund” is nearly the same as “refunds” in “B” (0.99)"]
+
+
+def test_the_suggestion_scores_examples_as_the_engine_scores_messages():
+    # Six examples: leave-one-out scores each by the mean of its 3 nearest among the other
+    # five (the engine's score for a rule of this size), not by its single nearest one.
+    own = np.array([[1, 0, 0], [1, 0.05, 0], [0, 1, 0], [0, 1, 0.05], [0, 0, 1], [0.05, 0, 1]])
+    own = own / np.linalg.norm(own, axis=1, keepdims=True)
+    suggestion = suggest_threshold(own, np.zeros((0, 3)))
+    assert suggestion.threshold is not None and suggestion.threshold < 0.4
+    assert "its 3 nearest examples (mean)" in suggestion.explanation
