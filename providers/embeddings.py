@@ -16,7 +16,6 @@ semantic rules are skipped and the routing reason says why.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +26,8 @@ from providers import breaker
 from providers.adapter_pool import adapter_for
 from providers.adapters.base import ProviderConfig, ProviderError
 from providers.local_embeddings import LocalModelUnavailable, encode, local_models
+from routerweb import clock as clocks
+from routerweb.clock import Clock
 
 
 class EmbeddingFailed(Exception):
@@ -42,13 +43,18 @@ class EmbeddingTarget:
     dimensions: int | None = None
 
 
-async def aembed(target: EmbeddingTarget, texts: Sequence[str]) -> np.ndarray:
-    """One float32 row per text, in order. Raises `EmbeddingFailed` with the reason."""
+async def aembed(
+    target: EmbeddingTarget, texts: Sequence[str], *, clock: Clock | None = None
+) -> np.ndarray:
+    """One float32 row per text, in order. Raises `EmbeddingFailed` with the reason.
+
+    `clock` (default `routerweb.clock.current()`) runs each batch's timeout and the breaker.
+    """
     if not texts:
         return np.zeros((0, target.dimensions or 0), dtype=np.float32)
     if target.config is None:
         return await _local(target, texts)
-    return await _remote(target, texts)
+    return await _remote(target, texts, clock or clocks.current())
 
 
 async def _local(target: EmbeddingTarget, texts: Sequence[str]) -> np.ndarray:
@@ -61,10 +67,10 @@ async def _local(target: EmbeddingTarget, texts: Sequence[str]) -> np.ndarray:
         raise EmbeddingFailed(str(exc)) from None
 
 
-async def _remote(target: EmbeddingTarget, texts: Sequence[str]) -> np.ndarray:
+async def _remote(target: EmbeddingTarget, texts: Sequence[str], clock: Clock) -> np.ndarray:
     assert target.config is not None
     key = f"embed:{target.ref}"
-    verdict = await breaker.check(key)
+    verdict = await breaker.check(key, clock=clock)
     if verdict.gate == "open":
         raise EmbeddingFailed(
             f"{target.ref} failed repeatedly and is paused for {verdict.retry_in:.0f} s"
@@ -77,10 +83,10 @@ async def _remote(target: EmbeddingTarget, texts: Sequence[str]) -> np.ndarray:
         for start in range(0, len(texts), size):
             batch = tuple(texts[start : start + size])
             rows.extend(
-                await _batch(adapter, target, batch, timeout, retry=verdict.gate == "closed")
+                await _batch(adapter, target, batch, timeout, clock, retry=verdict.gate == "closed")
             )
     except EmbeddingFailed:
-        await breaker.record_failure(key, verdict.gate)
+        await breaker.record_failure(key, verdict.gate, clock=clock)
         raise
     await breaker.record_success(key, verdict.gate)
     matrix = np.asarray(rows, dtype=np.float32)
@@ -94,12 +100,18 @@ async def _remote(target: EmbeddingTarget, texts: Sequence[str]) -> np.ndarray:
 
 
 async def _batch(
-    adapter, target: EmbeddingTarget, batch: tuple[str, ...], timeout: float, *, retry: bool
+    adapter,
+    target: EmbeddingTarget,
+    batch: tuple[str, ...],
+    timeout: float,
+    clock: Clock,
+    *,
+    retry: bool,
 ) -> tuple[tuple[float, ...], ...]:
     attempts = 2 if retry else 1
     for attempt in range(attempts):
         try:
-            result = await asyncio.wait_for(adapter.embed(target.model_id, batch), timeout)
+            result = await clock.within(adapter.embed(target.model_id, batch), timeout)
             return result.vectors
         except TimeoutError:
             if attempt + 1 == attempts:
@@ -108,7 +120,3 @@ async def _batch(
             if not exc.retryable or attempt + 1 == attempts:
                 raise EmbeddingFailed(f"{target.ref} failed: {exc.kind}: {exc.message}") from None
     raise AssertionError("unreachable")
-
-
-def elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

@@ -13,7 +13,6 @@ evaluation reaches a run of semantic rules. Caches, per process:
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
@@ -38,6 +37,7 @@ from providers.models import CatalogModel
 from providers.services import provider_config_for
 from routers.compiling import compiled_router_for, router_identity
 from routers.models import Router
+from routerweb import clock as clocks
 
 _INDEX_CACHE_SIZE = 64
 _VECTOR_CACHE_SIZE = 4096
@@ -122,27 +122,28 @@ class SemanticEmbedder:
     async def __call__(self, compiled: CompiledRouter, inp: RouteInput) -> SemanticInput:
         if self.target is None:
             return SemanticInput(model="", error=self.problem or "no embedding model")
-        started = time.perf_counter()
+        clock = clocks.current()
+        started = clock.monotonic()
         text = semantic_query_text(inp)
         try:
             index = await self.example_index(compiled)
             vector = _vectors.get((self.target.ref, text))
             cached = vector is not None
             if vector is None:
-                vector = normalise((await aembed(self.target, [text]))[0])
+                vector = normalise((await aembed(self.target, [text], clock=clock))[0])
                 _vectors.put((self.target.ref, text), vector)
         except EmbeddingFailed as exc:
             return SemanticInput(
                 model=self.target.ref,
                 error=str(exc),
-                latency_ms=(time.perf_counter() - started) * 1000,
+                latency_ms=(clock.monotonic() - started) * 1000,
                 text=text,
             )
         return SemanticInput(
             model=self.target.ref,
             vector=vector,
             index=index,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=(clock.monotonic() - started) * 1000,
             cached=cached,
             text=text,
         )
