@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,10 @@ class SemanticInput:
     latency_ms: float = 0.0
     cached: bool = False
     text: str = ""
+    # What the embedding calls for this message used and cost (the message, and the router's
+    # examples when this message was the one that embedded them); spend counts the cost.
+    input_tokens: int = 0
+    cost: Decimal = Decimal(0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +127,8 @@ class SemanticInput:
             "error": self.error,
             "latency_ms": round(self.latency_ms, 2),
             "cached": self.cached,
+            "input_tokens": self.input_tokens,
+            "cost": str(self.cost),
         }
 
 

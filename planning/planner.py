@@ -57,8 +57,8 @@ from routers.budgets import (
     budget_check,
     budget_settle,
     budget_step_down,
-    classifier_cost,
     restriction_merge,
+    routing_calls_cost,
 )
 from routers.compiling import catalog_infos, compiled_router_with
 from routers.facts import RoutingFacts
@@ -687,7 +687,7 @@ def settle(
     message_id: int | None = None,
 ) -> Outcome:
     """After the answer (synchronous; never on the answer's path): book what it cost against
-    the budgets (every attempt and the classifier call), log the routing decision (via
+    the budgets (every attempt, the classifier and embedding calls), log the routing decision (via
     Celery, see decisions.log) and remember a sticky rule. `outcome` defaults to
     `outcome_of(plan, result)`; the chat passes its own (a continued answer adds the earlier
     part). A decision is logged when a router was involved, and for every /v1 call."""
@@ -699,7 +699,7 @@ def settle(
     try:
         budget_settle(
             plan.budget,
-            cost=outcome.cost + classifier_cost(plan.facts, router, plan.catalog),
+            cost=outcome.cost + routing_calls_cost(plan.facts, router, plan.catalog),
             created_at=timezone.now(),
             user_id=req.user.pk,
             workspace_id=workspace_id,

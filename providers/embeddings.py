@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
 
 from providers import breaker
 from providers.adapter_pool import adapter_for
-from providers.adapters.base import ProviderConfig, ProviderError
+from providers.adapters.base import Embeddings, ProviderConfig, ProviderError
 from providers.local_embeddings import LocalModelUnavailable, encode, local_models
 from routerweb import clock as clocks
 from routerweb.clock import Clock
@@ -41,6 +42,24 @@ class EmbeddingTarget:
     # None for the local model.
     config: ProviderConfig | None = field(default=None, repr=False)
     dimensions: int | None = None
+    # The catalog's price per 1M input tokens (None: free, like the local model).
+    price_per_m: Decimal | None = None
+
+    def cost(self, input_tokens: int) -> Decimal:
+        """Exact (not rounded to a micro-dollar): one message's embedding costs less than that
+        with most models, and budgets round once, on the answer's total."""
+        if not self.price_per_m or input_tokens <= 0:
+            return Decimal(0)
+        return self.price_per_m * input_tokens / Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """Vectors and what the provider counted for them (0 tokens for the local model)."""
+
+    matrix: np.ndarray
+    input_tokens: int = 0
+    estimated: bool = False
 
 
 async def aembed(
@@ -50,10 +69,17 @@ async def aembed(
 
     `clock` (default `routerweb.clock.current()`) runs each batch's timeout and the breaker.
     """
+    return (await aembed_counted(target, texts, clock=clock)).matrix
+
+
+async def aembed_counted(
+    target: EmbeddingTarget, texts: Sequence[str], *, clock: Clock | None = None
+) -> Embedded:
+    """`aembed` with the input tokens the calls used (for spend: `target.cost(tokens)`)."""
     if not texts:
-        return np.zeros((0, target.dimensions or 0), dtype=np.float32)
+        return Embedded(np.zeros((0, target.dimensions or 0), dtype=np.float32))
     if target.config is None:
-        return await _local(target, texts)
+        return Embedded(await _local(target, texts))
     return await _remote(target, texts, clock or clocks.current())
 
 
@@ -67,7 +93,7 @@ async def _local(target: EmbeddingTarget, texts: Sequence[str]) -> np.ndarray:
         raise EmbeddingFailed(str(exc)) from None
 
 
-async def _remote(target: EmbeddingTarget, texts: Sequence[str], clock: Clock) -> np.ndarray:
+async def _remote(target: EmbeddingTarget, texts: Sequence[str], clock: Clock) -> Embedded:
     assert target.config is not None
     key = f"embed:{target.ref}"
     verdict = await breaker.check(key, clock=clock)
@@ -79,12 +105,17 @@ async def _remote(target: EmbeddingTarget, texts: Sequence[str], clock: Clock) -
     size = max(1, int(settings.EMBEDDING_BATCH_SIZE))
     timeout = float(settings.EMBEDDING_TIMEOUT)
     rows: list[tuple[float, ...]] = []
+    tokens = 0
+    estimated = False
     try:
         for start in range(0, len(texts), size):
             batch = tuple(texts[start : start + size])
-            rows.extend(
-                await _batch(adapter, target, batch, timeout, clock, retry=verdict.gate == "closed")
+            result = await _batch(
+                adapter, target, batch, timeout, clock, retry=verdict.gate == "closed"
             )
+            rows.extend(result.vectors)
+            tokens += result.input_tokens
+            estimated = estimated or result.estimated
     except EmbeddingFailed:
         await breaker.record_failure(key, verdict.gate, clock=clock)
         raise
@@ -96,7 +127,7 @@ async def _remote(target: EmbeddingTarget, texts: Sequence[str], clock: Clock) -
             f"{target.ref} returned vectors of {got} dimensions, "
             f"the catalog says {target.dimensions}"
         )
-    return matrix
+    return Embedded(matrix, tokens, estimated)
 
 
 async def _batch(
@@ -107,12 +138,11 @@ async def _batch(
     clock: Clock,
     *,
     retry: bool,
-) -> tuple[tuple[float, ...], ...]:
+) -> Embeddings:
     attempts = 2 if retry else 1
     for attempt in range(attempts):
         try:
-            result = await clock.within(adapter.embed(target.model_id, batch), timeout)
-            return result.vectors
+            return await clock.within(adapter.embed(target.model_id, batch), timeout)
         except TimeoutError:
             if attempt + 1 == attempts:
                 raise EmbeddingFailed(f"{target.ref} did not answer within {timeout:g} s") from None

@@ -224,6 +224,21 @@ def classifier_cost(facts: RoutingFacts, router: Any, catalog: Mapping[str, Any]
     )
 
 
+def embedding_cost(facts: RoutingFacts) -> Decimal:
+    """What the embedding calls for semantic rules cost this answer (the message, and the
+    router's examples when this message embedded them; nothing when cached or local)."""
+    embedding = facts.embedding or {}
+    try:
+        return Decimal(str(embedding.get("cost") or "0"))
+    except ArithmeticError:
+        return Decimal("0")
+
+
+def routing_calls_cost(facts: RoutingFacts, router: Any, catalog: Mapping[str, Any]) -> Decimal:
+    """What routing itself spent on models for this answer: the classifier and embedding calls."""
+    return classifier_cost(facts, router, catalog) + embedding_cost(facts)
+
+
 def budget_settle(
     result: BudgetResult | None,
     *,

@@ -31,7 +31,7 @@ from engine.semantic import (
     semantic_query_text,
     top_k,
 )
-from providers.embeddings import EmbeddingFailed, EmbeddingTarget, aembed
+from providers.embeddings import EmbeddingFailed, EmbeddingTarget, aembed, aembed_counted
 from providers.local_embeddings import DEFAULT_EMBEDDING_MODEL, LOCAL_MODELS, is_local_ref
 from providers.models import CatalogModel
 from providers.services import provider_config_for
@@ -104,6 +104,7 @@ def embedding_target_for_ref(ref: str) -> EmbeddingTarget | str:
         model_id=model.model_id,
         config=provider_config_for(model),
         dimensions=model.dimensions or None,
+        price_per_m=model.input_price_per_m,
     )
 
 
@@ -125,12 +126,15 @@ class SemanticEmbedder:
         clock = clocks.current()
         started = clock.monotonic()
         text = semantic_query_text(inp)
+        tokens = 0  # what this message's calls used: a failed call is not billed by providers
         try:
-            index = await self.example_index(compiled)
+            index, tokens = await self._example_index(compiled)
             vector = _vectors.get((self.target.ref, text))
             cached = vector is not None
             if vector is None:
-                vector = normalise((await aembed(self.target, [text], clock=clock))[0])
+                embedded = await aembed_counted(self.target, [text], clock=clock)
+                vector = normalise(embedded.matrix[0])
+                tokens += embedded.input_tokens
                 _vectors.put((self.target.ref, text), vector)
         except EmbeddingFailed as exc:
             return SemanticInput(
@@ -138,6 +142,8 @@ class SemanticEmbedder:
                 error=str(exc),
                 latency_ms=(clock.monotonic() - started) * 1000,
                 text=text,
+                input_tokens=tokens,
+                cost=self.target.cost(tokens),
             )
         return SemanticInput(
             model=self.target.ref,
@@ -146,37 +152,48 @@ class SemanticEmbedder:
             latency_ms=(clock.monotonic() - started) * 1000,
             cached=cached,
             text=text,
+            input_tokens=tokens,
+            cost=self.target.cost(tokens),
         )
 
     async def example_index(self, compiled: CompiledRouter) -> ExampleIndex:
         """The router's example embeddings, computed once per router version."""
+        return (await self._example_index(compiled))[0]
+
+    async def _example_index(self, compiled: CompiledRouter) -> tuple[ExampleIndex, int]:
+        """The index, and the input tokens spent on it now (0 when it came from the cache)."""
         assert self.target is not None
         key = (self.router_key, compiled.version, self.target.ref)
         index = _indexes.get(key)
         if index is not None:
-            return index
+            return index, 0
+        tokens = 0
         lock = _index_locks.setdefault(key, asyncio.Lock())
         async with lock:
             index = _indexes.get(key)
             if index is None:
-                index = await example_index(compiled, self.target)
+                index, tokens = await _build_index(compiled, self.target)
                 _indexes.put(key, index)
         _index_locks.pop(key, None)
-        return index
+        return index, tokens
 
 
-async def example_index(compiled: CompiledRouter, target: EmbeddingTarget) -> ExampleIndex:
-    """Every semantic rule's examples embedded (all rules, in one batched call)."""
+async def _build_index(
+    compiled: CompiledRouter, target: EmbeddingTarget
+) -> tuple[ExampleIndex, int]:
+    """Every semantic rule's examples embedded (all rules, in one batched call), and the input
+    tokens that used."""
     rules = [r for r in compiled.rules if r.is_semantic]
     texts = [example for r in rules for example in r.examples]
-    matrix = normalise(await aembed(target, texts)) if texts else None
+    embedded = await aembed_counted(target, texts) if texts else None
+    matrix = normalise(embedded.matrix) if embedded is not None else None
     vectors: dict[int, np.ndarray] = {}
     start = 0
     for rule in rules:
         assert matrix is not None
         vectors[rule.id] = matrix[start : start + len(rule.examples)]
         start += len(rule.examples)
-    return ExampleIndex(target.ref, vectors)
+    return ExampleIndex(target.ref, vectors), embedded.input_tokens if embedded else 0
 
 
 def semantic_embedder_for(router: Router) -> SemanticEmbedder:

@@ -94,3 +94,43 @@ def test_every_call_is_booked_against_the_token(client, owner, fake_router, fake
     )
     entry = wait_for(lambda: SpendEntry.objects.filter(token_id=budget.token_id).first())
     assert entry is not None and entry.cost > 0 and entry.channel == "api"
+
+
+def test_the_embedding_call_is_booked_with_the_answer(client, owner, fake_router, fake_upstream):
+    from providers.models import CatalogModel
+    from routers import services
+    from routers.semantic import clear_caches
+
+    clear_caches()
+    CatalogModel.objects.create(
+        provider=CatalogModel.objects.get(model_id="fake-small").provider,
+        model_id="emb-fake",
+        display_name="Emb",
+        kind="embedding",
+        dimensions=64,
+        context_window=8000,
+        input_price_per_m="1000.00",
+        output_price_per_m="0",
+    )
+    fake_router.embedding_model = "fake/emb-fake"
+    fake_router.save()
+    services.rule_create(
+        router=fake_router,
+        name="Billing",
+        kind="semantic",
+        examples=["refund my order", "I was charged twice"],
+        threshold=0.99,
+        target_model="fake/fake-large",
+        actor=owner,
+    )
+    budget = token_budget(owner)
+    reply = client.chat.completions.create(
+        model="router:fake-router", messages=[{"role": "user", "content": "where is my parcel"}]
+    )
+    entry = wait_for(lambda: SpendEntry.objects.filter(token_id=budget.token_id).first())
+    assert reply.usage is not None
+    answer = Decimal(reply.usage.prompt_tokens) * 1 + Decimal(reply.usage.completion_tokens) * 2
+    # The fake upstream counts words as tokens: 7 for the examples, 4 for the message.
+    embeddings = Decimal("1000.00") * (7 + 4)
+    assert entry.cost == ((answer + embeddings) / 1_000_000).quantize(Decimal("0.000001"))
+    clear_caches()

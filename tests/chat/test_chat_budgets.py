@@ -166,6 +166,56 @@ def test_the_classifier_call_is_booked_too(client_for, owner, thread, fake_upstr
     assert SpendEntry.objects.get().cost == assistant.cost + classifier
 
 
+def test_the_embedding_calls_are_booked_at_the_embedding_models_price(
+    client_for, owner, thread, fake_upstream
+):
+    from providers.models import CatalogModel
+    from routers.semantic import clear_caches
+
+    clear_caches()
+    fake = CatalogModel.objects.get(model_id="cheap").provider
+    CatalogModel.objects.create(
+        provider=fake,
+        model_id="emb-fake",
+        display_name="Emb",
+        kind="embedding",
+        dimensions=64,
+        context_window=8000,
+        input_price_per_m="1000.00",  # dear, so a few tokens show in micro-dollars
+        output_price_per_m="0",
+    )
+    router = thread.workspace.router
+    router.embedding_model = "fake/emb-fake"
+    router.save()
+    examples = ["refund my order", "I was charged twice", "cancel my invoice"]
+    services.rule_create(
+        router=router,
+        name="Billing",
+        kind="semantic",
+        examples=examples,
+        threshold=0.99,  # never matches: the primary answers, and the embedding is still paid
+        target_model="fake/cheap",
+        actor=router.owner,
+    )
+    client = client_for(owner)
+
+    # The fake upstream counts a text's words as its tokens.
+    first, _ = send(client, thread, "where is my parcel today")
+    example_tokens = sum(len(e.split()) for e in examples)
+    assert first.routing["embedding"]["input_tokens"] == example_tokens + 5
+    price = Decimal("1000.00") / 1_000_000
+    entries = SpendEntry.objects.order_by("id")
+    assert entries.last().cost == first.cost + price * (example_tokens + 5)
+
+    # The examples are embedded once per router version: the next message pays for itself only.
+    second, _ = send(client, thread, "what is the weather like now")
+    assert second.routing["embedding"]["input_tokens"] == 6
+    assert entries.last().cost == second.cost + price * 6
+    embeds = [r for r in fake_upstream.requests if r.model == "emb-fake"]
+    assert len(embeds) == 3
+    clear_caches()
+
+
 def test_a_person_over_their_requests_per_minute_is_told_to_wait(
     client_for, owner, thread, fake_upstream, settings
 ):
