@@ -32,7 +32,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -414,15 +413,17 @@ def _headers(plan: Plan, models: str) -> dict[str, str]:
     }
     budget = plan.facts.budget
     if budget:
-        headers["x-routerweb-budget"] = quote(
-            f"{budget['name']}; step={budget['step']}; used={budget['percent']}%",
-            safe=" ,;:()'\"/-_.=%",
+        # Fields separated by "; ": the name's own ";" and "=" are encoded, so a client may
+        # split first and unquote each field, or unquote the whole line to read it.
+        name = header_value(budget["name"], reserved=";=")
+        headers["x-routerweb-budget"] = (
+            f"{name}; step={header_value(budget['step'])}; "
+            f"used={header_value(str(budget['percent']) + '%')}"
         )
     policy = plan.facts.policy
     if policy:
-        # Names the policies and the kind of data, never the data; percent-encoded because
-        # policy names may be any text and header values are Latin-1.
-        headers["x-routerweb-policy"] = quote(policy["summary"], safe=" ,;:()'\"/-_.×")
+        # Names the policies and the kind of data, never the data.
+        headers["x-routerweb-policy"] = header_value(policy["summary"])
     return headers
 
 

@@ -43,14 +43,19 @@ def id_param(value: str | None, name: str) -> int | None:
 _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
-def header_value(text: str) -> str:
+def header_value(text: str, *, reserved: str = "") -> str:
     """Any text as a valid HTTP header value: UTF-8, percent-encoded outside printable ASCII.
 
     A line break would otherwise make Django refuse the whole response (after a model has
     already answered), and other characters would be MIME-encoded or rejected; names come
-    from the database, where a row may predate any validation.
+    from the database, where a row may predate any validation. "%" itself is always encoded
+    (`%25`), so `urllib.parse.unquote` gives back exactly the text, for every `x-routerweb-*`
+    header alike (the RFC 8187 idea — UTF-8, then percent-encoding — without its
+    `UTF-8''` prefix, as these headers are always UTF-8). `reserved` characters are encoded
+    too: the separators of a structured value, when `text` is one field of it.
     """
-    return quote(text, safe=_HEADER_SAFE)
+    safe = "".join(c for c in _HEADER_SAFE if c not in reserved) if reserved else _HEADER_SAFE
+    return quote(text, safe=safe)
 
 
 def attachment(filename: str) -> str:

@@ -4,6 +4,7 @@ API token, every call booked."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import unquote
 
 import openai
 import pytest
@@ -84,7 +85,23 @@ def test_the_step_down_shows_in_the_headers(client, owner, fake_router, fake_ups
         messages=[{"role": "user", "content": "my python code fails"}],  # rule → fake-large
     )
     assert raw.parse().model == "fake/fake-small"
-    assert raw.headers["x-routerweb-budget"] == "CI token; step=step_down; used=60%"
+    assert raw.headers["x-routerweb-budget"] == "CI token; step=step_down; used=60%25"
+
+
+def test_the_budget_header_encodes_percent_signs_separators_and_non_ascii(
+    client, owner, fake_router, fake_upstream
+):
+    budget = token_budget(owner, step_percent=50)
+    budget.name = "50% R&D; café=ok"
+    budget.save()
+    spend(budget, "0.60")
+    raw = client.chat.completions.with_raw_response.create(
+        model="router:fake-router", messages=[{"role": "user", "content": "hi"}]
+    )
+    header = raw.headers["x-routerweb-budget"]
+    assert header == "50%25 R&D%3B caf%C3%A9%3Dok; step=step_down; used=60%25"
+    fields = [unquote(field) for field in header.split("; ")]
+    assert fields == ["50% R&D; café=ok", "step=step_down", "used=60%"]
 
 
 def test_every_call_is_booked_against_the_token(client, owner, fake_router, fake_upstream):

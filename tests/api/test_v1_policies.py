@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 import openai
 import pytest
@@ -192,3 +193,16 @@ def test_an_unapproved_embedding_model_never_sees_the_card(
     assert completion.model == "fake/fake-small"
     assert [r.model for r in fake_upstream.requests] == ["fake-small"], "no embeddings call"
     clear_caches()
+
+
+def test_the_policy_header_is_percent_encoded_utf8(client, fake_router, fake_upstream):
+    Policy.objects.create(
+        name="100% données", detectors=["card"], action="restrict", approved=["fake/fake-vision"]
+    )
+    raw = client.chat.completions.with_raw_response.create(
+        model="router:fake-router",
+        messages=[{"role": "user", "content": f"Card {CARD} and {CARD}"}],
+    )
+    header = raw.headers["x-routerweb-policy"]
+    assert header == ('policy "100%25 donn%C3%A9es" (card number %C3%972): approved models only')
+    assert unquote(header) == 'policy "100% données" (card number ×2): approved models only'
