@@ -1,4 +1,4 @@
-"""The budget form: choices come from the apps above governance (people, tokens,
+"""The budget and policy forms: choices come from the apps above governance (people, tokens,
 workspaces, routers, the catalog), so it lives at the top with the pages."""
 
 from __future__ import annotations
@@ -7,12 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 
 from accounts.models import ApiToken, User
 from chat.models import Workspace
-from governance.models import Budget, BudgetScope, OverAction
+from engine.policy import DETECTORS
+from governance.models import Budget, BudgetScope, OverAction, Policy, Scope
+from governance.services import policy_validate
 from providers.models import CatalogModel
-from routers.models import Router
+from routers.models import Router, Visibility
 
 
 class BudgetForm(forms.ModelForm):
@@ -97,3 +101,167 @@ class BudgetForm(forms.ModelForm):
         if commit:
             budget.save()
         return budget
+
+
+# --- policies ---------------------------------------------------------------------------------
+
+
+def workspaces_managed_by(user: User) -> QuerySet[Workspace]:
+    """Workspaces whose policies `user` may manage (as `workspace_can_manage`)."""
+    qs = Workspace.objects.order_by("name")
+    if user.is_admin_role or user.is_manager_role:
+        return qs
+    return qs.filter(owner=user)
+
+
+def routers_editable_by(user: User) -> QuerySet[Router]:
+    """Routers whose policies `user` may manage (as `router_can_edit`)."""
+    qs = Router.objects.order_by("name")
+    if user.is_admin_role:
+        return qs
+    if user.is_manager_role:
+        return qs.filter(Q(owner=user) | Q(visibility=Visibility.SHARED))
+    return qs.filter(owner=user)
+
+
+class PolicyForm(forms.ModelForm):
+    """A policy for the scopes the person manages: the instance (admins), a workspace they
+    manage, a router they may edit. Validated by `policy_validate` (the detectors, RE2
+    patterns and keywords compile; approved models exist), errors shown by their fields."""
+
+    workspace = forms.ModelChoiceField(
+        queryset=Workspace.objects.none(), required=False, empty_label="Choose a workspace"
+    )
+    router = forms.ModelChoiceField(
+        queryset=Router.objects.none(), required=False, empty_label="Choose a router"
+    )
+    detectors = forms.MultipleChoiceField(
+        choices=list(DETECTORS.items()),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Find",
+    )
+    patterns = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        label="Patterns (RE2, one per line)",
+        help_text=r"For example ACME-\d{6} for your own order numbers. Linear-time RE2 syntax.",
+    )
+    keywords = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Keywords (one per line)",
+        help_text="Whole words or phrases, case-insensitive.",
+    )
+    approved = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Approved models",
+        help_text=(
+            "For “Approved models only”: the models that may see a matching message — "
+            "approve the router's classifier and embedding model too, or those steps are "
+            "skipped for such messages."
+        ),
+    )
+
+    field_order = (
+        "name",
+        "enabled",
+        "scope",
+        "workspace",
+        "router",
+        "detectors",
+        "patterns",
+        "keywords",
+        "action",
+        "approved",
+    )
+
+    class Meta:
+        model = Policy
+        fields = (
+            "name",
+            "enabled",
+            "scope",
+            "detectors",
+            "patterns",
+            "keywords",
+            "action",
+            "approved",
+        )
+        labels = {"scope": "Applies to", "action": "When something is found"}
+        widgets = {"action": forms.RadioSelect}
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["name"].widget.attrs.setdefault("maxlength", 100)
+        scopes = [
+            (value, label)
+            for value, label in Scope.choices
+            if value != Scope.INSTANCE or user.is_admin_role
+        ]
+        self.fields["scope"].choices = scopes  # type: ignore[attr-defined]
+        self.fields["workspace"].queryset = workspaces_managed_by(user)  # type: ignore[attr-defined]
+        self.fields["router"].queryset = routers_editable_by(user)  # type: ignore[attr-defined]
+        models = list(
+            CatalogModel.objects.filter(enabled=True, provider__enabled=True)
+            .select_related("provider")
+            .order_by("kind", "provider__name", "display_name")
+        )
+        choices = [
+            (m.ref, f"{m.display_name} ({m.ref}){' · embedding' if m.kind == 'embedding' else ''}")
+            for m in models
+        ]
+        self.catalog_refs = {m.ref for m in models}
+        if self.instance.pk:
+            # A ref no longer in the catalog stays visible (and is flagged when saving), so
+            # editing never drops an approval silently.
+            gone = [ref for ref in self.instance.approved or [] if ref not in self.catalog_refs]
+            choices += [(ref, f"{ref} (not in the catalog any more)") for ref in gone]
+            self.initial["workspace"] = self.instance.workspace_id
+            self.initial["router"] = self.instance.router_id
+        self.fields["approved"].choices = choices  # type: ignore[attr-defined]
+        if not self.instance.pk and not user.is_admin_role:
+            self.initial.setdefault("scope", Scope.ROUTER)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        scope = data.get("scope")
+        if scope == Scope.WORKSPACE and not data.get("workspace"):
+            self.add_error("workspace", "Choose the workspace this policy is for.")
+        if scope == Scope.ROUTER and not data.get("router"):
+            self.add_error("router", "Choose the router this policy is for.")
+        if self.errors:
+            return data
+        candidate = self._policy(data)
+        try:
+            policy_validate(candidate, catalog_refs=self.catalog_refs)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                target = {"workspace_id": "workspace", "router_id": "router"}.get(field, field)
+                for message in messages:
+                    self.add_error(None if target == "__all__" else target, message)
+        return data
+
+    def _policy(self, data: dict[str, Any]) -> Policy:
+        policy = self.instance
+        for field in ("name", "enabled", "scope", "action"):
+            setattr(policy, field, data.get(field))
+        policy.patterns = (data.get("patterns") or "").strip()
+        policy.keywords = (data.get("keywords") or "").strip()
+        policy.detectors = list(data.get("detectors") or [])
+        policy.approved = list(data.get("approved") or [])
+        workspace, router = data.get("workspace"), data.get("router")
+        policy.workspace_id = (
+            workspace.pk if scope_is(data, Scope.WORKSPACE) and workspace else None
+        )
+        policy.router_id = router.pk if scope_is(data, Scope.ROUTER) and router else None
+        return policy
+
+    def save(self, commit: bool = True) -> Policy:
+        return self._policy(self.cleaned_data)
+
+
+def scope_is(data: dict[str, Any], scope: str) -> bool:
+    return data.get("scope") == scope

@@ -1,4 +1,5 @@
-"""Budgets (admins and managers) and "My spend" (everyone): spend against budget this period."""
+"""Budgets (admins and managers), "My spend" (everyone) and data policies (admins for the
+instance, workspace managers and router editors for theirs)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages as flash
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, Sum
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.models import User
 from chat.models import Workspace
-from controls.forms import BudgetForm
-from governance.models import Budget, BudgetScope, SpendEntry
+from controls.forms import BudgetForm, PolicyForm, routers_editable_by, workspaces_managed_by
+from engine.policy import DETECTORS
+from governance.models import Budget, BudgetScope, Policy, Scope, SpendEntry
 from governance.services import budget_delete as budget_delete_service
-from governance.services import budget_save
+from governance.services import budget_save, policy_save
+from governance.services import policy_delete as policy_delete_service
 from governance.spend import BudgetSpec, budget_spend_rows, instance_zone, period_bounds
 from routers.models import Router
+from routers.selectors import router_list_usable_by
 from routerweb.http import HtmxHttpRequest
 
 
@@ -131,3 +138,136 @@ def my_spend(request: HtmxHttpRequest) -> HttpResponse:
             "nav": "spend",
         },
     )
+
+
+# --- policies ---------------------------------------------------------------------------------
+
+
+def _policy_can_manage(user: User, policy: Policy) -> bool:
+    """Admins: every policy. Others: a workspace's if they manage it, a router's if they may
+    edit it (owners, managers for shared routers). The instance's are the admins'."""
+    if user.is_admin_role:
+        return True
+    if policy.scope == Scope.WORKSPACE:
+        return workspaces_managed_by(user).filter(pk=policy.workspace_id).exists()
+    if policy.scope == Scope.ROUTER:
+        return routers_editable_by(user).filter(pk=policy.router_id).exists()
+    return False
+
+
+def _policies_visible_to(user: User) -> list[Policy]:
+    """What binds them or what they manage: the instance's policies, those of the workspaces
+    they belong to or manage, and of the routers they may use or edit."""
+    policies = Policy.objects.order_by("name", "pk")
+    if user.is_admin_role:
+        return list(policies)
+    workspace_ids = set(Workspace.objects.filter(members=user).values_list("pk", flat=True))
+    workspace_ids |= set(workspaces_managed_by(user).values_list("pk", flat=True))
+    router_ids = set(router_list_usable_by(user=user).values_list("pk", flat=True))
+    router_ids |= set(routers_editable_by(user).values_list("pk", flat=True))
+    return list(
+        policies.filter(
+            Q(scope=Scope.INSTANCE)
+            | Q(scope=Scope.WORKSPACE, workspace_id__in=workspace_ids)
+            | Q(scope=Scope.ROUTER, router_id__in=router_ids)
+        )
+    )
+
+
+def _policy_for(request: HtmxHttpRequest, pk: int) -> Policy:
+    """The policy to change: 404 unless they can see it, 403 unless they manage it."""
+    policy = next((p for p in _policies_visible_to(request.user) if p.pk == pk), None)
+    if policy is None:
+        raise Http404("No such policy.")
+    if not _policy_can_manage(request.user, policy):
+        raise PermissionDenied(
+            "Only admins change instance policies; a workspace's policies are changed by "
+            "whoever manages the workspace, a router's by whoever may edit the router."
+        )
+    return policy
+
+
+def _policy_targets(policies: list[Policy]) -> dict[int, str]:
+    workspaces = dict(
+        Workspace.objects.filter(
+            pk__in=[p.workspace_id for p in policies if p.workspace_id]
+        ).values_list("pk", "name")
+    )
+    routers = dict(
+        Router.objects.filter(pk__in=[p.router_id for p in policies if p.router_id]).values_list(
+            "pk", "name"
+        )
+    )
+    out = {}
+    for p in policies:
+        if p.scope == Scope.WORKSPACE:
+            name = workspaces.get(p.workspace_id or 0)
+            out[p.pk] = f"workspace {name}" if name else "a deleted workspace (never applies)"
+        elif p.scope == Scope.ROUTER:
+            name = routers.get(p.router_id or 0)
+            out[p.pk] = f"router {name}" if name else "a deleted router (never applies)"
+        else:
+            out[p.pk] = "everyone"
+    return out
+
+
+@require_GET
+def policy_list(request: HtmxHttpRequest) -> HttpResponse:
+    user = request.user
+    policies = _policies_visible_to(user)
+    targets = _policy_targets(policies)
+    rows = [
+        {
+            "policy": p,
+            "target": targets[p.pk],
+            "can_edit": _policy_can_manage(user, p),
+            "finds": [DETECTORS.get(k, k) for k in p.detectors or []]
+            + ([f"{len(p.lines('patterns'))} pattern(s)"] if p.patterns.strip() else [])
+            + ([f"{len(p.lines('keywords'))} keyword(s)"] if p.keywords.strip() else []),
+        }
+        for p in policies
+    ]
+    can_create = (
+        user.is_admin_role
+        or workspaces_managed_by(user).exists()
+        or routers_editable_by(user).exists()
+    )
+    return render(
+        request,
+        "controls/policies.html",
+        {"rows": rows, "can_create": can_create, "nav": "policies"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def policy_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
+    policy = _policy_for(request, pk) if pk is not None else Policy()
+    form = PolicyForm(request.POST or None, instance=policy, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = policy_save(
+                actor=request.user, policy=form.save(), catalog_refs=form.catalog_refs
+            )
+        except ValidationError as exc:  # checked by the form already; kept for races
+            form.add_error(None, exc)
+        else:
+            flash.success(
+                request, f"Policy “{saved.name}” saved. It applies from the next message."
+            )
+            return redirect("policy_list")
+    return render(
+        request,
+        "controls/policy_form.html",
+        {"form": form, "policy": policy if policy.pk else None, "nav": "policies"},
+        status=422 if form.errors else 200,
+    )
+
+
+@require_POST
+def policy_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    policy = _policy_for(request, pk)
+    policy_delete_service(actor=request.user, policy=policy)
+    flash.success(request, f"Policy “{policy.name}” deleted.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("policy_list"))
+    return redirect("policy_list")

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from audit.admin_mixins import AuditedModelAdmin
 from engine.policy import DETECTORS
 from governance.models import Budget, Policy, SpendEntry
 from governance.services import policy_validate
@@ -58,14 +59,17 @@ class PolicyAdminForm(forms.ModelForm):
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(AuditedModelAdmin):
+    """Also on their own pages (Policies), for admins and, for their scope, workspace managers
+    and router editors; saves here are validated and audited the same way."""
+
     form = PolicyAdminForm
     list_display = ("name", "enabled", "scope", "action", "updated_at")
     list_filter = ("enabled", "scope", "action")
 
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(AuditedModelAdmin):
     """Budgets are edited on their own page (Budgets), which validates the scope's target;
     here they can be looked at and switched off."""
 

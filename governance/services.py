@@ -88,3 +88,54 @@ def budget_delete(*, actor: User, budget: Budget) -> None:
         before=snapshot(budget, BUDGET_AUDIT_FIELDS),
     )
     budget.delete()
+
+
+# --- policies: writes audited with the person who made them -----------------------------------
+
+POLICY_AUDIT_FIELDS = [
+    "name",
+    "enabled",
+    "scope",
+    "workspace_id",
+    "router_id",
+    "detectors",
+    "patterns",
+    "keywords",
+    "action",
+    "approved",
+]
+
+
+@transaction.atomic
+def policy_save(*, actor: User, policy: Policy, catalog_refs: set[str] | None = None) -> Policy:
+    """Validate (raises ValidationError by field, nothing saved), store and audit a policy.
+    Only the scope's own target is kept, so a policy never binds two things."""
+    if policy.scope != Scope.WORKSPACE:
+        policy.workspace_id = None
+    if policy.scope != Scope.ROUTER:
+        policy.router_id = None
+    policy_validate(policy, catalog_refs=catalog_refs)
+    stored = Policy.objects.filter(pk=policy.pk).first() if policy.pk else None
+    before = snapshot(stored, POLICY_AUDIT_FIELDS) if stored is not None else None
+    if stored is None and policy.created_by_id is None:
+        policy.created_by = actor
+    policy.save()
+    audit_record(
+        actor=actor,
+        action="policy.update" if before else "policy.create",
+        obj=policy,
+        before=before,
+        after=snapshot(policy, POLICY_AUDIT_FIELDS),
+    )
+    return policy
+
+
+@transaction.atomic
+def policy_delete(*, actor: User, policy: Policy) -> None:
+    audit_record(
+        actor=actor,
+        action="policy.delete",
+        obj=policy,
+        before=snapshot(policy, POLICY_AUDIT_FIELDS),
+    )
+    policy.delete()
