@@ -148,9 +148,9 @@ def _policy_can_manage(user: User, policy: Policy) -> bool:
     edit it (owners, managers for shared routers). The instance's are the admins'."""
     if user.is_admin_role:
         return True
-    if policy.scope == Scope.WORKSPACE:
+    if policy.scope == Scope.WORKSPACE and policy.workspace_id is not None:
         return workspaces_managed_by(user).filter(pk=policy.workspace_id).exists()
-    if policy.scope == Scope.ROUTER:
+    if policy.scope == Scope.ROUTER and policy.router_id is not None:
         return routers_editable_by(user).filter(pk=policy.router_id).exists()
     return False
 
