@@ -14,6 +14,7 @@ from chat.feedback import pin_record
 from chat.models import Message, Thread
 from providers.selectors import catalog_get_by_ref
 from routers.selectors import router_can_use, router_unavailable_message
+from routers.versions import router_published, router_rule_names
 
 HELP = "Commands: /model provider/model-id (answer with that model), /model auto (back to the router), /status."
 
@@ -66,15 +67,14 @@ def thread_status(*, thread: Thread) -> str:
         )
     workspace = thread.workspace
     if workspace.mode == "router" and workspace.router is not None:
-        router = workspace.router
+        router = router_published(workspace.router)
         if not router_can_use(user=thread.owner, router=router):
             return router_unavailable_message(router)
-        rules = list(
-            router.rules.filter(enabled=True).order_by("position", "id").values_list("name", "kind")
-        )
+        rules = router_rule_names(router)
         listed = (
             ", ".join(
-                f"{name} ({'LLM' if kind == 'llm' else 'calculated'})" for name, kind in rules
+                f"{name} ({ {'llm': 'LLM', 'semantic': 'semantic'}.get(kind, 'calculated') })"
+                for name, kind in rules
             )
             or "none"
         )

@@ -8,7 +8,7 @@ message — between delimiter lines; delimiter look-alikes inside the text are d
 message cannot close the data block and speak as the router.
 
 Cache key. Identical situations may reuse a verdict: the key hashes the router id and
-version (every rule edit bumps the version), the offered rules (time- or user-dependent
+revision (a published version, or a draft's edit count: see `RouterSpec.revision`), the offered rules (time- or user-dependent
 calculated rules change which rules are offered), and the excerpt.
 
 Answer. `parse_classifier_answer` accepts exactly one offered label — trimmed of spaces,
@@ -112,7 +112,7 @@ def build_classifier_prompt(
     )
     digest = hashlib.sha256(
         "\x1f".join(
-            (str(router.id), str(router.version), ",".join(map(str, evaluation.offered)), excerpt)
+            (str(router.id), router.revision, ",".join(map(str, evaluation.offered)), excerpt)
         ).encode()
     ).hexdigest()
     return ClassifierPrompt(
@@ -122,7 +122,7 @@ def build_classifier_prompt(
         excerpt=excerpt,
         labels=labels,
         choices=choices,
-        cache_key=f"routerweb:classifier:{router.id}:{router.version}:{digest[:40]}",
+        cache_key=f"routerweb:classifier:{router.id}:{router.revision}:{digest[:40]}",
     )
 
 

@@ -5,8 +5,8 @@ cannot be switched on later in a broken state — and raises `RuleError` naming 
 It precompiles what evaluation needs: condition tests, keyword matchers, RE2 patterns, the
 scanner (all keyword first words and all regexes, found in one pass) and the time zone.
 
-Callers cache the result keyed by (router id, version): every edit bumps the version, so
-a cached router never goes stale. RE2 pattern sets cannot be pickled, so a
+Callers cache the result keyed by (router id, revision): a published version never changes
+and every edit of a draft bumps its revision, so a cached router never goes stale. RE2 pattern sets cannot be pickled, so a
 `CompiledRouter` pickles as its spec and is recompiled on load — correct by construction
 and cheap (well under a millisecond for a typical router).
 """
@@ -100,6 +100,11 @@ class CompiledRouter:
     @property
     def version(self) -> int:
         return self.spec.version
+
+    @property
+    def revision(self) -> str:
+        """The key of this rule set in caches (see `RouterSpec.revision`)."""
+        return self.spec.revision or str(self.spec.version)
 
     @property
     def primary(self) -> str:

@@ -88,6 +88,10 @@ class RouterSpec:
     _: KW_ONLY
     name: str = ""
     version: int = 1
+    # What caches of this exact rule set key on (compiled rules, classifier verdicts, example
+    # embeddings): a router's published version and its draft can share a version number, so
+    # the caller names them apart ("v3", "draft:17"). Empty: the version number.
+    revision: str = ""
     rules: tuple[RuleSpec, ...] = ()
     models: Mapping[str, ModelInfo] = field(default_factory=dict)
     classifier: str | None = None

@@ -8,7 +8,8 @@ from django.http import HttpRequest
 from ninja import Router
 
 from planning.planner import decision_of, panel_request, plan_sync
-from routers.api import ERRORS, DecisionOut, DryRunIn, api_user, router_for
+from routers.api import ERRORS, DecisionOut, DryRunIn, api_user, router_for, version_for
+from routers.versions import router_at
 
 router = Router(tags=["routers"])
 
@@ -24,6 +25,8 @@ router = Router(tags=["routers"])
 )
 def dry_run(request: HttpRequest, router_id: int, payload: DryRunIn) -> dict[str, Any]:
     row = router_for(request, router_id)
+    if payload.version is not None:  # a published version instead of the draft
+        row = router_at(row, version_for(row, payload.version))
     plan = plan_sync(
         panel_request(
             router=row,

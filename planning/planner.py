@@ -82,6 +82,7 @@ from routers.selectors import (
     router_unavailable_message,
 )
 from routers.semantic import SemanticEmbedder, semantic_embedder_for
+from routers.versions import router_published
 from routerweb import clock as clocks
 from routerweb.db import run_db
 
@@ -275,9 +276,12 @@ def prepare(
     model: CatalogModel | None = None,
     name: str = "",
     workspace_id: int | None = None,
+    published: bool = False,
 ) -> Prepared:
     """Read what planning needs (synchronous). A `name` this user cannot use raises Http404
-    (it names nothing they may see, so it says no more than that)."""
+    (it names nothing they may see, so it says no more than that). `published`: route with
+    the router's published version (traffic), not the router given (the test panel's draft
+    or chosen version); a router named by `name` (/v1) is always the published version."""
     catalog = {m.ref: m for m in catalog_list_enabled().order_by()}
     prepared = Prepared(catalog=catalog)
     if name:
@@ -294,7 +298,10 @@ def prepare(
                 raise Http404(
                     f"The router '{slug}' does not exist or you do not have access to it."
                 )
+            published = True
     if router is not None:
+        if published:
+            router = router_published(router, catalog=catalog)
         return _prepare_router(prepared, router, user=user, workspace_id=workspace_id)
     prepared.model = model
     prepared.policies = _policies_for(workspace_id, None)
@@ -396,6 +403,7 @@ async def plan_message(req: PlanRequest) -> Plan:
             router=req.router,
             model=req.model,
             workspace_id=req.workspace.id if req.workspace else None,
+            published=req.channel != "test",  # traffic routes with the published version
         )
     request = req.request or request_of(req.turns)
     plan = await _plan(req, prepared, request)

@@ -10,8 +10,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from planning.planner import decision_of, panel_request, plan_sync
-from routers.forms import TestPanelForm, parse_earlier_turns
-from routers.views import DETAIL, decision_view, render_detail, router_for_user
+from routers.forms import parse_earlier_turns
+from routers.versions import router_at, version_get
+from routers.views import DETAIL, decision_view, render_detail, router_for_user, test_form
 from routerweb.http import HtmxHttpRequest
 
 
@@ -20,15 +21,21 @@ def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Route a typed message without calling the answering model (LLM rules do call the
     classifier). Anyone who can see the router may test it."""
     router = router_for_user(request, pk)
-    form = TestPanelForm(request.POST)
+    form = test_form(router, request.POST)
     result: dict[str, Any] | None = None
     status = 200
     if form.is_valid():
         data = form.cleaned_data
         at = data["time_of_day"]
+        number = data["version"]  # None: the draft
+        tested = (
+            router
+            if number is None
+            else router_at(router, version_get(router=router, number=number))
+        )
         plan = plan_sync(
             panel_request(
-                router=router,
+                router=tested,
                 user=request.user,
                 text=data["message"],
                 has_image=data["has_image"],
@@ -43,6 +50,7 @@ def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             result = {"error": decision["refusal"]}  # nothing was decided: say why
         else:
             result = decision_view(decision)
+            result["tested"] = "the draft" if number is None else f"v{number}"
     else:
         status = 422
     if not request.htmx:

@@ -20,13 +20,20 @@ from accounts.models import User
 from engine.limits import MAX_CONDITIONS_PER_RULE, MAX_COOLDOWN_MINUTES
 from routers import services
 from routers.models import Router as RouterRow
-from routers.models import Rule
+from routers.models import RouterVersion, Rule
 from routers.schemas import SLUG_PATTERN
 from routers.selectors import (
     router_can_edit,
     router_get_for_user,
     router_list_usable_by,
     rule_get_for_router,
+)
+from routers.versions import (
+    router_publish,
+    router_rollback,
+    snapshot_diff,
+    version_get,
+    version_list,
 )
 
 router = Router(tags=["routers"])
@@ -150,7 +157,10 @@ class RouterOut(Schema):
     failover_policy: dict[str, Any] = Field(
         description="This router's overrides of the failure policy (empty: the defaults)"
     )
-    version: int
+    version: int = Field(description="The draft's edit count: every edit bumps it")
+    published_version: int | None = Field(
+        description="The version traffic uses (None: never published, the draft routes)"
+    )
     can_edit: bool
     created_at: datetime
     updated_at: datetime
@@ -223,6 +233,9 @@ class ReorderIn(In):
 
 class DryRunIn(In):
     message: str = Field(max_length=100_000)
+    version: int | None = Field(
+        None, ge=1, le=MAX_ID, description="A published version to route with; omitted: the draft"
+    )
     has_image: bool = False
     conversation_tokens: int | None = Field(None, ge=0, le=100_000_000)
     turns: int | None = Field(None, ge=0, le=1_000_000)
@@ -281,6 +294,7 @@ def _router_out(row: RouterRow, user: User) -> dict[str, Any]:
         "embedding_model": row.embedding_model,
         "failover_policy": dict(row.failover_policy or {}),
         "version": row.version,
+        "published_version": row.published_version.number if row.published_version else None,
         "can_edit": router_can_edit(user=user, router=row),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
@@ -486,3 +500,134 @@ def reorder_rules(request: HttpRequest, router_id: int, payload: ReorderIn) -> l
     row = router_for(request, router_id, edit=True)
     services.router_reorder(router=row, rule_ids=payload.rule_ids, actor=api_user(request))
     return [_rule_out(r) for r in _rules(row)]
+
+
+# --- versions ------------------------------------------------------------------------------
+
+
+class VersionOut(Schema):
+    number: int
+    published_at: datetime
+    published_by: str | None
+    restored_from: int | None = Field(description="A rollback: the version it published again")
+    note: str
+    live: bool = Field(description="Traffic routes with this version")
+
+
+class VersionDetailOut(VersionOut):
+    snapshot: dict[str, Any] = Field(
+        description="The router file (export format) of this version, each rule with its id"
+    )
+
+
+class PublishIn(In):
+    note: str = Field("", max_length=200, description="What changed, for the version list")
+
+
+class DiffOut(Schema):
+    old: str
+    new: str
+    settings: list[dict[str, Any]]
+    rules_added: list[str]
+    rules_removed: list[str]
+    rules_changed: list[dict[str, Any]]
+    reordered: bool
+    order_before: list[str]
+    order_after: list[str]
+
+
+def _version_out(version: RouterVersion, row: RouterRow, *, detail: bool = False) -> dict[str, Any]:
+    out = {
+        "number": version.number,
+        "published_at": version.published_at,
+        "published_by": version.published_by.username if version.published_by else None,
+        "restored_from": version.restored_from,
+        "note": version.note,
+        "live": version.pk == row.published_version_id,
+    }
+    if detail:
+        out["snapshot"] = version.snapshot
+    return out
+
+
+def version_for(row: RouterRow, number: int) -> RouterVersion:
+    version = version_get(router=row, number=number) if 0 < number <= MAX_ID else None
+    if version is None:
+        raise Http404(f"This router has no version {number}.")
+    return version
+
+
+@router.get(
+    "/{int:router_id}/versions",
+    response={200: list[VersionOut], **ERRORS},
+    summary="Published versions of a router, newest first",
+)
+def list_versions(request: HttpRequest, router_id: int) -> list[dict[str, Any]]:
+    row = router_for(request, router_id)
+    return [_version_out(v, row) for v in version_list(router=row)]
+
+
+@router.get(
+    "/{int:router_id}/versions/{int:number}",
+    response={200: VersionDetailOut, **ERRORS},
+    summary="One published version, with its snapshot",
+)
+def get_version(request: HttpRequest, router_id: int, number: int) -> dict[str, Any]:
+    row = router_for(request, router_id)
+    return _version_out(version_for(row, number), row, detail=True)
+
+
+@router.post(
+    "/{int:router_id}/publish",
+    response={201: VersionOut, **ERRORS},
+    summary="Publish the draft",
+    description="The draft becomes the next version and traffic (chat, /v1, previews) routes "
+    "with it from the next message. 422 when the draft routes exactly like the published "
+    "version or does not compile.",
+)
+def publish(request: HttpRequest, router_id: int, payload: PublishIn) -> Status[dict[str, Any]]:
+    row = router_for(request, router_id, edit=True)
+    version = router_publish(router=row, actor=api_user(request), note=payload.note)
+    return Status(201, _version_out(version, _reload(row.pk, api_user(request))))
+
+
+@router.post(
+    "/{int:router_id}/versions/{int:number}/rollback",
+    response={201: VersionOut, **ERRORS},
+    summary="Publish an old version again",
+    description="Publishes version `number`'s snapshot as a new version; the draft is kept.",
+)
+def rollback(request: HttpRequest, router_id: int, number: int) -> Status[dict[str, Any]]:
+    row = router_for(request, router_id, edit=True)
+    version_for(row, number)
+    version = router_rollback(router=row, number=number, actor=api_user(request))
+    return Status(201, _version_out(version, _reload(row.pk, api_user(request))))
+
+
+VersionRef = Annotated[str, Field(pattern=r"^(draft|live|[1-9][0-9]{0,17})$")]
+
+
+@router.get(
+    "/{int:router_id}/diff",
+    response={200: DiffOut, **ERRORS},
+    summary="Compare two versions (or a version and the draft)",
+    description="`old` and `new` are a version number, `live` (the published version) or "
+    "`draft`. Defaults: what publishing the draft would change.",
+)
+def diff(
+    request: HttpRequest, router_id: int, old: VersionRef = "live", new: VersionRef = "draft"
+) -> dict[str, Any]:
+    row = router_for(request, router_id)
+    before = _snapshot_for(row, old)
+    after = _snapshot_for(row, new)
+    return {"old": old, "new": new, **snapshot_diff(before, after).to_dict()}
+
+
+def _snapshot_for(row: RouterRow, ref: str) -> dict[str, Any]:
+    if ref == "draft":
+        return services.router_snapshot(router=row)
+    if ref == "live":
+        if row.published_version is None:
+            raise Http404("This router has never been published.")
+        return row.published_version.snapshot
+    return version_for(row, int(ref)).snapshot

@@ -1,10 +1,12 @@
-"""Turn router rows into engine objects, compiled once per (router version, catalog state).
+"""Turn a router into engine objects, compiled once per (router revision, catalog state).
 
-The engine never sees a QuerySet: this module is the edge. The cache is process-local but
-keyed by everything the compiled router depends on — router identity (id + creation time) and version (bumped on every
-edit of the router or its rules) and a fingerprint of the model catalog (context windows and
-image support drive the capability filter) — so every process computes the same thing and a
-stale entry can never be served.
+The engine never sees a QuerySet: this module is the edge. A router is its draft (the rows)
+or a version (`PublishedRouter`, built by routers/versions.py from a snapshot). The cache is
+process-local but keyed by everything the compiled router depends on — router identity (id +
+creation time), its revision ("v3" for a published version, which never changes; "draft:17"
+for the draft, whose edit count every edit bumps) and a fingerprint of the model catalog
+(context windows and image support drive the capability filter) — so every process computes
+the same thing and a stale entry can never be served.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from engine import ModelInfo, RouterSpec, RuleSpec, compile_router
 from engine.compile import CompiledRouter
 from engine.types import MatchMode, RuleKind
 from providers.models import CatalogModel
-from routers.models import Router
+from routers.models import PublishedRouter, Router
 
 _CACHE_SIZE = 256
-_cache: OrderedDict[tuple[str, int, str], CompiledRouter] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, str], CompiledRouter] = OrderedDict()
 _lock = Lock()
 
 
@@ -59,11 +61,59 @@ def catalog_infos(
     return models, digest.hexdigest()
 
 
+def router_revision(router: Router) -> str:
+    """What this router's caches key on: "v<N>" for a version, "draft:<edit count>" else."""
+    if isinstance(router, PublishedRouter):
+        return router.revision
+    return f"draft:{router.version}"
+
+
+def _snapshot_rules(router: PublishedRouter) -> tuple[RuleSpec, ...]:
+    # A snapshot is the export format with rule ids; one written before ids existed (never, in
+    # practice) gets negative ids that name no row, so its decisions keep names only.
+    return tuple(
+        RuleSpec(
+            id=int(rule.get("id") or -(position + 1)),
+            name=rule["name"],
+            kind=cast(RuleKind, rule["kind"]),
+            target=rule["target_model"],
+            enabled=bool(rule.get("enabled", True)),
+            match=cast(MatchMode, rule.get("match", "all")),
+            conditions=tuple(rule.get("conditions") or ()),
+            description=rule.get("description", ""),
+            fallbacks=tuple(rule.get("fallbacks") or ()),
+            examples=tuple(rule.get("examples") or ()),
+            threshold=float(rule.get("threshold", 0.7)),
+            margin=rule.get("margin"),
+        )
+        for position, rule in enumerate(router.snapshot_rules)
+    )
+
+
 def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) -> RouterSpec:
     if models is None:
         models, _ = catalog_snapshot()
+    rules = _snapshot_rules(router) if isinstance(router, PublishedRouter) else _row_rules(router)
+    return RouterSpec(
+        id=router.pk,
+        primary=router.primary_model.ref,
+        name=router.name,
+        version=router.version,
+        revision=router_revision(router),
+        rules=rules,
+        models=models,
+        classifier=router.classifier_model.ref if router.classifier_model is not None else None,
+        fallbacks=tuple(router.fallbacks or ()),
+        sticky=router.sticky,
+        cooldown_minutes=router.cooldown_minutes,
+        time_zone=router.time_zone,
+        embedding_model=router.embedding_model,
+    )
+
+
+def _row_rules(router: Router) -> tuple[RuleSpec, ...]:
     # `kind` and `match` are CharFields limited by their choices to the engine's literals.
-    rules = tuple(
+    return tuple(
         RuleSpec(
             id=rule.pk,
             name=rule.name,
@@ -80,20 +130,6 @@ def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) 
         )
         for rule in router.rules.select_related("target_model__provider").order_by("position", "id")
     )
-    return RouterSpec(
-        id=router.pk,
-        primary=router.primary_model.ref,
-        name=router.name,
-        version=router.version,
-        rules=rules,
-        models=models,
-        classifier=router.classifier_model.ref if router.classifier_model is not None else None,
-        fallbacks=tuple(router.fallbacks or ()),
-        sticky=router.sticky,
-        cooldown_minutes=router.cooldown_minutes,
-        time_zone=router.time_zone,
-        embedding_model=router.embedding_model,
-    )
 
 
 def router_identity(router: Router) -> str:
@@ -103,7 +139,7 @@ def router_identity(router: Router) -> str:
 
 
 def compiled_router_for(router: Router) -> CompiledRouter:
-    """The compiled router for this row's current version. Raises RuleError if it is invalid."""
+    """The compiled router for this draft or version. Raises RuleError if it is invalid."""
     return compiled_router_with(router, *catalog_snapshot())
 
 
@@ -111,7 +147,7 @@ def compiled_router_with(
     router: Router, models: dict[str, ModelInfo], fingerprint: str
 ) -> CompiledRouter:
     """`compiled_router_for` with a catalog the caller has already read (see `catalog_infos`)."""
-    key = (router_identity(router), router.version, fingerprint)
+    key = (router_identity(router), router_revision(router), fingerprint)
     with _lock:
         hit = _cache.get(key)
         if hit is not None:

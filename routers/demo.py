@@ -10,6 +10,7 @@ from accounts.models import User
 from audit.services import audit_record
 from providers.models import CatalogModel
 from routers.models import Router, Rule, Visibility
+from routers.services import publish_version, router_snapshot
 
 DEMO_RULES: list[dict[str, Any]] = [
     {
@@ -115,6 +116,9 @@ def demo_router_ensure(*, owner: User) -> Router:
             threshold=spec.get("threshold", 0.7),
             target_model=models[spec["target"]],
         )
+    publish_version(
+        router=router, snapshot=router_snapshot(router=router), actor=owner, note="Created."
+    )
     # `manage.py seed_demo` acts as the owner it is given: the log says who created it.
     audit_record(
         actor=owner,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from zoneinfo import available_timezones
@@ -474,6 +475,17 @@ class TestPanelForm(forms.Form):
         required=False, label="Time of day", input_formats=["%H:%M", "%H:%M:%S"],
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )  # fmt: skip
+    version = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Test on", choices=[("", "Draft")]
+    )
+
+    def __init__(self, *args: Any, versions: Sequence[int] = (), live: int | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.fields["version"].choices = [  # type: ignore[attr-defined]
+            ("", "the draft"),
+            *((n, f"v{n}{' (published)' if n == live else ''}") for n in versions),
+        ]
 
 
 def parse_earlier_turns(text: str) -> list[tuple[str, str]]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -43,7 +45,19 @@ class Router(models.Model):
     # Embeds messages and examples for semantic rules: "provider/model-id" of a catalog
     # embedding model, or a local model ("local/potion-base-8M", the default).
     embedding_model = models.CharField(max_length=300, default="local/potion-base-8M")
+    # The draft's edit count: every edit of the router or its rules bumps it (it keys the draft's
+    # caches). Traffic uses `published_version`, a snapshot, until the draft is published.
     version = models.PositiveIntegerField(default=1)
+    # The version traffic uses (routers/versions.py). None only for a router made outside the
+    # services (Django admin, raw ORM) and never published: its rows route as they stand.
+    # RESTRICT: the live version cannot be deleted, except with its router.
+    published_version = models.ForeignKey(
+        "routers.RouterVersion",
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,3 +113,48 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RouterVersion(models.Model):
+    """A published version of a router: an immutable snapshot of its routing settings and
+    rules, in the export format (routers/schemas.py) with each rule's id added, so a rule keeps
+    its identity (and its decisions and analytics) across versions."""
+
+    router = models.ForeignKey(Router, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A rollback publishes an old snapshot again: the number it was copied from.
+    restored_from = models.PositiveIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["router", "number"], name="router_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.router} v{self.number}"
+
+
+class PublishedRouter(Router):
+    """A router as its published version defines it (`routers.versions.router_published`):
+    the row's identity (id, name, slug, owner, visibility) with the snapshot's settings and
+    rules. Built in memory for traffic; never saved."""
+
+    # Set by routers.versions: the cache key of this rule set ("v3") and the snapshot's rules.
+    revision: str = ""
+    snapshot_rules: list[dict[str, Any]]
+
+    class Meta:
+        proxy = True
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("A published router is a read-only view; edit the router's draft.")
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("A published router is a read-only view.")

@@ -12,7 +12,7 @@ from routers.models import Router, Rule, Visibility
 def router_list_usable_by(*, user: User) -> QuerySet[Router]:
     """Routers the user may see and use: their own and shared ones (admins see all)."""
     qs = Router.objects.select_related(
-        "owner", "primary_model__provider", "classifier_model__provider"
+        "owner", "primary_model__provider", "classifier_model__provider", "published_version"
     )
     if user.is_admin_role:
         return qs

@@ -4,8 +4,9 @@
 catalog) into a `SemanticEmbedder`; the planner (`routers.routing.aroute`) calls it only when
 evaluation reaches a run of semantic rules. Caches, per process:
 
-- example embeddings per (router identity, version, embedding model): every edit bumps the
-  version, so an index is computed once per router version and never goes stale;
+- example embeddings per (router identity, revision, embedding model): a published version
+  never changes and every draft edit bumps the draft's revision, so an index is computed once
+  per revision and never goes stale;
 - message embeddings per (embedding model, text), so the same message (a retry, the test
   panel, a replay) is embedded once.
 """
@@ -68,10 +69,10 @@ class _LRU[K, V]:
             self._data.clear()
 
 
-_indexes: _LRU[tuple[str, int, str], ExampleIndex] = _LRU(_INDEX_CACHE_SIZE)
+_indexes: _LRU[tuple[str, str, str], ExampleIndex] = _LRU(_INDEX_CACHE_SIZE)
 _vectors: _LRU[tuple[str, str], np.ndarray] = _LRU(_VECTOR_CACHE_SIZE)
 # One computation of an index at a time per key, so concurrent first messages share it.
-_index_locks: dict[tuple[str, int, str], asyncio.Lock] = {}
+_index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
 
 def clear_caches() -> None:
@@ -163,7 +164,7 @@ class SemanticEmbedder:
     async def _example_index(self, compiled: CompiledRouter) -> tuple[ExampleIndex, int]:
         """The index, and the input tokens spent on it now (0 when it came from the cache)."""
         assert self.target is not None
-        key = (self.router_key, compiled.version, self.target.ref)
+        key = (self.router_key, compiled.revision, self.target.ref)
         index = _indexes.get(key)
         if index is not None:
             return index, 0

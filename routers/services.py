@@ -45,7 +45,7 @@ from providers.failover import clean_overrides
 from providers.models import CatalogModel
 from providers.selectors import catalog_get_by_ref
 from routers import config_version
-from routers.models import MatchMode, Router, Rule, RuleKind, Visibility
+from routers.models import MatchMode, Router, RouterVersion, Rule, RuleKind, Visibility
 from routers.schemas import (
     DEFAULT_EMBEDDING_MODEL,
     FORMAT,
@@ -327,8 +327,13 @@ def router_create(
         time_zone=time_zone or settings.TIME_ZONE,
         embedding_model=embedding_model,
     )
-    router = Router.objects.create(owner=owner, **fields)
-    _audit(actor, "router.create", router, None, _router_state(router))
+    with transaction.atomic():
+        router = Router.objects.create(owner=owner, **fields)
+        # No traffic to protect yet: what is created is published as v1 at once.
+        publish_version(
+            router=router, snapshot=router_snapshot(router=router), actor=actor, note="Created."
+        )
+        _audit(actor, "router.create", router, None, _router_state(router))
     return router
 
 
@@ -701,6 +706,41 @@ def router_export(*, router: Router) -> dict[str, Any]:
     }
 
 
+def router_snapshot(*, router: Router) -> dict[str, Any]:
+    """The draft as a version's snapshot: the export document with each rule's id, so a rule
+    keeps its identity across versions (routers/versions.py)."""
+    document = router_export(router=router)
+    ids = list(router.rules.order_by("position", "id").values_list("pk", flat=True))
+    for rule, pk in zip(document["router"]["rules"], ids, strict=True):
+        rule["id"] = pk
+    return document
+
+
+def publish_version(
+    *,
+    router: Router,
+    snapshot: dict[str, Any],
+    actor: User,
+    note: str,
+    restored_from: int | None = None,
+) -> RouterVersion:
+    """Store `snapshot` as the router's next version and make it the one traffic uses. The
+    caller holds the router's row lock (or has just created the router) and audits."""
+    number = (router.versions.aggregate(m=Max("number"))["m"] or 0) + 1
+    version = RouterVersion.objects.create(
+        router=router,
+        number=number,
+        snapshot=snapshot,
+        published_at=timezone.now(),
+        published_by=actor,
+        restored_from=restored_from,
+        note=(note or "").strip()[:200],
+    )
+    router.published_version = version
+    router.save(update_fields=["published_version", "updated_at"])  # post_save bumps the
+    return version  # routing config version: every process's /v1 plans use the new version
+
+
 def _free_slug(base: str, *, owner_id: int) -> str:
     base = base[:56]
     # Only slugs this owner may know about count: their own and shared ones.
@@ -799,6 +839,9 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
                 margin=rule.margin,
             )
             for position, (rule, target) in enumerate(zip(spec.rules, targets, strict=True))
+        )
+        publish_version(
+            router=router, snapshot=router_snapshot(router=router), actor=owner, note="Imported."
         )
         _audit(
             owner,

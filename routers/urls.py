@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from routers import views
+from routers import version_views, views
 
 # Rules live under their router's URL only: a rule id from another router 404s.
 urlpatterns = [
@@ -14,6 +14,19 @@ urlpatterns = [
     path("<int:pk>/failover/", views.router_failover_policy, name="router_failover_policy"),
     path("<int:pk>/delete/", views.router_delete, name="router_delete"),
     path("<int:pk>/export/", views.router_export, name="router_export"),
+    path("<int:pk>/publish/", version_views.router_publish_view, name="router_publish"),
+    path("<int:pk>/versions/", version_views.router_versions, name="router_versions"),
+    path(
+        "<int:pk>/versions/<int:number>/rollback/",
+        version_views.router_rollback_view,
+        name="router_rollback",
+    ),
+    path(
+        "<int:pk>/versions/<int:number>/export/",
+        version_views.version_export,
+        name="router_version_export",
+    ),
+    path("<int:pk>/compare/", version_views.router_compare, name="router_compare"),
     path("<int:pk>/reorder/", views.rule_reorder, name="rule_reorder"),
     path("<int:pk>/condition-row/", views.condition_row, name="condition_row"),
     path("<int:pk>/rules/new/", views.rule_create, name="rule_create"),

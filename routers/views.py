@@ -45,6 +45,7 @@ from routers.selectors import (
     rule_get_for_router,
 )
 from routers.semantic import example_flags_for, suggest_threshold_for
+from routers.versions import router_draft_changed
 from routerweb.http import HtmxHttpRequest, attachment
 
 DETAIL = "routers/detail.html"
@@ -92,7 +93,9 @@ def _fragment(
     ctx = {"router": router, "can_edit": True, **context}
     html = render_to_string(f"{DETAIL}#{partial}", ctx, request=request)
     html += render_to_string(
-        f"{DETAIL}#router-version", {"router": router, "oob": True}, request=request
+        f"{DETAIL}#router-version",
+        {"router": router, "oob": True, "can_edit": True, **version_status(router)},
+        request=request,
     )
     return HttpResponse(html, status=status)
 
@@ -169,10 +172,25 @@ def router_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "routers/delete.html", context)
 
 
+def version_status(router: Router) -> dict[str, Any]:
+    """What the router page says about versions: the published number, unpublished changes."""
+    return {
+        "published_number": router.published_version.number if router.published_version else None,
+        "draft_changed": router_draft_changed(router=router),
+    }
+
+
+def test_form(router: Router, data: Any = None) -> TestPanelForm:
+    """The test panel's form, offering the draft and every version."""
+    live = router.published_version.number if router.published_version else None
+    numbers = list(router.versions.order_by("-number").values_list("number", flat=True))
+    return TestPanelForm(data, versions=numbers, live=live)
+
+
 @require_GET
 def router_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = router_for_user(request, pk)
-    return render_detail(request, router, TestPanelForm())
+    return render_detail(request, router, test_form(router))
 
 
 def render_detail(
@@ -185,6 +203,7 @@ def render_detail(
 ) -> HttpResponse:
     policy = Policy.current(router.failover_policy)
     context = {
+        **version_status(router),
         "router": router,
         "rules": _rules(router),
         "can_edit": router_can_edit(user=request.user, router=router),
@@ -220,7 +239,7 @@ def router_failover_policy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             flash.success(request, "Failure policy saved.")
             return redirect("router_detail", pk=router.pk)
-    return render_detail(request, router, TestPanelForm(), status=422, policy_form=form)
+    return render_detail(request, router, test_form(router), status=422, policy_form=form)
 
 
 @require_GET

@@ -133,7 +133,7 @@ def fake_models(db: Any, fake_upstream: Any) -> dict[str, CatalogModel]:
 def fake_router(owner: Any, fake_models: dict[str, CatalogModel]) -> Any:
     """`router:fake-router` (private, owner's): code questions → fake-large (falling back to
     fake-small), images → fake-vision, otherwise fake-small."""
-    from routers import services
+    from routers import services, versions
 
     router = services.router_create(
         owner=owner,
@@ -163,6 +163,7 @@ def fake_router(owner: Any, fake_models: dict[str, CatalogModel]) -> Any:
         actor=router.owner,
     )
     router.refresh_from_db()
+    versions.router_publish(router=router, actor=owner)  # traffic routes with the published
     return router
 
 

@@ -248,7 +248,7 @@ def test_a_call_is_traced_with_a_routing_span_and_one_span_per_attempt(
 
     assert route.attributes["routerweb.decision.source"] == "rule"
     assert route.attributes["routerweb.decision.model"] == "fake/fake-large"
-    assert route.attributes["routerweb.router.version"] == fake_router.version
+    assert route.attributes["routerweb.router.version"] == fake_router.published_version.number
 
     assert failed.kind == SpanKind.CLIENT
     assert failed.status.status_code == StatusCode.ERROR

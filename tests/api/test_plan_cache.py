@@ -12,6 +12,7 @@ import pytest
 
 from planning import planner
 from routers import config_version, services
+from routers.versions import router_publish
 from tests.api.conftest import _running
 
 CODE = [{"role": "user", "content": "My python script fails."}]
@@ -58,7 +59,7 @@ def test_repeated_calls_read_the_database_once(live_url, owner, token_for, fake_
     assert len(prepares) == 2
 
 
-def test_an_edited_rule_routes_the_very_next_call(
+def test_an_edited_rule_routes_the_very_next_call_once_published(
     live_url, owner, token_for, fake_router, prepares
 ):
     client = client_for(live_url, token_for(owner))
@@ -68,21 +69,26 @@ def test_an_edited_rule_routes_the_very_next_call(
     services.rule_update(
         rule=rule, target_model="fake/fake-vision", fallbacks=[], actor=rule.router.owner
     )
+    assert answered(client) == "fake/fake-large", "an edit of the draft is not live"
+    router_publish(router=fake_router, actor=owner)
     assert answered(client) == "fake/fake-vision"
 
     services.rule_set_enabled(rule=rule, enabled=False, actor=rule.router.owner)
+    router_publish(router=fake_router, actor=owner)
     assert answered(client) == "fake/fake-small"
 
     # Reordering writes positions in bulk (no model signals): still a change.
     images = fake_router.rules.get(name="Images")
     services.rule_set_enabled(rule=rule, enabled=True, actor=rule.router.owner)
-    assert len(prepares) == 3
     answered(client)
+    before = len(prepares)
+    answered(client)
+    assert len(prepares) == before, "nothing changed: the prepared plan is reused"
     services.router_reorder(
         router=fake_router, rule_ids=[images.pk, rule.pk], actor=fake_router.owner
     )
     answered(client)
-    assert len(prepares) == 5
+    assert len(prepares) == before + 1
 
 
 def test_a_router_made_private_stops_answering_a_teammate_at_once(

@@ -27,6 +27,7 @@ from decisions.models import RoutingDecision
 from providers.models import CatalogModel
 from routers import config_version, services
 from routers.models import Router, Rule, Visibility
+from routers.versions import router_publish
 from tests.api.conftest import _running, wait_for
 from tests.chat.streaming import sse_events
 
@@ -160,6 +161,12 @@ def _invalidate(router: Router) -> None:
         conditions=[{"property": "regex", "operator": "matches", "value": "(unclosed"}]
     )
     Router.objects.filter(pk=router.pk).update(version=F("version") + 1)
+    # ... and published as stored (the services refuse to publish a router that does not
+    # compile), so traffic and the draft-testing surfaces agree.
+    router.refresh_from_db()
+    services.publish_version(
+        router=router, snapshot=services.router_snapshot(router=router), actor=router.owner, note=""
+    )
     config_version.bump()
 
 
@@ -192,6 +199,7 @@ def test_a_sticky_thread_keeps_its_rule_on_the_thread_surfaces(world, owner):
     router = services.router_update(
         router=world["router"], actor=owner, sticky=True, cooldown_minutes=30
     )
+    router_publish(router=router, actor=owner)  # traffic and the test surfaces agree
     world["workspace"].refresh_from_db()
     thread = Thread.objects.create(workspace=world["workspace"], owner=owner)
     assert chat(world, owner, thread, CODE) == Seen("fake/fake-large", "Code")

@@ -11,6 +11,7 @@ import pytest
 from providers.models import CatalogModel
 from routers import services
 from routers.semantic import clear_caches
+from routers.versions import router_publish
 from tests.api.test_json_api import Api, api, api_as  # noqa: F401
 
 BILLING = ["refund my order", "my invoice is wrong", "charged twice on my card"]
@@ -60,6 +61,7 @@ def semantic_router(owner, fake_models, emb_model):
             actor=router.owner,
         )
     router.refresh_from_db()
+    router_publish(router=router, actor=owner)
     return router
 
 

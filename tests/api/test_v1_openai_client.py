@@ -70,7 +70,10 @@ def test_a_router_answers_a_non_streaming_request_with_usage_and_routing_headers
 
     logged = decision(raw.headers["x-routerweb-decision"])
     assert logged.channel == "api" and logged.user_id == owner.pk
-    assert logged.router_id == fake_router.pk and logged.router_version == fake_router.version
+    assert (
+        logged.router_id == fake_router.pk
+        and logged.router_version == fake_router.published_version.number
+    )
     assert logged.rule_name == "Code" and logged.answered_by == "fake/fake-large"
     assert logged.input_tokens == completion.usage.prompt_tokens
     assert logged.output_tokens == completion.usage.completion_tokens

@@ -10,6 +10,7 @@ import pytest
 
 from decisions.models import RoutingDecision
 from governance.models import Policy
+from routers.versions import router_publish
 from tests.api.conftest import wait_for
 
 CARD = "4111 1111 1111 1111"
@@ -36,6 +37,7 @@ def legal_router(fake_router):
         actor=fake_router.owner,
     )
     fake_router.refresh_from_db()
+    router_publish(router=fake_router, actor=fake_router.owner)
     return fake_router
 
 
@@ -186,6 +188,7 @@ def test_an_unapproved_embedding_model_never_sees_the_card(
         target_model="fake/fake-large",
         actor=router.owner,
     )
+    router_publish(router=router, actor=owner)
     customer_data(approved=["fake/fake-small"])
     completion = client.chat.completions.create(
         model="router:semantic", messages=[{"role": "user", "content": f"refund {CARD}"}]

@@ -13,6 +13,7 @@ from chat.models import Message, MessageStatus, Thread, Workspace
 from decisions.models import RoutingDecision
 from governance.models import Budget, SpendEntry
 from routers import services
+from routers.versions import router_publish
 from tests.chat.streaming import sse_events
 
 
@@ -157,6 +158,7 @@ def test_the_classifier_call_is_booked_too(client_for, owner, thread, fake_upstr
         target_model="fake/cheap",
         actor=router.owner,
     )
+    router_publish(router=router, actor=router.owner)
     fake_upstream.script(
         "backup", times=1, reply="r1", usage={"input_tokens": 1000, "output_tokens": 0}
     )

@@ -119,6 +119,13 @@ def test_an_invalid_router_answers_with_its_primary_and_logs_the_decision_as_v1_
     )
     shared_router.version += 1
     shared_router.save(update_fields=["version"])
+    # ... and published behind the services' back too (they refuse a draft that does not compile).
+    services.publish_version(
+        router=shared_router,
+        snapshot=services.router_snapshot(router=shared_router),
+        actor=owner,
+        note="",
+    )
     thread = Thread.objects.create(workspace=teammate_thread.workspace, owner=owner)
 
     assistant, _ = send(client_for(owner), thread, "My python function throws a stack trace")
@@ -173,6 +180,13 @@ def test_the_preview_of_an_invalid_router_names_the_primary_model_that_answers(
     )
     shared_router.version += 1
     shared_router.save(update_fields=["version"])
+    # ... and published behind the services' back too (they refuse a draft that does not compile).
+    services.publish_version(
+        router=shared_router,
+        snapshot=services.router_snapshot(router=shared_router),
+        actor=owner,
+        note="",
+    )
     thread = Thread.objects.create(workspace=teammate_thread.workspace, owner=owner)
     preview = preview_route(user=owner, workspace=thread.workspace, thread=thread, text="Hi")
     answer, _ = send(client_for(owner), thread, "Hi")

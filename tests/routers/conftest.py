@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routers import services
+from routers import services, versions
 
 
 @pytest.fixture
@@ -23,7 +23,9 @@ def make_router(owner, demo_catalog):
     return make
 
 
-def add_rules(router):
+def add_rules(router, *, publish: bool = True):
+    """Code (calculated), Legal (LLM) and Images (calculated); published unless told not to,
+    so traffic routes with them."""
     code = services.rule_create(
         router=router,
         name="Code",
@@ -52,6 +54,8 @@ def add_rules(router):
         actor=router.owner,
     )
     router.refresh_from_db()
+    if publish:
+        versions.router_publish(router=router, actor=router.owner)
     return code, legal, images
 
 

@@ -196,7 +196,7 @@ def test_delete_asks_first_and_lists_workspaces_then_switches_them(
 # --- rules -----------------------------------------------------------------------------------
 
 
-def test_adding_a_rule_with_htmx_returns_its_row_and_bumps_the_version(
+def test_adding_a_rule_with_htmx_returns_its_row_and_says_the_draft_changed(
     client_for, owner, private_router
 ):
     version = private_router.version
@@ -208,7 +208,9 @@ def test_adding_a_rule_with_htmx_returns_its_row_and_bumps_the_version(
     html = response.content.decode()
     assert f'id="rule-{rule.pk}"' in html
     assert response["HX-Retarget"] == "#rules" and response["HX-Reswap"] == "beforeend"
-    assert f"version {version + 1}" in html  # the badge, out of band
+    assert "Draft — unpublished changes" in html  # the badge, out of band
+    private_router.refresh_from_db()
+    assert private_router.version == version + 1
     assert rule.conditions == [
         {"property": "regex", "operator": "matches", "value": r"\b[A-Z]+-\d+\b"}
     ]
