@@ -10,7 +10,8 @@ Module map: types.py (data in and out), properties.py (the condition catalog),
 conditions.py (validation and compiled tests), regexes.py (RE2 and keyword matching),
 language.py, code_heuristic.py and attachments.py (features), features.py (lazy per-input
 values), compile.py, route.py (order semantics, stickiness, capability filter),
-classifier.py (prompt and answer parsing), tokens.py (token estimates).
+classifier.py (prompt and answer parsing), tokens.py (token estimates), profiles.py
+(a rule's profile resolved against the catalog).
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from .compile import (
 from .conditions import validate_condition
 from .errors import ClassifierAnswerError, RuleError
 from .language import detect_language
-from .properties import OPERATORS, PROPERTIES, OperatorInfo, PropertyInfo
+from .profiles import (
+    BUILTIN_PROFILES,
+    SIZE_CLASSES,
+    ProfileResolution,
+    ProfileSpec,
+    resolve_profile,
+)
+from .properties import OPERATORS, PROPERTIES, WORKSPACE_TYPES, OperatorInfo, PropertyInfo
 from .route import decide, evaluate, route
 from .types import (
     ClassifierPrompt,
@@ -44,6 +52,12 @@ from .types import (
 )
 
 __all__ = [
+    "BUILTIN_PROFILES",
+    "SIZE_CLASSES",
+    "WORKSPACE_TYPES",
+    "ProfileResolution",
+    "ProfileSpec",
+    "resolve_profile",
     "OPERATORS",
     "PROPERTIES",
     "ClassifierAnswerError",

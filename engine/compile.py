@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +31,7 @@ from .limits import (
     MAX_RULES_PER_ROUTER,
     pattern_counts,
 )
+from .profiles import ProfileResolution, check_name, resolve_profile, unknown_profile
 from .regexes import Scanner
 from .semantic import check_unit_interval, validate_examples
 from .types import ModelInfo, RouteInput, RouterSpec, RuleKind, RuleSpec
@@ -60,6 +61,7 @@ class CompiledRule:
     examples: tuple[str, ...] = ()
     threshold: float = 0.0
     margin: float | None = None
+    profile: str = ""
 
     @property
     def is_llm(self) -> bool:
@@ -92,6 +94,8 @@ class CompiledRouter:
     rules_by_id: Mapping[int, CompiledRule]
     zone: ZoneInfo
     scanner: Scanner
+    # Each profile a rule targets, resolved against the catalog once per compile.
+    profiles: Mapping[str, ProfileResolution] = field(default_factory=dict)
 
     @property
     def id(self) -> int:
@@ -190,7 +194,14 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         raise fail(f"unknown kind '{rule.kind}' (calculated, llm or semantic)", "kind")
     if rule.match not in ("all", "any"):
         raise fail(f"match must be 'all' or 'any', not '{rule.match}'", "match")
-    _check_ref(rule.target, f"{where}: target", "target", rule.id)
+    profile = ""
+    if rule.profile:
+        try:
+            profile = check_name(rule.profile, "profile", "profile")
+        except RuleError as exc:
+            raise fail(exc.message, "profile") from None
+    else:
+        _check_ref(rule.target, f"{where}: target", "target", rule.id)
     for ref in rule.fallbacks:
         _check_ref(ref, f"{where}: fallback", "fallbacks", rule.id)
 
@@ -240,6 +251,7 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         examples=examples,
         threshold=threshold,
         margin=margin,
+        profile=profile,
     )
 
 
@@ -277,6 +289,18 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
             raise RuleError(f"Two rules share the id {rule.id}", rule_id=rule.id)
         by_id[rule.id] = rule
 
+    profiles: dict[str, ProfileResolution] = {}
+    for rule in rules:
+        if rule.profile and rule.profile not in profiles:
+            spec_profile = spec.profiles.get(rule.profile)
+            # A profile deleted after the rule was written leaves the rule without models
+            # (the decision says why and falls back) rather than breaking the whole router.
+            profiles[rule.profile] = (
+                resolve_profile(spec_profile, spec.models, spec.preferred_families)
+                if spec_profile is not None
+                else unknown_profile(rule.profile, spec.models)
+            )
+
     # Only enabled rules are ever evaluated, so only their patterns join the banks.
     live = [c for r in rules if r.enabled for c in r.conditions]
     return CompiledRouter(
@@ -288,4 +312,5 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
             {k.key: k for c in live for k in c.keywords}.values(),
             dict.fromkeys(c.regex for c in live if c.regex is not None),
         ),
+        profiles=profiles,
     )

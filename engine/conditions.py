@@ -25,7 +25,14 @@ from .attachments import normalize_type_value
 from .errors import RuleError
 from .features import Features
 from .limits import MAX_COUNT, MAX_ITEM_CHARS, MAX_LIST_ITEMS
-from .properties import LANGUAGE_CODES, OPERATORS, PROPERTIES, WEEKDAYS, PropertyInfo
+from .properties import (
+    LANGUAGE_CODES,
+    OPERATORS,
+    PROPERTIES,
+    WEEKDAYS,
+    WORKSPACE_TYPES,
+    PropertyInfo,
+)
 from .regexes import REGEX_KEY, Keyword, compile_keyword, compile_user_regex
 
 Test = Callable[[Features], tuple[bool, Any]]
@@ -121,6 +128,16 @@ def _language(info: PropertyInfo, value: str) -> str:
     return code
 
 
+def _workspace_type(info: PropertyInfo, value: str) -> str:
+    name = value.strip().casefold()
+    if name not in WORKSPACE_TYPES:
+        raise RuleError(
+            f"{info.label}: '{value}' is not a workspace type ({', '.join(WORKSPACE_TYPES)})",
+            "value",
+        )
+    return name
+
+
 def _pair(info: PropertyInfo, value: Any) -> tuple[Any, Any]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or len(value) != 2:
         if info.value_type == "time":
@@ -197,6 +214,13 @@ def parse_condition(raw: Mapping[str, Any]) -> Condition:
             normalised = frozenset(_language(info, v) for v in _list(info, value, "language"))
         else:
             normalised = _language(info, _text(info, value, "language code"))
+    elif kind == "workspace_type":
+        if arity == "list":
+            normalised = frozenset(
+                _workspace_type(info, v) for v in _list(info, value, "workspace type")
+            )
+        else:
+            normalised = _workspace_type(info, _text(info, value, "workspace type"))
     elif kind == "file_type":
         normalised = frozenset(normalize_type_value(v) for v in _list(info, value, "file type"))
     elif arity == "list":  # text

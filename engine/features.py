@@ -120,3 +120,7 @@ class Features:
     @cached_property
     def workspace_tags(self) -> frozenset[str]:
         return _folded_set(self.inp.workspace_tags)
+
+    @cached_property
+    def workspace_type(self) -> str:
+        return self.inp.workspace_type.casefold()

@@ -29,6 +29,8 @@ Semantics per property (a condition's value is validated by `conditions.py`):
   - language: see language.py; "und" when the detector is unsure.
   - time_of_day / day_of_week: local to the router's time zone.
   - user / group / workspace / workspace_tags: case-insensitive comparisons.
+  - workspace_type: the workspace's declared type (coding, writing, research, general), so
+    context decides before the message is even read.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ LANGUAGE_CODES: tuple[str, ...] = (
     "en", "de", "fr", "es", "it", "pt", "nl", "zh", "ja", "ko", "ru", "ar", "und",
 )  # fmt: skip
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WORKSPACE_TYPES: tuple[str, ...] = ("general", "coding", "writing", "research")
 
 
 def _properties(*items: PropertyInfo) -> Mapping[str, PropertyInfo]:
@@ -183,5 +186,10 @@ PROPERTIES: Mapping[str, PropertyInfo] = _properties(
         "workspace_tags", "Workspace tags", "text", _SETS,
         "Tags of the workspace, ignoring case.",
         "workspace tags",
+    ),
+    PropertyInfo(
+        "workspace_type", "Workspace type", "workspace_type", _ONE_OF,
+        "The workspace's type, set on the workspace: general, coding, writing or research.",
+        "workspace type",
     ),
 )  # fmt: skip

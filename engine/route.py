@@ -39,6 +39,7 @@ from typing import Any
 from .classifier import build_classifier_prompt
 from .compile import CompiledRouter, CompiledRule, ConditionResult
 from .features import Features
+from .profiles import ProfileResolution
 from .semantic import SemanticInput, SemanticScore, judge_run
 from .types import (
     ClassifierPrompt,
@@ -155,6 +156,23 @@ def _semantic_note(evaluation: Evaluation) -> str:
     return ""
 
 
+def _profile_note(profile: ProfileResolution, model: str | None) -> str:
+    """What the profile chose and how, for the reason line."""
+    name = profile.profile.name
+    if profile.error:
+        return f" → profile “{name}” is {profile.error}; falling back"
+    if not profile.candidates:
+        return f" → profile “{name}” ({profile.profile.requirements()}): no model qualifies"
+    chosen = profile.candidate(model or "")
+    if chosen is None:
+        return f" → profile “{name}”: none of its models is suitable for this message"
+    place = profile.candidates.index(chosen) + 1
+    return (
+        f" → profile “{name}” chose {chosen.ref} ({chosen.score()}; "
+        f"#{place} of {len(profile.candidates)})"
+    )
+
+
 def _sticky_rule(
     router: CompiledRouter, sticky: StickyState | None, inp: RouteInput
 ) -> CompiledRule | None:
@@ -262,10 +280,18 @@ def decide(
         reason = f"No rule matched{note}{_semantic_note(evaluation)}; primary model"
         head = router.primary
 
-    candidates = (head, *(rule.fallbacks if rule else ()), *router.spec.fallbacks, router.primary)
+    heads: tuple[str, ...] = (head,)
+    profile = None
+    if source == "rule" and rule is not None and rule.profile:
+        # The profile's models, best first, stand where the rule's model would.
+        profile = router.profiles[rule.profile]
+        heads = profile.chain
+    candidates = (*heads, *(rule.fallbacks if rule else ()), *router.spec.fallbacks, router.primary)
     if restriction is not None:
         candidates = (*candidates, *restriction.models)
     chain, skipped, skipped_first = _filter(router, candidates, features, restriction)
+    if profile is not None:
+        reason += _profile_note(profile, chain[0] if chain else None)
     if not chain:
         reason += " — no suitable model: " + "; ".join(f"{r}: {why}" for r, why in skipped)
     elif skipped_first:
@@ -289,6 +315,7 @@ def decide(
         router_version=router.version,
         trace=_Trace(router, evaluation, features, winner_id, classifier),
         semantic=evaluation.semantic,
+        profile=profile,
     )
 
 

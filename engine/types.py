@@ -30,7 +30,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from .profiles import ProfileResolution, ProfileSpec
 
 RuleKind = Literal["calculated", "llm", "semantic"]
 MatchMode = Literal["all", "any"]
@@ -56,6 +59,13 @@ class ModelInfo:
     display_name: str
     context_window: int
     supports_images: bool
+    # What profiles (profiles.py) select on: the model's family ("claude", "llama"), its size
+    # class ("small", "medium", "large" or "" when unknown), tools, and USD per 1M tokens.
+    family: str = ""
+    size_class: str = ""
+    supports_tools: bool = False
+    input_price: float = 0.0
+    output_price: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,9 @@ class RuleSpec:
     examples: tuple[str, ...] = ()
     threshold: float = 0.7
     margin: float | None = None
+    # A profile's name: the rule targets the catalog's best models for it (profiles.py), and
+    # `target` is ignored.
+    profile: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +114,10 @@ class RouterSpec:
     time_zone: str = "UTC"
     # The model that embeds messages and examples for semantic rules ("provider/model-id").
     embedding_model: str = ""
+    # Profiles rules may target (built-in and admin-defined, by name) and the model families
+    # this router prefers among a profile's models, first preferred first.
+    profiles: Mapping[str, ProfileSpec] = field(default_factory=dict)
+    preferred_families: tuple[str, ...] = ()
 
     @property
     def classifier_model(self) -> str:
@@ -130,6 +147,7 @@ class RouteInput:
     groups: tuple[str, ...] = ()
     workspace: str = ""
     workspace_tags: tuple[str, ...] = ()
+    workspace_type: str = ""
     conversation_tokens: int | None = None
     turns: int | None = None
 
@@ -317,6 +335,8 @@ class Decision:
     trace: VerdictSource = field(repr=False, compare=False)
     # The embedding call made for semantic rules (a `SemanticInput`), if any.
     semantic: Any = field(repr=False, compare=False, default=None)
+    # When the rule targets a profile: how the profile ranked the catalog.
+    profile: ProfileResolution | None = field(compare=False, default=None)
 
     @property
     def verdicts(self) -> tuple[RuleVerdict, ...]:
@@ -340,5 +360,16 @@ class Decision:
             "classifier_called": self.classifier_called,
             "decision_us": round(self.decision_us, 1),
             "embedding": self.semantic.to_dict() if self.semantic is not None else None,
+            "profile": self.profile_facts(),
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
+
+    def profile_facts(self) -> dict[str, Any] | None:
+        """The profile that chose the model and how the chosen model was scored, or None."""
+        if self.profile is None:
+            return None
+        facts = self.profile.to_dict()
+        chosen = self.profile.candidate(self.model or "")
+        facts["name"] = self.profile.profile.name
+        facts["score"] = chosen.score() if chosen is not None else ""
+        return facts

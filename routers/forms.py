@@ -231,6 +231,7 @@ class ConditionRow:
             "language": "en, de, fr",
             "text": "a, b, c" if self.arity == "list" else "",
             "regex": r"\b[A-Z]{2,5}-\d+\b",
+            "workspace_type": "coding, writing" if self.arity == "list" else "coding",
         }.get(self.info.value_type, "")
 
     def value(self) -> Any:

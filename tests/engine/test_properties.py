@@ -164,6 +164,15 @@ CASES: list[Case] = [
     (cond("workspace_tags", "contains_all", ["pii", "eu"]), {"workspace_tags": ("eu",)}, False),
     (cond("workspace_tags", "contains_none", ["pii"]), {"workspace_tags": ()}, True),
     (cond("workspace_tags", "contains_none", ["pii"]), {"workspace_tags": ("Pii",)}, False),
+    # workspace_type
+    (cond("workspace_type", "eq", "coding"), {"workspace_type": "Coding"}, True),
+    (cond("workspace_type", "eq", "coding"), {"workspace_type": "writing"}, False),
+    (cond("workspace_type", "ne", "coding"), {"workspace_type": ""}, True),
+    (cond("workspace_type", "ne", "coding"), {"workspace_type": "coding"}, False),
+    (cond("workspace_type", "contains_any", ["coding", "research"]), {"workspace_type": "research"}, True),
+    (cond("workspace_type", "contains_any", ["coding"]), {"workspace_type": "general"}, False),
+    (cond("workspace_type", "contains_none", ["writing"]), {"workspace_type": "coding"}, True),
+    (cond("workspace_type", "contains_none", ["writing"]), {"workspace_type": "writing"}, False),
 ]  # fmt: skip
 
 

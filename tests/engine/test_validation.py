@@ -27,6 +27,7 @@ VALID_VALUE: dict[str, dict[str, Any]] = {
     "time": {"single": "08:00", "pair": ["22:00", "06:00"]},
     "weekday": {"list": ["mon"]},
     "text": {"single": "ada", "list": ["ada"]},
+    "workspace_type": {"single": "coding", "list": ["coding", "research"]},
 }
 
 
@@ -67,7 +68,7 @@ def test_the_catalog_is_complete_and_consistent() -> None:
     assert set(PROPERTIES) == {
         "keywords", "regex", "message_chars", "message_tokens", "conversation_tokens", "turns",
         "has_image", "has_code", "attachment_type", "language", "time_of_day", "day_of_week",
-        "user", "group", "workspace", "workspace_tags",
+        "user", "group", "workspace", "workspace_tags", "workspace_type",
     }  # fmt: skip
     for info in PROPERTIES.values():
         assert info.label and info.help and set(info.operators) <= set(OPERATORS)
