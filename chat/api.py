@@ -31,6 +31,9 @@ class WorkspaceIn(In):
         None, ge=1, le=MAX_ID, description="Id of a router you may use; the workspace then routes"
     )
     tags: list[str] = Field(default_factory=list, max_length=20)
+    workspace_type: Literal["general", "coding", "writing", "research"] = Field(
+        "general", description="What the workspace is for; rules test it"
+    )
 
     @model_validator(mode="after")
     def _one_answerer(self) -> WorkspaceIn:
@@ -51,6 +54,7 @@ class WorkspaceOut(Schema):
     )
     system_prompt: str
     tags: list[str]
+    workspace_type: str
     created_at: datetime
 
 
@@ -69,6 +73,7 @@ def _out(workspace: Workspace) -> dict[str, Any]:
         "router_model": f"router:{workspace.router.slug}" if workspace.router is not None else None,
         "system_prompt": workspace.system_prompt,
         "tags": list(workspace.tags or []),
+        "workspace_type": workspace.workspace_type,
         "created_at": workspace.created_at,
     }
 
@@ -115,5 +120,6 @@ def create_workspace(request: HttpRequest, payload: WorkspaceIn) -> Status[dict[
         model=model,
         router=routed,
         tags=[t.strip() for t in payload.tags if t.strip()],
+        workspace_type=payload.workspace_type,
     )
     return Status(201, _out(workspace_get_for_user(user=user, pk=workspace.pk)))

@@ -14,18 +14,29 @@ class RouterChoiceField(forms.ModelChoiceField):
 
 
 class WorkspaceForm(forms.ModelForm):
-    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. legal, support")
+    tags = forms.CharField(
+        required=False,
+        help_text="Comma-separated, e.g. legal, support. Router rules can test them "
+        "(workspace tags contains legal).",
+    )
 
     class Meta:
         model = Workspace
-        fields = ["name", "system_prompt", "mode", "model", "router", "tags"]
+        fields = ["name", "system_prompt", "mode", "model", "router", "workspace_type", "tags"]
         widgets = {
             "system_prompt": forms.Textarea(attrs={"rows": 3}),
             "mode": forms.RadioSelect,
         }
         field_classes = {"router": RouterChoiceField}
-        labels = {"mode": "Who answers", "model": "Model", "router": "Router"}
+        labels = {
+            "mode": "Who answers",
+            "model": "Model",
+            "router": "Router",
+            "workspace_type": "Type",
+        }
         help_texts = {
+            "workspace_type": "What the workspace is for. Router rules can test it "
+            "(workspace type = coding) before reading the message.",
             "mode": "Model Router: every message goes through a router, which picks the model "
             "that fits it. One model: every message goes to the same model.",
         }

@@ -36,6 +36,13 @@ def _answer_with_primary_model(
         collector.add_field_update(model, CatalogModel(pk=primary_id), group)
 
 
+class WorkspaceType(models.TextChoices):
+    GENERAL = "general", "General"
+    CODING = "coding", "Coding"
+    WRITING = "writing", "Writing"
+    RESEARCH = "research", "Research"
+
+
 class Workspace(models.Model):
     name = models.CharField(max_length=100)
     owner = models.ForeignKey(
@@ -59,6 +66,10 @@ class Workspace(models.Model):
         related_name="workspaces",
     )
     tags = models.JSONField(default=list, blank=True)
+    # What the workspace is for: rules test it (`workspace_type = coding`) before the message.
+    workspace_type = models.CharField(
+        max_length=16, choices=WorkspaceType.choices, default=WorkspaceType.GENERAL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

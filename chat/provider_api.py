@@ -90,6 +90,10 @@ class CatalogModelIn(In):
     supports_tools: bool = False
     dimensions: int | None = Field(None, ge=1, le=100_000, description="Embedding models")
     enabled: bool = True
+    family: str = Field(
+        "", max_length=40, description="Lower case: claude, gpt, gemini, llama, mistral…"
+    )
+    size_class: Literal["", "small", "medium", "large"] = ""
 
 
 class CatalogModelPatch(In):
@@ -102,6 +106,8 @@ class CatalogModelPatch(In):
     supports_tools: bool = Field(NOT_SENT)
     dimensions: int | None = Field(None, ge=1, le=100_000)
     enabled: bool = Field(NOT_SENT)
+    family: str = Field(NOT_SENT, max_length=40)
+    size_class: Literal["", "small", "medium", "large"] = Field(NOT_SENT)
 
 
 class CatalogModelOut(Schema):
@@ -117,6 +123,8 @@ class CatalogModelOut(Schema):
     supports_tools: bool
     dimensions: int | None
     enabled: bool
+    family: str
+    size_class: str
 
 
 def _provider_out(provider: Provider) -> dict[str, Any]:

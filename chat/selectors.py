@@ -127,7 +127,9 @@ def plan_request_for(
         if thread is not None and thread.override_model is not None
         else "",
         pick=pick,
-        workspace=PlanWorkspace(workspace.pk, workspace.name, tuple(workspace.tags or ())),
+        workspace=PlanWorkspace(
+            workspace.pk, workspace.name, tuple(workspace.tags or ()), workspace.workspace_type
+        ),
         thread_key=f"thread:{thread.pk}" if thread is not None else "",
         request=request,
         channel=channel,

@@ -15,7 +15,15 @@ from PIL import Image, UnidentifiedImageError
 
 from accounts.models import User
 from audit.services import audit_record, snapshot
-from chat.models import Attachment, Message, MessageStatus, Thread, Workspace, WorkspaceMode
+from chat.models import (
+    Attachment,
+    Message,
+    MessageStatus,
+    Thread,
+    Workspace,
+    WorkspaceMode,
+    WorkspaceType,
+)
 from providers.adapters.base import (
     ALLOWED_IMAGE_TYPES,
     ChatMessage,
@@ -36,7 +44,12 @@ def workspace_create(
     model: CatalogModel | None = None,
     router=None,
     tags: list[str] | None = None,
+    workspace_type: str = WorkspaceType.GENERAL,
 ) -> Workspace:
+    if workspace_type not in WorkspaceType.values:
+        raise ValidationError(
+            {"workspace_type": f"Choose one of: {', '.join(WorkspaceType.values)}."}
+        )
     mode = WorkspaceMode.ROUTER if router is not None else WorkspaceMode.MODEL
     if mode == WorkspaceMode.MODEL and model is None:
         raise ValidationError({"model": "Pick the model that answers in this workspace."})
@@ -48,12 +61,21 @@ def workspace_create(
         model=model,
         router=router,
         tags=tags or [],
+        workspace_type=workspace_type,
     )
     workspace.members.add(owner)
     return workspace
 
 
-_WORKSPACE_AUDIT_FIELDS = ["name", "system_prompt", "mode", "model", "router", "tags"]
+_WORKSPACE_AUDIT_FIELDS = [
+    "name",
+    "system_prompt",
+    "mode",
+    "model",
+    "router",
+    "tags",
+    "workspace_type",
+]
 
 
 @transaction.atomic

@@ -85,6 +85,7 @@ def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
             model=data["model"] if data["mode"] == "model" else None,
             router=data["router"] if data["mode"] == "router" else None,
             tags=data["tags"],
+            workspace_type=data["workspace_type"],
         )
         return redirect("workspace", pk=workspace.pk)
     return render(request, "chat/workspace_form.html", {"form": form})

@@ -60,7 +60,7 @@ from routers.budgets import (
     restriction_merge,
     routing_calls_cost,
 )
-from routers.compiling import catalog_infos, compiled_router_with
+from routers.compiling import catalog_infos, compiled_router_with, model_info
 from routers.facts import RoutingFacts
 from routers.models import Router
 from routers.policies import PolicyResult, policy_apply, policy_error, policy_restrict_models
@@ -103,6 +103,7 @@ class Workspace:
     id: int | None
     name: str
     tags: tuple[str, ...] = ()
+    workspace_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,9 @@ class PlanRequest:
     now: datetime | None = None
     conversation_tokens: int | None = None
     turn_count: int | None = None
+    # ... and its pretend workspace context (a real `workspace` gives its own).
+    workspace_type: str = ""
+    workspace_tags: tuple[str, ...] = ()
 
     @property
     def answers(self) -> bool:
@@ -254,9 +258,7 @@ def _prepare_router(
     try:
         prepared.compiled = compiled_router_with(
             router,
-            *catalog_infos(
-                (m.ref, m.display_name, m.context_window, m.supports_images) for m in rows
-            ),
+            *catalog_infos(model_info(m) for m in rows),
         )
     except RuleError as exc:
         prepared.compile_error = exc.message
@@ -622,7 +624,8 @@ async def _route(req: PlanRequest, prepared: Prepared, guard: PolicyResult, rout
         user=req.user.username,
         groups=groups,
         workspace=workspace.name if workspace else "",
-        workspace_tags=workspace.tags if workspace else (),
+        workspace_tags=workspace.tags if workspace else req.workspace_tags,
+        workspace_type=workspace.workspace_type if workspace else req.workspace_type,
         now=req.now,
         conversation_tokens=req.conversation_tokens,
         turn_count=req.turn_count,
@@ -765,6 +768,8 @@ def panel_request(
     turns: int | None = None,
     time_of_day: str | None = None,
     earlier: tuple[tuple[str, str], ...] = (),
+    workspace_type: str = "",
+    workspace_tags: tuple[str, ...] = (),
 ) -> PlanRequest:
     """A test surface's request: a typed message (with a pretend image, conversation length,
     time of day in the router's zone, earlier turns as (role, text)) for `router`."""
@@ -779,6 +784,8 @@ def panel_request(
         now=at_time_of_day(router, time_of_day) if time_of_day else None,
         conversation_tokens=conversation_tokens,
         turn_count=turns,
+        workspace_type=workspace_type,
+        workspace_tags=workspace_tags,
     )
 
 
@@ -802,6 +809,7 @@ def decision_of(plan: Plan) -> dict[str, Any]:
         "classifier_called": facts.classifier_called,
         "decision_us": facts.decision_us,
         "embedding": dict(facts.embedding) if facts.embedding else None,
+        "profile": dict(facts.profile) if facts.profile else None,
         "verdicts": facts.verdicts(),
         "refusal": "" if plan.chain else plan.problem,
     }

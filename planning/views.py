@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from planning.planner import decision_of, panel_request, plan_sync
-from routers.forms import parse_earlier_turns
+from routers.forms import parse_earlier_turns, split_refs
 from routers.versions import router_at, version_get
 from routers.views import DETAIL, decision_view, render_detail, router_for_user, test_form
 from routerweb.http import HtmxHttpRequest
@@ -43,6 +43,8 @@ def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 turns=data["turns"],
                 time_of_day=at.strftime("%H:%M") if at else None,
                 earlier=tuple(parse_earlier_turns(data["earlier"])),
+                workspace_type=data["workspace_type"] or "",
+                workspace_tags=tuple(split_refs(data["workspace_tags"] or "")),
             )
         )
         decision = decision_of(plan)

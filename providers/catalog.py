@@ -30,6 +30,8 @@ def provider_ensure(
                     "supports_tools": entry.tools,
                     "kind": entry.kind,
                     "dimensions": entry.dimensions,
+                    "family": entry.family,
+                    "size_class": entry.size_class,
                 },
             )
     return provider, created

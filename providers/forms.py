@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
+from engine.profiles import NAME_PATTERN
 from providers.models import CatalogModel, Provider, ProviderKind
+
+FAMILY = re.compile(NAME_PATTERN)
 
 
 class ProviderForm(forms.ModelForm):
@@ -59,7 +64,17 @@ class CatalogModelForm(forms.ModelForm):
             "enabled",
             "kind",
             "dimensions",
+            "family",
+            "size_class",
         ]
+
+    def clean_family(self) -> str:
+        family: str = (self.cleaned_data.get("family") or "").strip().lower()
+        if family and not FAMILY.fullmatch(family):
+            raise forms.ValidationError(
+                "Use lower-case letters, digits, '.', '-' or '_' (e.g. claude, llama, gpt-4.1)."
+            )
+        return family
 
     def clean_model_id(self) -> str:
         # The provider is not a field of this form, so Django's unique check on

@@ -69,11 +69,18 @@ class ModelKind(models.TextChoices):
     EMBEDDING = "embedding", "Embedding"
 
 
+class SizeClass(models.TextChoices):
+    SMALL = "small", "Small (fast, cheap)"
+    MEDIUM = "medium", "Medium"
+    LARGE = "large", "Large (most capable)"
+
+
 class CatalogModel(models.Model):
     """One model offered by a provider, with the prices and capabilities routing relies on.
 
     `kind` "embedding" models embed text for semantic rules: they are never offered as chat
     models; `input_price_per_m` is their price per 1M tokens and `dimensions` their vector size.
+    `family` ("claude", "llama") and `size_class` are what profiles select and rank by.
     """
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
@@ -92,6 +99,18 @@ class CatalogModel(models.Model):
     kind = models.CharField(max_length=16, choices=ModelKind.choices, default=ModelKind.CHAT)
     dimensions = models.PositiveIntegerField(
         null=True, blank=True, help_text="Embedding models: the vector size (checked on use)."
+    )
+    family = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="The model's family, lower case (claude, gpt, gemini, llama, mistral…): "
+        "routers prefer families for profiles.",
+    )
+    size_class = models.CharField(
+        max_length=8,
+        choices=SizeClass.choices,
+        blank=True,
+        help_text="Profiles select by size: small (fast, cheap), medium or large.",
     )
 
     class Meta:

@@ -134,6 +134,8 @@ CATALOG_AUDIT_FIELDS = [
     "enabled",
     "kind",
     "dimensions",
+    "family",
+    "size_class",
 ]
 
 

@@ -101,6 +101,11 @@ class RouterIn(In):
         max_length=300,
         description="Embeds for semantic rules: a catalog embedding model or local/potion-base-8M",
     )
+    preferred_families: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Model families ranked first for profile rules (claude, llama…)",
+    )
 
 
 class RouterPatch(In):
@@ -118,6 +123,7 @@ class RouterPatch(In):
     cooldown_minutes: int = Field(NOT_SENT, ge=0, le=MAX_COOLDOWN_MINUTES)
     time_zone: str = Field(NOT_SENT, max_length=64)
     embedding_model: ModelRef = Field(NOT_SENT, max_length=300)
+    preferred_families: list[str] = Field(NOT_SENT, max_length=20)
 
 
 class FailoverPolicyIn(In):
@@ -154,6 +160,7 @@ class RouterOut(Schema):
     cooldown_minutes: int
     time_zone: str
     embedding_model: str
+    preferred_families: list[str]
     failover_policy: dict[str, Any] = Field(
         description="This router's overrides of the failure policy (empty: the defaults)"
     )
@@ -175,7 +182,14 @@ class ConditionIn(In):
 class RuleIn(In):
     name: str = Field(max_length=100)
     kind: Literal["calculated", "llm", "semantic"]
-    target_model: ModelRef = Field(max_length=300)
+    target_model: ModelRef | None = Field(
+        None, max_length=300, description="The model it sends to (or give target_profile)"
+    )
+    target_profile: str = Field(
+        "",
+        max_length=40,
+        description="A profile (fast, general, code, creative or an admin's): its best models answer",
+    )
     match: Literal["all", "any"] = "all"
     conditions: list[ConditionIn] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = Field("", max_length=10_000)
@@ -196,6 +210,7 @@ class RulePatch(In):
     name: str = Field(NOT_SENT, max_length=100)
     kind: Literal["calculated", "llm", "semantic"] = Field(NOT_SENT)
     target_model: ModelRef = Field(NOT_SENT, max_length=300)
+    target_profile: str = Field(NOT_SENT, max_length=40, description='"" targets target_model')
     match: Literal["all", "any"] = Field(NOT_SENT)
     conditions: list[ConditionIn] = Field(NOT_SENT, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = Field(NOT_SENT, max_length=10_000)
@@ -214,7 +229,8 @@ class RuleOut(Schema):
     match: str
     conditions: list[dict[str, Any]]
     description: str
-    target_model: str
+    target_model: str | None
+    target_profile: str
     fallbacks: list[str]
     examples: list[str]
     threshold: float
@@ -292,6 +308,7 @@ def _router_out(row: RouterRow, user: User) -> dict[str, Any]:
         "cooldown_minutes": row.cooldown_minutes,
         "time_zone": row.time_zone,
         "embedding_model": row.embedding_model,
+        "preferred_families": list(row.preferred_families or []),
         "failover_policy": dict(row.failover_policy or {}),
         "version": row.version,
         "published_version": row.published_version.number if row.published_version else None,
@@ -311,7 +328,8 @@ def _rule_out(rule: Rule) -> dict[str, Any]:
         "match": rule.match,
         "conditions": list(rule.conditions or []),
         "description": rule.description,
-        "target_model": rule.target_model.ref,
+        "target_model": rule.target_model.ref if rule.target_model is not None else None,
+        "target_profile": rule.target_profile,
         "fallbacks": list(rule.fallbacks or []),
         "examples": list(rule.examples or []),
         "threshold": rule.threshold,

@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import astuple
 from threading import Lock
 from typing import cast
 
-from engine import ModelInfo, RouterSpec, RuleSpec, compile_router
+from engine import BUILTIN_PROFILES, ModelInfo, ProfileSpec, RouterSpec, RuleSpec, compile_router
 from engine.compile import CompiledRouter
 from engine.types import MatchMode, RuleKind
 from providers.models import CatalogModel
-from routers.models import PublishedRouter, Router
+from routers.models import Profile, PublishedRouter, Router
 
 _CACHE_SIZE = 256
 _cache: OrderedDict[tuple[str, str, str], CompiledRouter] = OrderedDict()
@@ -32,32 +33,36 @@ def catalog_snapshot() -> tuple[dict[str, ModelInfo], str]:
     """Enabled catalog models as engine `ModelInfo`s, plus a fingerprint of what routing uses."""
     rows = (
         CatalogModel.objects.filter(enabled=True, provider__enabled=True, kind="chat")
+        .select_related("provider")
         .order_by("id")
-        .values_list(
-            "provider__slug", "model_id", "display_name", "context_window", "supports_images"
-        )
     )
-    return catalog_infos(
-        (f"{slug}/{model_id}", display_name, context_window, supports_images)
-        for slug, model_id, display_name, context_window, supports_images in rows
+    return catalog_infos(model_info(m) for m in rows)
+
+
+def model_info(model: CatalogModel) -> ModelInfo:
+    """What routing knows of a catalog row (capability filter, profiles)."""
+    return ModelInfo(
+        ref=model.ref,
+        display_name=model.display_name,
+        context_window=model.context_window,
+        supports_images=model.supports_images,
+        family=model.family,
+        size_class=model.size_class,
+        supports_tools=model.supports_tools,
+        input_price=float(model.input_price_per_m),
+        output_price=float(model.output_price_per_m),
     )
 
 
-def catalog_infos(
-    rows: Iterable[tuple[str, str, int, bool]],
-) -> tuple[dict[str, ModelInfo], str]:
-    """`ModelInfo`s and the catalog fingerprint from (ref, display name, context window,
-    image support) rows in id order — from a query (`catalog_snapshot`) or rows already loaded."""
+def catalog_infos(infos: Iterable[ModelInfo]) -> tuple[dict[str, ModelInfo], str]:
+    """`ModelInfo`s by ref and the catalog fingerprint, from infos in id order — from a query
+    (`catalog_snapshot`) or rows already loaded (`model_info`)."""
     models: dict[str, ModelInfo] = {}
     digest = hashlib.blake2b(digest_size=12)
-    for ref, display_name, context_window, supports_images in rows:
-        models[ref] = ModelInfo(
-            ref=ref,
-            display_name=display_name,
-            context_window=context_window,
-            supports_images=supports_images,
-        )
-        digest.update(f"{ref}\0{context_window}\0{int(supports_images)}\0{display_name}\n".encode())
+    for info in infos:
+        models[info.ref] = info
+        digest.update(repr(astuple(info)).encode())
+        digest.update(b"\n")
     return models, digest.hexdigest()
 
 
@@ -76,7 +81,7 @@ def _snapshot_rules(router: PublishedRouter) -> tuple[RuleSpec, ...]:
             id=int(rule.get("id") or -(position + 1)),
             name=rule["name"],
             kind=cast(RuleKind, rule["kind"]),
-            target=rule["target_model"],
+            target=rule.get("target_model") or "",
             enabled=bool(rule.get("enabled", True)),
             match=cast(MatchMode, rule.get("match", "all")),
             conditions=tuple(rule.get("conditions") or ()),
@@ -85,15 +90,36 @@ def _snapshot_rules(router: PublishedRouter) -> tuple[RuleSpec, ...]:
             examples=tuple(rule.get("examples") or ()),
             threshold=float(rule.get("threshold", 0.7)),
             margin=rule.get("margin"),
+            profile=rule.get("target_profile") or "",
         )
         for position, rule in enumerate(router.snapshot_rules)
     )
+
+
+def profiles_defined() -> dict[str, ProfileSpec]:
+    """The profiles rules may target: the built-in ones, overridden or joined by the admin's."""
+    profiles = dict(BUILTIN_PROFILES)
+    for row in Profile.objects.all():
+        profiles[row.name] = row.spec()
+    return profiles
+
+
+def profiles_fingerprint() -> str:
+    """A digest of the admin's profile definitions: part of the compiled-router cache key, so
+    a profile edit reaches every router (draft and published versions alike) at once. Profiles
+    are instance settings like the catalog, not part of a router's versions."""
+    rows = Profile.objects.order_by("name").values_list(
+        "name", "needs_images", "needs_tools", "min_context", "max_price", "size_classes"
+    )
+    return hashlib.blake2b(repr(list(rows)).encode(), digest_size=8).hexdigest()
 
 
 def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) -> RouterSpec:
     if models is None:
         models, _ = catalog_snapshot()
     rules = _snapshot_rules(router) if isinstance(router, PublishedRouter) else _row_rules(router)
+    # Read only when a rule targets a profile (the cache key covers their definitions).
+    profiles = profiles_defined() if any(rule.profile for rule in rules) else {}
     return RouterSpec(
         id=router.pk,
         primary=router.primary_model.ref,
@@ -108,6 +134,8 @@ def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) 
         cooldown_minutes=router.cooldown_minutes,
         time_zone=router.time_zone,
         embedding_model=router.embedding_model,
+        profiles=profiles,
+        preferred_families=tuple(router.preferred_families or ()),
     )
 
 
@@ -118,7 +146,7 @@ def _row_rules(router: Router) -> tuple[RuleSpec, ...]:
             id=rule.pk,
             name=rule.name,
             kind=cast(RuleKind, rule.kind),
-            target=rule.target_model.ref,
+            target=rule.target_model.ref if rule.target_model is not None else "",
             enabled=rule.enabled,
             match=cast(MatchMode, rule.match),
             conditions=tuple(rule.conditions or ()),
@@ -127,6 +155,7 @@ def _row_rules(router: Router) -> tuple[RuleSpec, ...]:
             examples=tuple(rule.examples or ()),
             threshold=rule.threshold,
             margin=rule.margin,
+            profile=rule.target_profile,
         )
         for rule in router.rules.select_related("target_model__provider").order_by("position", "id")
     )
@@ -147,7 +176,7 @@ def compiled_router_with(
     router: Router, models: dict[str, ModelInfo], fingerprint: str
 ) -> CompiledRouter:
     """`compiled_router_for` with a catalog the caller has already read (see `catalog_infos`)."""
-    key = (router_identity(router), router_revision(router), fingerprint)
+    key = (router_identity(router), router_revision(router), fingerprint + profiles_fingerprint())
     with _lock:
         hit = _cache.get(key)
         if hit is not None:

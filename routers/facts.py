@@ -36,6 +36,9 @@ class RoutingFacts:
     classifier_called: bool = False
     decision_us: float = 0.0
     embedding: Mapping[str, Any] | None = None
+    # When a rule targets a profile: which profile chose the model and how it was scored
+    # (engine.Decision.profile_facts()).
+    profile: Mapping[str, Any] | None = None
     # Data policies that applied (names, actions, kinds of data — never the data).
     policy: Mapping[str, Any] | None = None
     # The budget that stepped the routing down or refused it.
@@ -63,6 +66,7 @@ class RoutingFacts:
             classifier_called=decision.classifier_called,
             decision_us=round(decision.decision_us, 1),
             embedding=decision.semantic.to_dict() if decision.semantic is not None else None,
+            profile=decision.profile_facts(),
             decision=decision,
         )
 
@@ -103,6 +107,7 @@ class RoutingFacts:
                 classifier_called=self.classifier_called,
                 decision_us=self.decision_us,
                 embedding=dict(self.embedding) if self.embedding else None,
+                profile=dict(self.profile) if self.profile else None,
             )
             if verdicts and self.decision is not None:
                 data["verdicts"] = self.verdicts()
@@ -132,6 +137,7 @@ class RoutingFacts:
             classifier_called=bool(data.get("classifier_called")),
             decision_us=float(data.get("decision_us") or 0),
             embedding=data.get("embedding"),
+            profile=data.get("profile"),
             policy=data.get("policy"),
             budget=data.get("budget"),
             preference=data.get("preference"),

@@ -21,10 +21,11 @@ from django.http import QueryDict
 
 from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
 from engine.limits import MAX_COOLDOWN_MINUTES, MAX_COUNT
-from engine.properties import LANGUAGE_CODES, WEEKDAYS
+from engine.properties import LANGUAGE_CODES, WEEKDAYS, WORKSPACE_TYPES
 from providers.failover import OVERRIDE_FIELDS
 from providers.local_embeddings import LOCAL_MODELS
 from providers.selectors import catalog_list_embedding, catalog_list_enabled
+from routers.compiling import profiles_defined
 from routers.models import MatchMode, RuleKind, Visibility
 
 DEFAULT_PROPERTY = "keywords"
@@ -44,6 +45,25 @@ def model_choices(*, blank: str | None = None) -> list[Any]:
     choices: list[Any] = [("", blank)] if blank is not None else []
     choices.extend((provider, models) for provider, models in groups.items())
     return choices
+
+
+PROFILE_PREFIX = "profile:"
+
+
+def target_choices() -> list[Any]:
+    """ "Send to" choices: the catalog's models by provider, then the profiles (valued
+    "profile:<name>"), whose best models answer."""
+    profiles = profiles_defined()
+    return [
+        *model_choices(blank="Choose a model or a profile…"),
+        (
+            "Profiles (the catalog's best models for…)",
+            [
+                (f"{PROFILE_PREFIX}{name}", f"Profile “{name}” · {spec.requirements()}")
+                for name, spec in sorted(profiles.items())
+            ],
+        ),
+    ]
 
 
 def embedding_choices(current: str | None = None) -> list[tuple[str, str]]:
@@ -100,6 +120,12 @@ class RouterForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
     )
 
+    preferred_families = forms.CharField(
+        required=False,
+        label="Preferred model families",
+        help_text="For rules that target a profile: families ranked first, in order, "
+        "comma-separated (e.g. claude, llama, mistral); then price decides.",
+    )
     embedding_model = forms.ChoiceField(
         required=False,
         initial="local/potion-base-8M",
@@ -137,6 +163,7 @@ class RouterForm(forms.Form):
             "cooldown_minutes": router.cooldown_minutes,
             "time_zone": router.time_zone,
             "embedding_model": router.embedding_model,
+            "preferred_families": ", ".join(router.preferred_families or []),
         }
 
     def service_kwargs(self) -> dict[str, Any]:
@@ -153,6 +180,7 @@ class RouterForm(forms.Form):
             "cooldown_minutes": data["cooldown_minutes"],
             "time_zone": data["time_zone"],
             "embedding_model": data.get("embedding_model") or "",
+            "preferred_families": split_refs(data.get("preferred_families") or ""),
         }
 
 
@@ -292,6 +320,12 @@ class ConditionRow:
         )
 
 
+def _target_kwargs(value: str) -> dict[str, Any]:
+    if value.startswith(PROFILE_PREFIX):
+        return {"target_model": None, "target_profile": value[len(PROFILE_PREFIX) :]}
+    return {"target_model": value, "target_profile": ""}
+
+
 def _number(text: str) -> Any:
     # Not a whole number: pass the text on so the engine's message ("enter a whole number")
     # is the one shown, and the row keeps what was typed.
@@ -358,7 +392,11 @@ class RuleForm(forms.Form):
         help_text="Win only when ahead of the runner-up semantic rule by this much.",
         widget=forms.NumberInput(attrs={"step": "0.01"}),
     )
-    target_model = forms.ChoiceField(label="Send to")
+    target_model = forms.ChoiceField(
+        label="Send to",
+        help_text="A model, or a profile: the catalog's models that meet it, ranked by the "
+        "router's preferred families and price, the next one the fallback.",
+    )
     fallbacks = forms.CharField(
         required=False,
         label="Rule fallbacks",
@@ -367,9 +405,7 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, rows: list[ConditionRow] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["target_model"]).choices = model_choices(
-            blank="Choose a model…"
-        )
+        cast(forms.ChoiceField, self.fields["target_model"]).choices = target_choices()
         self.rows: list[ConditionRow] = rows if rows is not None else []
         self.conditions_error = ""
 
@@ -380,7 +416,13 @@ class RuleForm(forms.Form):
             "kind": rule.kind,
             "match": rule.match,
             "description": rule.description,
-            "target_model": rule.target_model.ref,
+            "target_model": (
+                f"{PROFILE_PREFIX}{rule.target_profile}"
+                if rule.target_profile
+                else rule.target_model.ref
+                if rule.target_model is not None
+                else ""
+            ),
             "fallbacks": ", ".join(rule.fallbacks or []),
             "examples": "\n".join(rule.examples or []),
             "threshold": rule.threshold,
@@ -417,7 +459,7 @@ class RuleForm(forms.Form):
             "match": data.get("match") or MatchMode.ALL,
             "conditions": [row.condition() for row in self.rows] if calculated else [],
             "description": data["description"] if data["kind"] == RuleKind.LLM else "",
-            "target_model": data["target_model"],
+            **_target_kwargs(data["target_model"]),
             "fallbacks": split_refs(data["fallbacks"]),
             **(
                 {
@@ -432,6 +474,8 @@ class RuleForm(forms.Form):
 
     def add_service_errors(self, errors: dict[str, list[str]]) -> None:
         for key, messages in errors.items():
+            if key == "target_profile":
+                key = "target_model"  # one "Send to" field holds both
             if key == "conditions":
                 self.conditions_error = " ".join(messages)
             elif key in self.fields:
@@ -478,6 +522,17 @@ class TestPanelForm(forms.Form):
     )  # fmt: skip
     version = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, label="Test on", choices=[("", "Draft")]
+    )
+    workspace_type = forms.ChoiceField(
+        required=False,
+        label="Workspace type",
+        choices=[("", "—"), *((name, name) for name in WORKSPACE_TYPES)],
+    )
+    workspace_tags = forms.CharField(
+        required=False,
+        max_length=1_000,
+        label="Workspace tags",
+        widget=forms.TextInput(attrs={"placeholder": "legal, eu"}),
     )
 
     def __init__(self, *args: Any, versions: Sequence[int] = (), live: int | None = None,

@@ -5,6 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from engine import ProfileSpec
+
 
 class Visibility(models.TextChoices):
     PRIVATE = "private", "Private (only me)"
@@ -45,6 +47,9 @@ class Router(models.Model):
     # Embeds messages and examples for semantic rules: "provider/model-id" of a catalog
     # embedding model, or a local model ("local/potion-base-8M", the default).
     embedding_model = models.CharField(max_length=300, default="local/potion-base-8M")
+    # Model families ("claude", "llama"), first preferred first: they order a profile's models
+    # before price does.
+    preferred_families = models.JSONField(default=list, blank=True)
     # The draft's edit count: every edit of the router or its rules bumps it (it keys the draft's
     # caches). Traffic uses `published_version`, a snapshot, until the draft is published.
     version = models.PositiveIntegerField(default=1)
@@ -99,9 +104,12 @@ class Rule(models.Model):
     description = models.TextField(
         blank=True, help_text="For LLM-classified rules: when does this rule apply?"
     )
+    # A rule targets a model, or a profile (`target_profile`, a name): then the profile's
+    # best models answer and `target_model` is empty.
     target_model = models.ForeignKey(
-        "providers.CatalogModel", on_delete=models.PROTECT, related_name="+"
+        "providers.CatalogModel", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    target_profile = models.CharField(max_length=40, blank=True)
     fallbacks = models.JSONField(default=list, blank=True)
     # Semantic rules: example utterances, cosine-similarity threshold, optional margin.
     examples = models.JSONField(default=list, blank=True)
@@ -158,3 +166,40 @@ class PublishedRouter(Router):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise TypeError("A published router is a read-only view.")
+
+
+class Profile(models.Model):
+    """A profile an admin defines (or a built-in one redefined, by its name): what a model
+    must offer for rules that target it. See engine/profiles.py."""
+
+    name = models.CharField(max_length=40, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    needs_images = models.BooleanField(default=False)
+    needs_tools = models.BooleanField(default=False)
+    min_context = models.PositiveIntegerField(default=0, help_text="Minimum context window.")
+    max_price = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="USD per 1M input + 1M output tokens; empty: any price.",
+    )
+    # Any of "small", "medium", "large"; empty: any size.
+    size_classes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def spec(self) -> ProfileSpec:
+        return ProfileSpec(
+            name=self.name,
+            description=self.description,
+            needs_images=self.needs_images,
+            needs_tools=self.needs_tools,
+            min_context=self.min_context,
+            max_price=float(self.max_price) if self.max_price is not None else None,
+            size_classes=tuple(self.size_classes or ()),
+        )

@@ -318,6 +318,7 @@ def route_input_of(
     groups: tuple[str, ...],
     workspace: str = "",
     workspace_tags: tuple[str, ...] = (),
+    workspace_type: str = "",
     now: datetime | None = None,
     conversation_tokens: int | None = None,
     turn_count: int | None = None,
@@ -339,6 +340,7 @@ def route_input_of(
         groups=groups,
         workspace=workspace,
         workspace_tags=workspace_tags,
+        workspace_type=workspace_type,
         conversation_tokens=conversation_tokens,
         turns=turn_count,
     )

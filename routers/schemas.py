@@ -3,8 +3,13 @@
     {"format": "routerweb.router", "version": 1,
      "router": {name, slug, description, visibility, primary_model, classifier_model,
                 fallbacks, sticky, cooldown_minutes, time_zone, embedding_model,
+                preferred_families,
                 rules: [{name, enabled, kind, match, conditions, description,
-                         target_model, fallbacks, examples, threshold, margin}]}}
+                         target_model | target_profile, fallbacks, examples, threshold,
+                         margin}]}}
+
+Fields added since version 1 was first written (`preferred_families`, `target_profile`) are
+optional, so every older file still imports unchanged.
 
 Models are referenced as "provider/model-id" strings so a file moves between instances
 whose catalogs share those refs. Structure is checked here; what needs the engine
@@ -33,6 +38,7 @@ from engine.limits import (
     MAX_NAME_CHARS,
     MAX_RULES_PER_ROUTER,
 )
+from engine.profiles import MAX_PREFERRED_FAMILIES, NAME_PATTERN, check_families
 from engine.semantic import validate_examples
 
 # Kept equal to providers.local_embeddings.DEFAULT_EMBEDDING_MODEL (a test checks).
@@ -41,6 +47,7 @@ DEFAULT_EMBEDDING_MODEL: Final = "local/potion-base-8M"
 FORMAT: Final = "routerweb.router"
 FORMAT_VERSION: Final = 1
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+PROFILE_PATTERN = rf"^{NAME_PATTERN}$"
 
 # strict: a file saying "enabled": "no" is a mistake to report, not a truthy string to accept.
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -74,7 +81,9 @@ class RuleDoc(BaseModel):
     match: Literal["all", "any"] = "all"
     conditions: list[ConditionDoc] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = _Description
-    target_model: str = _Ref
+    # Exactly one of the two: a model, or a profile (its name) whose best models answer.
+    target_model: str | None = Field(default=None, max_length=300)
+    target_profile: str | None = Field(default=None, max_length=40, pattern=PROFILE_PATTERN)
     fallbacks: list[str] = _Refs
     # Semantic rules: example utterances, cosine threshold 0–1, optional margin 0–1.
     examples: list[str] = Field(default_factory=list)
@@ -99,6 +108,7 @@ class RouterDoc(BaseModel):
     embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, max_length=300)
     # Overrides of the failure policy (providers.failover.OVERRIDE_FIELDS), checked on import.
     failover_policy: dict[str, Any] = Field(default_factory=dict, max_length=20)
+    preferred_families: list[str] = Field(default_factory=list, max_length=MAX_PREFERRED_FAMILIES)
     rules: list[RuleDoc] = Field(default_factory=list, max_length=MAX_RULES_PER_ROUTER)
 
 
@@ -245,6 +255,10 @@ def engine_problems(router: RouterDoc) -> list[str]:
     for i, ref in enumerate(router.fallbacks):
         check_ref(ref, f"fallbacks[{i}]")
     try:
+        check_families(router.preferred_families)
+    except RuleError as exc:
+        problems.append(f"preferred_families: {exc.message}")
+    try:
         ZoneInfo(router.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(
@@ -258,6 +272,12 @@ def engine_problems(router: RouterDoc) -> list[str]:
         where = f"rules[{i}]"
         if not rule.name.strip():
             problems.append(f"{where}.name: give the rule a name")
+        if rule.target_profile is None and rule.target_model is None:
+            problems.append(f"{where}.target_model: give a target_model or a target_profile")
+        elif rule.target_profile is not None and rule.target_model is not None:
+            problems.append(
+                f"{where}.target_profile: give a target_model or a target_profile, not both"
+            )
         check_ref(rule.target_model, f"{where}.target_model")
         for j, ref in enumerate(rule.fallbacks):
             check_ref(ref, f"{where}.fallbacks[{j}]")

@@ -40,11 +40,13 @@ from engine.limits import (
     MAX_FALLBACKS,
     MAX_NAME_CHARS,
 )
+from engine.profiles import check_families
 from engine.semantic import check_unit_interval, validate_examples
 from providers.failover import clean_overrides
 from providers.models import CatalogModel
 from providers.selectors import catalog_get_by_ref
 from routers import config_version
+from routers.compiling import profiles_defined
 from routers.models import MatchMode, Router, RouterVersion, Rule, RuleKind, Visibility
 from routers.schemas import (
     DEFAULT_EMBEDDING_MODEL,
@@ -97,6 +99,7 @@ _ROUTER_AUDIT_FIELDS = [
     "time_zone",
     "failover_policy",
     "embedding_model",
+    "preferred_families",
 ]
 _RULE_AUDIT_FIELDS = [
     "name",
@@ -110,6 +113,7 @@ _RULE_AUDIT_FIELDS = [
     "examples",
     "threshold",
     "margin",
+    "target_profile",
 ]
 
 
@@ -139,7 +143,9 @@ def _router_state(router: Router) -> dict[str, Any]:
 
 def _rule_state(rule: Rule) -> dict[str, Any]:
     state = snapshot(rule, _RULE_AUDIT_FIELDS)
-    state["target_model"] = rule.target_model.ref if rule.target_model_id else None
+    state["target_model"] = (
+        rule.target_model.ref if rule.target_model_id and rule.target_model else None
+    )
     return state
 
 
@@ -238,6 +244,7 @@ def _router_fields(
     cooldown_minutes: int,
     time_zone: str,
     embedding_model: str = DEFAULT_EMBEDDING_MODEL,
+    preferred_families: Sequence[str] = (),
 ) -> dict[str, Any]:
     errors = _Errors()
     name = _check_name(name, "name", "router", errors)
@@ -278,6 +285,11 @@ def _router_fields(
             "embedding_model",
             f"'{embedding_model}' is not a model reference like provider/model-id.",
         )
+    families: tuple[str, ...] = ()
+    try:
+        families = check_families(list(preferred_families or ()))
+    except RuleError as exc:
+        errors.add("preferred_families", exc.message + ".")
     errors.raise_if_any()
     return {
         "name": name,
@@ -291,6 +303,7 @@ def _router_fields(
         "cooldown_minutes": cooldown_minutes,
         "time_zone": zone,
         "embedding_model": embedding_model,
+        "preferred_families": list(families),
     }
 
 
@@ -308,6 +321,7 @@ def router_create(
     cooldown_minutes: int = 30,
     time_zone: str = "",
     embedding_model: str = DEFAULT_EMBEDDING_MODEL,
+    preferred_families: Sequence[str] = (),
     actor: User,
 ) -> Router:
     """Create a router (version 1). An empty slug is derived from the name; no time zone
@@ -326,6 +340,7 @@ def router_create(
         cooldown_minutes=cooldown_minutes,
         time_zone=time_zone or settings.TIME_ZONE,
         embedding_model=embedding_model,
+        preferred_families=preferred_families,
     )
     with transaction.atomic():
         router = Router.objects.create(owner=owner, **fields)
@@ -351,6 +366,7 @@ def router_update(
     cooldown_minutes: int = KEEP,
     time_zone: str = KEEP,
     embedding_model: str = KEEP,
+    preferred_families: Sequence[str] = KEEP,
     actor: User,
 ) -> Router:
     """Change the given settings (the others stay) and bump the version."""
@@ -373,6 +389,7 @@ def router_update(
         cooldown_minutes=pick(cooldown_minutes, router.cooldown_minutes),
         time_zone=pick(time_zone, router.time_zone),
         embedding_model=pick(embedding_model, router.embedding_model),
+        preferred_families=pick(preferred_families, router.preferred_families),
     )
     with transaction.atomic():
         for key, value in fields.items():
@@ -423,11 +440,12 @@ def _rule_fields(
     match: str,
     conditions: Sequence[dict[str, Any]],
     description: str,
-    target_model: ModelRef,
+    target_model: ModelRef | None,
     fallbacks: Sequence[ModelRef],
     examples: Sequence[str] = (),
     threshold: float = 0.7,
     margin: float | None = None,
+    target_profile: str = "",
 ) -> dict[str, Any]:
     errors = _Errors()
     name = _check_name(name, "name", "rule", errors)
@@ -467,7 +485,18 @@ def _rule_fields(
             validate_condition(condition)
         except RuleError as exc:
             errors.add("conditions", f"Condition {number}: {exc.message}")
-    target = _resolve_model(target_model, "target_model", errors)
+    profile = (target_profile or "").strip().lower()
+    target: CatalogModel | None = None
+    if profile:
+        # A profile targets the catalog's best models for it; the model target is not used.
+        known = profiles_defined()
+        if profile not in known:
+            errors.add(
+                "target_profile",
+                f"Unknown profile '{profile}' (defined: {', '.join(sorted(known))}).",
+            )
+    else:
+        target = _resolve_model(target_model, "target_model", errors)
     chain = _resolve_chain(fallbacks, "fallbacks", errors)
     errors.raise_if_any()
     return {
@@ -477,6 +506,7 @@ def _rule_fields(
         "conditions": conditions,
         "description": description,
         "target_model": target,
+        "target_profile": profile,
         "fallbacks": chain,
         "examples": cleaned_examples,
         "threshold": threshold,
@@ -500,7 +530,7 @@ def rule_create(
     router: Router,
     name: str,
     kind: str,
-    target_model: ModelRef,
+    target_model: ModelRef | None = None,
     match: str = MatchMode.ALL,
     conditions: Sequence[dict[str, Any]] = (),
     description: str = "",
@@ -509,9 +539,11 @@ def rule_create(
     examples: Sequence[str] = (),
     threshold: float = 0.7,
     margin: float | None = None,
+    target_profile: str = "",
     actor: User,
 ) -> Rule:
-    """Add a rule at the end of the router's list."""
+    """Add a rule at the end of the router's list. It targets `target_model`, or the
+    profile named by `target_profile` (then `target_model` is not used)."""
     fields = _rule_fields(
         name=name,
         kind=kind,
@@ -523,6 +555,7 @@ def rule_create(
         examples=examples,
         threshold=threshold,
         margin=margin,
+        target_profile=target_profile,
     )
     with transaction.atomic():
         # Lock the router row so two concurrent adds cannot take the same position (or
@@ -551,11 +584,14 @@ def rule_update(
     examples: Sequence[str] = KEEP,
     threshold: float = KEEP,
     margin: float | None = KEEP,
+    target_profile: str = KEEP,
     actor: User,
 ) -> Rule:
     def pick(value: Any, current: Any) -> Any:
         return current if value is KEEP else value
 
+    if target_model is not KEEP and target_profile is KEEP:
+        target_profile = ""  # a model given is the target: the rule stops targeting a profile
     before = _rule_state(rule)
     fields = _rule_fields(
         name=pick(name, rule.name),
@@ -568,6 +604,7 @@ def rule_update(
         examples=pick(examples, rule.examples),
         threshold=pick(threshold, rule.threshold),
         margin=pick(margin, rule.margin),
+        target_profile=pick(target_profile, rule.target_profile),
     )
     with transaction.atomic():
         Router.objects.select_for_update().filter(pk=rule.router_id).first()
@@ -648,6 +685,18 @@ def router_reorder(*, router: Router, rule_ids: Sequence[int | str], actor: User
     )
 
 
+# --- profiles ------------------------------------------------------------------------------
+
+
+def profile_changed(*, names: set[str]) -> int:
+    """A profile was defined, changed or deleted. Profiles are instance settings like the
+    catalog (not part of a router's versions): the compiled-router cache keys on their
+    definitions, and the routing configuration version is replaced so the /v1 gateway reads
+    afresh. Returns how many routers have rules targeting one of these names."""
+    config_version.bump()
+    return Router.objects.filter(rules__target_profile__in=names).distinct().count()
+
+
 # --- import / export -------------------------------------------------------------------------
 
 
@@ -680,6 +729,11 @@ def router_export(*, router: Router) -> dict[str, Any]:
             ),
             # Likewise only when the router overrides the failure policy.
             **({"failover_policy": dict(router.failover_policy)} if router.failover_policy else {}),
+            **(
+                {"preferred_families": list(router.preferred_families)}
+                if router.preferred_families
+                else {}
+            ),
             "rules": [
                 {
                     "name": rule.name,
@@ -688,7 +742,12 @@ def router_export(*, router: Router) -> dict[str, Any]:
                     "match": rule.match,
                     "conditions": list(rule.conditions or []),
                     "description": rule.description,
-                    "target_model": rule.target_model.ref,
+                    # A profile rule names its profile instead of a model.
+                    **(
+                        {"target_profile": rule.target_profile}
+                        if rule.target_profile
+                        else {"target_model": rule.target_model.ref if rule.target_model else ""}
+                    ),
                     "fallbacks": list(rule.fallbacks or []),
                     **(
                         {
@@ -787,8 +846,17 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
     classifier = known(spec.classifier_model, "classifier_model")
     for i, ref in enumerate(spec.fallbacks):
         known(ref, f"fallbacks[{i}]")
-    targets = []
+    targets: list[CatalogModel | None] = []
+    defined = profiles_defined()
     for i, rule in enumerate(spec.rules):
+        if rule.target_profile:
+            if rule.target_profile not in defined:
+                problems.append(
+                    f"rules[{i}].target_profile: unknown profile '{rule.target_profile}' "
+                    f"(defined here: {', '.join(sorted(defined))})"
+                )
+            targets.append(None)
+            continue
         targets.append(known(rule.target_model, f"rules[{i}].target_model"))
         for j, ref in enumerate(rule.fallbacks):
             known(ref, f"rules[{i}].fallbacks[{j}]")
@@ -820,6 +888,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             time_zone=spec.time_zone,
             embedding_model=spec.embedding_model,
             failover_policy=policy,
+            preferred_families=list(spec.preferred_families),
         )
         Rule.objects.bulk_create(
             Rule(
@@ -833,6 +902,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
                 conditions=[c.model_dump() for c in rule.conditions],
                 description=rule.description,
                 target_model=target,
+                target_profile=rule.target_profile or "",
                 fallbacks=list(rule.fallbacks),
                 examples=list(validate_examples(rule.examples)) if rule.kind == "semantic" else [],
                 threshold=rule.threshold,

@@ -55,6 +55,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "time_zone": "UTC",
     "embedding_model": DEFAULT_EMBEDDING_MODEL,
     "failover_policy": {},
+    "preferred_families": [],
 }
 SETTING_LABELS = {
     "primary_model": "Primary model",
@@ -65,6 +66,7 @@ SETTING_LABELS = {
     "time_zone": "Time zone",
     "embedding_model": "Embedding model",
     "failover_policy": "Failure policy overrides",
+    "preferred_families": "Preferred model families",
 }
 RULE_FIELDS = (
     "enabled",
@@ -73,6 +75,7 @@ RULE_FIELDS = (
     "conditions",
     "description",
     "target_model",
+    "target_profile",
     "fallbacks",
     "examples",
     "threshold",
@@ -96,6 +99,8 @@ def _rule_content(rule: Mapping[str, Any]) -> dict[str, Any]:
         "examples": [],
         "threshold": 0.7,
         "margin": None,
+        "target_model": None,
+        "target_profile": "",
     }
     for key in RULE_FIELDS:
         if key in _SEMANTIC_ONLY and not semantic:
@@ -191,7 +196,14 @@ def _view(
     # draft's primary answers, as the nearest thing the owner chose.
     view.primary_model = primary if primary is not None else router.primary_model
     view.classifier_model = _model_for(body.get("classifier_model"), known=known, catalog=catalog)
-    for key in ("fallbacks", "sticky", "cooldown_minutes", "time_zone", "embedding_model"):
+    for key in (
+        "fallbacks",
+        "sticky",
+        "cooldown_minutes",
+        "time_zone",
+        "embedding_model",
+        "preferred_families",
+    ):
         setattr(view, key, copy.deepcopy(body.get(key, SETTINGS_DEFAULTS[key])))
     view.failover_policy = dict(body.get("failover_policy") or {})
     view.version = number
