@@ -48,11 +48,16 @@ class WorkspaceForm(forms.ModelForm):
         if router_queryset is not None:
             self.fields["router"].queryset = router_queryset
         self.fields["router"].required = False
+        # Not sent (an older page, a script): the workspace keeps its type (general when new).
+        self.fields["workspace_type"].required = False
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags)
         elif self.fields["router"].queryset.exists():
             # What this app is for: with a router to use, a new workspace routes by default.
             self.initial["mode"] = "router"
+
+    def clean_workspace_type(self) -> str:
+        return self.cleaned_data.get("workspace_type") or self.instance.workspace_type or "general"
 
     def clean_tags(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""

@@ -36,6 +36,8 @@ def dry_run(request: HttpRequest, router_id: int, payload: DryRunIn) -> dict[str
             conversation_tokens=payload.conversation_tokens,
             turns=payload.turns,
             time_of_day=payload.time_of_day,
+            workspace_type=payload.workspace_type,
+            workspace_tags=tuple(t.strip() for t in payload.workspace_tags if t.strip()),
         )
     )
     return decision_of(plan)

@@ -19,8 +19,15 @@ from pydantic import ConfigDict, model_validator
 from accounts.models import User
 from engine.limits import MAX_CONDITIONS_PER_RULE, MAX_COOLDOWN_MINUTES
 from routers import services
+from routers.compiling import catalog_snapshot
 from routers.models import Router as RouterRow
 from routers.models import RouterVersion, Rule
+from routers.router_templates import (
+    TEMPLATES,
+    plan_to_dict,
+    router_create_from_template,
+    template_plan,
+)
 from routers.schemas import SLUG_PATTERN
 from routers.selectors import (
     router_can_edit,
@@ -258,6 +265,10 @@ class DryRunIn(In):
     time_of_day: str | None = Field(
         None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the router's zone"
     )
+    workspace_type: Literal["", "general", "coding", "writing", "research"] = Field(
+        "", description="Route as if in a workspace of this type"
+    )
+    workspace_tags: list[str] = Field(default_factory=list, max_length=20)
 
 
 class DecisionOut(Schema):
@@ -281,6 +292,11 @@ class DecisionOut(Schema):
     decision_us: float
     embedding: dict[str, Any] | None = Field(
         None, description="The embedding call for semantic rules: model, latency, cached, error"
+    )
+    profile: dict[str, Any] | None = Field(
+        None,
+        description="When a rule targets a profile: its requirements, the ranked models with "
+        "how each was scored, those that did not qualify and why, and the chosen one's score",
     )
     verdicts: list[dict[str, Any]]
     refusal: str = Field(
@@ -362,6 +378,104 @@ def _rule_for(*, router: RouterRow, pk: int) -> Rule:
 
 def _reload(pk: int, user: User) -> RouterRow:
     return router_get_for_user(user=user, pk=pk)
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+class TemplateRoleOut(Schema):
+    role: str
+    purpose: str
+    model: str | None = Field(description="The catalog model bound to the role (null: none fits)")
+    why: str
+    warning: str
+
+
+class TemplateRuleOut(Schema):
+    name: str
+    kind: str
+    target: str = Field(description="A role, or profile:<name>")
+
+
+class TemplateExampleOut(Schema):
+    message: str
+    workspace_type: str
+    workspace_tags: list[str]
+    decided_by: str
+    target: str
+    model: str | None
+
+
+class TemplateOut(Schema):
+    name: str
+    title: str
+    design: str
+    summary: str
+    can_create: bool
+    warnings: list[str]
+    roles: list[TemplateRoleOut]
+    primary_model: str | None
+    classifier_model: str | None
+    embedding_model: str | None
+    preferred_families: list[str]
+    rules: list[TemplateRuleOut]
+    examples: list[TemplateExampleOut]
+
+
+class TemplateCreateIn(In):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(
+        "",
+        max_length=60,
+        pattern=r"^[-a-zA-Z0-9_]*$",
+        description="Empty: the template's name (with a number when taken)",
+    )
+    name: str = Field("", max_length=100, description="Empty: the template's title")
+    visibility: Literal["private", "shared"] = "private"
+
+
+def _template(name: str) -> Any:
+    template = TEMPLATES.get(name)
+    if template is None:
+        raise Http404(f"No template '{name}'. Templates: {', '.join(TEMPLATES)}.")
+    return template
+
+
+@router.get("/templates", response=list[TemplateOut], summary="Router templates")
+def list_templates(request: HttpRequest) -> list[dict[str, Any]]:
+    """Every template, bound to this instance's catalog: the model each role gets and why,
+    warnings, and where each example message goes."""
+    api_user(request)
+    models, _ = catalog_snapshot()
+    return [plan_to_dict(template_plan(t, models)) for t in TEMPLATES.values()]
+
+
+@router.get("/templates/{name}", response={200: TemplateOut, **ERRORS}, summary="A template")
+def get_template(request: HttpRequest, name: str) -> dict[str, Any]:
+    api_user(request)
+    return plan_to_dict(template_plan(_template(name)))
+
+
+@router.post(
+    "/templates/{name}",
+    response={201: RouterDetailOut, **ERRORS},
+    summary="Create a router from a template",
+)
+def create_from_template(
+    request: HttpRequest, name: str, payload: TemplateCreateIn
+) -> Status[dict[str, Any]]:
+    user = api_user(request)
+    _template(name)
+    row, _plan = router_create_from_template(
+        owner=user,
+        template=name,
+        slug=payload.slug,
+        name=payload.name.strip(),
+        visibility=payload.visibility,
+    )
+    row = _reload(row.pk, user)
+    return Status(201, {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]})
 
 
 @router.get("", response=list[RouterOut], summary="Routers you may use")

@@ -9,7 +9,9 @@ from django.conf import settings
 from accounts.models import User
 from audit.services import audit_record
 from providers.models import CatalogModel
+from routers.compiling import catalog_snapshot
 from routers.models import Router, Rule, Visibility
+from routers.router_templates import TEMPLATES, router_create_from_template
 from routers.services import publish_version, router_snapshot
 
 DEMO_RULES: list[dict[str, Any]] = [
@@ -127,3 +129,26 @@ def demo_router_ensure(*, owner: User) -> Router:
         after={"slug": router.slug, "rules": [spec["name"] for spec in DEMO_RULES]},
     )
     return router
+
+
+def demo_template_routers_ensure(*, owner: User) -> list[tuple[str, bool]]:
+    """One shared router per template (`demo-<template>`), bound to the demo provider's models
+    only; an existing one is kept as it is. Returns (slug, created) pairs."""
+    models, _ = catalog_snapshot()
+    demo = {ref: info for ref, info in models.items() if ref.startswith("demo/")}
+    done = []
+    for name, template in TEMPLATES.items():
+        slug = f"demo-{name}"
+        if Router.objects.filter(slug=slug).exists():
+            done.append((slug, False))
+            continue
+        router_create_from_template(
+            owner=owner,
+            template=name,
+            slug=slug,
+            name=f"Demo: {template.title}",
+            visibility=Visibility.SHARED,
+            models=demo,
+        )
+        done.append((slug, True))
+    return done

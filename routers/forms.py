@@ -639,3 +639,16 @@ class FailoverPolicyForm(forms.Form):
 
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if v is not None}
+
+
+class TemplateForm(forms.Form):
+    """Create a router from a template: the rest comes from the template and the catalog."""
+
+    name = forms.CharField(max_length=100, required=False, help_text="Empty: the template's title.")
+    slug = forms.CharField(
+        max_length=60,
+        required=False,
+        help_text="Used by the API as router:<slug>. Empty: the template's name (with a number "
+        "when taken).",
+    )
+    visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE)

@@ -8,6 +8,7 @@ from routers import version_views, views
 urlpatterns = [
     path("", views.router_list, name="router_list"),
     path("new/", views.router_create, name="router_create"),
+    path("templates/<slug:name>/", views.router_template, name="router_template"),
     path("import/", views.router_import, name="router_import"),
     path("<int:pk>/", views.router_detail, name="router_detail"),
     path("<int:pk>/edit/", views.router_edit, name="router_edit"),

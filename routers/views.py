@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -32,12 +32,14 @@ from routers.forms import (
     ImportForm,
     RouterForm,
     RuleForm,
+    TemplateForm,
     TestPanelForm,
     rows_from_data,
     split_examples,
     time_zone_names,
 )
 from routers.models import Router, Rule, RuleKind
+from routers.router_templates import TEMPLATES, router_create_from_template, template_plan
 from routers.selectors import (
     router_can_edit,
     router_get_for_user,
@@ -132,12 +134,53 @@ def router_create(request: HtmxHttpRequest) -> HttpResponse:
             flash.success(request, f"Router “{router.name}” created. Add its rules below.")
             return redirect("router_detail", pk=router.pk)
     status = 422 if request.method == "POST" else 200
-    return render(
-        request,
-        "routers/form.html",
-        {"form": form, "time_zones": time_zone_names(), "nav": "routers"},
-        status=status,
-    )
+    context = {
+        "form": form,
+        "time_zones": time_zone_names(),
+        "nav": "routers",
+        "templates": list(TEMPLATES.values()),
+    }
+    return render(request, "routers/form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def router_template(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """A template: the design it reproduces, the models it binds to here and why, its example
+    messages and where each goes; POST creates the router."""
+    template = TEMPLATES.get(name)
+    if template is None:
+        raise Http404("No such template.")
+    form = TemplateForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                router, _plan = router_create_from_template(
+                    owner=request.user,
+                    template=name,
+                    slug=data["slug"].strip(),
+                    name=data["name"].strip(),
+                    visibility=data["visibility"],
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error("slug" if "slug" in message.lower() else None, message)
+            else:
+                flash.success(
+                    request,
+                    f"Router “{router.name}” created from the template. Try its examples in the "
+                    "test panel, then edit it like any router.",
+                )
+                return redirect("router_detail", pk=router.pk)
+    context = {
+        "template": template,
+        "plan": template_plan(template),
+        "form": form,
+        "nav": "routers",
+    }
+    return render(request, "routers/template.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

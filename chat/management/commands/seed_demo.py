@@ -2,7 +2,8 @@
 
 Creates the offline demo provider and its simulated models, real providers for each of
 OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY that is set, a shared demo router
-(slug `demo`) and two workspaces: one on a single model, one on the Model Router.
+(slug `demo`), one shared router per router template (`demo-<template>`, on the demo models) and
+two workspaces: one on a single model, one on the Model Router.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from accounts.models import Role, User
 from chat.models import Workspace, WorkspaceMode
 from providers.catalog import provider_ensure
 from providers.models import CatalogModel
-from routers.demo import demo_router_ensure
+from routers.demo import demo_router_ensure, demo_template_routers_ensure
 
 REAL_PROVIDERS = [
     ("OPENAI_API_KEY", "openai", "OpenAI", "openai"),
@@ -75,6 +76,10 @@ class Command(BaseCommand):
             },
         )
         workspace.members.add(user)
+        for slug, created in demo_template_routers_ensure(owner=user):
+            self.stdout.write(f"{'Created' if created else 'Kept'} router {slug}")
         self.stdout.write(
-            self.style.SUCCESS("Demo data ready: router 'demo' and two demo workspaces.")
+            self.style.SUCCESS(
+                "Demo data ready: router 'demo', one router per template and two demo workspaces."
+            )
         )
