@@ -344,6 +344,33 @@ def rows_from_data(data: QueryDict) -> list[ConditionRow]:
     return [ConditionRow.from_data(data, key) for key in dict.fromkeys(keys)]
 
 
+@dataclass
+class ExampleRow:
+    """One example of a semantic rule in the builder: its own input and remove button
+    (`ex=<key>`, `ex-<key>`), and the flags a duplicate check gave it."""
+
+    key: str
+    text: str = ""
+    flags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, text: str = "") -> ExampleRow:
+        return cls(key=new_row_key(), text=text)
+
+
+def example_rows_from_data(data: QueryDict) -> list[ExampleRow]:
+    """The example rows posted by the rule form, in order (blank ones kept: still being typed)."""
+    keys = [k for k in data.getlist("ex") if _ROW_KEY.match(k)]
+    return [ExampleRow(key, data.get(f"ex-{key}", "")) for key in dict.fromkeys(keys)]
+
+
+def examples_from_data(data: QueryDict) -> list[str]:
+    """A rule form's examples: its example rows, then the lines pasted in the "paste many"
+    box (one per line) — so a form sent before the pasted lines became rows loses nothing."""
+    rows = [row.text.strip() for row in example_rows_from_data(data) if row.text.strip()]
+    return rows + split_examples(data.get("examples", ""))
+
+
 class RuleForm(forms.Form):
     name = forms.CharField(
         max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. Code questions"})
@@ -362,18 +389,18 @@ class RuleForm(forms.Form):
         ),
         help_text="In plain English: when should this rule answer? The classifier model reads it.",
     )
+    # The "paste many" box: one example per line, turned into example rows in place.
     examples = forms.CharField(
         required=False,
         label="Example messages",
         widget=forms.Textarea(
             attrs={
-                "rows": 6,
+                "rows": 4,
                 "placeholder": "One example per line, e.g.\nMy invoice is wrong\nI was charged twice",
-                "data-examples": "",
             }
         ),
-        help_text="One per line (2–200); paste many at once. A message close enough in meaning to "
-        "one of them matches.",
+        help_text="2–200 examples. A message close enough in meaning to its nearest examples "
+        "matches.",
     )
     threshold = forms.FloatField(
         min_value=0,
@@ -381,7 +408,8 @@ class RuleForm(forms.Form):
         initial=0.7,
         required=False,
         label="Threshold",
-        help_text="Cosine similarity (0–1) the nearest example must reach.",
+        help_text="Cosine similarity (0–1) the message's nearest examples must reach (the mean "
+        "of its 3 nearest).",
         widget=forms.NumberInput(attrs={"step": "0.01"}),
     )
     margin = forms.FloatField(
@@ -408,6 +436,19 @@ class RuleForm(forms.Form):
         cast(forms.ChoiceField, self.fields["target_model"]).choices = target_choices()
         self.rows: list[ConditionRow] = rows if rows is not None else []
         self.conditions_error = ""
+        # Example rows: as posted (pasted lines join them, so a re-shown form keeps them as
+        # rows), else the rule's, else two empty ones to start with.
+        if self.is_bound:
+            posted = example_rows_from_data(cast(QueryDict, self.data))
+            pasted = [
+                ExampleRow.new(line) for line in split_examples(self.data.get("examples", ""))
+            ]
+            self.example_rows = posted + pasted
+        else:
+            initial = self.initial.get("examples") or ""
+            self.example_rows = [ExampleRow.new(line) for line in split_examples(initial)]
+        if len(self.example_rows) < 2:
+            self.example_rows += [ExampleRow.new() for _ in range(2 - len(self.example_rows))]
 
     @classmethod
     def initial_for(cls, rule: Any) -> dict[str, Any]:
@@ -463,7 +504,7 @@ class RuleForm(forms.Form):
             "fallbacks": split_refs(data["fallbacks"]),
             **(
                 {
-                    "examples": split_examples(data.get("examples") or ""),
+                    "examples": [r.text.strip() for r in self.example_rows if r.text.strip()],
                     "threshold": 0.7 if data.get("threshold") is None else data["threshold"],
                     "margin": data.get("margin"),
                 }

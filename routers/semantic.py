@@ -356,3 +356,79 @@ def example_flags_for(router: Router, rules: list) -> dict[int, list[str]]:
         except (RuleError, EmbeddingFailed):  # a hint only: exact duplicates still show
             vectors = None
     return example_flags(semantic, vectors)
+
+
+@dataclass(frozen=True)
+class FormExampleFlags:
+    """Flags for the examples typed in the rule form, one list per example, and a summary."""
+
+    flags: list[list[str]]
+    summary: str
+
+
+def example_flags_for_form(
+    *, router: Router, examples: list[str], exclude_rule_id: int | None
+) -> FormExampleFlags:
+    """Flag each example being edited: a repeat within the rule (kept once when saved), the
+    same example in another semantic rule of the router, or nearly the same (cosine ≥
+    `NEAR_DUPLICATE` with the router's embedding model) — such overlaps make the two rules
+    compete for the same messages."""
+    rules = router.rules.filter(kind="semantic").order_by("position", "pk")
+    if exclude_rule_id is not None:
+        rules = rules.exclude(pk=exclude_rule_id)
+    others = [(rule.name, example) for rule in rules for example in (rule.examples or [])]
+    flags: list[list[str]] = [[] for _ in examples]
+    first_seen: dict[str, int] = {}
+    by_key: dict[str, str] = {}
+    for name, example in others:
+        by_key.setdefault(_key(example), name)
+    exact = 0
+    for i, example in enumerate(examples):
+        key = _key(example)
+        if not key:
+            continue
+        if key in first_seen:
+            flags[i].append(f"repeats example {first_seen[key] + 1} (kept once)")
+        else:
+            first_seen[key] = i
+        if key in by_key:
+            exact += 1
+            flags[i].append(f"also an example of “{by_key[key]}”")
+    near = 0
+    note = ""
+    filled = [i for i, example in enumerate(examples) if _key(example)]
+    embedder = semantic_embedder_for(router)
+    if others and filled:
+        if embedder.target is None:
+            note = f" Near-duplicates not checked: {embedder.problem}."
+        else:
+            texts = [examples[i] for i in filled] + [example for _, example in others]
+            try:
+                matrix = _embed_sync(embedder.target, texts)
+            except EmbeddingFailed as exc:
+                note = f" Near-duplicates not checked: {exc}."
+            else:
+                sims = matrix[: len(filled)] @ matrix[len(filled) :].T
+                for row, i in enumerate(filled):
+                    column = int(np.argmax(sims[row]))
+                    score = float(sims[row, column])
+                    name, other = others[column]
+                    if score >= NEAR_DUPLICATE and _key(other) != _key(examples[i]):
+                        near += 1
+                        flags[i].append(f"nearly the same as “{other}” in “{name}” ({score:.2f})")
+    repeats = sum(1 for f in flags if any(x.startswith("repeats") for x in f))
+    parts = []
+    if exact:
+        parts.append(f"{exact} also in another rule")
+    if near:
+        parts.append(f"{near} nearly the same as another rule's (cosine ≥ {NEAR_DUPLICATE})")
+    if repeats:
+        parts.append(f"{repeats} repeated in this rule")
+    if parts:
+        summary = "Examples flagged: " + "; ".join(parts) + "." + note
+    elif not filled:
+        summary = ""
+    else:
+        checked = "exactly or nearly" if not note and others else "exactly"
+        summary = f"No example repeats another semantic rule's ({checked}).{note}"
+    return FormExampleFlags(flags, summary.strip())

@@ -30,6 +30,9 @@ urlpatterns = [
     path("<int:pk>/compare/", version_views.router_compare, name="router_compare"),
     path("<int:pk>/reorder/", views.rule_reorder, name="rule_reorder"),
     path("<int:pk>/condition-row/", views.condition_row, name="condition_row"),
+    path("<int:pk>/example-row/", views.example_row, name="example_row"),
+    path("<int:pk>/rules/examples/paste/", views.rule_examples_paste, name="rule_examples_paste"),
+    path("<int:pk>/rules/examples/check/", views.rule_examples_check, name="rule_examples_check"),
     path("<int:pk>/rules/new/", views.rule_create, name="rule_create"),
     path(
         "<int:pk>/rules/suggest-threshold/",

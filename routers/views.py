@@ -9,6 +9,7 @@ band; without JavaScript they redirect back to the router page.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages as flash
@@ -19,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from engine import OPERATORS, PROPERTIES, RuleError
 from engine.conditions import compile_condition
@@ -28,12 +29,15 @@ from providers.selectors import catalog_list_enabled
 from routers import services
 from routers.forms import (
     ConditionRow,
+    ExampleRow,
     FailoverPolicyForm,
     ImportForm,
     RouterForm,
     RuleForm,
     TemplateForm,
     TestPanelForm,
+    example_rows_from_data,
+    examples_from_data,
     rows_from_data,
     split_examples,
     time_zone_names,
@@ -46,7 +50,7 @@ from routers.selectors import (
     router_list_usable_by,
     rule_get_for_router,
 )
-from routers.semantic import example_flags_for, suggest_threshold_for
+from routers.semantic import example_flags_for, example_flags_for_form, suggest_threshold_for
 from routers.versions import router_draft_changed
 from routerweb.http import HtmxHttpRequest, attachment
 
@@ -490,7 +494,54 @@ def rule_suggest_threshold(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     rule_id = request.POST.get("rule_id", "")
     suggestion = suggest_threshold_for(
         router=router,
-        examples=split_examples(request.POST.get("examples", "")),
+        examples=examples_from_data(request.POST),
         exclude_rule_id=int(rule_id) if rule_id.isdigit() else None,
     )
     return render(request, f"{DETAIL}#threshold-suggestion", {"suggestion": suggestion})
+
+
+# --- semantic examples, one widget each ------------------------------------------------------
+
+
+@require_GET
+def example_row(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A new, empty example row for a semantic rule's form."""
+    router = router_for_user(request, pk, edit=True)
+    return render(request, f"{DETAIL}#example-rows", {"router": router, "rows": [ExampleRow.new()]})
+
+
+@require_POST
+def rule_examples_paste(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The lines pasted in a rule form's "paste many" box, as example rows to append; the box
+    is emptied (out of band), so nothing is added twice."""
+    router = router_for_user(request, pk, edit=True)
+    rows = [ExampleRow.new(line) for line in split_examples(request.POST.get("examples", ""))]
+    box = request.POST.get("paste_box", "")  # the form's key: a rule id, or "new"
+    response = render(
+        request,
+        f"{DETAIL}#example-rows",
+        {"router": router, "rows": rows, "clear_rk": box if _BOX_KEY.fullmatch(box) else ""},
+    )
+    # Added rows are new examples to check for duplicates (the editor listens for this).
+    return trigger_client_event(response, "examples-changed")
+
+
+_BOX_KEY = re.compile(r"[A-Za-z0-9_]{1,20}")
+
+
+@require_POST
+def rule_examples_check(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Flag each example in the form that repeats one of the rule's own, or stands (exactly or
+    nearly) in another semantic rule of the router: a summary, and each row's flags (out of
+    band, so what is being typed is not re-rendered)."""
+    router = router_for_user(request, pk, edit=True)
+    rule_id = request.POST.get("rule_id", "")
+    rows = example_rows_from_data(request.POST)
+    result = example_flags_for_form(
+        router=router,
+        examples=[row.text for row in rows],
+        exclude_rule_id=int(rule_id) if rule_id.isdigit() else None,
+    )
+    for row, flags in zip(rows, result.flags, strict=True):
+        row.flags = flags
+    return render(request, f"{DETAIL}#example-flags", {"rows": rows, "summary": result.summary})

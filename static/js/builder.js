@@ -58,8 +58,11 @@
     var remove = e.target.closest("[data-remove-row]");
     if (remove) {
       e.preventDefault();
-      var row = remove.closest(".cond-row");
+      var row = remove.closest(".cond-row, .example-row");
+      var editor = row ? row.closest("[data-examples-editor]") : null;
       if (row) row.remove();
+      // The duplicate flags of the other examples may change with this one gone.
+      if (editor && window.htmx) window.htmx.trigger(editor, "examples-changed");
       return;
     }
     var dismiss = e.target.closest("[data-dismiss]");
@@ -72,8 +75,26 @@
     }
   });
 
+  // Enter in an example adds the next one (instead of submitting the rule half-written).
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.isComposing) return;
+    var input = e.target.closest("[data-example-input]");
+    if (!input) return;
+    e.preventDefault();
+    var editor = input.closest("[data-examples-editor]");
+    var add = editor ? editor.querySelector("[data-add-example]") : null;
+    if (add) add.click();
+  });
+
   // Focus the first field of a form htmx just inserted, and fade the "Order saved" note.
   document.addEventListener("htmx:afterSwap", function (e) {
+    var list = e.detail.target;
+    if (list && list.matches && list.matches(".example-list") && e.detail.requestConfig &&
+        e.detail.requestConfig.verb === "get") {
+      var inputs = list.querySelectorAll("[data-example-input]");
+      if (inputs.length) inputs[inputs.length - 1].focus();
+      return;
+    }
     var form = e.detail.target && e.detail.target.querySelector ? e.detail.target.querySelector("form[data-rule-form]") : null;
     if (form) {
       syncKind(form);

@@ -178,3 +178,109 @@ def test_the_suggestion_scores_examples_as_the_engine_scores_messages():
     suggestion = suggest_threshold(own, np.zeros((0, 3)))
     assert suggestion.threshold is not None and suggestion.threshold < 0.4
     assert "its 3 nearest examples (mean)" in suggestion.explanation
+
+
+# --- examples edited one by one ------------------------------------------------------------------
+
+
+def test_the_edit_form_shows_each_example_as_its_own_field_with_a_remove_button(
+    client_for, owner, router
+):
+    rule = Rule.objects.get(name="Billing")
+    html = (
+        client_for(owner)
+        .get(reverse("rule_edit", args=[router.pk, rule.pk]), **HTMX)
+        .content.decode()
+    )
+    for example in rule.examples:
+        assert f'value="{example}"' in html
+    assert html.count("data-example-input") == 3
+    assert html.count('aria-label="Remove this example"') == 3
+    assert "+ Add example" in html and "Paste many at once" in html
+    assert 'name="examples"' in html  # the paste box, empty
+    assert "hx-on" not in html and "<script" not in html
+
+
+def test_examples_are_saved_from_their_fields_in_order_then_lines_left_in_the_paste_box(
+    client_for, owner, router
+):
+    data = _semantic_post(examples="good evening\n\nhowdy\n")
+    data.update({"ex": ["k1", "k2", "k3"], "ex-k1": "hello", "ex-k2": "  ", "ex-k3": "hi there"})
+    response = client_for(owner).post(reverse("rule_create", args=[router.pk]), data, **HTMX)
+    assert response.status_code == 200
+    rule = Rule.objects.get(name="Greetings")
+    assert rule.examples == ["hello", "hi there", "good evening", "howdy"]
+
+
+def test_a_refused_form_keeps_every_example_as_a_field(client_for, owner, router):
+    data = _semantic_post(examples="", name="")
+    data.update({"ex": ["k1", "k2"], "ex-k1": "hello", "ex-k2": "bonjour"})
+    response = client_for(owner).post(reverse("rule_create", args=[router.pk]), data, **HTMX)
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'name="ex-k1" value="hello"' in html and 'name="ex-k2" value="bonjour"' in html
+
+
+def test_a_new_example_field_is_added_in_place(client_for, owner, outsider, router):
+    url = reverse("example_row", args=[router.pk])
+    html = client_for(owner).get(url, **HTMX).content.decode()
+    assert html.count("data-example-input") == 1 and 'value=""' in html
+    assert client_for(outsider).get(url, **HTMX).status_code == 404
+
+
+def test_pasted_lines_become_example_fields_and_the_box_empties(client_for, owner, router):
+    response = client_for(owner).post(
+        reverse("rule_examples_paste", args=[router.pk]),
+        {
+            "examples": "I was charged twice\n\n  refund please \nwhere is my invoice",
+            "paste_box": "new",
+        },
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert html.count("data-example-input") == 3
+    assert 'value="refund please"' in html
+    assert 'id="paste-box-new" hx-swap-oob="true"' in html
+    assert "examples-changed" in response.headers["HX-Trigger"]
+
+
+def test_duplicates_and_near_duplicates_across_rules_are_flagged_beside_each_example(
+    client_for, owner, outsider, router
+):
+    url = reverse("rule_examples_check", args=[router.pk])
+    data = {
+        "ex": ["a", "b", "c", "d", "e"],
+        "ex-a": "refund order",  # also Billing's (and Code's)
+        "ex-b": "bug python",  # the same words as Code's "python bug": near, for this model
+        "ex-c": "good morning",
+        "ex-d": "Good  morning",  # repeats c
+        "ex-e": "",
+    }
+    html = client_for(owner).post(url, data, **HTMX).content.decode()
+    assert 'id="exflag-a" hx-swap-oob="true">also an example of “Billing”' in html
+    assert "nearly the same as “python bug” in “Code” (1.00)" in html
+    assert 'id="exflag-c" hx-swap-oob="true"></small>' in html
+    assert "repeats example 3 (kept once)" in html
+    assert html.startswith("Examples flagged:")
+    assert client_for(outsider).post(url, data, **HTMX).status_code == 404
+
+
+def test_the_rule_being_edited_is_not_its_own_duplicate(client_for, owner, router):
+    rule = Rule.objects.get(name="Code")
+    data = {"ex": ["a", "b"], "ex-a": "python bug", "ex-b": "error", "rule_id": str(rule.pk)}
+    html = (
+        client_for(owner)
+        .post(reverse("rule_examples_check", args=[router.pk]), data, **HTMX)
+        .content.decode()
+    )
+    assert html.startswith("No example repeats another semantic rule")
+
+
+def test_suggest_threshold_reads_the_example_fields(client_for, owner, router):
+    data = {"ex": ["a", "b", "c"], "ex-a": "python bug", "ex-b": "error", "ex-c": "python error"}
+    html = (
+        client_for(owner)
+        .post(reverse("rule_suggest_threshold", args=[router.pk]), data, **HTMX)
+        .content.decode()
+    )
+    assert "Suggested:" in html and "each of the 3 examples" in html
