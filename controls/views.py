@@ -211,6 +211,10 @@ def _policy_targets(policies: list[Policy]) -> dict[int, str]:
     return out
 
 
+def _count(n: int, noun: str) -> str:
+    return "" if n == 0 else f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @require_GET
 def policy_list(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
@@ -221,9 +225,15 @@ def policy_list(request: HtmxHttpRequest) -> HttpResponse:
             "policy": p,
             "target": targets[p.pk],
             "can_edit": _policy_can_manage(user, p),
-            "finds": [DETECTORS.get(k, k) for k in p.detectors or []]
-            + ([f"{len(p.lines('patterns'))} pattern(s)"] if p.patterns.strip() else [])
-            + ([f"{len(p.lines('keywords'))} keyword(s)"] if p.keywords.strip() else []),
+            "finds": [
+                found
+                for found in [
+                    *(DETECTORS.get(k, k) for k in p.detectors or []),
+                    _count(len(p.lines("patterns")), "pattern"),
+                    _count(len(p.lines("keywords")), "keyword"),
+                ]
+                if found
+            ],
         }
         for p in policies
     ]

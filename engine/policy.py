@@ -249,7 +249,7 @@ def compile_policy(spec: PolicySpec) -> _Compiled:
     finders: list[tuple[str, Finder]] = []
     for key in spec.detectors:
         if key not in _BUILTIN:
-            raise RuleError(f"Unknown detector {key!r}", "detectors")
+            raise RuleError(f"Unknown detector “{key}”", "detectors")
         finders.append((DETECTORS[key], _BUILTIN[key]))
     if len(spec.patterns) > MAX_PATTERNS:
         raise RuleError(f"At most {MAX_PATTERNS} patterns per policy", "patterns")
@@ -257,7 +257,7 @@ def compile_policy(spec: PolicySpec) -> _Compiled:
         try:
             finders.append(("pattern", _finder(compile_user_regex(pattern))))
         except RuleError as exc:
-            raise RuleError(f"Pattern {pattern!r}: {exc.message}", "patterns") from None
+            raise RuleError(f"Pattern “{pattern}”: {exc.message}", "patterns") from None
     keywords = [k for k in spec.keywords if k.strip()]
     if len(keywords) > MAX_KEYWORDS:
         raise RuleError(f"At most {MAX_KEYWORDS} keywords per policy", "keywords")

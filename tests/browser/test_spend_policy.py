@@ -83,12 +83,15 @@ def test_an_admin_sets_a_team_budget_and_a_customer_data_policy_and_the_badge_sh
     page.click("button:has-text('Save')")
     expect(page.locator("text=steps down at 80%")).to_be_visible()
 
-    page.goto(f"{base}/admin/governance/policy/add/")
+    page.click("nav >> text=Policies")
+    page.click("text=New policy")
     page.fill("#id_name", "Customer data")
+    page.select_option("#id_scope", "instance")
     page.check("input[name=detectors][value=card]")
-    page.select_option("#id_action", "restrict")
+    page.check("input[name=action][value=restrict]")
     page.check("input[name=approved][value='fake/cheap']")
-    page.click("input[name=_save]")
+    page.click("button:has-text('Save')")
+    expect(page.locator("[data-policy-row]")).to_contain_text("Approved models only: fake/cheap")
     assert Policy.objects.get().approved == ["fake/cheap"]
     budget = Budget.objects.get()
     assert (budget.workspace_id, budget.step_percent) == (team.pk, 80)
