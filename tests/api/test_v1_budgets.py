@@ -115,7 +115,7 @@ def test_every_call_is_booked_against_the_token(client, owner, fake_router, fake
 
 def test_the_embedding_call_is_booked_with_the_answer(client, owner, fake_router, fake_upstream):
     from providers.models import CatalogModel
-    from routers import services
+    from routers import services, versions
     from routers.semantic import clear_caches
 
     clear_caches()
@@ -140,6 +140,7 @@ def test_the_embedding_call_is_booked_with_the_answer(client, owner, fake_router
         target_model="fake/fake-large",
         actor=owner,
     )
+    versions.router_publish(router=fake_router, actor=owner)  # traffic routes with it
     budget = token_budget(owner)
     reply = client.chat.completions.create(
         model="router:fake-router", messages=[{"role": "user", "content": "where is my parcel"}]

@@ -199,6 +199,7 @@ def test_the_embedding_calls_are_booked_at_the_embedding_models_price(
         target_model="fake/cheap",
         actor=router.owner,
     )
+    router_publish(router=router, actor=router.owner)  # traffic routes with the published
     client = client_for(owner)
 
     # The fake upstream counts a text's words as its tokens.
