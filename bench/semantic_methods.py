@@ -1,7 +1,7 @@
 """How a semantic rule should score a message, measured on a public intent set (not our test set).
 
     .venv/bin/python bench/semantic_methods.py --clinc PATH/data_full.json
-                                               [--provider-url http://127.0.0.1:18510/v1]
+                                               [--provider-url http://127.0.0.1:18500/v1]
 
 CLINC150 (github.com/clinc/oos-eval, `data/data_full.json`, CC BY 3.0): 40 intents drawn at
 random (seed 13), 8 train examples each; routers of 6 and of 15 intents (12 random draws each)
@@ -96,7 +96,7 @@ def accuracy(routes: dict[str, np.ndarray], cases: list, score: Score) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clinc", type=Path, required=True, help="oos-eval's data_full.json")
-    parser.add_argument("--provider-url", default="http://127.0.0.1:18510/v1")
+    parser.add_argument("--provider-url", default="http://127.0.0.1:18500/v1")
     args = parser.parse_args()
     data = json.loads(args.clinc.read_text())
     rng = random.Random(13)
