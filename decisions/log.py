@@ -12,7 +12,10 @@ a lost ack) still leaves one row.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.publisher import publisher
-from decisions.services import decision_write
+from decisions.services import decision_write, decision_write_many
 from decisions.tasks import record_decision
 from routers.facts import RoutingFacts
 from routerweb import observability
@@ -98,16 +101,59 @@ def decision_log(payload: dict[str, Any]) -> None:
     transaction.on_commit(lambda: _enqueue(payload))
 
 
+_held = threading.local()
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Within this block, the records this thread logs are held, then stored together when
+    it ends: one bulk INSERT on the embedded default, one broker message otherwise, instead
+    of one each. For a thread that logs a run of answers at once (the /v1 logging thread).
+    Each record is still handed over only once its transaction has committed."""
+    if getattr(_held, "payloads", None) is not None:  # nested: the outer block stores them
+        yield
+        return
+    _held.payloads = []
+    try:
+        yield
+    finally:
+        payloads, _held.payloads = _held.payloads, None
+        if payloads:
+            _enqueue_many(payloads)
+
+
 def _enqueue(payload: dict[str, Any]) -> None:
+    held = getattr(_held, "payloads", None)
+    if held is not None:
+        held.append(payload)
+        return
+    _enqueue_many([payload])
+
+
+def _enqueue_many(payloads: list[dict[str, Any]]) -> None:
     if record_decision.app.conf.task_always_eager:
-        # No broker (the embedded default): write it here. Running it as an eager Celery task
+        # No broker (the embedded default): write them here. Running an eager Celery task
         # would only add the task machinery's overhead (about as much as the INSERT) on the
         # web process, with no retry to gain.
+        _write_here(payloads)
+        return
+    # Never waits on the broker: a bounded queue and one publishing thread, which writes the
+    # records directly when the broker is down or slow (decisions/publisher.py).
+    if len(payloads) == 1:
+        publisher().submit(payloads[0])
+    else:
+        publisher().submit_many(payloads)
+
+
+def _write_here(payloads: list[dict[str, Any]]) -> None:
+    if len(payloads) > 1:
+        try:
+            decision_write_many(payloads)
+            return
+        except Exception:  # one bad record must not cost the others: write them one by one
+            log.warning("could not write %s decisions at once", len(payloads), exc_info=True)
+    for payload in payloads:
         try:
             decision_write(payload)
         except Exception:
             log.exception("could not write routing decision %s", payload["uid"])
-        return
-    # Never waits on the broker: a bounded queue and one publishing thread, which writes the
-    # record directly when the broker is down or slow (decisions/publisher.py).
-    publisher().submit(payload)

@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 
 from decisions.services import decision_write
-from decisions.tasks import record_decision
+from decisions.tasks import record_decision, record_decisions
 from routerweb import clock as clocks
 from routerweb.db import recycling_connections
 
@@ -42,6 +42,10 @@ def _publish_to_celery(payload: Payload) -> None:
     record_decision.apply_async(args=[payload], retry=False)
 
 
+def _publish_many_to_celery(payloads: list[Payload]) -> None:
+    record_decisions.apply_async(args=[payloads], retry=False)
+
+
 def _write(payload: Payload) -> None:
     recycling_connections(decision_write)(payload)
 
@@ -53,17 +57,20 @@ class DecisionPublisher:
         maxsize: int,
         pause: float,
         publish: Callable[[Payload], None] = _publish_to_celery,
+        publish_many: Callable[[list[Payload]], None] = _publish_many_to_celery,
         write: Callable[[Payload], None] = _write,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
         self._pause = pause
         self._publish = publish
+        self._publish_many = publish_many
         self._write = write
         self._clock = clock or (lambda: clocks.current().monotonic())
         self._broker_down_until = 0.0
         self._thread: threading.Thread | None = None
-        self._inflight: Payload | None = None  # taken off the queue, not yet stored
+        # Taken off the queue, not yet stored: one record, or a run submitted together.
+        self._inflight: Payload | list[Payload] | None = None
         self._start_lock = threading.Lock()
         self.spilled = 0  # records written by the caller because the queue was full
 
@@ -78,6 +85,16 @@ class DecisionPublisher:
             self.spilled += 1
             log.warning("decision queue full; writing decision %s directly", payload.get("uid"))
             self._write_safely(payload)
+
+    def submit_many(self, payloads: list[Payload]) -> None:
+        """Queue a run of records as one item, published as one broker message."""
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(list(payloads))
+        except queue.Full:
+            self.spilled += len(payloads)
+            log.warning("decision queue full; writing %s decisions directly", len(payloads))
+            self._write_safely(payloads)
 
     # --- the publishing thread ---------------------------------------------------------------
 
@@ -103,28 +120,32 @@ class DecisionPublisher:
                 self._inflight = None
                 self._queue.task_done()
 
-    def _handle(self, payload: Payload) -> None:
+    def _handle(self, item: Payload | list[Payload]) -> None:
         if self._clock() < self._broker_down_until:
-            self._write_safely(payload)
+            self._write_safely(item)
             return
         try:
-            self._publish(payload)
+            if isinstance(item, list):
+                self._publish_many(item)
+            else:
+                self._publish(item)
         except Exception as exc:  # kombu/redis raise many types for "broker unreachable"
             self._broker_down_until = self._clock() + self._pause
             log.warning(
                 "broker unreachable (%s); writing routing decision %s directly, and the next "
                 "ones for %ss",
                 exc,
-                payload.get("uid"),
+                ", ".join(str(p.get("uid")) for p in _records(item)),
                 self._pause,
             )
-            self._write_safely(payload)
+            self._write_safely(item)
 
-    def _write_safely(self, payload: Payload) -> None:
-        try:
-            self._write(payload)
-        except Exception:
-            log.exception("could not write routing decision %s", payload.get("uid"))
+    def _write_safely(self, item: Payload | list[Payload]) -> None:
+        for payload in _records(item):
+            try:
+                self._write(payload)
+            except Exception:
+                log.exception("could not write routing decision %s", payload.get("uid"))
 
     # --- waiting and shutdown ----------------------------------------------------------------
 
@@ -143,7 +164,7 @@ class DecisionPublisher:
             # Possibly mid-publish on the publishing thread, which dies with the process;
             # writing it too is safe (decision_write is idempotent on the uid).
             self._write_safely(inflight)
-            drained += 1
+            drained += len(_records(inflight))
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -152,12 +173,16 @@ class DecisionPublisher:
             try:
                 if item is not _STOP:
                     self._write_safely(item)
-                    drained += 1
+                    drained += len(_records(item))
             finally:
                 self._queue.task_done()
 
     def pending(self) -> int:
         return self._queue.qsize()
+
+
+def _records(item: Payload | list[Payload]) -> list[Payload]:
+    return item if isinstance(item, list) else [item]
 
 
 _publisher: DecisionPublisher | None = None

@@ -55,15 +55,20 @@ def storable(value: Any) -> Any:
     return value
 
 
-def decision_write(payload: dict[str, Any]) -> RoutingDecision:
-    """Store one decision; a second call with the same uid returns the existing row."""
-    payload = storable(payload)
+def _values(payload: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {
         key: payload[key] for key in _PLAIN_FIELDS if key in payload and payload[key] is not None
     }
     values["cost"] = Decimal(str(payload.get("cost") or "0"))
     values["primary_cost"] = Decimal(str(payload.get("primary_cost") or "0"))
     values["created_at"] = datetime.fromisoformat(payload["created_at"])
+    return values
+
+
+def decision_write(payload: dict[str, Any]) -> RoutingDecision:
+    """Store one decision; a second call with the same uid returns the existing row."""
+    payload = storable(payload)
+    values = _values(payload)
     ids = _existing_ids({key: payload.get(key) for key in _ID_FIELDS})
     # Two queries in the usual case (this runs once per answer, in the web process on the
     # embedded default): the reference check and the INSERT. A uid already stored (a task run
@@ -101,3 +106,19 @@ def _existing_ids(ids: dict[str, int | None]) -> dict[str, int | None]:
         cursor.execute("SELECT " + ", ".join(columns), [value for _, value in asked])
         found = cursor.fetchone()
     return ids | {key: None for (key, _), exists in zip(asked, found, strict=True) if not exists}
+
+
+def decision_write_many(payloads: list[dict[str, Any]]) -> None:
+    """Store several decisions in one INSERT (a run of answers logged together); uids already
+    stored are skipped, so this is as idempotent as `decision_write`. The references are
+    checked once per distinct set (a run usually shares its router, rule and user)."""
+    checked: dict[tuple[tuple[str, Any], ...], dict[str, int | None]] = {}
+    rows = []
+    for payload in map(storable, payloads):
+        ids = {key: payload.get(key) for key in _ID_FIELDS}
+        known = tuple(ids.items())
+        if known not in checked:
+            checked[known] = _existing_ids(ids)
+        rows.append(RoutingDecision(uid=payload["uid"], **_values(payload), **checked[known]))
+    with transaction.atomic():
+        RoutingDecision.objects.bulk_create(rows, ignore_conflicts=True)

@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError
 
-from decisions.services import decision_write
+from decisions.services import decision_write, decision_write_many
 
 
 @shared_task(
@@ -22,3 +22,19 @@ from decisions.services import decision_write
 )
 def record_decision(payload: dict[str, Any]) -> str:
     return str(decision_write(payload).uid)
+
+
+@shared_task(
+    name="routers.record_decisions",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+    acks_late=True,
+    soft_time_limit=20,
+    time_limit=30,
+)
+def record_decisions(payloads: list[dict[str, Any]]) -> int:
+    """Several records in one message (a run of answers logged together)."""
+    decision_write_many(payloads)
+    return len(payloads)

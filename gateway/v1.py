@@ -21,22 +21,22 @@ Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import io
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import close_old_connections
+from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -45,6 +45,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from accounts.auth import bearer_token_from
 from accounts.tokens import aapi_token_identify
+from decisions.log import batched
 from governance.limits import LimitHit, rate_check, stream_end, stream_start
 from planning.planner import (
     ROUTER_PREFIX,
@@ -568,20 +569,123 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     return await call.json_response()
 
 
-# Decisions are written by one background thread of their own. Django runs `close()` on its
-# single thread-sensitive executor, the same thread every request's ORM work waits for, so
-# logging there would delay the next call's routing by the length of the write. Executor
-# threads are joined at interpreter exit, so a pending record is still written on shutdown.
-_log_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-log")
-_pending: set[Future[None]] = set()
-_pending_lock = threading.Lock()
+# Decisions are written by one background thread of their own (`_DecisionLogger`). Django
+# runs `close()` on its single thread-sensitive executor, the same thread every request's ORM
+# work waits for, so logging there would delay the next call's routing by the write.
+
+
+class _DecisionLogger:
+    """One thread that logs finished calls, a run of them at a time.
+
+    Whatever has queued up while the previous run was written is written together: their
+    records go out as one bulk INSERT (embedded default) or one broker message
+    (`decisions.log.batched`). The thread keeps its database connection while calls keep
+    coming and gives it back once the queue has been idle for `idle` seconds, on an error, or
+    when `flush` is asked: closing a connection per decision costs more than the decision (on
+    SQLite closing the last connection checkpoints the write-ahead log), and a connection kept
+    forever could go stale, or hold a database a test wants to drop. At interpreter exit
+    whatever is queued is still written (`stop`, registered with atexit).
+    """
+
+    _MAX_RUN = 256
+
+    def __init__(self, *, idle: float = 1.0) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._idle = idle
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.runs = 0  # runs written so far (tests: calls are logged together)
+
+    def submit(self, call: _Call) -> None:
+        self._ensure_thread()
+        self._queue.put(call)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until every call queued so far is logged and the connection is given back."""
+        if self._thread is None or not self._thread.is_alive():
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        connected = False
+        while True:
+            try:
+                item = self._queue.get(timeout=self._idle if connected else None)
+            except queue.Empty:
+                connections.close_all()  # idle: give the connection back
+                connected = False
+                continue
+            run: list[_Call] = []
+            markers: list[threading.Event] = []
+            stop = False
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    markers.append(item)
+                else:
+                    run.append(item)
+                if len(run) >= self._MAX_RUN:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if run:
+                connected = True
+                if not self._log(run) or _broken_connection():
+                    connections.close_all()
+                    connected = False
+            if markers or stop:
+                connections.close_all()
+                connected = False
+                for marker in markers:
+                    marker.set()
+            if stop:
+                return
+
+    def _log(self, run: list[_Call]) -> bool:
+        self.runs += 1
+        try:
+            with batched():
+                for call in run:
+                    call.log()
+        except Exception:  # the calls logged their own failures; this is the batch's write
+            logger.exception("could not store %s API routing decisions", len(run))
+            return False
+        return True
+
+
+def _broken_connection() -> bool:
+    """Whether a database error left this thread's connection unusable (checked only then)."""
+    return any(
+        conn.errors_occurred and not conn.is_usable()
+        for conn in connections.all(initialized_only=True)
+    )
+
+
+_logger = _DecisionLogger()
+atexit.register(_logger.stop)
 
 
 def wait_for_logs(timeout: float = 10.0) -> None:
     """Block until every queued decision is written (tests and orderly shutdown)."""
-    with _pending_lock:
-        pending = list(_pending)
-    futures_wait(pending, timeout=timeout)
+    _logger.flush(timeout)
 
 
 class _LogsOnClose:
@@ -600,27 +704,6 @@ class _LogsOnClose:
                 self.call.log_later()
         finally:
             super().close()  # type: ignore[misc]
-
-
-def _logged(call: _Call) -> None:
-    """Log one call on the logging thread, recycling its database connection only when the
-    queue runs dry (or after an error): with CONN_MAX_AGE 0 (the default) recycling means a
-    new connection, and opening one per decision would cost more than writing it, so under
-    load a run of queued decisions shares one connection."""
-    failed = True
-    try:
-        call.log()
-        failed = False
-    finally:
-        with _pending_lock:
-            idle = len(_pending) <= 1  # only this call's own future is left
-        if idle or failed:
-            close_old_connections()
-
-
-def _forget(future: Future[None]) -> None:
-    with _pending_lock:
-        _pending.discard(future)
 
 
 class _LoggedJson(_LogsOnClose, JsonResponse):
@@ -718,10 +801,7 @@ class _Call:
         if self.finished is None:
             self.finished = time.perf_counter()
             self.finished_ns = time.time_ns()
-        future = _log_pool.submit(_logged, self)
-        with _pending_lock:
-            _pending.add(future)
-        future.add_done_callback(_forget)
+        _logger.submit(self)
 
     def respond(self, response: _LogsOnClose) -> HttpResponse:
         response.call = self
