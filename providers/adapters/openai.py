@@ -119,28 +119,45 @@ class OpenAIAdapter:
         input_tokens = output_tokens = None
         done = False
         try:
-            async for data in _sse_data(response.aiter_lines()):
-                # After [DONE] the body is read to its end (nothing should follow): a response
-                # closed early takes its keep-alive connection with it, and the next call
-                # would pay for a new one.
-                done = done or data.startswith("[DONE]")
-                if done:
-                    continue
-                chunk = json.loads(data)
-                if not isinstance(chunk, dict):
-                    raise json.JSONDecodeError("a chunk is not a JSON object", data, 0)
-                if chunk.get("error"):
-                    raise _stream_error(chunk["error"], "".join(parts))
-                usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    input_tokens = usage.get("prompt_tokens")
-                    output_tokens = usage.get("completion_tokens")
-                for choice in (chunk.get("choices") or [])[:1]:
-                    delta = (choice.get("delta") or {}).get("content")
-                    if delta:
-                        parts.append(delta)
-                        yield TextDelta(delta)
-                    _raise_if_filtered(choice.get("finish_reason"), None, "".join(parts))
+            # One read of the body often completes several events: their text goes on as one
+            # delta, so every layer above (failover, the SSE we send, the socket) pays once
+            # per read, as a byte-for-byte relay does, not once per token.
+            async for events in _sse_batches(response.aiter_bytes()):
+                text: list[str] = []
+                failure: Exception | None = None
+                for data in events:
+                    # After [DONE] the body is read to its end (nothing should follow): a
+                    # response closed early takes its keep-alive connection with it, and the
+                    # next call would pay for a new one.
+                    done = done or data.startswith("[DONE]")
+                    if done:
+                        continue
+                    try:
+                        chunk = json.loads(data)
+                        if not isinstance(chunk, dict):
+                            raise json.JSONDecodeError("a chunk is not a JSON object", data, 0)
+                        if chunk.get("error"):
+                            raise _stream_error(chunk["error"], "".join(parts + text))
+                        usage = chunk.get("usage")
+                        if isinstance(usage, dict):
+                            input_tokens = usage.get("prompt_tokens")
+                            output_tokens = usage.get("completion_tokens")
+                        for choice in (chunk.get("choices") or [])[:1]:
+                            delta = (choice.get("delta") or {}).get("content")
+                            if delta:
+                                text.append(delta)
+                            _raise_if_filtered(
+                                choice.get("finish_reason"), None, "".join(parts + text)
+                            )
+                    except Exception as exc:
+                        failure = exc  # after the text that came before it
+                        break
+                if text:
+                    joined = "".join(text)
+                    parts.append(joined)
+                    yield TextDelta(joined)
+                if failure is not None:
+                    raise failure
         except ProviderError:
             raise
         except Exception as exc:
@@ -312,21 +329,38 @@ def _raw_response_class() -> type:
     return library.Response
 
 
-async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The `data` of each server-sent event (multi-line data joined with newlines)."""
+async def _sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+    """The `data` of the server-sent events each read of the body completes (multi-line data
+    joined with newlines), one list per read. Lines may end in CRLF, LF or CR."""
+    buffer = b""
     data: list[str] = []
-    async for line in lines:
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if line.startswith("data:"):
-            value = line[5:]
-            data.append(value[1:] if value.startswith(" ") else value)
-        # Other fields (event:, id:, retry:) and comments (":") carry nothing we use.
+    async for chunk in chunks:
+        buffer += chunk
+        if b"\r" in buffer:
+            # A CR at the very end may be the first half of a CRLF: keep it for the next read.
+            held = b"\r" if buffer.endswith(b"\r") else b""
+            body = buffer[: len(buffer) - len(held)]
+            buffer = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + held
+        *lines, buffer = buffer.split(b"\n")
+        events: list[str] = []
+        for raw in lines:
+            if not raw:
+                if data:
+                    events.append("\n".join(data))
+                    data = []
+                continue
+            if raw.startswith(b"data:"):
+                value = raw[5:].decode("utf-8", "replace")
+                data.append(value[1:] if value.startswith(" ") else value)
+            # Other fields (event:, id:, retry:) and comments (":") carry nothing we use.
+        if events:
+            yield events
+    tail = buffer.rstrip(b"\r")
+    if tail.startswith(b"data:"):
+        value = tail[5:].decode("utf-8", "replace")
+        data.append(value[1:] if value.startswith(" ") else value)
     if data:
-        yield "\n".join(data)
+        yield ["\n".join(data)]
 
 
 def _stream_error(error: Any, partial_text: str) -> ProviderError:
