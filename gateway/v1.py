@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from accounts.auth import bearer_token_from
-from accounts.tokens import aapi_token_identify
+from accounts.tokens import AUTH_VERSION_KEY, aapi_token_identify
 from decisions.log import batched
 from governance.limits import LimitHit, rate_check, stream_end, stream_start
 from planning.planner import (
@@ -57,12 +57,14 @@ from planning.planner import (
     settle,
     turns_of_messages,
 )
+from providers import breaker
 from providers.adapters.base import ALLOWED_IMAGE_TYPES, ChatMessage, ChatRequest, ImagePart
 from providers.failover import ChainResult, Policy, run_chain
 from providers.images import image_size_problem, images_problem
 from providers.selectors import catalog_list_enabled
+from routers import config_version
 from routers.selectors import router_list_usable_by
-from routerweb import observability
+from routerweb import observability, shared_cache
 from routerweb.db import run_db
 from routerweb.http import header_value
 
@@ -372,17 +374,24 @@ def body_problem(data: Any) -> str | None:
     return None
 
 
-def _parse(request: HttpRequest) -> ChatCompletionIn:
+def _decode(request: HttpRequest) -> Any:
+    """The parsed JSON body, or the ApiError that refuses it (raised later, after the token
+    has been checked: a bad token is a 401 whatever the body)."""
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ApiError(413, "The request body is too large.", code="request_too_large") from None
+        return ApiError(413, "The request body is too large.", code="request_too_large")
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "The request body is not valid JSON.") from None
+        return ApiError(400, "The request body is not valid JSON.")
     except RecursionError:  # nested deeper than json.loads goes
-        raise ApiError(400, _TOO_DEEP, code="invalid_request_body") from None
+        return ApiError(400, _TOO_DEEP, code="invalid_request_body")
+
+
+def _validate(data: Any) -> ChatCompletionIn:
+    if isinstance(data, ApiError):
+        raise data
     problem = body_problem(data)
     if problem:
         raise ApiError(400, problem, code="invalid_request_body")
@@ -395,6 +404,27 @@ def _parse(request: HttpRequest) -> ChatCompletionIn:
         param = _param_of(first["loc"])
         return_msg = f"{param}: {first['msg']}" if param else first["msg"]
         raise ApiError(400, f"Invalid request: {return_msg}", param=param or None) from None
+
+
+# The models the last call naming each `model` tried first: the next such call reads their
+# circuit-breaker state in the same round trip as the token's and the routing configuration's
+# versions (`shared_cache.prefetch`). A wrong guess costs nothing but a key read for nothing.
+_LIKELY_SIZE = 1024
+_likely_refs: dict[str, tuple[str, ...]] = {}
+
+
+def _prefetch_keys(data: Any) -> list[str]:
+    name = data.get("model") if isinstance(data, dict) else None
+    refs = _likely_refs.get(name, ()) if isinstance(name, str) else ()
+    return [AUTH_VERSION_KEY, config_version.KEY, *breaker.prefetch_keys(refs)]
+
+
+def _remember_refs(name: str, plan: Plan) -> None:
+    refs = tuple(m.ref for m in plan.chain[:2])
+    if _likely_refs.get(name) != refs:
+        if len(_likely_refs) >= _LIKELY_SIZE:
+            _likely_refs.clear()
+        _likely_refs[name] = refs
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -506,11 +536,17 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
     span = None
     slot_taken = False  # a stream slot (governance.limits) to give back if this call fails
+    entry = None
     try:
+        data = _decode(request)
+        # Everything this call reads from the shared cache before the model answers, in one
+        # round trip (with Redis): the auth and routing-config versions, the likely models'
+        # circuit breakers.
+        await shared_cache.prefetch(_prefetch_keys(data))
         entry = await aapi_token_identify(bearer_token_from(request))
         if entry is None:
             raise _unauthorized()
-        body = _parse(request)
+        body = _validate(data)
         limited = await rate_check(user_id=entry.user.pk, token_id=entry.token_id)
         if limited is None and body.stream:
             limited = await stream_start(entry.user.pk)
@@ -535,6 +571,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         except Http404 as exc:
             raise ApiError(404, str(exc), code="model_not_found", param="model") from None
         observability.routing_span(body.model, routing_started, plan.facts)
+        _remember_refs(body.model, plan)
         chat_request = plan.request  # as the data policies let it leave
         budget = plan.budget
         if budget is not None and budget.refusal:
@@ -589,9 +626,10 @@ class _DecisionLogger:
 
     _MAX_RUN = 256
 
-    def __init__(self, *, idle: float = 1.0) -> None:
+    def __init__(self, *, idle: float = 1.0, gather: float = 0.02) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle = idle
+        self._gather = gather
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.runs = 0  # runs written so far (tests: calls are logged together)
@@ -630,6 +668,8 @@ class _DecisionLogger:
                 connections.close_all()  # idle: give the connection back
                 connected = False
                 continue
+            if self._gather and isinstance(item, _Call):
+                time.sleep(self._gather)
             run: list[_Call] = []
             markers: list[threading.Event] = []
             stop = False
@@ -863,9 +903,9 @@ class _Call:
         async def events() -> AsyncIterator[bytes]:
             nonlocal chunks
             try:
-                yield chunks.role()
-                if first:
-                    yield chunks.text(first)
+                # Events that are ready together go out in one write (the role with the
+                # first text; the stop, usage and [DONE]): each write is a send on the socket.
+                yield chunks.role() + (chunks.text(first) if first else b"")
                 named = len(result.models)
                 async for text in self.stream:
                     if len(result.models) != named:
@@ -874,17 +914,13 @@ class _Call:
                         chunks = _Chunks(self.plan.uid, _models(result), self.created)
                     yield chunks.text(text)
                 chunks = _Chunks(self.plan.uid, _models(result), self.created)
+                usage = chunks.usage(_usage_json(self.outcome())) if include_usage else b""
                 if result.complete:
-                    yield chunks.stop()
-                    if include_usage:
-                        yield chunks.usage(_usage_json(self.outcome()))
-                    yield _DONE
+                    yield chunks.stop() + usage + _DONE
                     return
                 # A damaged answer never ends like a whole one: no finish_reason "stop", no
                 # [DONE]; the error event makes OpenAI SDKs raise instead of returning it.
-                if include_usage:
-                    yield chunks.usage(_usage_json(self.outcome()))
-                yield _sse_error(_cut_off(result))
+                yield usage + _sse_error(_cut_off(result))
             finally:
                 # The client may have gone: stop reading from the model at once.
                 await self.stream.aclose()

@@ -21,6 +21,7 @@ of every model call.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -82,11 +83,20 @@ async def check(ref: str, *, clock: Clock | None = None) -> Verdict:
         return Verdict("closed")
 
 
+def prefetch_keys(refs: Iterable[str]) -> list[str]:
+    """The keys `check` and `record_success` read for these models, for a request that reads
+    them all at once first (`shared_cache.prefetch`)."""
+    return [_key(ref, part) for ref in refs for part in ("open", "fails")]
+
+
 async def record_success(ref: str, gate: Gate) -> None:
     try:
         if gate == "closed":
-            # Failures must be consecutive-ish to trip the breaker; one success forgives them.
-            await shared_cache.delete(_key(ref, "fails"))
+            # Failures must be consecutive-ish to trip the breaker; one success forgives them
+            # (those counted before this request began: none is a write saved).
+            fails = _key(ref, "fails")
+            if not shared_cache.known_absent(fails):
+                await shared_cache.delete(fails)
         else:
             await shared_cache.delete(*(_key(ref, p) for p in ("fails", "open", "probe")))
             log.info("circuit breaker: %s closed after a successful probe", ref)

@@ -12,6 +12,11 @@ routing-configuration version) that cost about a millisecond per request. Here:
   object: in-process dictionary operations that never block, so no hop is needed;
 - with any other backend, calls fall back to Django's async methods (correct, just slower).
 
+A request that knows which keys it will read can `prefetch` them first: one MGET, after
+which each of those keys is answered from it once, by the next `get` in the same request
+(a write to a key drops it). What an answer's path reads then costs one round trip instead
+of one each (see gateway/v1.py).
+
 Values are strings. Keys get their own prefix; `cache.clear()` (Redis FLUSHDB, or the
 local-memory dict) clears them with everything else. Callers decide what a cache outage
 means: every function raises on failure.
@@ -22,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 import redis
@@ -136,7 +142,47 @@ def _ex(seconds: float | None) -> int | None:
     return None if seconds is None else _ttl(seconds)
 
 
+# What `prefetch` read for the running request (its asyncio task's context), until used.
+_prefetched: ContextVar[dict[str, str | None] | None] = ContextVar(
+    "shared_cache_prefetched", default=None
+)
+
+
+async def prefetch(keys: Iterable[str]) -> None:
+    """Read `keys` in one round trip; each is then answered from this read by the next `get`
+    of it in the same request, once (later gets read afresh). Only Redis needs this (the
+    local-memory cache answers in-process); a failed read prefetches nothing, and the gets
+    themselves then meet the outage as usual."""
+    if _backend() != "redis":
+        return
+    names = list(dict.fromkeys(keys))
+    if not names:
+        return
+    try:
+        values = await _guard(lambda: _aredis().mget([PREFIX + k for k in names]))
+    except Exception:
+        return
+    _prefetched.set(dict(zip(names, values, strict=True)))
+
+
+def known_absent(key: str) -> bool:
+    """True when this request's prefetch found no `key` (and nothing has written it since):
+    a write that only removes it can be skipped. Never guesses: False when it was not read."""
+    held = _prefetched.get()
+    return held is not None and key in held and held.pop(key) is None
+
+
+def _drop(names: Iterable[str]) -> None:
+    held = _prefetched.get()
+    if held:
+        for name in names:
+            held.pop(name, None)
+
+
 async def get(key: str) -> str | None:
+    held = _prefetched.get()
+    if held is not None and key in held:
+        return held.pop(key)
     kind = _backend()
     if kind == "redis":
         return await _guard(lambda: _aredis().get(PREFIX + key))
@@ -147,6 +193,7 @@ async def get(key: str) -> str | None:
 
 async def set(key: str, value: str, ttl: float | None) -> None:  # noqa: A001 - the cache verb
     """Store `value`; `ttl` None keeps it until it is replaced (or evicted)."""
+    _drop((key,))
     kind = _backend()
     if kind == "redis":
         await _guard(lambda: _aredis().set(PREFIX + key, value, ex=_ex(ttl)))
@@ -158,6 +205,7 @@ async def set(key: str, value: str, ttl: float | None) -> None:  # noqa: A001 - 
 
 async def add(key: str, value: str, ttl: float | None) -> bool:
     """Set `key` only if it does not exist; True when this call set it (atomic)."""
+    _drop((key,))
     kind = _backend()
     if kind == "redis":
         return bool(await _guard(lambda: _aredis().set(PREFIX + key, value, ex=_ex(ttl), nx=True)))
@@ -167,6 +215,7 @@ async def add(key: str, value: str, ttl: float | None) -> bool:
 
 
 async def delete(*keys: str) -> None:
+    _drop(keys)
     kind = _backend()
     names = [PREFIX + k for k in keys]
     if kind == "redis":
@@ -179,6 +228,7 @@ async def delete(*keys: str) -> None:
 
 async def incr(key: str, ttl: float) -> int:
     """Add one to a counter that starts at 1 and expires `ttl` seconds after it was created."""
+    _drop((key,))
     kind = _backend()
     name = PREFIX + key
     if kind == "redis":
