@@ -30,9 +30,7 @@ async def test_the_events_one_read_completes_come_together_and_a_split_event_wai
 
 async def test_crlf_and_cr_line_endings_even_split_between_reads():
     # The first read ends inside a CRLF: nothing is complete until the second.
-    assert await _batches(b"data: a\r", b"\n\r\ndata: b\r\rdata: c\r\n\r\n") == [
-        ["a", "b", "c"]
-    ]
+    assert await _batches(b"data: a\r", b"\n\r\ndata: b\r\rdata: c\r\n\r\n") == [["a", "b", "c"]]
     assert await _batches(b"data: a\r\rdata: b", b"\n\n") == [["a"], ["b"]]
 
 
