@@ -284,6 +284,7 @@ async def run(
             cells = f"{'(req/s only)':>53}"
         print(f"{target.name:<34}{cells}{target.requests_per_second():>11.1f}")
     print("(ms; added = the path's time minus the direct call's in the same round)")
+    print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     relay_t, relay_n = added(relay, direct, "ttft"), added(relay, direct, "nonstream")
     summary = []
@@ -525,6 +526,7 @@ def main() -> None:
             )
 
         db = "PostgreSQL" if args.postgres else "SQLite"
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         cache = "Redis cache + broker" if args.redis else "local-memory cache, in-process tasks"
         worker = ", Celery worker" if args.worker else ""
         print(
@@ -532,7 +534,8 @@ def main() -> None:
                 f"""\
                 {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} on {socket.gethostname()},
                 {os.cpu_count()} CPUs shared by client, upstream and servers;
-                routerweb: uvicorn, DEBUG off, {db}, {cache}{worker}; fake upstream {fake_url}"""
+                routerweb: uvicorn, DEBUG off, {db}, {cache}{worker}; fake upstream {fake_url}
+                load average (1, 5, 15 min) at the start: {load}"""
             )
         )
         asyncio.run(run(direct, relay, app, app_llm, others, extra, args))
