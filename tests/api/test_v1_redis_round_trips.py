@@ -21,6 +21,7 @@ import redis
 import redis.asyncio.client
 
 from routers import services
+from routers.versions import router_publish
 from routerweb import shared_cache
 from tests.api.conftest import _running
 
@@ -125,10 +126,11 @@ def test_a_call_reads_the_shared_cache_once_and_writes_nothing(client, fake_rout
 def test_an_edit_in_another_process_routes_the_very_next_call(client, fake_router, commands):
     assert _stream(client) == "fake/fake-large"
     rule = fake_router.rules.get(name="Code")
-    # What another process's save does: the routing config version changes in Redis.
+    # What another process's publish does: the routing config version changes in Redis.
     services.rule_update(
         rule=rule, target_model="fake/fake-vision", fallbacks=[], actor=rule.router.owner
     )
+    router_publish(router=fake_router, actor=rule.router.owner)
     assert commands.during(lambda: _stream(client)) == "fake/fake-vision"
     assert commands.sent[0] == "MGET"
 
