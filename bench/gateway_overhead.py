@@ -68,6 +68,7 @@ from accounts.models import User
 from accounts.tokens import api_token_create
 from providers.models import CatalogModel, Provider
 from routers import services
+from routers.versions import router_publish
 user = User.objects.create_user(username="bench", password="bench-pw-123")
 provider = Provider.objects.create(name="Fake", slug="fake", kind="openai", base_url="{base_url}")
 provider.api_key = "sk-bench"
@@ -87,6 +88,9 @@ services.rule_create(router=llm, actor=user, name="Legal", kind="llm",
                      target_model="fake/fake-large")
 services.rule_create(router=llm, actor=user, name="Code", kind="calculated", conditions=code,
                      target_model="fake/fake-large")
+# Traffic routes with the published version: publish the rules just added to the drafts.
+router_publish(router=router, actor=user)
+router_publish(router=llm, actor=user)
 print(api_token_create(user=user, name="bench")[1])
 """
 
