@@ -215,6 +215,14 @@ def _count(n: int, noun: str) -> str:
     return "" if n == 0 else f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _can_create_policies(user: User) -> bool:
+    return (
+        user.is_admin_role
+        or workspaces_managed_by(user).exists()
+        or routers_editable_by(user).exists()
+    )
+
+
 @require_GET
 def policy_list(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
@@ -237,20 +245,20 @@ def policy_list(request: HtmxHttpRequest) -> HttpResponse:
         }
         for p in policies
     ]
-    can_create = (
-        user.is_admin_role
-        or workspaces_managed_by(user).exists()
-        or routers_editable_by(user).exists()
-    )
     return render(
         request,
         "controls/policies.html",
-        {"rows": rows, "can_create": can_create, "nav": "policies"},
+        {"rows": rows, "can_create": _can_create_policies(user), "nav": "policies"},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def policy_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
+    if pk is None and not _can_create_policies(request.user):
+        raise PermissionDenied(
+            "A policy belongs to the instance (admins), a workspace you manage or a router you "
+            "may edit: you have none of these yet."
+        )
     policy = _policy_for(request, pk) if pk is not None else Policy()
     form = PolicyForm(request.POST or None, instance=policy, user=request.user)
     if request.method == "POST" and form.is_valid():

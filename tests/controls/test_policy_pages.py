@@ -166,3 +166,11 @@ def test_an_approved_model_gone_from_the_catalog_is_shown_and_flagged_not_droppe
     assert "Not in the catalog: gone/model" in response.content.decode()
     policy.refresh_from_db()
     assert policy.approved == ["gone/model", "demo/small"]
+
+
+def test_someone_who_manages_nothing_is_told_so_instead_of_an_empty_form(client_for, outsider):
+    client = client_for(outsider)
+    assert "New policy" not in client.get(reverse("policy_list")).content.decode()
+    response = client.get(reverse("policy_create"))
+    assert response.status_code == 403
+    assert "you have none of these yet" in response.content.decode()
