@@ -86,6 +86,8 @@ def answer_payload(
         overridden=facts.source == "override",
         succeeded=result.complete,
         channel=channel,
+        experiment_id=facts.experiment.get("id") if facts.experiment else None,
+        arm=facts.experiment.get("arm", "") if facts.experiment else "",
         # For metrics (routerweb.observability); the stored row does not keep these.
         router_slug=router.slug if router is not None else "",
         classifier_cached=bool(classifier.get("cached")) if called else False,

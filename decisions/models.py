@@ -46,6 +46,10 @@ class RoutingDecision(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The experiment (experiments.Experiment, a plain id) whose arm routed this message, and
+    # the arm ("control" or "variant"); `router_version` is that arm's version.
+    experiment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    arm = models.CharField(max_length=8, blank=True)
     # Plain ids, not foreign keys: the log sits below the chat app and outlives its rows.
     workspace_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     message_id = models.BigIntegerField(null=True, blank=True, db_index=True)

@@ -34,8 +34,9 @@ _PLAIN_FIELDS = (
     "overridden",
     "succeeded",
     "channel",
+    "arm",
 )
-_ID_FIELDS = ("router_id", "rule_id", "user_id", "workspace_id", "message_id")
+_ID_FIELDS = ("router_id", "rule_id", "user_id", "workspace_id", "message_id", "experiment_id")
 
 
 def storable(value: Any) -> Any:

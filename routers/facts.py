@@ -45,6 +45,8 @@ class RoutingFacts:
     budget: Mapping[str, Any] | None = None
     # The person's preferred model for the rule ({"model", "applied", "note"}), when they have one.
     preference: Mapping[str, Any] | None = None
+    # The experiment whose arm routed the message ({"id", "name", "arm", "version"}).
+    experiment: Mapping[str, Any] | None = None
     # The engine's decision, for its per-rule verdicts: built only where they are shown or
     # logged, since building them costs more than routing.
     decision: Decision | None = field(default=None, compare=False, repr=False)
@@ -117,6 +119,8 @@ class RoutingFacts:
             data["budget"] = dict(self.budget)
         if self.preference:
             data["preference"] = dict(self.preference)
+        if self.experiment:
+            data["experiment"] = dict(self.experiment)
         return data
 
     @classmethod
@@ -141,4 +145,5 @@ class RoutingFacts:
             policy=data.get("policy"),
             budget=data.get("budget"),
             preference=data.get("preference"),
+            experiment=data.get("experiment"),
         )
