@@ -41,6 +41,8 @@ from accounts.models import User
 from decisions.log import answer_payload, decision_log
 from engine import Decision, RuleError
 from engine.compile import CompiledRouter
+from experiments.assign import arm_of
+from experiments.selectors import experiment_running_for
 from governance.selectors import policy_set_for
 from governance.spend import budget_specs_for_user
 from preferences.apply import preference_apply
@@ -82,7 +84,7 @@ from routers.selectors import (
     router_unavailable_message,
 )
 from routers.semantic import SemanticEmbedder, semantic_embedder_for
-from routers.versions import router_published
+from routers.versions import router_at, router_published
 from routerweb import clock as clocks
 from routerweb.db import run_db
 
@@ -210,6 +212,8 @@ class Prepared:
     budgets: list[Any] = field(default_factory=list)
     # Set when the router may not be used by this user (then nothing else is read).
     unusable: str = ""
+    # The running experiment's arm this plan routes with ({"id", "name", "arm", "version"}).
+    experiment: dict[str, Any] | None = None
     # The user's preferred models for the router's rules (rule id → model ref).
     preferences: dict[int, str] = field(default_factory=dict)
     _candidates: dict[str, Candidate] = field(default_factory=dict)
@@ -279,6 +283,7 @@ def prepare(
     name: str = "",
     workspace_id: int | None = None,
     published: bool = False,
+    arm_key: str = "",
 ) -> Prepared:
     """Read what planning needs (synchronous). A `name` this user cannot use raises Http404
     (it names nothing they may see, so it says no more than that). `published`: route with
@@ -303,12 +308,29 @@ def prepare(
             published = True
     if router is not None:
         if published:
-            router = router_published(router, catalog=catalog)
+            router = _traffic_router(prepared, router, arm_key=arm_key or f"user:{user.pk}")
         return _prepare_router(prepared, router, user=user, workspace_id=workspace_id)
     prepared.model = model
     prepared.policies = _policies_for(workspace_id, None)
     prepared.budgets = budget_specs_for_user(user_id=user.pk, router_id=None)
     return prepared
+
+
+def _traffic_router(prepared: Prepared, router: Router, *, arm_key: str) -> Router:
+    """The version traffic routes with: the published one, or, while an experiment runs, the
+    version of the arm this conversation (`arm_key`: the thread, else the user) is in."""
+    experiment = experiment_running_for(router_id=router.pk)
+    if experiment is None:
+        return router_published(router, catalog=prepared.catalog)
+    arm = arm_of(experiment_id=experiment.pk, key=arm_key, percent=experiment.percent)
+    version = experiment.variant if arm == "variant" else experiment.control
+    prepared.experiment = {
+        "id": experiment.pk,
+        "name": experiment.name,
+        "arm": arm,
+        "version": version.number,
+    }
+    return router_at(router, version)
 
 
 _PREPARED_SIZE = 1024
@@ -406,6 +428,7 @@ async def plan_message(req: PlanRequest) -> Plan:
             model=req.model,
             workspace_id=req.workspace.id if req.workspace else None,
             published=req.channel != "test",  # traffic routes with the published version
+            arm_key=req.thread_key,
         )
     request = req.request or request_of(req.turns)
     plan = await _plan(req, prepared, request)
@@ -492,6 +515,8 @@ async def _plan(req: PlanRequest, prepared: Prepared, request: ChatRequest) -> P
             plan = await _choose(req, prepared, bound, fixed)
             await _apply_budget(req, plan, budget, bound, now)
     plan.budget = budget
+    if prepared.experiment is not None and plan.router is not None:
+        plan.facts = dataclasses.replace(plan.facts, experiment=prepared.experiment)
     policy = guard.routing_facts().get("policy")
     if policy:
         plan.facts = plan.facts.with_policy(policy)

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "decisions",
     "planning",
     "preferences",
+    "experiments",
     "chat",
     "gateway",
     "controls",

@@ -58,5 +58,6 @@ urlpatterns = [
     path("manage/", include("accounts.manage_urls")),
     path("", include("controls.urls")),
     path("", include("preferences.urls")),
+    path("", include("experiments.urls")),
     path("manage/audit/", include("audit.urls")),
 ]

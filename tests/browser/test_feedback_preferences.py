@@ -100,3 +100,45 @@ def test_rate_an_answer_accept_a_suggestion_and_see_your_preference(
         _no_sideways_scroll(page)
     expect(page.locator("[data-feedback-analytics]")).to_contain_text("Code questions")
     assert problems == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_start_an_experiment_compare_the_arms_and_publish_the_winner(
+    demo,  # noqa: F811
+    open_browser,  # noqa: F811
+    width,
+):
+    from playwright.sync_api import expect
+
+    from experiments.models import Experiment
+    from routers import services
+    from routers.models import Router
+
+    base, user = demo
+    router = Router.objects.get(slug="demo")
+    rule = router.rules.get(name="Code questions")
+    services.rule_update(rule=rule, target_model="demo/large", actor=user)
+    page, problems = open_browser(width)
+    _login(page, base)
+    page.goto(f"{base}/routers/{router.pk}/")
+    page.click("text=Experiments")
+    expect(page.locator("h1")).to_have_text("Experiments")
+    page.select_option("#exp-variant", "draft")
+    page.fill("#exp-percent", "10")
+    page.fill("#exp-name", "Large for code")
+    _no_sideways_scroll(page)
+    _shot(page, "experiment-start", width)
+    page.click("text=Start the experiment")
+    running = page.locator("[data-experiment-running]")
+    expect(running).to_contain_text("10% of traffic routes with v2")
+    expect(running.locator("[data-arms]")).to_contain_text("Cost per message")
+    _no_sideways_scroll(page)
+    _shot(page, "experiment-running", width)
+    page.click("text=Publish v2 (the variant)")
+    expect(page.locator("body")).to_contain_text("v2 is now the published version")
+    _no_sideways_scroll(page)
+    _shot(page, "experiment-ended", width)
+    router.refresh_from_db()
+    assert router.published_version.number == 2
+    assert Experiment.objects.get().outcome == "variant"
+    assert problems == []

@@ -20,6 +20,7 @@ APPS = (
     "decisions",
     "planning",
     "preferences",
+    "experiments",
     "chat",
     "gateway",
     "controls",
