@@ -157,7 +157,7 @@ def test_the_arms_are_compared_and_ending_publishes_the_variant(
     client.post(reverse("message_feedback", args=[answer.pk]), {"rating": "up"}, **HX)
 
     page = client.get(reverse("router_experiments", args=[router.pk])).content.decode()
-    assert "Publish v2 (the variant)" in page and "Keep v1" in page
+    assert "Publish v2 (the variant)" in page and "Keep the published v1" in page
     table = page[page.index("data-arms") : page.index("</table>", page.index("data-arms"))]
     assert "Override rate" in table and "100.0%" in table and "👍 1" in table
 
