@@ -270,3 +270,25 @@ def test_the_workspace_form_sets_the_type_rules_test(client_for, owner, demo_cat
     assert (workspace.workspace_type, workspace.tags) == ("coding", ["legal", "eu"])
     form = client.get(reverse("workspace_edit", args=[workspace.pk])).content.decode()
     assert '<option value="coding" selected>' in form
+
+
+def test_the_catalog_form_sets_family_and_size_class_and_the_provider_page_shows_them(
+    client_for, admin_user, demo_catalog
+):
+    client = client_for(admin_user)
+    provider = demo_catalog["small"].provider
+    page = client.get(reverse("provider_edit", args=[provider.pk])).content.decode()
+    assert "demo · small" in page and "demo · large" in page
+    url = reverse("catalog_model_edit", args=[provider.pk, demo_catalog["coder"].pk])
+    form = client.get(url).content.decode()
+    assert 'name="family"' in form and 'name="size_class"' in form
+    data = {
+        "model_id": "coder", "display_name": "Coder", "context_window": "64000",
+        "input_price_per_m": "1", "output_price_per_m": "4", "enabled": "on", "kind": "chat",
+        "family": "Qwen", "size_class": "large",
+    }  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    demo_catalog["coder"].refresh_from_db()
+    assert (demo_catalog["coder"].family, demo_catalog["coder"].size_class) == ("qwen", "large")
+    bad = client.post(url, {**data, "family": "two words"})
+    assert bad.status_code in (200, 422) and "lower-case letters" in bad.content.decode()
