@@ -121,7 +121,7 @@ def test_start_an_experiment_compare_the_arms_and_publish_the_winner(
     page, problems = open_browser(width)
     _login(page, base)
     page.goto(f"{base}/routers/{router.pk}/")
-    page.click("text=Experiments")
+    page.click("text=or as an experiment…")
     expect(page.locator("h1")).to_have_text("Experiments")
     page.select_option("#exp-variant", "draft")
     page.fill("#exp-percent", "10")
