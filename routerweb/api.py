@@ -27,6 +27,7 @@ from chat.api import router as chat_router
 from chat.provider_api import router as providers_router
 from decisions.api import router as decisions_router
 from engine import RuleError
+from evaluation.api import router as evaluation_router
 from planning.api import router as planning_router
 from routers.api import router as routers_router
 
@@ -92,6 +93,7 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 
 api.add_router("/routers", routers_router)
 api.add_router("/routers", planning_router)
+api.add_router("/routers", evaluation_router)
 api.add_router("/decisions", decisions_router)
 api.add_router("/workspaces", chat_router)
 api.add_router("/providers", providers_router)

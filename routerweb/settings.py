@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "chat",
     "gateway",
     "controls",
+    "evaluation",
 ]
 
 MIDDLEWARE = [

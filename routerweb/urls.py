@@ -55,6 +55,7 @@ urlpatterns = [
     path("routers/", include("routers.urls")),
     path("routers/", include("planning.urls")),
     path("routers/", include("decisions.urls")),
+    path("routers/", include("evaluation.urls")),
     path("manage/", include("accounts.manage_urls")),
     path("", include("controls.urls")),
     path("", include("preferences.urls")),

@@ -24,6 +24,7 @@ APPS = (
     "chat",
     "gateway",
     "controls",
+    "evaluation",
 )
 APPS += ("accounts", "audit")
 APPS += ("routerweb",)
