@@ -27,9 +27,9 @@ import binascii
 import io
 import json
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -616,18 +616,22 @@ class _DecisionLogger:
 
     Whatever has queued up while the previous run was written is written together: their
     records go out as one bulk INSERT (embedded default) or one broker message
-    (`decisions.log.batched`). The thread keeps its database connection while calls keep
-    coming and gives it back once the queue has been idle for `idle` seconds, on an error, or
-    when `flush` is asked: closing a connection per decision costs more than the decision (on
-    SQLite closing the last connection checkpoints the write-ahead log), and a connection kept
-    forever could go stale, or hold a database a test wants to drop. At interpreter exit
-    whatever is queued is still written (`stop`, registered with atexit).
+    (`decisions.log.batched`). While calls keep coming the thread looks for more every
+    `gather` seconds instead of being woken by each one: waking a thread from the answer's path
+    costs that path a context switch per call. After `idle` seconds without work it blocks, gives
+    its database connection back (also on an error, and when `flush` is asked), and the next
+    call wakes it. Closing a connection per decision costs more than the decision (on SQLite
+    closing the last connection checkpoints the write-ahead log), and a connection kept forever
+    could go stale, or hold a database a test wants to drop. At interpreter exit whatever is
+    queued is still written (`stop`, registered with atexit).
     """
 
     _MAX_RUN = 256
 
     def __init__(self, *, idle: float = 1.0, gather: float = 0.02) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._backlog: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._polling = False  # the thread looks for work by itself: no need to wake it
         self._idle = idle
         self._gather = gather
         self._thread: threading.Thread | None = None
@@ -635,21 +639,26 @@ class _DecisionLogger:
         self.runs = 0  # runs written so far (tests: calls are logged together)
 
     def submit(self, call: _Call) -> None:
-        self._ensure_thread()
-        self._queue.put(call)
+        self._put(call, wake=False)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until every call queued so far is logged and the connection is given back."""
         if self._thread is None or not self._thread.is_alive():
             return True
         done = threading.Event()
-        self._queue.put(done)
+        self._put(done, wake=True)
         return done.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
+            self._put(None, wake=True)
             self._thread.join(timeout)
+
+    def _put(self, item: Any, *, wake: bool) -> None:
+        self._ensure_thread()
+        self._backlog.append(item)
+        if wake or not self._polling:
+            self._wake.set()
 
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -659,41 +668,43 @@ class _DecisionLogger:
                 self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
                 self._thread.start()
 
+    def _next(self) -> bool:
+        """Wait for work: True when there is some."""
+        if self._polling:
+            waited, step = 0.0, self._gather or self._idle
+            while not self._backlog and waited < self._idle:
+                if self._wake.wait(step):  # a flush or a stop does not wait
+                    self._wake.clear()
+                waited += step
+            if self._backlog:
+                return True
+            connections.close_all()  # idle: give the connection back
+            self._polling = False
+        if not self._backlog:  # re-checked after `_polling` is off: no call is missed
+            self._wake.wait()
+        self._wake.clear()
+        self._polling = True
+        return bool(self._backlog)
+
     def _run(self) -> None:
-        connected = False
         while True:
-            try:
-                item = self._queue.get(timeout=self._idle if connected else None)
-            except queue.Empty:
-                connections.close_all()  # idle: give the connection back
-                connected = False
+            if not self._next():
                 continue
-            if self._gather and isinstance(item, _Call):
-                time.sleep(self._gather)
             run: list[_Call] = []
             markers: list[threading.Event] = []
             stop = False
-            while True:
+            while self._backlog and len(run) < self._MAX_RUN:
+                item = self._backlog.popleft()
                 if item is None:
                     stop = True
                 elif isinstance(item, threading.Event):
                     markers.append(item)
                 else:
                     run.append(item)
-                if len(run) >= self._MAX_RUN:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if run:
-                connected = True
-                if not self._log(run) or _broken_connection():
-                    connections.close_all()
-                    connected = False
+            if run and (not self._log(run) or _broken_connection()):
+                connections.close_all()
             if markers or stop:
                 connections.close_all()
-                connected = False
                 for marker in markers:
                     marker.set()
             if stop:

@@ -30,7 +30,7 @@ class _FakeCall:
 
 
 def test_calls_queued_while_a_run_is_written_are_logged_together_in_order(transactional_db):
-    logger, logged, hold = _DecisionLogger(gather=0), [], threading.Event()
+    logger, logged, hold = _DecisionLogger(), [], threading.Event()
     first = _FakeCall("first", logged, hold)
     logger.submit(first)  # type: ignore[arg-type]
     assert first.entered.wait(30)  # the thread is inside the first run
