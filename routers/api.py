@@ -551,6 +551,24 @@ def import_router(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status
     return Status(201, {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]})
 
 
+@router.put(
+    "/{int:router_id}/draft",
+    response={200: RouterDetailOut, **ERRORS},
+    summary="Replace the draft with a router file",
+    description="The file's routing settings and rules become the draft (name, slug, "
+    "description and visibility stay); rules with the same name keep their ids. Traffic keeps "
+    "the published version until the draft is published. A bad file changes nothing (422).",
+)
+def import_draft(
+    request: HttpRequest, router_id: int, payload: Body[dict[str, Any]]
+) -> dict[str, Any]:
+    user = api_user(request)
+    row = router_for(request, router_id, edit=True)
+    services.router_draft_import(router=row, data=payload, actor=user)
+    row = _reload(row.pk, user)
+    return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
+
+
 # --- rules ---------------------------------------------------------------------------------
 
 

@@ -815,14 +815,12 @@ def _free_slug(base: str, *, owner_id: int) -> str:
     return f"{base}-{n}"
 
 
-def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None) -> Router:
-    """Create a new router owned by `owner` from an exported file.
-
-    Slug policy: an explicit `slug` that is taken is an error; the file's own slug, when
-    taken, gets a numeric suffix (`demo` → `demo-2`), so importing a colleague's export
-    always works. A bad file changes nothing; the error lists each problem with its place
-    in the file (`rules[2].conditions[0].value: Regex: …`).
-    """
+def _checked_import(
+    data: dict[str, Any],
+) -> tuple[Any, CatalogModel, CatalogModel | None, list[CatalogModel | None], dict[str, Any]]:
+    """A router file checked whole: (its router spec, primary, classifier, each rule's target
+    model, the failure-policy overrides). Raises ValidationError listing every problem with its
+    place in the file; nothing is written."""
     try:
         doc = parse_document(data)
     except ImportProblems as exc:
@@ -865,6 +863,20 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
     if problems:
         raise ValidationError([for_people(p, data) for p in problems])
 
+    # Not None: `spec.primary_model` is required, and an unknown ref raised above.
+    return spec, cast(CatalogModel, primary), classifier, targets, policy
+
+
+def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None) -> Router:
+    """Create a new router owned by `owner` from an exported file.
+
+    Slug policy: an explicit `slug` that is taken is an error; the file's own slug, when
+    taken, gets a numeric suffix (`demo` → `demo-2`), so importing a colleague's export
+    always works. A bad file changes nothing; the error lists each problem with its place
+    in the file (`rules[2].conditions[0].value: Regex: …`).
+    """
+    spec, primary, classifier, targets, policy = _checked_import(data)
+
     if slug:
         errors = _Errors()
         final_slug = _check_slug(slug, errors, owner_id=owner.pk)
@@ -879,8 +891,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             slug=final_slug,
             description=spec.description,
             visibility=spec.visibility,
-            # Not None: `spec.primary_model` is required, and an unknown ref raised above.
-            primary_model=cast(CatalogModel, primary),
+            primary_model=primary,
             classifier_model=classifier,
             fallbacks=list(spec.fallbacks),
             sticky=spec.sticky,
@@ -918,6 +929,64 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             "router.import",
             router,
             None,
+            {**_router_state(router), "rules": [r.name for r in spec.rules]},
+        )
+    return router
+
+
+def router_draft_import(*, router: Router, data: dict[str, Any], actor: User) -> Router:
+    """Replace the router's draft — its routing settings and rules — with a file's. The
+    router's identity (name, slug, description, visibility) stays, and traffic keeps the
+    published version until the draft is published. A rule of the file with the name of one
+    of the draft's keeps that rule's id (so versions, decisions and analytics know it as the
+    same rule); the draft's other rules are deleted. A bad file changes nothing."""
+    spec, primary, classifier, targets, policy = _checked_import(data)
+    with transaction.atomic():
+        Router.objects.select_for_update().filter(pk=router.pk).first()
+        before = {
+            **_router_state(router),
+            "rules": list(router.rules.values_list("name", flat=True)),
+        }
+        router.primary_model = primary
+        router.classifier_model = classifier
+        router.fallbacks = list(spec.fallbacks)
+        router.sticky = spec.sticky
+        router.cooldown_minutes = spec.cooldown_minutes
+        router.time_zone = spec.time_zone
+        router.embedding_model = spec.embedding_model
+        router.failover_policy = policy
+        router.preferred_families = list(spec.preferred_families)
+        router.version = F("version") + 1
+        router.save()
+        router.refresh_from_db(fields=["version", "updated_at"])
+        existing: dict[str, Rule] = {}
+        for row in router.rules.order_by("position", "id"):
+            existing.setdefault(row.name, row)
+        kept: set[int] = set()
+        for position, (rule, target) in enumerate(zip(spec.rules, targets, strict=True)):
+            found: Rule | None = existing.pop(rule.name, None)
+            row = found or Rule(router=router)
+            row.name = rule.name
+            row.enabled = rule.enabled
+            row.position = position
+            row.kind = rule.kind
+            row.match = rule.match
+            row.conditions = [c.model_dump() for c in rule.conditions]
+            row.description = rule.description
+            row.target_model = target  # None only for a rule that targets a profile
+            row.target_profile = rule.target_profile or ""
+            row.fallbacks = list(rule.fallbacks)
+            row.examples = list(validate_examples(rule.examples)) if rule.kind == "semantic" else []
+            row.threshold = rule.threshold
+            row.margin = rule.margin
+            row.save()
+            kept.add(row.pk)
+        router.rules.exclude(pk__in=kept).delete()
+        _audit(
+            actor,
+            "router.import_draft",
+            router,
+            before,
             {**_router_state(router), "rules": [r.name for r in spec.rules]},
         )
     return router

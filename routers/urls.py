@@ -28,6 +28,11 @@ urlpatterns = [
         name="router_version_export",
     ),
     path("<int:pk>/compare/", version_views.router_compare, name="router_compare"),
+    path(
+        "<int:pk>/draft/import/",
+        version_views.router_draft_import_view,
+        name="router_draft_import",
+    ),
     path("<int:pk>/reorder/", views.rule_reorder, name="rule_reorder"),
     path("<int:pk>/condition-row/", views.condition_row, name="condition_row"),
     path("<int:pk>/example-row/", views.example_row, name="example_row"),

@@ -20,9 +20,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from engine import RuleError
 from engine.conditions import compile_condition
+from routers.forms import ImportForm
 from routers.models import Router, RouterVersion
+from routers.schemas import ImportProblems, parse_text
 from routers.selectors import router_can_edit
-from routers.services import router_snapshot
+from routers.services import router_draft_import, router_snapshot
 from routers.versions import (
     router_publish,
     router_rollback,
@@ -64,6 +66,37 @@ def router_publish_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect("router_detail", pk=router.pk)
 
 
+@require_POST
+def router_draft_import_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Replace the draft with a router file (the versions page's "Import into the draft")."""
+    router = router_for_user(request, pk, edit=True)
+    form = ImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            data = parse_text(form.cleaned_data["text"])
+            router_draft_import(router=router, data=data, actor=request.user)
+        except ImportProblems as exc:
+            form.add_error(None, " ".join(exc.problems))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            flash.success(
+                request,
+                "The draft now holds the file's settings and rules; traffic keeps the published "
+                "version until you publish.",
+            )
+            return redirect("router_detail", pk=router.pk)
+    context = {
+        "router": router,
+        "versions": version_list(router=router),
+        "can_edit": True,
+        "nav": "routers",
+        "import_form": form,
+        **version_status(router),
+    }
+    return render(request, "routers/versions.html", context, status=422)
+
+
 @require_GET
 def router_versions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = router_for_user(request, pk)
@@ -72,6 +105,7 @@ def router_versions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "versions": version_list(router=router),
         "can_edit": router_can_edit(user=request.user, router=router),
         "nav": "routers",
+        "import_form": ImportForm(),
         **version_status(router),
     }
     return render(request, "routers/versions.html", context)

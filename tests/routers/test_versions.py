@@ -340,3 +340,77 @@ def test_the_composer_preview_follows_the_published_version(private_router):
     workspace.refresh_from_db()
     preview = preview_route(user=owner, workspace=workspace, thread=None, text="a python bug")
     assert preview.model == "demo/large"
+
+
+# --- import into the draft -----------------------------------------------------------------------
+
+
+def test_a_file_imported_into_the_draft_replaces_it_and_keeps_rule_ids_by_name(private_router):
+    owner = private_router.owner
+    code_id = private_router.rules.get(name="Code").pk
+    data = services.router_export(router=private_router)
+    body = data["router"]
+    body["name"] = "Ignored name"
+    body["sticky"] = True
+    body["rules"] = [r for r in body["rules"] if r["name"] != "Legal"]
+    body["rules"][0]["target_model"] = "demo/large"  # Code
+    body["rules"].append(
+        {
+            "name": "Tickets",
+            "kind": "calculated",
+            "conditions": [{"property": "regex", "operator": "matches", "value": "[A-Z]+-[0-9]+"}],
+            "target_model": "demo/coder",
+        }
+    )
+    services.router_draft_import(router=private_router, data=data, actor=owner)
+    private_router.refresh_from_db()
+    assert private_router.name == "Private-One" and private_router.sticky is True
+    rules = list(private_router.rules.order_by("position"))
+    assert [r.name for r in rules] == ["Code", "Images", "Tickets"]
+    assert rules[0].pk == code_id and rules[0].target_model.ref == "demo/large"
+    assert versions.router_draft_changed(router=private_router), "not live until published"
+    assert route(live(private_router), "a python bug").model == "demo/coder"
+    diff = versions.snapshot_diff(
+        private_router.published_version.snapshot, services.router_snapshot(router=private_router)
+    )
+    assert diff.added == ["Tickets"] and diff.removed == ["Legal"]
+    assert AuditEntry.objects.filter(action="router.import_draft").exists()
+
+
+def test_a_bad_file_changes_nothing_in_the_draft(private_router):
+    before = services.router_snapshot(router=private_router)
+    data = services.router_export(router=private_router)
+    data["router"]["rules"][0]["target_model"] = "nope/none"
+    with pytest.raises(ValidationError, match="unknown model"):
+        services.router_draft_import(router=private_router, data=data, actor=private_router.owner)
+    assert services.router_snapshot(router=private_router) == before
+
+
+def test_the_versions_page_and_the_api_import_into_the_draft(client_for, private_router):
+    import json
+
+    from django.test import Client
+
+    from accounts.tokens import api_token_create
+
+    data = services.router_export(router=private_router)
+    data["router"]["sticky"] = True
+    client = client_for(private_router.owner)
+    response = client.post(
+        reverse("router_draft_import", args=[private_router.pk]), {"json": json.dumps(data)}
+    )
+    assert response.status_code == 302
+    private_router.refresh_from_db()
+    assert private_router.sticky is True
+    bad = client.post(reverse("router_draft_import", args=[private_router.pk]), {"json": "{"})
+    assert bad.status_code == 422
+
+    token = api_token_create(user=private_router.owner, name="t")[1]
+    data["router"]["sticky"] = False
+    api = Client().put(
+        f"/api/routers/{private_router.pk}/draft",
+        data=json.dumps(data),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert api.status_code == 200 and api.json()["sticky"] is False
