@@ -6,7 +6,7 @@ changing it and starting a replay need the right to edit the router.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -81,7 +81,7 @@ class ReplayIn(In):
     version: int | None = Field(None, ge=1, le=MAX_ID, description="Omitted: the draft")
     start: datetime
     end: datetime
-    cap: Decimal = Field(Decimal("1"), ge=0, le=1_000_000, decimal_places=6)
+    cap: Decimal = Field(Decimal("1"), ge=0, le=999_999, decimal_places=6)
 
 
 class EstimateOut(Schema):
@@ -112,6 +112,11 @@ class ReplayOut(Schema):
     classifier_calls: int
     classifier_cost: str
     error: str
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time sent without an offset is read as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _case_out(case: GoldenCase) -> dict[str, Any]:
@@ -231,7 +236,10 @@ def estimate_replay(request: HttpRequest, router_id: int, payload: ReplayIn) -> 
     row = router_for(request, router_id, edit=True)
     try:
         estimate = replay_estimate(
-            router=row, version=payload.version, start=payload.start, end=payload.end
+            router=row,
+            version=payload.version,
+            start=_aware(payload.start),
+            end=_aware(payload.end),
         )
     except UnknownVersion as exc:
         raise Http404(str(exc)) from None
@@ -257,8 +265,8 @@ def start_replay(request: HttpRequest, router_id: int, payload: ReplayIn) -> Sta
     run = replay_start(
         router=row,
         actor=api_user(request),
-        start=payload.start,
-        end=payload.end,
+        start=_aware(payload.start),
+        end=_aware(payload.end),
         version=payload.version,
         cap=payload.cap,
     )
