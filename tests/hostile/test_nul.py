@@ -130,3 +130,23 @@ def test_nul_in_a_json_api_query_is_a_json_400(client, token_for, owner):
     )
     assert response.status_code == 400
     assert "NUL character" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/x-www-form-urlencoded"],  # None: the test client's multipart
+)
+@pytest.mark.parametrize("path", ["/api/routers", "/api/workspaces"])
+def test_a_form_body_to_the_json_api_is_a_4xx_not_a_500(admin_user, path, content_type):
+    # The NUL guard parses form bodies; the JSON API must still be able to read its body after.
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    extra = {"content_type": content_type} if content_type else {}
+    response = client.post(path, {"name": "R"} if content_type is None else "name=R", **extra)
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()["detail"]
+    nul = client.post(path, {"name": "R\x00"})
+    assert nul.status_code == 400
+    assert "NUL" in nul.json()["detail"]
