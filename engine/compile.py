@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .conditions import CompiledCondition, compile_condition
 from .errors import RuleError
+from .facets import Facets, check_categories
 from .features import Features
 from .limits import (
     MAX_CONDITIONS_PER_RULE,
@@ -34,12 +35,16 @@ from .limits import (
 from .profiles import ProfileResolution, check_name, resolve_profile, unknown_profile
 from .regexes import Scanner
 from .semantic import check_unit_interval, validate_examples
+from .tiers import TierSpec, check_tiers, tier_of
 from .types import ModelInfo, RouteInput, RouterSpec, RuleKind, RuleSpec
 
 # provider, "/", model id (which may itself contain "/", e.g. OpenRouter ids); no spaces.
 _MODEL_REF = re.compile(r"[^/\s]+/\S+")
 
 ConditionResult = tuple[CompiledCondition, bool, Any]
+# A rule's outcome: matched, did not match, or None — it tests the classifier's judgement
+# (category, complexity), which is not known yet.
+Outcome = bool | None
 
 
 def is_model_ref(value: object) -> bool:
@@ -62,10 +67,17 @@ class CompiledRule:
     threshold: float = 0.0
     margin: float | None = None
     profile: str = ""
+    # Some condition tests category or complexity (the classifier's judgement).
+    needs_facets: bool = False
 
     @property
     def is_llm(self) -> bool:
         return self.kind == "llm"
+
+    @property
+    def tier(self) -> str | None:
+        """The tier this rule targets, None when it targets a model."""
+        return tier_of(self.target)
 
     @property
     def is_semantic(self) -> bool:
@@ -86,6 +98,25 @@ class CompiledRule:
                 return stop_on, results
         return not stop_on, results
 
+    def evaluate_known(self, features: Features) -> tuple[Outcome, list[ConditionResult]]:
+        """`evaluate` before the classifier's judgement is known: conditions on category or
+        complexity count as unknown, so the outcome is None unless the other conditions
+        decide it alone ("all" with one false, "any" with one true)."""
+        if not self.needs_facets or features.facets is not None:
+            return self.evaluate(features)
+        results: list[ConditionResult] = []
+        stop_on = self.match_any
+        unknown = False
+        for condition in self.conditions:
+            if condition.facet:
+                unknown = True
+                continue
+            matched, observed = condition.test(features)
+            results.append((condition, matched, observed))
+            if matched is stop_on:
+                return stop_on, results
+        return (None if unknown else not stop_on), results
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledRouter:
@@ -96,6 +127,7 @@ class CompiledRouter:
     scanner: Scanner
     # Each profile a rule targets, resolved against the catalog once per compile.
     profiles: Mapping[str, ProfileResolution] = field(default_factory=dict)
+    tiers: Mapping[str, TierSpec] = field(default_factory=dict)
 
     @property
     def id(self) -> int:
@@ -122,8 +154,8 @@ class CompiledRouter:
     def has_semantic(self) -> bool:
         return any(r.enabled and r.is_semantic for r in self.rules)
 
-    def features(self, inp: RouteInput) -> Features:
-        return Features(inp, zone=self.zone, scanner=self.scanner)
+    def features(self, inp: RouteInput, facets: Facets | None = None) -> Features:
+        return Features(inp, zone=self.zone, scanner=self.scanner, facets=facets)
 
     def __reduce__(self) -> tuple[object, ...]:
         return (compile_router, (self.spec,))
@@ -182,7 +214,9 @@ def check_rule_size(conditions: Sequence[Any]) -> None:
         )
 
 
-def _compile_rule(rule: RuleSpec) -> CompiledRule:
+def _compile_rule(
+    rule: RuleSpec, tiers: Mapping[str, TierSpec], categories: tuple[str, ...]
+) -> CompiledRule:
     where = f'Rule "{rule.name}"'
 
     def fail(message: str, field: str | None) -> RuleError:
@@ -195,11 +229,18 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
     if rule.match not in ("all", "any"):
         raise fail(f"match must be 'all' or 'any', not '{rule.match}'", "match")
     profile = ""
+    tier = tier_of(rule.target) if isinstance(rule.target, str) else None
     if rule.profile:
         try:
             profile = check_name(rule.profile, "profile", "profile")
         except RuleError as exc:
             raise fail(exc.message, "profile") from None
+    elif tier is not None:
+        if tier not in tiers:
+            known = ", ".join(tiers) or "none"
+            raise fail(
+                f"targets the tier '{tier}', which this router does not have ({known})", "target"
+            )
     else:
         _check_ref(rule.target, f"{where}: target", "target", rule.id)
     for ref in rule.fallbacks:
@@ -219,9 +260,20 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         compiled = []
         for number, raw in enumerate(rule.conditions, start=1):
             try:
-                compiled.append(compile_condition(raw))
+                condition = compile_condition(raw)
             except RuleError as exc:
                 raise fail(f"condition {number}: {exc.message}", exc.field) from None
+            if condition.property == "category":
+                wanted = raw.get("value")
+                names = [wanted] if isinstance(wanted, str) else list(wanted or ())
+                for name in names:
+                    if name.strip().lower() not in categories:
+                        raise fail(
+                            f"condition {number}: '{name}' is not one of the router's "
+                            f"categories ({', '.join(categories)})",
+                            "value",
+                        )
+            compiled.append(condition)
         conditions = tuple(compiled)
     elif rule.kind == "semantic":
         try:
@@ -252,6 +304,7 @@ def _compile_rule(rule: RuleSpec) -> CompiledRule:
         threshold=threshold,
         margin=margin,
         profile=profile,
+        needs_facets=any(c.facet for c in conditions),
     )
 
 
@@ -281,8 +334,10 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
             "time_zone",
         ) from None
 
+    tiers = check_tiers(spec.tiers, spec.default_tier, is_ref=is_model_ref)
+    categories = check_categories(spec.categories)
     check_router_size([rule.conditions for rule in spec.rules])
-    rules = tuple(_compile_rule(rule) for rule in spec.rules)
+    rules = tuple(_compile_rule(rule, tiers, categories) for rule in spec.rules)
     by_id: dict[int, CompiledRule] = {}
     for rule in rules:
         if rule.id in by_id:
@@ -313,4 +368,5 @@ def compile_router(spec: RouterSpec) -> CompiledRouter:
             dict.fromkeys(c.regex for c in live if c.regex is not None),
         ),
         profiles=profiles,
+        tiers=tiers,
     )

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from .attachments import normalize_type_value
 from .errors import RuleError
+from .facets import CATEGORY_NAME, CATEGORY_NAME_HELP, COMPLEXITIES, COMPLEXITY_RANK
 from .features import Features
 from .limits import MAX_COUNT, MAX_ITEM_CHARS, MAX_LIST_ITEMS
 from .properties import (
@@ -50,6 +51,8 @@ class CompiledCondition:
     # What the router's scanner must look for on behalf of this condition.
     keywords: tuple[Keyword, ...] = ()
     regex: str | None = None
+    # Tests the classifier's judgement (category, complexity): unknown until it is asked.
+    facet: bool = False
 
 
 # --- validation ------------------------------------------------------------------------
@@ -138,6 +141,25 @@ def _workspace_type(info: PropertyInfo, value: str) -> str:
     return name
 
 
+def _category(info: PropertyInfo, value: str) -> str:
+    name = value.strip().lower()
+    if not CATEGORY_NAME.fullmatch(name):
+        raise RuleError(
+            f"{info.label}: '{value}' is not a category name ({CATEGORY_NAME_HELP})", "value"
+        )
+    return name
+
+
+def _complexity(info: PropertyInfo, value: Any) -> int:
+    name = value.strip().lower() if isinstance(value, str) else value
+    if name not in COMPLEXITY_RANK:
+        raise RuleError(
+            f"{info.label}: '{value}' is not a complexity; use {', '.join(COMPLEXITIES)}",
+            "value",
+        )
+    return COMPLEXITY_RANK[name]
+
+
 def _pair(info: PropertyInfo, value: Any) -> tuple[Any, Any]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or len(value) != 2:
         if info.value_type == "time":
@@ -223,6 +245,13 @@ def parse_condition(raw: Mapping[str, Any]) -> Condition:
             normalised = _workspace_type(info, _text(info, value, "workspace type"))
     elif kind == "file_type":
         normalised = frozenset(normalize_type_value(v) for v in _list(info, value, "file type"))
+    elif kind == "category":
+        if arity == "list":
+            normalised = frozenset(_category(info, v) for v in _list(info, value, "category"))
+        else:
+            normalised = _category(info, _text(info, value, "category"))
+    elif kind == "complexity":
+        normalised = _complexity(info, value)
     elif arity == "list":  # text
         normalised = frozenset(v.casefold() for v in _list(info, value, "value"))
     else:
@@ -263,6 +292,8 @@ def _expected(cond: Condition, kind: str) -> str:
         return _clock(value)
     if kind == "weekday":
         return ", ".join(d for d in WEEKDAYS if d in value)
+    if kind == "complexity":
+        return COMPLEXITIES[value]
     if isinstance(value, (tuple, frozenset)):
         return _quoted(value)
     return f'"{value}"'
@@ -417,6 +448,33 @@ def _membership(operator: str, values: frozenset[str], *, is_set: bool) -> Calla
     return lambda x: x not in values  # contains_none
 
 
+def _show_facet(observed: Any, _: Features) -> str:
+    if observed is None:
+        return "unknown"
+    return COMPLEXITIES[observed] if isinstance(observed, int) else f'"{observed}"'
+
+
+def _facet_test(cond: Condition) -> Test:
+    """category / complexity: unknown (None: the classifier gave no judgement) matches nothing,
+    `≠` and "none of" included — a rule must not fire on a judgement nobody made."""
+    get = op.attrgetter(cond.property)
+    operator, value = cond.operator, cond.value
+    pred: Callable[[Any], bool]
+    if operator in _COMPARE:
+        compare = _COMPARE[operator]
+        pred = lambda x: compare(x, value)  # noqa: E731
+    else:
+        pred = _membership(operator, value, is_set=False)
+
+    def test(f: Features) -> tuple[bool, Any]:
+        observed = get(f)
+        if observed is None:
+            return False, None
+        return pred(observed), observed
+
+    return test
+
+
 def _show_for(prop: str, kind: str) -> Show:
     if kind == "integer":
         return _show_count
@@ -452,6 +510,11 @@ def compile_condition(raw: Mapping[str, Any]) -> CompiledCondition:
         return CompiledCondition(
             cond.property, cond.operator, expected, summary, test, show, regex=cond.value
         )
+    if kind in ("category", "complexity"):
+        return CompiledCondition(
+            cond.property, cond.operator, expected, summary, _facet_test(cond), _show_facet,
+            facet=True,
+        )  # fmt: skip
     return CompiledCondition(
         cond.property, cond.operator, expected, summary,
         _value_test(cond, info), _show_for(cond.property, kind),

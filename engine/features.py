@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from .attachments import attachment_names
 from .code_heuristic import looks_like_code
+from .facets import Facets
 from .language import detect_language
 from .properties import WEEKDAYS
 from .regexes import Scanner
@@ -33,10 +34,13 @@ class Features:
         *,
         zone: ZoneInfo,
         scanner: Scanner,
+        facets: Facets | None = None,
     ) -> None:
         self.inp = inp
         self._zone = zone
         self._scanner = scanner
+        # The classifier's judgement; None until it has been asked (see route.evaluate).
+        self.facets = facets
 
     # --- message text -------------------------------------------------------------
     @cached_property
@@ -124,3 +128,12 @@ class Features:
     @cached_property
     def workspace_type(self) -> str:
         return self.inp.workspace_type.casefold()
+
+    # --- the classifier's judgement (facets.py) -------------------------------------
+    @property
+    def category(self) -> str | None:
+        return self.facets.category if self.facets is not None else None
+
+    @property
+    def complexity(self) -> int | None:
+        return self.facets.complexity_rank if self.facets is not None else None

@@ -31,6 +31,9 @@ Semantics per property (a condition's value is validated by `conditions.py`):
   - user / group / workspace / workspace_tags: case-insensitive comparisons.
   - workspace_type: the workspace's declared type (coding, writing, research, general), so
     context decides before the message is even read.
+  - category / complexity: the classifier's judgement of the message (facets.py), asked
+    only when a rule testing them is reached; unknown (the classifier failed) matches
+    nothing. Complexity compares in the order simple < medium < hard.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class PropertyInfo:
     name: str
     label: str
     # What one value is: "keyword", "regex", "integer", "boolean", "file_type",
-    # "language", "time", "weekday" or "text".
+    # "language", "time", "weekday", "text", "category" or "complexity".
     value_type: str
     operators: tuple[str, ...]
     help: str
@@ -191,5 +194,16 @@ PROPERTIES: Mapping[str, PropertyInfo] = _properties(
         "workspace_type", "Workspace type", "workspace_type", _ONE_OF,
         "The workspace's type, set on the workspace: general, coding, writing or research.",
         "workspace type",
+    ),
+    PropertyInfo(
+        "category", "Task category", "category", ("eq", "ne", "contains_any", "contains_none"),
+        "What the message asks for, judged by the classifier: one of the router's categories "
+        "(chat, code, translation, multimodal, research, math, creative by default).",
+        "category",
+    ),
+    PropertyInfo(
+        "complexity", "Complexity", "complexity", ("eq", "ne", "lt", "lte", "gt", "gte"),
+        "How hard the message is, judged by the classifier: simple < medium < hard.",
+        "complexity",
     ),
 )  # fmt: skip

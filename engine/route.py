@@ -24,6 +24,20 @@ rule that matches wins.
 `evaluate`, their classifier, and `decide`. If the classifier raises or answers anything
 but one offered label, no LLM rule matches and the reason says why.
 
+Tiers (tiers.py). A tier the user or the workspace asks for explicitly bypasses the
+rules; otherwise a rule may target a tier, and a message no rule matches goes to the default
+tier (when the router has one), which the classifier may escalate to a higher tier when the
+router allows it. A tier answers with the first bound model of its fallback ladder, else the
+primary model.
+
+Category and complexity (facets.py). A calculated rule testing them is *unknown* until the
+classifier has judged the message: `evaluate` without `facets` goes on past it (it might
+not match) and sets `needs_facets`; the LLM rules offered are those before the first
+*certain* match. The one classifier call then answers the offered rules, the facets and the
+escalation together, and `evaluate` runs again with the facets — so a message costs at most
+one call, and none when no rule needing it is reached. A classifier that fails leaves the
+facets unknown, and a condition on an unknown facet matches nothing.
+
 `decision_us` is engine time only: evaluation, prompt building and the decision, never
 the classifier call itself.
 """
@@ -38,9 +52,11 @@ from typing import Any
 
 from .classifier import build_classifier_prompt
 from .compile import CompiledRouter, CompiledRule, ConditionResult
+from .facets import Facets
 from .features import Features
 from .profiles import ProfileResolution
 from .semantic import SemanticInput, SemanticScore, judge_run
+from .tiers import higher_tiers, is_higher, ladder, tier_models
 from .types import (
     ClassifierPrompt,
     ClassifierVerdict,
@@ -53,26 +69,66 @@ from .types import (
     RuleVerdict,
     Source,
     StickyState,
+    TierSource,
 )
 
 
+def _explicit_tier(
+    router: CompiledRouter, inp: RouteInput
+) -> tuple[tuple[str, TierSource] | None, tuple[str, ...]]:
+    """The tier the user or the workspace asked for, if the router has it, and the names
+    asked for that it does not have."""
+    unknown: list[str] = []
+    asked: tuple[tuple[str, TierSource], ...] = (
+        (inp.user_tier, "user"),
+        (inp.workspace_tier, "workspace"),
+    )
+    for name, source in asked:
+        if not name:
+            continue
+        if name in router.tiers:
+            return (name, source), tuple(unknown)
+        unknown.append(name)
+    return None, tuple(unknown)
+
+
 def evaluate(
-    router: CompiledRouter, inp: RouteInput, *, semantic: SemanticInput | None = None
+    router: CompiledRouter,
+    inp: RouteInput,
+    *,
+    semantic: SemanticInput | None = None,
+    facets: Facets | None = None,
 ) -> Evaluation:
     """Evaluate the rules in order (see the module docstring).
 
     A run of semantic rules needs the message's embedding: without `semantic` evaluation
     stops there with `needs_embedding` set (nothing after the run is evaluated), so the
     caller embeds only when a semantic rule is actually reached, then evaluates again.
+    Likewise a rule on category/complexity without `facets` sets `needs_facets`.
     """
     started = perf_counter_ns()
-    features = router.features(inp)
+    features = router.features(inp, facets)
+    forced, unknown_tiers = _explicit_tier(router, inp)
+    if forced is not None:
+        return Evaluation(
+            router_id=router.id,
+            router_version=router.version,
+            matched_rule_id=None,
+            offered=(),
+            elapsed_us=(perf_counter_ns() - started) / 1000,
+            features=features,
+            semantic=semantic,
+            facets=facets,
+            forced_tier=forced,
+            unknown_tiers=unknown_tiers,
+        )
     # One entry per rule reached, in order: the evaluated conditions of a calculated
     # rule, or None for disabled, LLM and semantic rules. Rules after the winner get no entry.
     outcomes: list[list[ConditionResult] | None] = []
     offered: list[int] = []
     matched_id: int | None = None
     needs_embedding = False
+    needs_facets = False
     scores: dict[int, SemanticScore] = {}
     rules = router.rules
     index = 0
@@ -100,12 +156,20 @@ def evaluate(
             index = end
             continue
         else:
-            matched, results = rule.evaluate(features)
+            outcome, results = rule.evaluate_known(features)
             outcomes.append(results)
-            if matched:
+            if outcome is None:
+                needs_facets = True
+            elif outcome:
                 matched_id = rule.id
                 break
         index += 1
+    escalation: tuple[str, ...] = ()
+    spec = router.spec
+    if spec.escalation and spec.default_tier and matched_id is None and not needs_embedding:
+        higher = higher_tiers(router.tiers, spec.default_tier)
+        if higher:
+            escalation = (spec.default_tier, *higher)
     return Evaluation(
         router_id=router.id,
         router_version=router.version,
@@ -117,6 +181,10 @@ def evaluate(
         needs_embedding=needs_embedding,
         semantic=semantic,
         semantic_scores=scores,
+        needs_facets=needs_facets,
+        facets=facets,
+        escalation=escalation,
+        unknown_tiers=unknown_tiers,
     )
 
 
@@ -125,20 +193,34 @@ def _minutes(delta: timedelta) -> int:
 
 
 def _classifier_note(
-    verdict: ClassifierVerdict | None, offered: tuple[int, ...], router: CompiledRouter
+    verdict: ClassifierVerdict | None, evaluation: Evaluation, router: CompiledRouter
 ) -> str:
     """Why the classifier did not pick a rule, for the reason line ("" if it did)."""
+    offered = evaluation.offered
     if verdict is None:
         return ""
     if verdict.error:
         return f" (classifier answer not used: {verdict.error})"
     if verdict.rule_id is None:
-        return " (classifier said none)"
-    if verdict.rule_id not in offered:
+        return " (classifier said none)" if verdict.label is not None or offered else ""
+    if verdict.rule_id not in offered and not (
+        # Offered before the facets were known; an earlier rule matched once they were.
+        evaluation.facets is not None
+        and _stands_after_winner(router, verdict.rule_id, evaluation.matched_rule_id)
+    ):
         named = router.rules_by_id.get(verdict.rule_id)
         which = f"“{named.name}”" if named is not None else "a rule"
         return f" (the classifier named {which}, which was not offered)"
     return ""
+
+
+def _stands_after_winner(router: CompiledRouter, rule_id: int, winner_id: int | None) -> bool:
+    """The classifier's pick was offered, but a rule before it matched once the facets were
+    known: it simply lost, which needs no note."""
+    if winner_id is None:
+        return False
+    order = [rule.id for rule in router.rules]
+    return rule_id in order and winner_id in order and order.index(rule_id) > order.index(winner_id)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -240,11 +322,24 @@ def decide(
     if features is None or features.inp is not inp:
         features = router.features(inp)
     offered = evaluation.offered
-    note = _classifier_note(classifier, offered, router)
+    note = _classifier_note(classifier, evaluation, router)
+    if evaluation.unknown_tiers:
+        asked = ", ".join(f"“{name}”" for name in evaluation.unknown_tiers)
+        note += f" (tier {asked} asked for is not one of this router's tiers; ignored)"
 
     source: Source = "rule"
     rule: CompiledRule | None = None
-    if classifier is not None and classifier.rule_id is not None and classifier.rule_id in offered:
+    tier: str | None = None
+    tier_source: TierSource | None = None
+    if evaluation.forced_tier is not None:
+        source = "tier"
+        tier, tier_source = evaluation.forced_tier
+        who = "you chose it" if tier_source == "user" else "the workspace's tier"
+        reason = f"Tier “{tier}” ({who}); rules not consulted"
+        head = router.primary
+    elif (
+        classifier is not None and classifier.rule_id is not None and classifier.rule_id in offered
+    ):
         rule = router.rules_by_id[classifier.rule_id]
         # Named by the rule's name: the label it was offered under ("r1") means nothing to
         # a reader.
@@ -265,6 +360,8 @@ def decide(
             # For "any" only the condition that held explains the match.
             last = evaluation.outcomes[-1]
             why = last[-1][0].summary if rule.match_any and last else rule.summary
+            if rule.needs_facets and evaluation.facets is not None:
+                why += f" ({_facets_shown(evaluation.facets)})"
         reason = f'Rule "{rule.name}": {why}{note}'
         head = rule.target
     elif sticky is not None and (rule := _sticky_rule(router, sticky, inp)) is not None:
@@ -275,10 +372,38 @@ def decide(
             f"(answered {ago} min ago, cool-down {router.spec.cooldown_minutes} min){note}"
         )
         head = sticky.model_ref
+    elif router.spec.default_tier:
+        source = "primary"
+        tier, tier_source = router.spec.default_tier, "default"
+        reason = f"No rule matched{note}{_semantic_note(evaluation)}; default tier “{tier}”"
+        wanted = classifier.tier if classifier is not None and not classifier.error else None
+        if wanted and wanted in evaluation.escalation and is_higher(router.tiers, wanted, tier):
+            reason += f", escalated to “{wanted}” by the classifier"
+            tier, tier_source = wanted, "escalation"
+        head = router.primary
     else:
         source = "primary"
         reason = f"No rule matched{note}{_semantic_note(evaluation)}; primary model"
         head = router.primary
+
+    ladder_models: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()
+    if tier is None and rule is not None and source == "rule" and rule.tier is not None:
+        tier, tier_source = rule.tier, "rule"
+    if tier is not None:
+        bound = tier_models(router.tiers, tier)
+        if bound:
+            answering_tier, head = bound[0]
+            ladder_models = tuple(model for _, model in bound[1:])
+            steps = ladder(router.tiers, tier)
+            via = steps[: steps.index(answering_tier)]
+            if via:
+                reason += f" → “{answering_tier}” (“{'”, “'.join(via)}” unset)"
+        else:
+            via = ladder(router.tiers, tier)
+            reason += " → primary model (no tier on its ladder has a model)"
+        if source == "tier":
+            reason += note
 
     heads: tuple[str, ...] = (head,)
     profile = None
@@ -286,7 +411,13 @@ def decide(
         # The profile's models, best first, stand where the rule's model would.
         profile = router.profiles[rule.profile]
         heads = profile.chain
-    candidates = (*heads, *(rule.fallbacks if rule else ()), *router.spec.fallbacks, router.primary)
+    candidates = (
+        *heads,
+        *(rule.fallbacks if rule and source == "rule" else ()),
+        *ladder_models,
+        *router.spec.fallbacks,
+        router.primary,
+    )
     if restriction is not None:
         candidates = (*candidates, *restriction.models)
     chain, skipped, skipped_first = _filter(router, candidates, features, restriction)
@@ -299,6 +430,7 @@ def decide(
 
     winner_id = rule.id if rule is not None and source == "rule" else None
     elapsed_us = evaluation.elapsed_us + (perf_counter_ns() - started) / 1000
+    judged = classifier if classifier is not None and not classifier.error else None
     return Decision(
         source=source,
         rule_id=rule.id if rule else None,
@@ -316,7 +448,18 @@ def decide(
         trace=_Trace(router, evaluation, features, winner_id, classifier),
         semantic=evaluation.semantic,
         profile=profile,
+        tier=tier,
+        tier_source=tier_source,
+        tier_via=via,
+        category=judged.category if judged is not None else None,
+        complexity=judged.complexity if judged is not None else None,
     )
+
+
+def _facets_shown(facets: Facets) -> str:
+    if facets.error:
+        return "category and complexity unknown: the classifier gave none"
+    return f"classifier: {facets.category}, {facets.complexity}"
 
 
 def route(
@@ -335,6 +478,11 @@ def route(
         # A message that may not go to a model may not be classified by it either.
         classify = None
     if not evaluation.needs_classifier or classify is None:
+        if evaluation.needs_facets:
+            why = "no classifier was asked" if classify is None else "unknown"
+            evaluation = evaluate(
+                router, inp, semantic=evaluation.semantic, facets=Facets(None, None, why)
+            )
         return decide(router, evaluation, sticky=sticky, inp=inp, restriction=restriction)
 
     started = perf_counter_ns()
@@ -354,6 +502,8 @@ def route(
             error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
         )
     verdict = dataclasses.replace(verdict, excerpt=prompt.excerpt)
+    if evaluation.needs_facets:
+        evaluation = evaluate(router, inp, semantic=evaluation.semantic, facets=verdict.facets)
     decision = decide(
         router, evaluation, classifier=verdict, sticky=sticky, inp=inp, restriction=restriction
     )
@@ -418,6 +568,13 @@ class _Trace:
         # A run of semantic rules is judged together: rules after its winner keep their scores.
         in_winning_run = False
         status: RuleStatus
+        forced = self._evaluation.forced_tier
+        if forced is not None:
+            who = "you" if forced[1] == "user" else "the workspace"
+            detail = f"not evaluated: tier “{forced[0]}” chosen by {who}"
+            return [
+                RuleVerdict(r.id, r.name, r.kind, "not_reached", detail) for r in self._router.rules
+            ]
         for index, rule in enumerate(self._router.rules):
             if in_winning_run and not rule.enabled:
                 verdicts.append(RuleVerdict(rule.id, rule.name, rule.kind, "disabled", "disabled"))
@@ -492,6 +649,22 @@ class _Trace:
                 continue
             results = outcomes[index]
             conditions = self._conditions(results)
+            if (
+                rule.needs_facets
+                and self._evaluation.facets is None
+                and (rule.id != self._evaluation.matched_rule_id)
+            ):
+                verdicts.append(
+                    RuleVerdict(
+                        rule.id,
+                        rule.name,
+                        rule.kind,
+                        "pending",
+                        "needs the classifier's category and complexity",
+                        conditions,
+                    )
+                )
+                continue
             deciding = results[-1][0].summary
             # An LLM winner stands before the calculated match, so reaching it means it won.
             if rule.id == self._evaluation.matched_rule_id:

@@ -35,9 +35,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from .profiles import ProfileResolution, ProfileSpec
 
+from .facets import DEFAULT_CATEGORIES, Facets
+from .tiers import TierSpec
+
 RuleKind = Literal["calculated", "llm", "semantic"]
 MatchMode = Literal["all", "any"]
-Source = Literal["rule", "sticky", "primary"]
+Source = Literal["rule", "sticky", "primary", "tier"]
+# Why a turn uses its tier (tiers.py): the user's choice, the workspace's tier, a rule that
+# targets a tier, dynamic escalation by the classifier, or the router's default tier.
+TierSource = Literal["user", "workspace", "rule", "escalation", "default"]
 RuleStatus = Literal[
     "matched",
     "no_match",
@@ -118,6 +124,14 @@ class RouterSpec:
     # this router prefers among a profile's models, first preferred first.
     profiles: Mapping[str, ProfileSpec] = field(default_factory=dict)
     preferred_families: tuple[str, ...] = ()
+    # Named tiers (tiers.py); a rule targets one as "tier:<name>". No default tier: a message
+    # no rule matches goes to the primary model, as in a router without tiers.
+    tiers: tuple[TierSpec, ...] = ()
+    default_tier: str = ""
+    # Dynamic escalation: the classifier may promote a default-tier turn to a higher tier.
+    escalation: bool = False
+    # The categories the classifier chooses from (facets.py).
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
 
     @property
     def classifier_model(self) -> str:
@@ -150,6 +164,11 @@ class RouteInput:
     workspace_type: str = ""
     conversation_tokens: int | None = None
     turns: int | None = None
+    # A tier asked for explicitly: by the user for this turn (`/tier`, `router:<slug>/<tier>`)
+    # or by the workspace. Either bypasses the rules (tiers.py); an unknown name is ignored
+    # and the reason says so.
+    user_tier: str = ""
+    workspace_tier: str = ""
 
     def __post_init__(self) -> None:
         # Time conditions are evaluated in the router's zone; a naive datetime would be
@@ -239,6 +258,14 @@ class ClassifierVerdict:
     # The conversation excerpt the classifier judged (history and the new message, as cut to
     # fit), so a reader can see why an earlier message steered this one.
     excerpt: str = ""
+    # Asked in the same call when a rule needs them (facets.py) or escalation may apply.
+    category: str | None = None
+    complexity: str | None = None
+    tier: str | None = None
+
+    @property
+    def facets(self) -> Facets:
+        return Facets(self.category, self.complexity, self.error)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -251,6 +278,9 @@ class ClassifierVerdict:
             "error": self.error,
             "cached": self.cached,
             "excerpt": self.excerpt,
+            "category": self.category,
+            "complexity": self.complexity,
+            "tier": self.tier,
         }
 
 
@@ -271,6 +301,9 @@ class ClassifierPrompt:
     choices: tuple[tuple[str, int], ...]
     cache_key: str
     max_output_tokens: int = 16
+    # Set when the call asks more than the rule: the answer is one value per field, in this
+    # order ("rule", "category", "complexity", "tier"), each one of the field's values.
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def rule_id_for(self, label: str | None) -> int | None:
         if label is None:
@@ -305,10 +338,21 @@ class Evaluation:
     # The embedding outcome used (a `SemanticInput`) and each semantic rule's score.
     semantic: Any = field(repr=False, compare=False, default=None)
     semantic_scores: Mapping[int, Any] = field(repr=False, compare=False, default_factory=dict)
+    # A rule testing category or complexity was reached before any certain match, and no
+    # judgement was given: the classifier must be asked, then evaluation runs again.
+    needs_facets: bool = False
+    facets: Facets | None = None
+    # The tier asked for explicitly (user or workspace): rules were not evaluated.
+    forced_tier: tuple[str, TierSource] | None = None
+    # Tiers the classifier may escalate the default tier to (default first), when no rule
+    # can match and the router allows escalation; () otherwise.
+    escalation: tuple[str, ...] = ()
+    # Explicit tiers that were asked for but do not exist (for the reason line).
+    unknown_tiers: tuple[str, ...] = ()
 
     @property
     def needs_classifier(self) -> bool:
-        return bool(self.offered)
+        return bool(self.offered) or self.needs_facets or bool(self.escalation)
 
 
 class VerdictSource(Protocol):
@@ -337,6 +381,13 @@ class Decision:
     semantic: Any = field(repr=False, compare=False, default=None)
     # When the rule targets a profile: how the profile ranked the catalog.
     profile: ProfileResolution | None = field(compare=False, default=None)
+    # The tier this turn used and why (None: no tier was involved), the unset tiers passed
+    # on the way to a bound one, and the classifier's category/complexity when asked.
+    tier: str | None = None
+    tier_source: TierSource | None = None
+    tier_via: tuple[str, ...] = ()
+    category: str | None = None
+    complexity: str | None = None
 
     @property
     def verdicts(self) -> tuple[RuleVerdict, ...]:
@@ -361,6 +412,11 @@ class Decision:
             "decision_us": round(self.decision_us, 1),
             "embedding": self.semantic.to_dict() if self.semantic is not None else None,
             "profile": self.profile_facts(),
+            "tier": self.tier,
+            "tier_source": self.tier_source,
+            "tier_via": list(self.tier_via),
+            "category": self.category,
+            "complexity": self.complexity,
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
 

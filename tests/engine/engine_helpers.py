@@ -87,4 +87,9 @@ def message(text: str = "hello there", **fields: Any) -> RouteInput:
 def holds(condition: dict[str, Any], text: str = "hello there", **fields: Any) -> bool:
     """Whether a one-condition rule matches the message."""
     compiled = router(calc(1, condition), **fields.pop("router_settings", {}))
-    return evaluate(compiled, message(text, **fields)).matched_rule_id == 1
+    facets = fields.pop("facets", None)
+    return evaluate(compiled, message(text, **fields), facets=facets).matched_rule_id == 1
+
+
+# A condition every message meets.
+ALWAYS_COND = cond("turns", "gte", 1)

@@ -9,6 +9,7 @@ import pytest
 from engine_helpers import cond, holds
 
 from engine import PROPERTIES, HistoryMessage
+from engine.facets import Facets
 
 HISTORY = (
     HistoryMessage("user", "a" * 400),  # 100 + 4 tokens
@@ -18,6 +19,9 @@ HISTORY = (
 # "hello there" (11 chars → 3 tokens + 4) plus the history above = 1,094 tokens, 3 turns.
 CONVERSATION_TOKENS = 1094
 TUESDAY_2330_UTC = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
+
+CODE_HARD = Facets("code", "hard")
+CHAT_MEDIUM = Facets("chat", "medium")
 
 Case = tuple[dict[str, Any], dict[str, Any], bool]
 CASES: list[Case] = [
@@ -173,6 +177,27 @@ CASES: list[Case] = [
     (cond("workspace_type", "contains_any", ["coding"]), {"workspace_type": "general"}, False),
     (cond("workspace_type", "contains_none", ["writing"]), {"workspace_type": "coding"}, True),
     (cond("workspace_type", "contains_none", ["writing"]), {"workspace_type": "writing"}, False),
+    # category and complexity: the classifier's judgement
+    (cond("category", "eq", "code"), {"facets": CODE_HARD}, True),
+    (cond("category", "eq", "Math"), {"facets": CODE_HARD}, False),
+    (cond("category", "ne", "math"), {"facets": CODE_HARD}, True),
+    (cond("category", "ne", "code"), {"facets": CODE_HARD}, False),
+    (cond("category", "contains_any", ["math", "code"]), {"facets": CODE_HARD}, True),
+    (cond("category", "contains_any", ["math"]), {"facets": CODE_HARD}, False),
+    (cond("category", "contains_none", ["math"]), {"facets": CODE_HARD}, True),
+    (cond("category", "contains_none", ["code"]), {"facets": CODE_HARD}, False),
+    (cond("complexity", "eq", "medium"), {"facets": CHAT_MEDIUM}, True),
+    (cond("complexity", "eq", "hard"), {"facets": CHAT_MEDIUM}, False),
+    (cond("complexity", "ne", "hard"), {"facets": CHAT_MEDIUM}, True),
+    (cond("complexity", "ne", "medium"), {"facets": CHAT_MEDIUM}, False),
+    (cond("complexity", "lt", "hard"), {"facets": CHAT_MEDIUM}, True),
+    (cond("complexity", "lt", "medium"), {"facets": CHAT_MEDIUM}, False),
+    (cond("complexity", "lte", "medium"), {"facets": CHAT_MEDIUM}, True),
+    (cond("complexity", "lte", "simple"), {"facets": CHAT_MEDIUM}, False),
+    (cond("complexity", "gt", "simple"), {"facets": CHAT_MEDIUM}, True),
+    (cond("complexity", "gt", "medium"), {"facets": CHAT_MEDIUM}, False),
+    (cond("complexity", "gte", "medium"), {"facets": CHAT_MEDIUM}, True),
+    (cond("complexity", "gte", "hard"), {"facets": CHAT_MEDIUM}, False),
 ]  # fmt: skip
 
 

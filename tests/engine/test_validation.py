@@ -28,6 +28,8 @@ VALID_VALUE: dict[str, dict[str, Any]] = {
     "weekday": {"list": ["mon"]},
     "text": {"single": "ada", "list": ["ada"]},
     "workspace_type": {"single": "coding", "list": ["coding", "research"]},
+    "category": {"single": "code", "list": ["code", "math"]},
+    "complexity": {"single": "medium"},
 }
 
 
@@ -68,7 +70,8 @@ def test_the_catalog_is_complete_and_consistent() -> None:
     assert set(PROPERTIES) == {
         "keywords", "regex", "message_chars", "message_tokens", "conversation_tokens", "turns",
         "has_image", "has_code", "attachment_type", "language", "time_of_day", "day_of_week",
-        "user", "group", "workspace", "workspace_tags", "workspace_type",
+        "user", "group", "workspace", "workspace_tags", "workspace_type", "category",
+        "complexity",
     }  # fmt: skip
     for info in PROPERTIES.values():
         assert info.label and info.help and set(info.operators) <= set(OPERATORS)
