@@ -186,6 +186,17 @@ def choice_json_schema(choices: Iterable[str]) -> dict[str, Any]:
     }
 
 
+def fields_json_schema(fields: Iterable[tuple[str, Iterable[str]]]) -> dict[str, Any]:
+    """An object with one required string property per field, each restricted to its values."""
+    fields = list(fields)
+    return {
+        "type": "object",
+        "properties": {name: {"type": "string", "enum": list(values)} for name, values in fields},
+        "required": [name for name, _ in fields],
+        "additionalProperties": False,
+    }
+
+
 class _Completes(Protocol):
     async def complete(self, request: ChatRequest) -> Completion: ...
 

@@ -28,6 +28,7 @@ from providers.adapters._common import (
     CHOICE_TOOL_NAME,
     choice_json_schema,
     connection_error,
+    fields_json_schema,
     kind_for_status,
     make_usage,
     malformed_chunk_error,
@@ -92,7 +93,12 @@ class AnthropicAdapter:
             raise self._error(exc) from exc
         if message.stop_reason == "refusal":
             raise _refusal(getattr(message, "stop_details", None), partial_text="")
-        text = _chosen(message.content) if request.choices is not None else _text(message.content)
+        if request.choices is not None:
+            text = _chosen(message.content)
+        elif request.fields is not None:
+            text = _tool_input(message.content)
+        else:
+            text = _text(message.content)
         usage = getattr(message, "usage", None)
         return Completion(
             text=text,
@@ -105,7 +111,7 @@ class AnthropicAdapter:
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        if request.choices is not None:
+        if request.structured:
             async for event in stream_by_completing(self, request):
                 yield event
             return
@@ -167,6 +173,15 @@ class AnthropicAdapter:
                     "name": CHOICE_TOOL_NAME,
                     "description": "Record exactly one of the offered options.",
                     "input_schema": choice_json_schema(request.choices),
+                }
+            ]
+            params["tool_choice"] = {"type": "tool", "name": CHOICE_TOOL_NAME}
+        elif request.fields is not None:
+            params["tools"] = [
+                {
+                    "name": CHOICE_TOOL_NAME,
+                    "description": "Record one of the offered values for every field.",
+                    "input_schema": fields_json_schema(request.fields),
                 }
             ]
             params["tool_choice"] = {"type": "tool", "name": CHOICE_TOOL_NAME}
@@ -262,6 +277,14 @@ def _refusal(details: Any, *, partial_text: str) -> ProviderError:
 
 def _text(content: list[Any]) -> str:
     return "".join(block.text for block in content if getattr(block, "type", None) == "text")
+
+
+def _tool_input(content: list[Any]) -> str:
+    """The forced tool call's input as JSON text (the text, when the model did not call it)."""
+    for block in content:
+        if getattr(block, "type", None) == "tool_use" and isinstance(block.input, dict):
+            return json.dumps(block.input)
+    return _text(content).strip()
 
 
 def _chosen(content: list[Any]) -> str:

@@ -82,6 +82,15 @@ class ChatRequest:
     # When set, the answer must be exactly one of these strings; adapters use the
     # provider's structured output (JSON schema enum / tool call) where it has one.
     choices: tuple[str, ...] | None = None
+    # When set, the answer is one value per named field, each one of the field's strings: a
+    # JSON object `{"field": "value", …}` where the provider has structured output, else the
+    # values as words in order, as the prompt asks (the classifier's multi-field answer).
+    fields: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+
+    @property
+    def structured(self) -> bool:
+        """A classifier-style request: a few tokens of structured answer, not prose."""
+        return self.choices is not None or self.fields is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,20 @@ choice whose description shares the most words with the message being classified
 with its description (`r1: questions about contracts, law or compliance`), and the message
 to classify between `<<<EXCERPT` / `EXCERPT>>>` lines of the last user message (without
 those lines, the whole last user message minus the option lines).
+
+A multi-field classifier call (`request.fields`: rule, category, complexity, tier) gets a
+JSON object, each value chosen deterministically from the excerpt (`judge_fields`): the
+rule as above; the category by keyword cues (code, translation, math, creative, research,
+multimodal, else chat — the first of the router's categories when its list differs);
+the complexity by length and cue words; the tier as the lowest offered for simple and
+medium messages and the highest offered for hard ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import os
 import re
@@ -161,7 +169,7 @@ class DemoAdapter:
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         text = answer_text(request)
         delay = chunk_delay()
-        pieces = [text] if request.choices is not None else re.findall(r"\S+\s*", text)
+        pieces = [text] if request.structured else re.findall(r"\S+\s*", text)
         for piece in pieces:
             await asyncio.sleep(delay)
             yield TextDelta(piece)
@@ -280,6 +288,8 @@ def simulated_embedding(text: str) -> tuple[float, ...]:
 
 
 def answer_text(request: ChatRequest) -> str:
+    if request.fields is not None:
+        return json.dumps(judge_fields(request))
     if request.choices is not None:
         return classify(request)
     return simulated_answer(request)
@@ -385,3 +395,88 @@ def _keywords(text: str) -> set[str]:
         # Crude plural folding, so "contract" matches "contracts".
         words.add(word[:-1] if len(word) > 3 and word.endswith("s") else word)
     return words
+
+
+# --- Simulated category, complexity and escalation -------------------------------------------
+
+# Cue words per category, checked in this order; the first category with a cue wins.
+_CATEGORY_CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("code", ("code", "python", "javascript", "typescript", "rust", "java", "sql", "function",
+              "bug", "compile", "compiler", "exception", "stack trace", "regex", "api", "script",
+              "debug", "refactor", "class", "method", "variable", "loop", "git", "database",
+              "cache", "server", "kubernetes", "docker")),
+    ("translation", ("translate", "translation", "how do i say", "how do you say", "in french",
+                     "in german", "in spanish", "in italian", "in japanese", "into english")),
+    ("math", ("math", "equation", "integral", "derivative", "prove", "proof", "theorem",
+              "solve", "calculate", "probability", "matrix", "algebra", "geometry")),
+    ("creative", ("poem", "story", "haiku", "song", "lyrics", "novel", "fiction", "limerick",
+                  "creative", "slogan")),
+    ("research", ("research", "sources", "studies", "literature", "compare", "history of",
+                  "summarize", "summarise", "evidence", "paper", "report")),
+    ("multimodal", ("image", "picture", "photo", "diagram", "screenshot", "chart", "video")),
+)  # fmt: skip
+_HARD_CUES = ("prove", "proof", "design", "architecture", "optimize", "optimise",
+              "step by step", "in depth", "in detail", "analyse", "analyze", "trade-off",
+              "tradeoffs", "derive", "distributed", "concurrency")  # fmt: skip
+_MATH_SIGNS = re.compile(r"\d\s*[-+*/^=]\s*\d|∫|∑|√")
+
+
+def _has_cue(text: str, cue: str) -> bool:
+    return re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])", text) is not None
+
+
+def demo_category(message: str, categories: tuple[str, ...]) -> str:
+    text = message.lower()
+    found = "chat"
+    if _CODE.search(message):
+        found = "code"
+    elif _MATH_SIGNS.search(message):
+        found = "math"
+    else:
+        for category, cues in _CATEGORY_CUES:
+            if any(_has_cue(text, cue) for cue in cues):
+                found = category
+                break
+    if found in categories:
+        return found
+    return "chat" if "chat" in categories else categories[0]
+
+
+def demo_complexity(message: str) -> str:
+    text = message.lower()
+    words = len(message.split())
+    if words > 80 or any(_has_cue(text, cue) for cue in _HARD_CUES):
+        return "hard"
+    if words > 20 or _CODE.search(message) or _MATH_SIGNS.search(message):
+        return "medium"
+    return "simple"
+
+
+def judge_fields(request: ChatRequest) -> dict[str, str]:
+    """The demo's deterministic answer to a multi-field classifier call."""
+    users = [m for m in request.messages if m.role == "user"]
+    excerpt = _excerpt(users[-1].text) if users else ""
+    # Judge the new message itself; the history only frames it.
+    lines = [line for line in excerpt.splitlines() if line.startswith("[new message]")]
+    message = lines[-1].removeprefix("[new message]").strip() if lines else excerpt
+    answer: dict[str, str] = {}
+    complexity = demo_complexity(message)
+    for name, values in request.fields or ():
+        if name == "rule":
+            answer[name] = classify(
+                ChatRequest(
+                    model=request.model,
+                    messages=request.messages,
+                    system=request.system,
+                    choices=values,
+                )
+            )
+        elif name == "category":
+            answer[name] = demo_category(message, values)
+        elif name == "complexity":
+            answer[name] = complexity if complexity in values else values[0]
+        elif name == "tier":
+            answer[name] = values[-1] if complexity == "hard" else values[0]
+        else:
+            answer[name] = values[0]
+    return answer

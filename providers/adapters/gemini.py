@@ -99,12 +99,12 @@ class GeminiAdapter:
             raise self._error(exc) from exc
         _raise_if_blocked(response, partial_text="")
         text = _text(response)
-        if request.choices is not None:
+        if request.structured:
             text = text.strip()
         return Completion(text=text, usage=_usage(request, text, response.usage_metadata))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        if request.choices is not None:
+        if request.structured:
             async for event in stream_by_completing(self, request):
                 yield event
             return
@@ -279,6 +279,19 @@ def _config(request: ChatRequest) -> types.GenerateContentConfig:
         # Gemini's enum mode: the answer text is exactly one of the values.
         config.response_mime_type = "text/x.enum"
         config.response_schema = types.Schema(type=types.Type.STRING, enum=list(request.choices))
+    elif request.fields is not None:
+        # JSON mode with an object of enums: the answer is {"field": "value", …}.
+        names = [name for name, _ in request.fields]
+        config.response_mime_type = "application/json"
+        config.response_schema = types.Schema(
+            type=types.Type.OBJECT,
+            properties={
+                name: types.Schema(type=types.Type.STRING, enum=list(values))
+                for name, values in request.fields
+            },
+            required=names,
+            property_ordering=names,
+        )
     return config
 
 

@@ -33,6 +33,7 @@ from providers.adapters._common import (
     choice_json_schema,
     connection_error,
     estimate_text_tokens,
+    fields_json_schema,
     kind_for_status,
     make_usage,
     malformed_chunk_error,
@@ -104,7 +105,7 @@ class OpenAIAdapter:
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        if request.choices is not None:
+        if request.structured:
             async for event in stream_by_completing(self, request):
                 yield event
             return
@@ -230,6 +231,15 @@ class OpenAIAdapter:
                     "name": "choice",
                     "strict": True,
                     "schema": choice_json_schema(request.choices),
+                },
+            }
+        elif request.fields is not None and self.structured_choices:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "judgement",
+                    "strict": True,
+                    "schema": fields_json_schema(request.fields),
                 },
             }
         return params

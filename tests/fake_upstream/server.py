@@ -39,7 +39,7 @@ SWITCHES: frozenset[str] = frozenset(
         "reset_before_headers",  # close the socket without any response
         "malformed_chunk_at",  # insert one invalid-JSON SSE event before text chunk N
         "omit_end_marker",  # finish cleanly but without [DONE] / message_stop / finishReason
-        "reply",  # the answer text (for `choices` requests: the chosen value)
+        "reply",  # the answer text (`choices` requests: the chosen value, or a JSON object)
         "usage",  # {"input_tokens": N, "output_tokens": M}, or None to omit usage
         "reject_prefill",  # a request ending with an assistant message gets a 400
         # How a model asked to continue a cut answer (an assistant prefill, or the partial
@@ -124,6 +124,19 @@ def _words(text: str) -> list[str]:
 def _continuation_of(turns: list[tuple[str, str]]) -> dict[str, str | None]:
     partial, anchor = _continuation(turns)
     return {"partial": partial, "anchor": anchor}
+
+
+def _structured(text: str) -> dict[str, Any]:
+    """The structured answer for a `reply`: a JSON object reply is sent as it is (a
+    multi-field classifier answer), anything else as the one enum field `choice`."""
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            return data
+    return {"choice": text}
 
 
 def _first_enum(node: Any) -> list[str] | None:
@@ -307,7 +320,7 @@ class _OpenAI(_Dialect):
     def complete_body(self, ask, text, usage):
         if ask.choices is not None:
             # Structured output: the content is JSON matching the requested schema.
-            text = json.dumps({"choice": text})
+            text = json.dumps(_structured(text))
         return self._completion(ask, text, usage)
 
     def _chunk(self, ask, delta, finish_reason=None):
@@ -429,7 +442,7 @@ class _Anthropic(_Dialect):
                 "type": "tool_use",
                 "id": "toolu_fake",
                 "name": "choose",
-                "input": {"choice": text},
+                "input": _structured(text),
             }
             return self._message(ask, [block], usage, stop_reason="tool_use")
         return self._message(ask, [{"type": "text", "text": text}], usage, stop_reason="end_turn")
@@ -955,9 +968,9 @@ class _Handler(BaseHTTPRequestHandler):
         pieces = [text] if ask.choices is not None else _words(text)
         if ask.choices is not None and dialect.name == "anthropic":
             # A forced tool streams its input as JSON fragments.
-            deltas = [_anthropic_json_delta(json.dumps({"choice": text}))]
+            deltas = [_anthropic_json_delta(json.dumps(_structured(text)))]
         elif ask.choices is not None and dialect.name == "openai":
-            deltas = [dialect.stream_delta(ask, json.dumps({"choice": text}), 0)]
+            deltas = [dialect.stream_delta(ask, json.dumps(_structured(text)), 0)]
         else:
             deltas = [dialect.stream_delta(ask, piece, i) for i, piece in enumerate(pieces)]
         closing = dialect.stream_closing(
