@@ -70,6 +70,8 @@ class Workspace(models.Model):
     workspace_type = models.CharField(
         max_length=16, choices=WorkspaceType.choices, default=WorkspaceType.GENERAL
     )
+    # The router tier every message of this workspace uses ("": the router decides).
+    tier = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -89,6 +91,8 @@ class Thread(models.Model):
     override_model = models.ForeignKey(
         CatalogModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A router tier the user asked for with /tier: its model answers until /tier auto.
+    tier = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -69,7 +69,8 @@ def preview_of(plan: Plan) -> Preview:
         rule_name=facts.rule_name if facts.source in ("rule", "sticky") else "",
         rule_id=facts.rule_id if facts.source in ("rule", "sticky") else None,
         source=facts.source,
-        pending_llm_rules=plan.pending_llm_rules,
+        # Rules on category/complexity wait for the classifier like LLM rules.
+        pending_llm_rules=plan.pending_llm_rules + plan.pending_facet_rules,
         pending_semantic_rules=plan.pending_semantic_rules,
         note=note,
     )

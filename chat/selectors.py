@@ -127,8 +127,13 @@ def plan_request_for(
         if thread is not None and thread.override_model is not None
         else "",
         pick=pick,
+        tier=thread.tier if thread is not None else "",
         workspace=PlanWorkspace(
-            workspace.pk, workspace.name, tuple(workspace.tags or ()), workspace.workspace_type
+            workspace.pk,
+            workspace.name,
+            tuple(workspace.tags or ()),
+            workspace.workspace_type,
+            tier=workspace.tier,
         ),
         thread_key=f"thread:{thread.pk}" if thread is not None else "",
         request=request,

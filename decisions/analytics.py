@@ -3,7 +3,8 @@
 Everything is grouped by the calendar day in the router's own time zone, so "Tuesday" means
 the same thing on the chart as in the rules ("on weekdays after 18:00"). The page costs a fixed
 handful of queries whatever the range: one aggregate for the totals, one grouped by day and
-route, one grouped by day and model, one for the classifier latencies (percentiles are computed
+route, one grouped by day and model, one grouped by tier, category and complexity, one for
+the classifier latencies (percentiles are computed
 in Python from the values, which behaves the same on SQLite and PostgreSQL). Days without
 traffic are filled with zeros so the charts keep a continuous x axis.
 """
@@ -33,6 +34,7 @@ OTHER = "Other"
 ZERO = Decimal("0")
 
 PRIMARY_LABEL = "Primary (no rule matched)"
+NO_TIER_LABEL = "No tier"
 OVERRIDE_LABEL = "Manual override"
 
 
@@ -191,6 +193,10 @@ class Analytics:
     model_series: list[Series]
     daily_cost: list[Decimal]
     daily_primary_cost: list[Decimal]
+    # Per tier ("No tier" when none was involved) and per category × complexity (only the
+    # messages the classifier judged).
+    by_tier: list[Breakdown] = field(default_factory=list)
+    by_category: list[Breakdown] = field(default_factory=list)
     cumulative_cost: list[Decimal] = field(init=False)
     cumulative_primary_cost: list[Decimal] = field(init=False)
 
@@ -281,6 +287,11 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
         .annotate(n=Count("id"), cost=Sum("cost"), primary_cost=Sum("primary_cost"))
         .order_by()
     )
+    by_judgement = (
+        decisions.values("tier", "category", "complexity")
+        .annotate(n=Count("id"), cost=Sum("cost"), primary_cost=Sum("primary_cost"))
+        .order_by()
+    )
     # Not None: the filter excludes rows without a latency.
     latencies = cast(
         list[float],
@@ -318,6 +329,24 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
         model_costs[label][0] += _money(model_row["cost"])
         model_costs[label][1] += _money(model_row["primary_cost"])
 
+    tier_counts: dict[str, list[int]] = defaultdict(lambda: [0])
+    tier_costs: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    category_counts: dict[str, list[int]] = defaultdict(lambda: [0])
+    category_costs: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    judged = 0
+    for judgement in by_judgement:
+        cost, primary = _money(judgement["cost"]), _money(judgement["primary_cost"])
+        label = judgement["tier"] or NO_TIER_LABEL
+        tier_counts[label][0] += judgement["n"]
+        tier_costs[label][0] += cost
+        tier_costs[label][1] += primary
+        if judgement["category"] or judgement["complexity"]:
+            label = f"{judgement['category'] or '?'} × {judgement['complexity'] or '?'}"
+            category_counts[label][0] += judgement["n"]
+            category_costs[label][0] += cost
+            category_costs[label][1] += primary
+            judged += judgement["n"]
+
     messages = totals["messages"]
     return Analytics(
         router=router,
@@ -339,6 +368,8 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
         model_series=_top_series(model_counts),
         daily_cost=daily_cost,
         daily_primary_cost=daily_primary,
+        by_tier=_breakdown(tier_counts, tier_costs, messages),
+        by_category=_breakdown(category_counts, category_costs, judged),
     )
 
 
@@ -401,6 +432,10 @@ _CSV_COLUMNS = [
     ("fallback_used", "fallback_used"),
     ("overridden", "overridden"),
     ("succeeded", "succeeded"),
+    ("tier", "tier"),
+    ("tier_source", "tier_source"),
+    ("category", "category"),
+    ("complexity", "complexity"),
     ("reason", "reason"),
 ]
 CSV_HEADER = [column for column, _ in _CSV_COLUMNS]

@@ -39,6 +39,12 @@ class RoutingDecision(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
     primary_cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    # The tier the turn used ("" when none) and why: user | workspace | rule | escalation |
+    # default; the classifier's category and complexity when it judged them.
+    tier = models.CharField(max_length=32, blank=True, default="")
+    tier_source = models.CharField(max_length=16, blank=True, default="")
+    category = models.CharField(max_length=32, blank=True, default="")
+    complexity = models.CharField(max_length=16, blank=True, default="")
     fallback_used = models.BooleanField(default=False)
     overridden = models.BooleanField(default=False)
     succeeded = models.BooleanField(default=True)

@@ -1,7 +1,8 @@
 """The OpenAI-compatible API: `POST /v1/chat/completions` and `GET /v1/models`.
 
-Any OpenAI client can use a router: `model` is `router:<slug>`, a router's bare slug, or a
-catalog model `provider/model-id`. Bearer tokens only (no session, hence no CSRF).
+Any OpenAI client can use a router: `model` is `router:<slug>`, `router:<slug>/<tier>` (that
+tier of the router answers; an unknown tier is a 400 `unknown_tier`), a router's bare slug,
+or a catalog model `provider/model-id`. Bearer tokens only (no session, hence no CSRF).
 
 Streaming waits for the first token before sending headers. That costs nothing (the client
 waits for it anyway) and buys two things: the `x-routerweb-model` header and the chunks'
@@ -52,6 +53,7 @@ from planning.planner import (
     Outcome,
     Plan,
     PlanRequest,
+    TierNotFound,
     outcome_of,
     plan_message,
     settle,
@@ -570,6 +572,8 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
             )
         except Http404 as exc:
             raise ApiError(404, str(exc), code="model_not_found", param="model") from None
+        except TierNotFound as exc:
+            raise ApiError(400, str(exc), code="unknown_tier", param="model") from None
         observability.routing_span(body.model, routing_started, plan.facts)
         _remember_refs(body.model, plan)
         chat_request = plan.request  # as the data policies let it leave

@@ -38,6 +38,8 @@ def dry_run(request: HttpRequest, router_id: int, payload: DryRunIn) -> dict[str
             time_of_day=payload.time_of_day,
             workspace_type=payload.workspace_type,
             workspace_tags=tuple(t.strip() for t in payload.workspace_tags if t.strip()),
+            tier=payload.tier,
+            workspace_tier=payload.workspace_tier,
         )
     )
     return decision_of(plan)

@@ -92,6 +92,12 @@ log = logging.getLogger(__name__)
 
 ROUTER_PREFIX = "router:"
 
+
+class TierNotFound(Exception):
+    """`router:<slug>/<tier>` names a tier the router does not have: a 400 in /v1, not a
+    404, since the router exists and the message lists its tiers."""
+
+
 # chat: the chat page · api: /v1 · preview: the composer · test: the test panel, the JSON
 # dry-run and `manage.py route`. Only "chat" and "api" answer (reserve budget, settle).
 Channel = Literal["chat", "api", "preview", "test"]
@@ -106,6 +112,8 @@ class Workspace:
     name: str
     tags: tuple[str, ...] = ()
     workspace_type: str = ""
+    # The workspace's router tier ("": the router decides).
+    tier: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,9 @@ class PlanRequest:
     name: str = ""  # what /v1's `model` names: "router:<slug>", a bare slug or a model ref
     pin: str = ""  # the thread's `/model` pin (a model ref)
     pick: str = ""  # a model picked for this one message
+    # The tier the user asked for: the thread's `/tier`, or the test panel's (a /v1 name's
+    # `router:<slug>/<tier>` is read from `name`).
+    tier: str = ""
     workspace: Workspace | None = None
     # Stickiness is per conversation: "thread:<id>" for chat threads; "" for none.
     thread_key: str = ""
@@ -135,6 +146,7 @@ class PlanRequest:
     # ... and its pretend workspace context (a real `workspace` gives its own).
     workspace_type: str = ""
     workspace_tags: tuple[str, ...] = ()
+    workspace_tier: str = ""
 
     @property
     def answers(self) -> bool:
@@ -161,6 +173,7 @@ class Plan:
     # The preview's undecided rules (it calls no model).
     pending_llm_rules: tuple[str, ...] = ()
     pending_semantic_rules: tuple[str, ...] = ()
+    pending_facet_rules: tuple[str, ...] = ()
     req: PlanRequest | None = field(default=None, repr=False)
     prepared: Prepared | None = field(default=None, repr=False)
 
@@ -216,6 +229,8 @@ class Prepared:
     experiment: dict[str, Any] | None = None
     # The user's preferred models for the router's rules (rule id → model ref).
     preferences: dict[int, str] = field(default_factory=dict)
+    # The tier a /v1 name asked for (`router:<slug>/<tier>`); "" for none.
+    tier: str = ""
     _candidates: dict[str, Candidate] = field(default_factory=dict)
 
     def candidates(self, models: list[CatalogModel]) -> list[Candidate]:
@@ -291,6 +306,7 @@ def prepare(
     or chosen version); a router named by `name` (/v1) is always the published version."""
     catalog = {m.ref: m for m in catalog_list_enabled().order_by()}
     prepared = Prepared(catalog=catalog)
+    tier = ""
     if name:
         slug = router_slug_of(name)
         if slug is None:
@@ -298,6 +314,7 @@ def prepare(
             if model is None:
                 raise Http404(f"The model '{name}' does not exist or is not enabled.")
         else:
+            slug, _, tier = slug.partition("/")
             router = router_by_slug_usable_by(
                 user=user, slug=slug, qs=router_list_usable_by(user=user).select_related(None)
             )
@@ -309,6 +326,15 @@ def prepare(
     if router is not None:
         if published:
             router = _traffic_router(prepared, router, arm_key=arm_key or f"user:{user.pk}")
+        if tier:
+            # The tiers of the version that routes (the published one for /v1).
+            names = [str(t.get("name")) for t in router.tiers or () if isinstance(t, dict)]
+            if tier not in names:
+                raise TierNotFound(
+                    f"The router '{router.slug}' has no tier '{tier}'. Its tiers: "
+                    f"{', '.join(names) or 'none'} (use router:{router.slug}/<tier>)."
+                )
+            prepared.tier = tier
         return _prepare_router(prepared, router, user=user, workspace_id=workspace_id)
     prepared.model = model
     prepared.policies = _policies_for(workspace_id, None)
@@ -654,16 +680,20 @@ async def _route(req: PlanRequest, prepared: Prepared, guard: PolicyResult, rout
         now=req.now,
         conversation_tokens=req.conversation_tokens,
         turn_count=req.turn_count,
+        user_tier=req.tier or prepared.tier,
+        workspace_tier=workspace.tier if workspace else req.workspace_tier,
     )
     # The classifier and the embedder read only what may leave.
     inp = guard.mask_input(inp)
     sticky = await asticky_get(router, req.thread_key) if router.sticky and req.thread_key else None
     pending_llm: tuple[str, ...] = ()
     pending_semantic: tuple[str, ...] = ()
+    pending_facets: tuple[str, ...] = ()
     if req.channel == "preview":
         preview = preview_decide(compiled, inp, sticky=sticky, restriction=guard.restriction)
         decision = preview.decision
         pending_llm, pending_semantic = preview.pending_llm_rules, preview.pending_semantic_rules
+        pending_facets = preview.pending_facet_rules
     else:
         decision = await aroute(
             compiled,
@@ -700,6 +730,7 @@ async def _route(req: PlanRequest, prepared: Prepared, guard: PolicyResult, rout
         decision=decision,
         pending_llm_rules=pending_llm,
         pending_semantic_rules=pending_semantic,
+        pending_facet_rules=pending_facets,
     )
 
 
@@ -795,6 +826,8 @@ def panel_request(
     earlier: tuple[tuple[str, str], ...] = (),
     workspace_type: str = "",
     workspace_tags: tuple[str, ...] = (),
+    tier: str = "",
+    workspace_tier: str = "",
 ) -> PlanRequest:
     """A test surface's request: a typed message (with a pretend image, conversation length,
     time of day in the router's zone, earlier turns as (role, text)) for `router`."""
@@ -805,6 +838,8 @@ def panel_request(
             Turn("user", text, ("image/png",) if has_image else ()),
         ),
         router=router,
+        tier=tier,
+        workspace_tier=workspace_tier,
         channel="test",
         now=at_time_of_day(router, time_of_day) if time_of_day else None,
         conversation_tokens=conversation_tokens,
@@ -835,6 +870,11 @@ def decision_of(plan: Plan) -> dict[str, Any]:
         "decision_us": facts.decision_us,
         "embedding": dict(facts.embedding) if facts.embedding else None,
         "profile": dict(facts.profile) if facts.profile else None,
+        "tier": facts.tier or None,
+        "tier_source": facts.tier_source or None,
+        "tier_via": list(facts.tier_via),
+        "category": facts.category or None,
+        "complexity": facts.complexity or None,
         "verdicts": facts.verdicts(),
         "refusal": "" if plan.chain else plan.problem,
     }

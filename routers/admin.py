@@ -14,7 +14,10 @@ from routers.services import profile_changed
 class RuleInline(admin.TabularInline):
     model = Rule
     extra = 0
-    fields = ("position", "name", "enabled", "kind", "match", "target_model", "target_profile")
+    fields = (
+        "position", "name", "enabled", "kind", "match", "target_model", "target_profile",
+        "target_tier",
+    )  # fmt: skip
 
 
 @admin.register(Router)

@@ -152,6 +152,39 @@ class FailoverPolicyIn(In):
     )
 
 
+class TierIn(In):
+    name: str = Field(min_length=1, max_length=32, description="lowercase, e.g. coding")
+    model: str = Field("", max_length=300, description='"provider/model-id", or "" for unset')
+    fallback: str = Field("", max_length=32, description="The tier used while this one is unset")
+    description: str = Field("", max_length=200)
+    was: str = Field(
+        "", max_length=32, description="The tier's current name, to rename it (rules follow)"
+    )
+
+
+class TiersIn(In):
+    """The router's tiers, in order (the list is replaced whole); the router's version is bumped."""
+
+    tiers: list[TierIn] = Field(max_length=12)
+    default_tier: str = Field(
+        NOT_SENT, max_length=32, description='Where unmatched messages go ("": the primary model)'
+    )
+    escalation: bool = Field(
+        NOT_SENT, description="The classifier may promote a default-tier turn to a higher tier"
+    )
+
+
+class CategoriesIn(In):
+    categories: list[Annotated[str, Field(max_length=32)]] = Field(min_length=1, max_length=20)
+
+
+class TierOut(Schema):
+    name: str
+    model: str
+    fallback: str
+    description: str
+
+
 class RouterOut(Schema):
     id: int
     name: str
@@ -171,6 +204,10 @@ class RouterOut(Schema):
     failover_policy: dict[str, Any] = Field(
         description="This router's overrides of the failure policy (empty: the defaults)"
     )
+    tiers: list[TierOut] = Field(description="Named tiers, each bound to a model or unset")
+    default_tier: str
+    escalation: bool
+    categories: list[str]
     version: int = Field(description="The draft's edit count: every edit bumps it")
     published_version: int | None = Field(
         description="The version traffic uses (None: never published, the draft routes)"
@@ -197,6 +234,7 @@ class RuleIn(In):
         max_length=40,
         description="A profile (fast, general, code, creative or an admin's): its best models answer",
     )
+    target_tier: str = Field("", max_length=32, description="Send to this tier of the router")
     match: Literal["all", "any"] = "all"
     conditions: list[ConditionIn] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = Field("", max_length=10_000)
@@ -218,6 +256,7 @@ class RulePatch(In):
     kind: Literal["calculated", "llm", "semantic"] = Field(NOT_SENT)
     target_model: ModelRef = Field(NOT_SENT, max_length=300)
     target_profile: str = Field(NOT_SENT, max_length=40, description='"" targets target_model')
+    target_tier: str = Field(NOT_SENT, max_length=32)
     match: Literal["all", "any"] = Field(NOT_SENT)
     conditions: list[ConditionIn] = Field(NOT_SENT, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = Field(NOT_SENT, max_length=10_000)
@@ -238,6 +277,7 @@ class RuleOut(Schema):
     description: str
     target_model: str | None
     target_profile: str
+    target_tier: str = Field(description='The tier the rule sends to ("": a model)')
     fallbacks: list[str]
     examples: list[str]
     threshold: float
@@ -269,6 +309,8 @@ class DryRunIn(In):
         "", description="Route as if in a workspace of this type"
     )
     workspace_tags: list[str] = Field(default_factory=list, max_length=20)
+    tier: str = Field("", max_length=32, description="Route as if the user asked for this tier")
+    workspace_tier: str = Field("", max_length=32, description="As if the workspace had this tier")
 
 
 class DecisionOut(Schema):
@@ -298,6 +340,13 @@ class DecisionOut(Schema):
         description="When a rule targets a profile: its requirements, the ranked models with "
         "how each was scored, those that did not qualify and why, and the chosen one's score",
     )
+    tier: str | None = Field(None, description="The tier the turn used (null: no tier)")
+    tier_source: str | None = Field(
+        None, description="Why: user, workspace, rule, escalation or default"
+    )
+    tier_via: list[str] = Field(default_factory=list, description="Unset tiers fallen back from")
+    category: str | None = Field(None, description="The classifier's category, when judged")
+    complexity: str | None = Field(None, description="The classifier's complexity, when judged")
     verdicts: list[dict[str, Any]]
     refusal: str = Field(
         "", description="Why nothing would be sent (a policy, a budget, no suitable model); '' else"
@@ -326,6 +375,19 @@ def _router_out(row: RouterRow, user: User) -> dict[str, Any]:
         "embedding_model": row.embedding_model,
         "preferred_families": list(row.preferred_families or []),
         "failover_policy": dict(row.failover_policy or {}),
+        "tiers": [
+            {
+                "name": str(t.get("name", "")),
+                "model": str(t.get("model") or ""),
+                "fallback": str(t.get("fallback") or ""),
+                "description": str(t.get("description") or ""),
+            }
+            for t in row.tiers or ()
+            if isinstance(t, dict)
+        ],
+        "default_tier": row.default_tier,
+        "escalation": row.escalation,
+        "categories": list(row.categories or ()),
         "version": row.version,
         "published_version": row.published_version.number if row.published_version else None,
         "can_edit": router_can_edit(user=user, router=row),
@@ -346,6 +408,7 @@ def _rule_out(rule: Rule) -> dict[str, Any]:
         "description": rule.description,
         "target_model": rule.target_model.ref if rule.target_model is not None else None,
         "target_profile": rule.target_profile,
+        "target_tier": rule.target_tier,
         "fallbacks": list(rule.fallbacks or []),
         "examples": list(rule.examples or []),
         "threshold": rule.threshold,
@@ -521,6 +584,41 @@ def set_failover_policy(
     row = router_for(request, router_id, edit=True)
     services.router_set_failover_policy(
         router=row, overrides=payload.dict(exclude_none=True), actor=api_user(request)
+    )
+    user = api_user(request)
+    row = _reload(row.pk, user)
+    return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
+
+
+@router.put(
+    "/{int:router_id}/tiers",
+    response={200: RouterDetailOut, **ERRORS},
+    summary="Set a router's tiers, default tier and escalation",
+)
+def set_tiers(request: HttpRequest, router_id: int, payload: TiersIn) -> dict[str, Any]:
+    row = router_for(request, router_id, edit=True)
+    data = payload.dict(exclude_unset=True)
+    services.router_set_tiers(
+        router=row,
+        tiers=[t.dict() for t in payload.tiers],
+        default_tier=data.get("default_tier", services.KEEP),
+        escalation=data.get("escalation", services.KEEP),
+        actor=api_user(request),
+    )
+    user = api_user(request)
+    row = _reload(row.pk, user)
+    return {**_router_out(row, user), "rules": [_rule_out(r) for r in _rules(row)]}
+
+
+@router.put(
+    "/{int:router_id}/categories",
+    response={200: RouterDetailOut, **ERRORS},
+    summary="Set the task categories the classifier chooses from",
+)
+def set_categories(request: HttpRequest, router_id: int, payload: CategoriesIn) -> dict[str, Any]:
+    row = router_for(request, router_id, edit=True)
+    services.router_set_categories(
+        router=row, categories=payload.categories, actor=api_user(request)
     )
     user = api_user(request)
     row = _reload(row.pk, user)

@@ -20,6 +20,7 @@ from typing import cast
 
 from engine import BUILTIN_PROFILES, ModelInfo, ProfileSpec, RouterSpec, RuleSpec, compile_router
 from engine.compile import CompiledRouter
+from engine.tiers import TIER_PREFIX, TierSpec
 from engine.types import MatchMode, RuleKind
 from providers.models import CatalogModel
 from routers.models import Profile, PublishedRouter, Router
@@ -81,7 +82,11 @@ def _snapshot_rules(router: PublishedRouter) -> tuple[RuleSpec, ...]:
             id=int(rule.get("id") or -(position + 1)),
             name=rule["name"],
             kind=cast(RuleKind, rule["kind"]),
-            target=rule.get("target_model") or "",
+            target=(
+                f"{TIER_PREFIX}{rule['target_tier']}"
+                if rule.get("target_tier")
+                else rule.get("target_model") or ""
+            ),
             enabled=bool(rule.get("enabled", True)),
             match=cast(MatchMode, rule.get("match", "all")),
             conditions=tuple(rule.get("conditions") or ()),
@@ -136,6 +141,26 @@ def router_spec_for(router: Router, models: dict[str, ModelInfo] | None = None) 
         embedding_model=router.embedding_model,
         profiles=profiles,
         preferred_families=tuple(router.preferred_families or ()),
+        tiers=tier_specs(router.tiers),
+        default_tier=router.default_tier,
+        escalation=router.escalation,
+        categories=tuple(router.categories or ()),
+    )
+
+
+def tier_specs(rows: object) -> tuple[TierSpec, ...]:
+    """The stored tiers (a JSON list) as engine `TierSpec`s; the engine validates them."""
+    if not isinstance(rows, list):
+        return ()
+    return tuple(
+        TierSpec(
+            name=str(row.get("name", "")),
+            model=str(row.get("model") or ""),
+            fallback=str(row.get("fallback") or ""),
+            description=str(row.get("description") or ""),
+        )
+        for row in rows
+        if isinstance(row, dict)
     )
 
 
@@ -146,7 +171,7 @@ def _row_rules(router: Router) -> tuple[RuleSpec, ...]:
             id=rule.pk,
             name=rule.name,
             kind=cast(RuleKind, rule.kind),
-            target=rule.target_model.ref if rule.target_model is not None else "",
+            target=rule.target_ref,
             enabled=rule.enabled,
             match=cast(MatchMode, rule.match),
             conditions=tuple(rule.conditions or ()),

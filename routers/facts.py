@@ -39,6 +39,13 @@ class RoutingFacts:
     # When a rule targets a profile: which profile chose the model and how it was scored
     # (engine.Decision.profile_facts()).
     profile: Mapping[str, Any] | None = None
+    # The tier the turn used ("": none) and why (user, workspace, rule, escalation, default),
+    # the unset tiers fallen back from, and the classifier's category and complexity.
+    tier: str = ""
+    tier_source: str = ""
+    tier_via: tuple[str, ...] = ()
+    category: str = ""
+    complexity: str = ""
     # Data policies that applied (names, actions, kinds of data — never the data).
     policy: Mapping[str, Any] | None = None
     # The budget that stepped the routing down or refused it.
@@ -69,6 +76,11 @@ class RoutingFacts:
             decision_us=round(decision.decision_us, 1),
             embedding=decision.semantic.to_dict() if decision.semantic is not None else None,
             profile=decision.profile_facts(),
+            tier=decision.tier or "",
+            tier_source=decision.tier_source or "",
+            tier_via=tuple(decision.tier_via),
+            category=decision.category or "",
+            complexity=decision.complexity or "",
             decision=decision,
         )
 
@@ -110,6 +122,11 @@ class RoutingFacts:
                 decision_us=self.decision_us,
                 embedding=dict(self.embedding) if self.embedding else None,
                 profile=dict(self.profile) if self.profile else None,
+                tier=self.tier or None,
+                tier_source=self.tier_source or None,
+                tier_via=list(self.tier_via),
+                category=self.category or None,
+                complexity=self.complexity or None,
             )
             if verdicts and self.decision is not None:
                 data["verdicts"] = self.verdicts()
@@ -142,6 +159,11 @@ class RoutingFacts:
             decision_us=float(data.get("decision_us") or 0),
             embedding=data.get("embedding"),
             profile=data.get("profile"),
+            tier=str(data.get("tier") or ""),
+            tier_source=str(data.get("tier_source") or ""),
+            tier_via=tuple(str(t) for t in data.get("tier_via") or ()),
+            category=str(data.get("category") or ""),
+            complexity=str(data.get("complexity") or ""),
             policy=data.get("policy"),
             budget=data.get("budget"),
             preference=data.get("preference"),

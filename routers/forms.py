@@ -22,6 +22,7 @@ from django.http import QueryDict
 from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
 from engine.limits import MAX_COOLDOWN_MINUTES, MAX_COUNT
 from engine.properties import LANGUAGE_CODES, WEEKDAYS, WORKSPACE_TYPES
+from engine.tiers import TIER_PREFIX
 from providers.failover import OVERRIDE_FIELDS
 from providers.local_embeddings import LOCAL_MODELS
 from providers.selectors import catalog_list_embedding, catalog_list_enabled
@@ -260,6 +261,8 @@ class ConditionRow:
             "text": "a, b, c" if self.arity == "list" else "",
             "regex": r"\b[A-Z]{2,5}-\d+\b",
             "workspace_type": "coding, writing" if self.arity == "list" else "coding",
+            "category": "code, math" if self.arity == "list" else "code",
+            "complexity": "simple, medium or hard",
         }.get(self.info.value_type, "")
 
     def value(self) -> Any:
@@ -321,9 +324,15 @@ class ConditionRow:
 
 
 def _target_kwargs(value: str) -> dict[str, Any]:
+    """The service's target arguments for a "Send to" choice: a model, "tier:<name>" or
+    "profile:<name>"."""
     if value.startswith(PROFILE_PREFIX):
-        return {"target_model": None, "target_profile": value[len(PROFILE_PREFIX) :]}
-    return {"target_model": value, "target_profile": ""}
+        name = value[len(PROFILE_PREFIX) :]
+        return {"target_model": None, "target_profile": name, "target_tier": ""}
+    if value.startswith(TIER_PREFIX):
+        name = value[len(TIER_PREFIX) :]
+        return {"target_model": None, "target_profile": "", "target_tier": name}
+    return {"target_model": value, "target_profile": "", "target_tier": ""}
 
 
 def _number(text: str) -> Any:
@@ -431,9 +440,33 @@ class RuleForm(forms.Form):
         help_text="Optional model refs tried first if the target fails, comma-separated.",
     )
 
-    def __init__(self, *args: Any, rows: list[ConditionRow] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        rows: list[ConditionRow] | None = None,
+        tiers: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["target_model"]).choices = target_choices()
+        choices = target_choices()
+        if tiers:
+            # The router's tiers come first: swapping the model behind one is one edit.
+            choices[0] = ("", "Choose a model, a tier or a profile…")
+            choices.insert(
+                1,
+                (
+                    "Tiers of this router",
+                    [
+                        (
+                            f"{TIER_PREFIX}{t.get('name')}",
+                            f"tier {t.get('name')} · {t.get('model') or 'unset'}",
+                        )
+                        for t in tiers
+                        if isinstance(t, dict)
+                    ],
+                ),
+            )
+        cast(forms.ChoiceField, self.fields["target_model"]).choices = choices
         self.rows: list[ConditionRow] = rows if rows is not None else []
         self.conditions_error = ""
         # Example rows: as posted (pasted lines join them, so a re-shown form keeps them as
@@ -458,7 +491,9 @@ class RuleForm(forms.Form):
             "match": rule.match,
             "description": rule.description,
             "target_model": (
-                f"{PROFILE_PREFIX}{rule.target_profile}"
+                f"{TIER_PREFIX}{rule.target_tier}"
+                if rule.target_tier
+                else f"{PROFILE_PREFIX}{rule.target_profile}"
                 if rule.target_profile
                 else rule.target_model.ref
                 if rule.target_model is not None

@@ -6,6 +6,20 @@ from django.conf import settings
 from django.db import models
 
 from engine import ProfileSpec
+from engine.facets import DEFAULT_CATEGORIES
+from engine.tiers import DEFAULT_TIERS
+
+
+def default_tiers() -> list[dict[str, str]]:
+    """A new router's tiers: balanced, smart, coding, deep, all unset (engine/tiers.py)."""
+    return [
+        {"name": t.name, "model": t.model, "fallback": t.fallback, "description": t.description}
+        for t in DEFAULT_TIERS
+    ]
+
+
+def default_categories() -> list[str]:
+    return list(DEFAULT_CATEGORIES)
 
 
 class Visibility(models.TextChoices):
@@ -50,6 +64,15 @@ class Router(models.Model):
     # Model families ("claude", "llama"), first preferred first: they order a profile's models
     # before price does.
     preferred_families = models.JSONField(default=list, blank=True)
+    # Named tiers, in order: [{"name", "model" ("provider/model-id" or ""), "fallback" (a
+    # tier name or ""), "description"}], validated by the engine (engine/tiers.py).
+    tiers = models.JSONField(default=default_tiers, blank=True)
+    # Where a message no rule matches goes: this tier; "" for the primary model.
+    default_tier = models.CharField(max_length=32, blank=True, default="")
+    # Dynamic escalation: the classifier may promote a default-tier turn to a higher tier.
+    escalation = models.BooleanField(default=False)
+    # The task categories the classifier chooses from (engine/facets.py).
+    categories = models.JSONField(default=default_categories, blank=True)
     # The draft's edit count: every edit of the router or its rules bumps it (it keys the draft's
     # caches). Traffic uses `published_version`, a snapshot, until the draft is published.
     version = models.PositiveIntegerField(default=1)
@@ -110,6 +133,8 @@ class Rule(models.Model):
         "providers.CatalogModel", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     target_profile = models.CharField(max_length=40, blank=True)
+    # ... or to one of the router's tiers (`target_tier`, a name; `target_model` empty then).
+    target_tier = models.CharField(max_length=32, blank=True, default="")
     fallbacks = models.JSONField(default=list, blank=True)
     # Semantic rules: example utterances, cosine-similarity threshold, optional margin.
     examples = models.JSONField(default=list, blank=True)
@@ -121,6 +146,19 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def target_ref(self) -> str:
+        """The engine's target: "tier:<name>" or "provider/model-id"."""
+        if self.target_tier:
+            return f"tier:{self.target_tier}"
+        return self.target_model.ref if self.target_model is not None else ""
+
+    @property
+    def target_label(self) -> str:
+        if self.target_tier:
+            return f"tier {self.target_tier}"
+        return self.target_model.display_name if self.target_model is not None else "(none)"
 
 
 class RouterVersion(models.Model):

@@ -21,7 +21,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from engine import (
-    ClassifierAnswerError,
     ClassifierVerdict,
     Decision,
     Evaluation,
@@ -29,11 +28,12 @@ from engine import (
     RouteInput,
     StickyState,
     build_classifier_prompt,
+    classifier_verdict,
     decide,
     evaluate,
-    parse_classifier_answer,
 )
 from engine.compile import CompiledRouter
+from engine.facets import Facets
 from engine.semantic import SemanticInput
 from engine.types import Restriction
 from providers import adapter_pool, breaker
@@ -99,7 +99,10 @@ async def classify(
         system=prompt.system,
         temperature=0.0,
         max_tokens=prompt.max_output_tokens,
-        choices=prompt.labels,
+        # One structured answer: the rule alone, or every field asked (rule, category,
+        # complexity, tier) in the same call.
+        choices=None if prompt.fields else prompt.labels,
+        fields=prompt.fields or None,
     )
     clock = clock or clocks.current()
     timeout = settings.CLASSIFIER_TIMEOUT
@@ -133,21 +136,17 @@ async def classify(
         return failed(f"the classifier ({target.ref}) failed: {exc.kind}: {exc.message}")
     await breaker.record_success(target.ref, gate.gate)
     tokens = (completion.usage.input_tokens, completion.usage.output_tokens)
-    try:
-        label = parse_classifier_answer(completion.text, prompt)
-    except ClassifierAnswerError:
-        shown = completion.text.strip()[:80]
-        return failed(
-            f"the classifier's answer {shown!r} names no offered rule", completion.text, tokens
-        )
-    verdict = ClassifierVerdict(
-        rule_id=prompt.rule_id_for(label),
-        label=label,
-        raw=completion.text,
+    verdict = classifier_verdict(
+        completion.text,
+        prompt,
         latency_ms=round((clock.monotonic() - started) * 1000, 1),
         input_tokens=tokens[0],
         output_tokens=tokens[1],
     )
+    if verdict.error:
+        shown = completion.text.strip()[:80]
+        what = "names no offered rule" if not prompt.fields else f"is unusable ({verdict.error})"
+        return failed(f"the classifier's answer {shown!r} {what}", completion.text, tokens)
     try:
         await shared_cache.set(
             key, json.dumps(_verdict_fields(verdict)), settings.CLASSIFIER_CACHE_SECONDS
@@ -173,12 +172,16 @@ EVALUATE_IN_THREAD_CHARS = 8_000
 
 
 async def aevaluate(
-    compiled: CompiledRouter, inp: RouteInput, *, semantic: SemanticInput | None = None
+    compiled: CompiledRouter,
+    inp: RouteInput,
+    *,
+    semantic: SemanticInput | None = None,
+    facets: Facets | None = None,
 ) -> Evaluation:
     """`evaluate`, off the event loop when the message is long enough to be slow."""
     if len(inp.text) > EVALUATE_IN_THREAD_CHARS:
-        return await asyncio.to_thread(evaluate, compiled, inp, semantic=semantic)
-    return evaluate(compiled, inp, semantic=semantic)
+        return await asyncio.to_thread(evaluate, compiled, inp, semantic=semantic, facets=facets)
+    return evaluate(compiled, inp, semantic=semantic, facets=facets)
 
 
 async def aroute(
@@ -245,6 +248,10 @@ async def aroute(
         # the badge and the log must not repeat it.
         excerpt = "(not shown: a data policy applied)" if restriction else prompt.excerpt
         verdict = dataclasses.replace(verdict, excerpt=excerpt)
+    if evaluation.needs_facets:
+        # The rules on category/complexity can now be decided (unknown if the call failed).
+        facets = verdict.facets if verdict is not None else Facets(None, None, "not asked")
+        evaluation = await aevaluate(compiled, inp, semantic=evaluation.semantic, facets=facets)
     return decide(
         compiled, evaluation, classifier=verdict, sticky=sticky, inp=inp, restriction=restriction
     )
@@ -259,6 +266,8 @@ class Preview:
     pending_llm_rules: tuple[str, ...] = ()
     # Semantic rules the preview could not judge (it embeds nothing).
     pending_semantic_rules: tuple[str, ...] = ()
+    # Rules on category/complexity, which need the classifier's judgement.
+    pending_facet_rules: tuple[str, ...] = ()
 
 
 def preview_decide(
@@ -280,6 +289,20 @@ def preview_decide(
         pending_semantic = tuple(
             r.name for r in compiled.rules if r.id in evaluation.semantic_scores
         )
+    pending_facets: tuple[str, ...] = ()
+    if evaluation.needs_facets:
+        # Category/complexity need the classifier, which the preview does not call: those
+        # rules are pending like LLM rules, and the rest is evaluated as if none matched.
+        reached = {r.id for r, _ in zip(compiled.rules, evaluation.outcomes, strict=False)}
+        pending_facets = tuple(
+            r.name for r in compiled.rules if r.enabled and r.needs_facets and r.id in reached
+        )
+        evaluation = evaluate(
+            compiled,
+            inp,
+            semantic=evaluation.semantic,
+            facets=Facets(None, None, "not judged in the preview"),
+        )
     decision = decide(
         compiled, evaluation, classifier=None, sticky=sticky, inp=inp, restriction=restriction
     )
@@ -288,6 +311,7 @@ def preview_decide(
         decision,
         pending_llm_rules=tuple(names[i] for i in evaluation.offered),
         pending_semantic_rules=pending_semantic,
+        pending_facet_rules=pending_facets,
     )
 
 
@@ -322,6 +346,8 @@ def route_input_of(
     now: datetime | None = None,
     conversation_tokens: int | None = None,
     turn_count: int | None = None,
+    user_tier: str = "",
+    workspace_tier: str = "",
 ) -> RouteInput:
     """The engine's input for a conversation: the last user message is the text, the turns
     before it the history. The one builder for every surface (chat, preview, /v1, test panel,
@@ -343,6 +369,8 @@ def route_input_of(
         workspace_type=workspace_type,
         conversation_tokens=conversation_tokens,
         turns=turn_count,
+        user_tier=user_tier,
+        workspace_tier=workspace_tier,
     )
 
 

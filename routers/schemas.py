@@ -1,15 +1,20 @@
-"""The router export/import file format (version 1), checked by pydantic.
+"""The router export/import file format (version 2), checked by pydantic.
 
-    {"format": "routerweb.router", "version": 1,
+    {"format": "routerweb.router", "version": 2,
      "router": {name, slug, description, visibility, primary_model, classifier_model,
                 fallbacks, sticky, cooldown_minutes, time_zone, embedding_model,
                 preferred_families,
+                tiers: [{name, model, fallback, description}], default_tier, escalation,
+                categories: [...],
                 rules: [{name, enabled, kind, match, conditions, description,
-                         target_model | target_profile, fallbacks, examples, threshold,
-                         margin}]}}
+                         target_model | target_tier | target_profile, fallbacks, examples,
+                         threshold, margin}]}}
 
-Fields added since version 1 was first written (`preferred_families`, `target_profile`) are
-optional, so every older file still imports unchanged.
+Version 2 added tiers, the default tier, escalation, categories and `target_tier`. Version 1
+files still import: a router from one gets the default tiers (all unset), no default tier,
+no escalation and the default categories, exactly how it routed before. Fields added to
+version 1 after it was first written (`preferred_families`, `target_profile`) are optional,
+so every older file still imports unchanged.
 
 Models are referenced as "provider/model-id" strings so a file moves between instances
 whose catalogs share those refs. Structure is checked here; what needs the engine
@@ -30,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from engine import RuleError, check_router_size, is_model_ref, validate_condition
+from engine.facets import DEFAULT_CATEGORIES, check_categories
 from engine.limits import (
     MAX_CONDITIONS_PER_RULE,
     MAX_COOLDOWN_MINUTES,
@@ -40,12 +46,14 @@ from engine.limits import (
 )
 from engine.profiles import MAX_PREFERRED_FAMILIES, NAME_PATTERN, check_families
 from engine.semantic import validate_examples
+from engine.tiers import DEFAULT_TIERS, TierSpec, check_tiers
 
 # Kept equal to providers.local_embeddings.DEFAULT_EMBEDDING_MODEL (a test checks).
 DEFAULT_EMBEDDING_MODEL: Final = "local/potion-base-8M"
 
 FORMAT: Final = "routerweb.router"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+READABLE_VERSIONS: Final = (1, 2)
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 PROFILE_PATTERN = rf"^{NAME_PATTERN}$"
 
@@ -81,14 +89,25 @@ class RuleDoc(BaseModel):
     match: Literal["all", "any"] = "all"
     conditions: list[ConditionDoc] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
     description: str = _Description
-    # Exactly one of the two: a model, or a profile (its name) whose best models answer.
+    # Exactly one: a model, one of the router's tiers (version 2), or a profile (its name)
+    # whose best models answer.
     target_model: str | None = Field(default=None, max_length=300)
+    target_tier: str = Field(default="", max_length=32)
     target_profile: str | None = Field(default=None, max_length=40, pattern=PROFILE_PATTERN)
     fallbacks: list[str] = _Refs
     # Semantic rules: example utterances, cosine threshold 0–1, optional margin 0–1.
     examples: list[str] = Field(default_factory=list)
     threshold: float = Field(default=0.7, ge=0, le=1)
     margin: float | None = Field(default=None, ge=0, le=1)
+
+
+class TierDoc(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=32)
+    model: str = Field(default="", max_length=300)
+    fallback: str = Field(default="", max_length=32)
+    description: str = Field(default="", max_length=200)
 
 
 class RouterDoc(BaseModel):
@@ -109,6 +128,11 @@ class RouterDoc(BaseModel):
     # Overrides of the failure policy (providers.failover.OVERRIDE_FIELDS), checked on import.
     failover_policy: dict[str, Any] = Field(default_factory=dict, max_length=20)
     preferred_families: list[str] = Field(default_factory=list, max_length=MAX_PREFERRED_FAMILIES)
+    # Version 2. Absent (a version-1 file): the default tiers and categories.
+    tiers: list[TierDoc] | None = Field(default=None, max_length=12)
+    default_tier: str = Field(default="", max_length=32)
+    escalation: bool = False
+    categories: list[str] | None = Field(default=None, max_length=20)
     rules: list[RuleDoc] = Field(default_factory=list, max_length=MAX_RULES_PER_ROUTER)
 
 
@@ -116,7 +140,7 @@ class RouterFile(BaseModel):
     model_config = _STRICT
 
     format: Literal["routerweb.router"]
-    version: Literal[1]
+    version: Literal[1, 2]
     router: RouterDoc
 
 
@@ -225,11 +249,11 @@ def parse_document(data: Any) -> RouterFile:
     if (
         isinstance(data, dict)
         and data.get("format") == FORMAT
-        and data.get("version") not in (None, FORMAT_VERSION)
+        and data.get("version") not in (None, *READABLE_VERSIONS)
     ):
         raise ImportProblems(
             [
-                f"version: this instance reads version {FORMAT_VERSION} files, found {json.dumps(data.get('version'))}"
+                f"version: this instance reads version 1 and {FORMAT_VERSION} files, found {json.dumps(data.get('version'))}"
             ]
         )
     problem = text_problem(data)
@@ -268,17 +292,43 @@ def engine_problems(router: RouterDoc) -> list[str]:
         check_router_size([[c.model_dump() for c in rule.conditions] for rule in router.rules])
     except RuleError as exc:
         problems.append(f"rules: {exc.message}")
+    tier_names: set[str] = set()
+    try:
+        check_tiers(tier_specs_of(router), router.default_tier, is_ref=is_model_ref)
+    except RuleError as exc:
+        problems.append(
+            f"{'default_tier' if exc.field == 'default_tier' else 'tiers'}: {exc.message}"
+        )
+    else:
+        tier_names = {t.name for t in tier_specs_of(router)}
+    categories: tuple[str, ...] = ()
+    try:
+        categories = check_categories(categories_of(router))
+    except RuleError as exc:
+        problems.append(f"categories: {exc.message}")
     for i, rule in enumerate(router.rules):
         where = f"rules[{i}]"
         if not rule.name.strip():
             problems.append(f"{where}.name: give the rule a name")
-        if rule.target_profile is None and rule.target_model is None:
-            problems.append(f"{where}.target_model: give a target_model or a target_profile")
+        if rule.target_tier and rule.target_model is not None:
+            problems.append(f"{where}: give target_model or target_tier, not both")
+        elif rule.target_tier and rule.target_profile is not None:
+            problems.append(f"{where}: give target_tier or target_profile, not both")
+        elif rule.target_tier:
+            if tier_names and rule.target_tier not in tier_names:
+                problems.append(
+                    f"{where}.target_tier: '{rule.target_tier}' is not one of the router's tiers"
+                )
+        elif rule.target_profile is None and rule.target_model is None:
+            problems.append(
+                f"{where}.target_model: give a target_model or a target_profile (or a target_tier)"
+            )
         elif rule.target_profile is not None and rule.target_model is not None:
             problems.append(
                 f"{where}.target_profile: give a target_model or a target_profile, not both"
             )
-        check_ref(rule.target_model, f"{where}.target_model")
+        else:
+            check_ref(rule.target_model, f"{where}.target_model")
         for j, ref in enumerate(rule.fallbacks):
             check_ref(ref, f"{where}.fallbacks[{j}]")
         if rule.kind == "calculated" and not rule.conditions:
@@ -298,4 +348,24 @@ def engine_problems(router: RouterDoc) -> list[str]:
             except RuleError as exc:
                 field = f".{exc.field}" if exc.field else ""
                 problems.append(f"{where}.conditions[{j}]{field}: {exc.message}")
+                continue
+            if condition.property == "category" and categories:
+                value = condition.value
+                for item in [value] if isinstance(value, str) else list(value or ()):
+                    if str(item).strip().lower() not in categories:
+                        problems.append(
+                            f"{where}.conditions[{j}].value: '{item}' is not one of the "
+                            f"router's categories ({', '.join(categories)})"
+                        )
     return problems
+
+
+def tier_specs_of(router: RouterDoc) -> tuple[TierSpec, ...]:
+    """The file's tiers; a version-1 file (none given) gets the defaults, all unset."""
+    if router.tiers is None:
+        return DEFAULT_TIERS
+    return tuple(TierSpec(t.name, t.model, t.fallback, t.description) for t in router.tiers)
+
+
+def categories_of(router: RouterDoc) -> tuple[str, ...]:
+    return DEFAULT_CATEGORIES if router.categories is None else tuple(router.categories)

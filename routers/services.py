@@ -34,6 +34,7 @@ from engine import (
     is_model_ref,
     validate_condition,
 )
+from engine.facets import check_categories
 from engine.limits import (
     MAX_COOLDOWN_MINUTES,
     MAX_DESCRIPTION_CHARS,
@@ -42,6 +43,7 @@ from engine.limits import (
 )
 from engine.profiles import check_families
 from engine.semantic import check_unit_interval, validate_examples
+from engine.tiers import TierSpec, check_tiers
 from providers.failover import clean_overrides
 from providers.models import CatalogModel
 from providers.selectors import catalog_get_by_ref
@@ -53,10 +55,12 @@ from routers.schemas import (
     FORMAT,
     FORMAT_VERSION,
     ImportProblems,
+    categories_of,
     engine_problems,
     for_people,
     parse_document,
     parse_text,
+    tier_specs_of,
 )
 
 ModelRef = CatalogModel | str
@@ -100,6 +104,10 @@ _ROUTER_AUDIT_FIELDS = [
     "failover_policy",
     "embedding_model",
     "preferred_families",
+    "tiers",
+    "default_tier",
+    "escalation",
+    "categories",
 ]
 _RULE_AUDIT_FIELDS = [
     "name",
@@ -143,9 +151,8 @@ def _router_state(router: Router) -> dict[str, Any]:
 
 def _rule_state(rule: Rule) -> dict[str, Any]:
     state = snapshot(rule, _RULE_AUDIT_FIELDS)
-    state["target_model"] = (
-        rule.target_model.ref if rule.target_model_id and rule.target_model else None
-    )
+    state["target_model"] = rule.target_model.ref if rule.target_model is not None else None
+    state["target_tier"] = rule.target_tier
     return state
 
 
@@ -417,6 +424,114 @@ def router_set_failover_policy(*, router: Router, overrides: dict[str, Any], act
     return router
 
 
+def router_set_tiers(
+    *,
+    router: Router,
+    tiers: Sequence[dict[str, Any]],
+    default_tier: str = KEEP,
+    escalation: bool = KEEP,
+    actor: User,
+) -> Router:
+    """Replace the router's tiers (in order), and optionally its default tier and escalation
+    switch; bump the version. A tier is {"name", "model" ("provider/model-id" or "" for
+    unset), "fallback" (a tier or ""), "description"}; a row may say `"was": "<old name>"`
+    to rename a tier, and the rules (and workspaces) that use it follow. Raises
+    ValidationError (field "tiers" or "default_tier") and changes nothing on a problem."""
+    errors = _Errors()
+    rows: list[dict[str, str]] = []
+    renames: dict[str, str] = {}
+    for number, raw in enumerate(tiers, start=1):
+        if not isinstance(raw, dict):
+            errors.add("tiers", f"Tier {number}: expected an object with a name.")
+            continue
+        row = {
+            key: str(raw.get(key) or "").strip()
+            for key in ("name", "model", "fallback", "description")
+        }
+        if len(row["description"]) > 200:
+            errors.add("tiers", f"Tier {number}: describe it in at most 200 characters.")
+        if row["model"] and catalog_get_by_ref(row["model"]) is None:
+            errors.add(
+                "tiers",
+                f"Tier '{row['name']}': unknown model '{row['model']}': it is not in the "
+                "enabled catalog.",
+            )
+        was = str(raw.get("was") or "").strip()
+        if was and was != row["name"]:
+            renames[was] = row["name"]
+        rows.append(row)
+    # A renamed tier's fallbacks follow it too.
+    for row in rows:
+        row["fallback"] = renames.get(row["fallback"], row["fallback"])
+    default = router.default_tier if default_tier is KEEP else (default_tier or "").strip()
+    default = renames.get(default, default)
+    try:
+        check_tiers(
+            [TierSpec(r["name"], r["model"], r["fallback"], r["description"]) for r in rows],
+            default,
+            is_ref=is_model_ref,
+        )
+    except RuleError as exc:
+        errors.add(exc.field or "tiers", exc.message + ".")
+    names = {r["name"] for r in rows}
+    for rule in router.rules.exclude(target_tier=""):
+        wanted = renames.get(rule.target_tier, rule.target_tier)
+        if wanted not in names:
+            errors.add(
+                "tiers",
+                f"Rule “{rule.name}” sends to the tier '{rule.target_tier}': send it elsewhere "
+                "before removing the tier.",
+            )
+    errors.raise_if_any()
+    before = _router_state(router)
+    with transaction.atomic():
+        for old, new in renames.items():
+            router.rules.filter(target_tier=old).update(target_tier=new)
+            # Through the reverse relation: the chat app sits above this one.
+            router.workspaces.filter(tier=old).update(tier=new)
+        router.tiers = rows
+        router.default_tier = default
+        if escalation is not KEEP:
+            router.escalation = bool(escalation)
+        router.version = F("version") + 1
+        router.save(update_fields=["tiers", "default_tier", "escalation", "version", "updated_at"])
+        router.refresh_from_db(fields=["version", "updated_at"])
+        _audit(actor, "router.update", router, before, _router_state(router))
+    return router
+
+
+def router_set_categories(*, router: Router, categories: Sequence[str], actor: User) -> Router:
+    """Replace the task categories the classifier chooses from; bump the version. A category
+    a rule still tests cannot be removed (ValidationError on "categories")."""
+    errors = _Errors()
+    cleaned = [str(c).strip().lower() for c in categories if str(c).strip()]
+    try:
+        cleaned = list(check_categories(cleaned))
+    except RuleError as exc:
+        errors.add("categories", exc.message + ".")
+    for rule in router.rules.all():
+        for condition in rule.conditions or ():
+            if not isinstance(condition, dict) or condition.get("property") != "category":
+                continue
+            value = condition.get("value")
+            for item in [value] if isinstance(value, str) else list(value or ()):
+                if isinstance(item, str) and item.strip().lower() not in cleaned:
+                    errors.add(
+                        "categories",
+                        f"Rule “{rule.name}” tests the category '{item}': change it before "
+                        "removing the category.",
+                    )
+    errors.raise_if_any()
+    before = _router_state(router)
+    with transaction.atomic():
+        router.categories = cleaned
+        router.version = F("version") + 1
+        router.save(update_fields=["categories", "version", "updated_at"])
+        router.refresh_from_db(fields=["version", "updated_at"])
+        _audit(actor, "router.update", router, before, _router_state(router))
+    return router
+
+
 @transaction.atomic
 def router_delete(*, router: Router, actor: User) -> list[int]:
     """Delete the router. Workspaces that used it go on answering with its primary model (the
@@ -435,6 +550,8 @@ def router_delete(*, router: Router, actor: User) -> list[int]:
 
 def _rule_fields(
     *,
+    router: Router,
+    target_tier: str = "",
     name: str,
     kind: str,
     match: str,
@@ -485,15 +602,38 @@ def _rule_fields(
             validate_condition(condition)
         except RuleError as exc:
             errors.add("conditions", f"Condition {number}: {exc.message}")
+    categories = list(router.categories or ())
+    for number, condition in enumerate(conditions, start=1):
+        if condition.get("property") != "category":
+            continue
+        value = condition.get("value")
+        for item in [value] if isinstance(value, str) else list(value or ()):
+            if isinstance(item, str) and item.strip().lower() not in categories:
+                errors.add(
+                    "conditions",
+                    f"Condition {number}: '{item}' is not one of this router's categories "
+                    f"({', '.join(categories)}).",
+                )
     profile = (target_profile or "").strip().lower()
+    target_tier = (target_tier or "").strip()
     target: CatalogModel | None = None
-    if profile:
+    if profile and target_tier:
+        errors.add("target_model", "Send the rule to a model, a tier or a profile: one of them.")
+    elif profile:
         # A profile targets the catalog's best models for it; the model target is not used.
         known = profiles_defined()
         if profile not in known:
             errors.add(
                 "target_profile",
                 f"Unknown profile '{profile}' (defined: {', '.join(sorted(known))}).",
+            )
+    elif target_tier:
+        names = [t.get("name") for t in router.tiers or () if isinstance(t, dict)]
+        if target_tier not in names:
+            errors.add(
+                "target_model",
+                f"'{target_tier}' is not one of this router's tiers "
+                f"({', '.join(map(str, names)) or 'none'}).",
             )
     else:
         target = _resolve_model(target_model, "target_model", errors)
@@ -507,6 +647,7 @@ def _rule_fields(
         "description": description,
         "target_model": target,
         "target_profile": profile,
+        "target_tier": target_tier,
         "fallbacks": chain,
         "examples": cleaned_examples,
         "threshold": threshold,
@@ -531,6 +672,7 @@ def rule_create(
     name: str,
     kind: str,
     target_model: ModelRef | None = None,
+    target_tier: str = "",
     match: str = MatchMode.ALL,
     conditions: Sequence[dict[str, Any]] = (),
     description: str = "",
@@ -542,9 +684,11 @@ def rule_create(
     target_profile: str = "",
     actor: User,
 ) -> Rule:
-    """Add a rule at the end of the router's list. It targets `target_model`, or the
-    profile named by `target_profile` (then `target_model` is not used)."""
+    """Add a rule at the end of the router's list. It sends to `target_model`, or to the
+    router's tier `target_tier`, or to the profile `target_profile` (one of the three)."""
     fields = _rule_fields(
+        router=router,
+        target_tier=target_tier,
         name=name,
         kind=kind,
         match=match,
@@ -579,7 +723,8 @@ def rule_update(
     match: str = KEEP,
     conditions: Sequence[dict[str, Any]] = KEEP,
     description: str = KEEP,
-    target_model: ModelRef = KEEP,
+    target_model: ModelRef | None = KEEP,
+    target_tier: str = KEEP,
     fallbacks: Sequence[ModelRef] = KEEP,
     examples: Sequence[str] = KEEP,
     threshold: float = KEEP,
@@ -587,13 +732,24 @@ def rule_update(
     target_profile: str = KEEP,
     actor: User,
 ) -> Rule:
+    """Change the given fields. Giving a `target_model` alone retargets the rule to that
+    model (away from its tier); giving `target_tier` retargets it to that tier."""
+
     def pick(value: Any, current: Any) -> Any:
         return current if value is KEEP else value
 
+    # The target given replaces the others: a model alone, a tier, or a profile.
     if target_model is not KEEP and target_profile is KEEP:
-        target_profile = ""  # a model given is the target: the rule stops targeting a profile
+        target_profile = ""
+    if target_tier is KEEP:
+        retargeted = target_model is not KEEP or target_profile not in (KEEP, "")
+        target_tier = "" if retargeted else rule.target_tier
+    elif target_tier and target_profile is KEEP:
+        target_profile = ""
     before = _rule_state(rule)
     fields = _rule_fields(
+        router=rule.router,
+        target_tier=target_tier,
         name=pick(name, rule.name),
         kind=pick(kind, rule.kind),
         match=pick(match, rule.match),
@@ -734,6 +890,19 @@ def router_export(*, router: Router) -> dict[str, Any]:
                 if router.preferred_families
                 else {}
             ),
+            "tiers": [
+                {
+                    "name": str(t.get("name", "")),
+                    "model": str(t.get("model") or ""),
+                    "fallback": str(t.get("fallback") or ""),
+                    "description": str(t.get("description") or ""),
+                }
+                for t in router.tiers or ()
+                if isinstance(t, dict)
+            ],
+            "default_tier": router.default_tier,
+            "escalation": router.escalation,
+            "categories": list(router.categories or ()),
             "rules": [
                 {
                     "name": rule.name,
@@ -742,11 +911,13 @@ def router_export(*, router: Router) -> dict[str, Any]:
                     "match": rule.match,
                     "conditions": list(rule.conditions or []),
                     "description": rule.description,
-                    # A profile rule names its profile instead of a model.
+                    # A tier or profile rule names its tier or profile instead of a model.
                     **(
-                        {"target_profile": rule.target_profile}
+                        {"target_tier": rule.target_tier}
+                        if rule.target_tier
+                        else {"target_profile": rule.target_profile}
                         if rule.target_profile
-                        else {"target_model": rule.target_model.ref if rule.target_model else ""}
+                        else {"target_model": rule.target_model.ref if rule.target_model else None}
                     ),
                     "fallbacks": list(rule.fallbacks or []),
                     **(
@@ -846,6 +1017,10 @@ def _checked_import(
         known(ref, f"fallbacks[{i}]")
     targets: list[CatalogModel | None] = []
     defined = profiles_defined()
+    tiers = tier_specs_of(spec)
+    for tier in tiers:
+        if tier.model:
+            known(tier.model, f"tiers: tier '{tier.name}'")
     for i, rule in enumerate(spec.rules):
         if rule.target_profile:
             if rule.target_profile not in defined:
@@ -855,7 +1030,9 @@ def _checked_import(
                 )
             targets.append(None)
             continue
-        targets.append(known(rule.target_model, f"rules[{i}].target_model"))
+        targets.append(
+            None if rule.target_tier else known(rule.target_model, f"rules[{i}].target_model")
+        )
         for j, ref in enumerate(rule.fallbacks):
             known(ref, f"rules[{i}].fallbacks[{j}]")
     policy, policy_problems = clean_overrides(spec.failover_policy)
@@ -900,6 +1077,18 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
             embedding_model=spec.embedding_model,
             failover_policy=policy,
             preferred_families=list(spec.preferred_families),
+            tiers=[
+                {
+                    "name": t.name,
+                    "model": t.model,
+                    "fallback": t.fallback,
+                    "description": t.description,
+                }
+                for t in tiers
+            ],
+            default_tier=spec.default_tier,
+            escalation=spec.escalation,
+            categories=list(categories_of(spec)),
         )
         Rule.objects.bulk_create(
             Rule(
@@ -914,6 +1103,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
                 description=rule.description,
                 target_model=target,
                 target_profile=rule.target_profile or "",
+                target_tier=rule.target_tier,
                 fallbacks=list(rule.fallbacks),
                 examples=list(validate_examples(rule.examples)) if rule.kind == "semantic" else [],
                 threshold=rule.threshold,

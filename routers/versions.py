@@ -40,7 +40,13 @@ from audit.services import audit_record
 from engine import RuleError
 from providers.models import CatalogModel
 from routers.compiling import compiled_router_for, router_identity
-from routers.models import PublishedRouter, Router, RouterVersion
+from routers.models import (
+    PublishedRouter,
+    Router,
+    RouterVersion,
+    default_categories,
+    default_tiers,
+)
 from routers.schemas import DEFAULT_EMBEDDING_MODEL
 from routers.selectors import router_can_edit
 from routers.services import publish_version, router_snapshot
@@ -56,6 +62,11 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "embedding_model": DEFAULT_EMBEDDING_MODEL,
     "failover_policy": {},
     "preferred_families": [],
+    # Tiers and categories (a snapshot from before them: the defaults, as an import does).
+    "tiers": default_tiers(),
+    "default_tier": "",
+    "escalation": False,
+    "categories": default_categories(),
 }
 SETTING_LABELS = {
     "primary_model": "Primary model",
@@ -67,6 +78,10 @@ SETTING_LABELS = {
     "embedding_model": "Embedding model",
     "failover_policy": "Failure policy overrides",
     "preferred_families": "Preferred model families",
+    "tiers": "Tiers",
+    "default_tier": "Default tier",
+    "escalation": "Escalation",
+    "categories": "Task categories",
 }
 RULE_FIELDS = (
     "enabled",
@@ -76,6 +91,7 @@ RULE_FIELDS = (
     "description",
     "target_model",
     "target_profile",
+    "target_tier",
     "fallbacks",
     "examples",
     "threshold",
@@ -101,6 +117,7 @@ def _rule_content(rule: Mapping[str, Any]) -> dict[str, Any]:
         "margin": None,
         "target_model": None,
         "target_profile": "",
+        "target_tier": "",
     }
     for key in RULE_FIELDS:
         if key in _SEMANTIC_ONLY and not semantic:
@@ -203,6 +220,10 @@ def _view(
         "time_zone",
         "embedding_model",
         "preferred_families",
+        "tiers",
+        "default_tier",
+        "escalation",
+        "categories",
     ):
         setattr(view, key, copy.deepcopy(body.get(key, SETTINGS_DEFAULTS[key])))
     view.failover_policy = dict(body.get("failover_policy") or {})

@@ -343,8 +343,10 @@ def _rule_form_response(
 def rule_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = router_for_user(request, pk, edit=True)
     if request.method == "GET":
-        return _rule_form_response(request, router, RuleForm(rows=[ConditionRow.new()]), None)
-    form = RuleForm(request.POST, rows=rows_from_data(request.POST))
+        return _rule_form_response(
+            request, router, RuleForm(rows=[ConditionRow.new()], tiers=router.tiers), None
+        )
+    form = RuleForm(request.POST, rows=rows_from_data(request.POST), tiers=router.tiers)
     if form.is_valid():
         try:
             rule = services.rule_create(router=router, actor=request.user, **form.service_kwargs())
@@ -384,9 +386,12 @@ def rule_edit(request: HtmxHttpRequest, pk: int, rule_pk: int) -> HttpResponse:
             ConditionRow.new()
         ]
         return _rule_form_response(
-            request, router, RuleForm(initial=RuleForm.initial_for(rule), rows=rows), rule
+            request,
+            router,
+            RuleForm(initial=RuleForm.initial_for(rule), rows=rows, tiers=router.tiers),
+            rule,
         )
-    form = RuleForm(request.POST, rows=rows_from_data(request.POST))
+    form = RuleForm(request.POST, rows=rows_from_data(request.POST), tiers=router.tiers)
     if form.is_valid():
         try:
             services.rule_update(rule=rule, actor=request.user, **form.service_kwargs())

@@ -23,6 +23,21 @@ def verdict_label(status: str) -> str:
     return _STATUS.get(status, status.replace("_", " "))
 
 
+_TIER_SOURCE = {
+    "user": "you chose it",
+    "workspace": "the workspace's tier",
+    "rule": "chosen by the rule",
+    "escalation": "escalated by the classifier",
+    "default": "the router's default",
+}
+
+
+@register.filter
+def tier_source_label(source: str | None) -> str:
+    """Why a turn used its tier, for the badge and the test panel."""
+    return _TIER_SOURCE.get(source or "", source or "")
+
+
 @register.filter
 def markdown(text: str) -> SafeString:
     """An answer's markdown as safe HTML (raw HTML in it is shown as text, never rendered)."""

@@ -130,6 +130,8 @@ def test_django_admin_changes_are_audited_with_the_admin(
         {
             "name": "Renamed in admin",
             "fallbacks": json.dumps(router.fallbacks),
+            "tiers": json.dumps(router.tiers),
+            "categories": json.dumps(router.categories),
             "rules-TOTAL_FORMS": "0",
             "rules-INITIAL_FORMS": "0",
             "rules-MIN_NUM_FORMS": "0",

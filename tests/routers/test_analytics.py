@@ -303,11 +303,11 @@ def test_the_page_costs_the_same_few_queries_for_any_range(
         decide(router, at(date(2025, 1, 1) + timedelta(days=day)))
     client = client_for(router.owner)
     url = reverse("router_analytics", args=[router.pk])
-    # Session + user + router + four analytics queries + feedback and events; the bound must
-    # not grow with the range.
-    with django_assert_max_num_queries(10):
+    # Session + user + router + five analytics queries (tiers and categories: one) + feedback
+    # and events; the bound must not grow with the range.
+    with django_assert_max_num_queries(11):
         assert client.get(url, {"start": "2025-01-01", "end": "2025-01-05"}).status_code == 200
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         assert client.get(url, {"start": "2025-01-01", "end": "2025-12-31"}).status_code == 200
 
 
@@ -457,7 +457,7 @@ def test_the_csv_has_one_row_per_decision_in_the_range_oldest_first(router, clie
     assert rows[0] == [
         "created_at", "channel", "rule", "source", "model_ref", "answered_by", "input_tokens", "output_tokens",
         "cost", "primary_cost", "classifier_called", "classifier_latency_ms", "fallback_used", "overridden",
-        "succeeded", "reason",
+        "succeeded", "tier", "tier_source", "category", "complexity", "reason",
     ]  # fmt: skip
     assert len(rows) == 3
     first, second = rows[1], rows[2]
@@ -489,9 +489,9 @@ def test_the_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(router, c
 
     assert rows[1][2] == '\'=HYPERLINK("http://evil")'
     assert rows[1][5] == "'@SUM(A1)"
-    assert rows[1][15] == "'+1 cmd"
+    assert rows[1][19] == "'+1 cmd"
     assert rows[2][2] == "'-2+3"
-    assert rows[2][15] == "plain reason"
+    assert rows[2][19] == "plain reason"
 
 
 def test_the_csv_rows_use_the_routers_time_zone(make_router):
@@ -555,3 +555,26 @@ def test_analytics_only_answer_get(router, client_for):
         client_for(router.owner).post(reverse("router_analytics", args=[router.pk])).status_code
         == 405
     )
+
+
+def test_it_breaks_messages_down_by_tier_and_by_category_and_complexity(router, client_for):
+    decide(router, at(D1), tier="coding", tier_source="rule", category="code", complexity="hard")
+    decide(router, at(D1, 13), tier="coding", tier_source="user")
+    decide(
+        router, at(D2), tier="deep", tier_source="escalation", category="chat", complexity="hard"
+    )
+    decide(router, at(D3))
+    stats = stats_for(router)
+    tiers = {row.label: row.messages for row in stats.by_tier}
+    assert tiers == {"coding": 2, "deep": 1, "No tier": 1}
+    judged = {row.label: (row.messages, row.share) for row in stats.by_category}
+    assert judged == {"code × hard": (1, 0.5), "chat × hard": (1, 0.5)}
+    html = (
+        client_for(router.owner)
+        .get(
+            reverse("router_analytics", args=[router.pk]),
+            {"start": "2025-03-01", "end": "2025-03-03"},
+        )
+        .content.decode()
+    )
+    assert "By tier" in html and "By category × complexity" in html and "code × hard" in html

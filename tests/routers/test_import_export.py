@@ -12,10 +12,21 @@ from routers.models import Router, Rule
 pytestmark = pytest.mark.django_db
 
 
+TIERS_V2 = {
+    "tiers": [
+        {"name": "balanced", "model": "demo/small", "fallback": "", "description": "everyday"},
+        {"name": "deep", "model": "", "fallback": "balanced", "description": ""},
+    ],
+    "default_tier": "balanced",
+    "escalation": True,
+    "categories": ["chat", "code", "legal"],
+}
+
+
 def _file(**router_overrides):
     doc = {
         "format": "routerweb.router",
-        "version": 1,
+        "version": 2,
         "router": {
             "name": "Imported",
             "slug": "imported",
@@ -27,6 +38,7 @@ def _file(**router_overrides):
             "sticky": True,
             "cooldown_minutes": 15,
             "time_zone": "Europe/Paris",
+            **TIERS_V2,
             "rules": [
                 {
                     "name": "Code",
@@ -83,6 +95,67 @@ def test_import_then_export_gives_the_same_json(owner, demo_catalog):
     )
 
 
+def test_a_version_1_file_still_imports_with_the_default_tiers_and_categories(owner, demo_catalog):
+    data = _file()
+    data["version"] = 1
+    for key in TIERS_V2:
+        del data["router"][key]
+    router = services.router_import(owner=owner, data=data)
+    assert [t["name"] for t in router.tiers] == ["balanced", "smart", "coding", "deep"]
+    assert all(t["model"] == "" for t in router.tiers)
+    assert router.default_tier == "" and not router.escalation
+    assert "code" in router.categories
+    exported = services.router_export(router=router)
+    assert (
+        exported["version"] == 2 and exported["router"]["rules"][0]["target_model"] == "demo/coder"
+    )
+
+
+def test_rules_may_target_tiers_in_a_file(owner, demo_catalog):
+    data = _file()
+    rule = data["router"]["rules"][0]
+    del rule["target_model"]
+    rule["target_tier"] = "deep"
+    rule["conditions"] = [{"property": "category", "operator": "eq", "value": "legal"}]
+    router = services.router_import(owner=owner, data=copy.deepcopy(data))
+    stored = router.rules.get(name="Code")
+    assert stored.target_tier == "deep" and stored.target_model is None
+    assert services.router_export(router=router)["router"]["rules"][0] == rule
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            {"target_tier": "huge", "target_model": None},
+            "rule 1 “Code”, target_tier: 'huge' is not one of the router's tiers",
+        ),
+        (
+            {"target_tier": "deep", "target_model": "demo/coder"},
+            "rule 1 “Code”: give target_model or target_tier, not both",
+        ),
+        (
+            {"conditions": [{"property": "category", "operator": "eq", "value": "math"}]},
+            "'math' is not one of the router's categories (chat, code, legal)",
+        ),
+    ],
+)
+def test_bad_tier_targets_and_categories_are_located(owner, demo_catalog, change, problem):
+    data = _file()
+    data["router"]["rules"][0].update(change)
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=data)
+    assert any(problem in m for m in exc.value.messages), exc.value.messages
+    assert not Router.objects.filter(slug="imported").exists()
+
+
+def test_bad_tiers_in_a_file_are_refused(owner, demo_catalog):
+    data = _file(tiers=[{"name": "a", "fallback": "b"}], default_tier="")
+    with pytest.raises(ValidationError) as exc:
+        services.router_import(owner=owner, data=data)
+    assert any("falls back to 'b', which is not a tier" in m for m in exc.value.messages)
+
+
 def test_export_then_import_round_trips_a_built_router(private_router, teammate):
     exported = services.router_export(router=private_router)
     copy_ = services.router_import(owner=teammate, data=exported, slug="mine-now")
@@ -118,7 +191,7 @@ def _bad(mutate):
             {"format": "something.else", "version": 1, "router": {}},
             'format: expected "routerweb.router"',
         ),
-        ({**_file(), "version": 7}, "version: this instance reads version 1 files, found 7"),
+        ({**_file(), "version": 7}, "version: this instance reads version 1 and 2 files, found 7"),
         (_bad(lambda d: d["router"].pop("primary_model")), "primary_model: Field required"),
         (
             _bad(lambda d: d["router"]["rules"][2]["conditions"][0].update(value="(oops")),
