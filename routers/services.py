@@ -1084,7 +1084,7 @@ def router_import(*, owner: User, data: dict[str, Any], slug: str | None = None)
                     "fallback": t.fallback,
                     "description": t.description,
                 }
-                for t in tiers
+                for t in tier_specs_of(spec)
             ],
             default_tier=spec.default_tier,
             escalation=spec.escalation,
@@ -1146,6 +1146,13 @@ def router_draft_import(*, router: Router, data: dict[str, Any], actor: User) ->
         router.embedding_model = spec.embedding_model
         router.failover_policy = policy
         router.preferred_families = list(spec.preferred_families)
+        router.tiers = [
+            {"name": t.name, "model": t.model, "fallback": t.fallback, "description": t.description}
+            for t in tier_specs_of(spec)
+        ]
+        router.default_tier = spec.default_tier
+        router.escalation = spec.escalation
+        router.categories = list(categories_of(spec))
         router.version = F("version") + 1
         router.save()
         router.refresh_from_db(fields=["version", "updated_at"])
@@ -1163,8 +1170,9 @@ def router_draft_import(*, router: Router, data: dict[str, Any], actor: User) ->
             row.match = rule.match
             row.conditions = [c.model_dump() for c in rule.conditions]
             row.description = rule.description
-            row.target_model = target  # None only for a rule that targets a profile
+            row.target_model = target  # None only for a rule that targets a profile or tier
             row.target_profile = rule.target_profile or ""
+            row.target_tier = rule.target_tier
             row.fallbacks = list(rule.fallbacks)
             row.examples = list(validate_examples(rule.examples)) if rule.kind == "semantic" else []
             row.threshold = rule.threshold

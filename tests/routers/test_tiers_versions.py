@@ -62,3 +62,26 @@ def test_a_snapshot_from_before_tiers_routes_with_the_defaults(make_router):
         "deep",
     ]
     assert content["settings"]["default_tier"] == "" and "code" in content["settings"]["categories"]
+
+
+def test_importing_a_file_into_the_draft_brings_its_tiers_and_tier_targets(make_router, owner):
+    router = make_router(slug="draft-import")
+    services.router_set_tiers(
+        router=router,
+        tiers=[{"name": "balanced", "model": "demo/small"}, {"name": "deep", "model": "demo/large", "fallback": "balanced"}],
+        default_tier="deep",
+        actor=owner,
+    )  # fmt: skip
+    services.rule_create(
+        router=router, name="Hard", kind="calculated", target_tier="deep", actor=owner,
+        conditions=[{"property": "complexity", "operator": "eq", "value": "hard"}],
+    )  # fmt: skip
+    router.refresh_from_db()
+    exported = services.router_export(router=router)
+    other = make_router(slug="draft-target")
+    services.router_draft_import(router=other, data=exported, actor=owner)
+    other.refresh_from_db()
+    assert other.default_tier == "deep" and [t["name"] for t in other.tiers] == ["balanced", "deep"]
+    rule = other.rules.get(name="Hard")
+    assert rule.target_tier == "deep" and rule.target_model is None
+    assert services.router_export(router=other)["router"]["rules"] == exported["router"]["rules"]
