@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import ApiToken, User
 from chat.models import Workspace
 from engine.policy import DETECTORS
+from engine.tiers import TIER_NAME, TIER_NAME_HELP
 from governance.models import Budget, BudgetScope, OverAction, Policy, Scope
 from governance.services import policy_validate
 from providers.models import CatalogModel
@@ -38,6 +39,15 @@ class BudgetForm(forms.ModelForm):
         help_text="From this share of the limit on, the cheapest suitable model answers.",
     )
 
+    step_tier = forms.CharField(
+        required=False,
+        max_length=32,
+        label="Past the step, route as if this tier were chosen",
+        help_text="A tier of the router, e.g. balanced (its model, or the tier it falls back "
+        "to). Empty: the cheapest suitable model. Without a router or a model for the tier, the "
+        "cheapest suitable model answers.",
+    )
+
     class Meta:
         model = Budget
         fields = (
@@ -49,6 +59,7 @@ class BudgetForm(forms.ModelForm):
             "period",
             "limit",
             "step_percent",
+            "step_tier",
             "over_action",
         )
         labels = {"over_action": "Over the limit"}
@@ -82,6 +93,12 @@ class BudgetForm(forms.ModelForm):
         }.get(scope)  # type: ignore[arg-type]
         if target and not data.get(target):
             self.add_error(target, f"Choose the {target} this budget is for.")
+        tier = (data.get("step_tier") or "").strip()
+        if tier and not TIER_NAME.fullmatch(tier):
+            self.add_error("step_tier", f"“{tier}” is not a tier name ({TIER_NAME_HELP}).")
+        elif tier and not data.get("step_percent"):
+            self.add_error("step_percent", "Set the step (a percentage) the tier applies from.")
+        data["step_tier"] = tier
         if data.get("over_action") == OverAction.LISTED and not data.get("allowed_models"):
             self.add_error("allowed_models", "List at least one model allowed over the limit.")
         return data

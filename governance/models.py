@@ -89,6 +89,10 @@ class Budget(models.Model):
     period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
     limit = models.DecimalField(max_digits=12, decimal_places=4)
     step_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Past the step: route as if this tier of the router were chosen (blank: the cheapest
+    # suitable model). A message routed without a router, or whose router has no model for the
+    # tier, gets the cheapest suitable model, and the reason says so.
+    step_tier = models.CharField(max_length=32, blank=True)
     over_action = models.CharField(
         max_length=8, choices=OverAction.choices, default=OverAction.REFUSE
     )

@@ -58,6 +58,7 @@ BUDGET_AUDIT_FIELDS = [
     "period",
     "limit",
     "step_percent",
+    "step_tier",
     "over_action",
     "allowed",
 ]

@@ -92,6 +92,7 @@ class BudgetSpec:
     token_id: int | None
     workspace_id: int | None
     router_id: int | None
+    step_tier: str = ""  # past the step: this tier of the router (blank: the cheapest model)
 
     @classmethod
     def of(cls, budget: Budget) -> BudgetSpec:
@@ -104,6 +105,7 @@ class BudgetSpec:
             limit=limit,
             step=limit * budget.step_percent // 100 if budget.step_percent else None,
             step_percent=budget.step_percent,
+            step_tier=budget.step_tier,
             over_action=budget.over_action,
             allowed=tuple(budget.allowed or ()),
             user_id=budget.user_id,

@@ -41,6 +41,7 @@ from accounts.models import User
 from decisions.log import answer_payload, decision_log
 from engine import Decision, RuleError
 from engine.compile import CompiledRouter
+from engine.tiers import tier_models
 from experiments.assign import arm_of
 from experiments.selectors import experiment_running_for
 from governance.selectors import policy_set_for
@@ -539,7 +540,7 @@ async def _plan(req: PlanRequest, prepared: Prepared, request: ChatRequest) -> P
                 guard, restriction=restriction_merge(guard.restriction, budget.restriction)
             )
             plan = await _choose(req, prepared, bound, fixed)
-            await _apply_budget(req, plan, budget, bound, now)
+            await _apply_budget(req, plan, budget, bound, now, compiled=prepared.compiled)
     plan.budget = budget
     if prepared.experiment is not None and plan.router is not None:
         plan.facts = dataclasses.replace(plan.facts, experiment=prepared.experiment)
@@ -550,13 +551,32 @@ async def _plan(req: PlanRequest, prepared: Prepared, request: ChatRequest) -> P
 
 
 async def _apply_budget(
-    req: PlanRequest, plan: Plan, budget: BudgetResult, guard: PolicyResult, now: datetime
+    req: PlanRequest,
+    plan: Plan,
+    budget: BudgetResult,
+    guard: PolicyResult,
+    now: datetime,
+    *,
+    compiled: CompiledRouter | None,
 ) -> None:
-    """Step down past a soft step, reserve the estimate (answering surfaces only), say so."""
+    """Step down past a soft step (to the budget's tier of the routing router, when it names
+    one), reserve the estimate (answering surfaces only), say so."""
     if plan.chain:
         refs = [m.ref for m in plan.chain]
+        tiers = compiled.tiers if compiled is not None and plan.router is not None else None
+
+        def tier_model(name: str) -> str | None:
+            # The tier's model, or the first bound one down its fallback ladder.
+            bound = tier_models(tiers or {}, name)
+            return bound[0][1] if bound else None
+
         stepped = budget_step_down(
-            refs, plan.catalog, result=budget, restriction=guard.restriction, request=plan.request
+            refs,
+            plan.catalog,
+            result=budget,
+            restriction=guard.restriction,
+            request=plan.request,
+            tier_model=tier_model if tiers is not None else None,
         )
         if stepped != refs:
             plan.chain = [plan.catalog[ref] for ref in stepped]

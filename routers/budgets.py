@@ -5,12 +5,13 @@
    either refuses — before any model is called, the classifier included — or allows only
    its listed models (a `Restriction` routing honours, like a policy's).
 2. Routing runs. A budget past its soft step (e.g. 80%) then *steps down*
-   (`budget_step_down`): the cheapest suitable model in the catalog answers, as if it had
-   been chosen; the routed chain stays behind it as fallbacks.
+   (`budget_step_down`): the model of the budget's step tier (e.g. `balanced`) when it names
+   one and the router has a suitable model for it, else the cheapest suitable model in the
+   catalog, answers as if it had been chosen; the routed chain stays behind it as fallbacks.
 3. `budget_admit` reserves the request's estimated cost on every counter (see
    governance.spend: at most one request's worth past a hard limit, across processes).
 4. After the answer, `budget_settle` books the actual cost — every attempt plus the
-   classifier call — and writes the spend entry.
+   classifier and embedding calls — and writes the spend entry.
 
 The step that applied goes into the routing facts, hence the badge, the /v1 headers and
 the decision log's reason.
@@ -19,7 +20,7 @@ the decision log's reason.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -54,13 +55,15 @@ class BudgetResult:
     reservation: Reservation | None = None
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     note: str = ""
+    tier: str = ""  # the tier the step went to ("" : the cheapest suitable model)
 
     def routing_facts(self) -> dict[str, Any]:
         status = self.governing
         if status is None or not self.step:
             return {}
+        stepped_to = f"tier {self.tier}" if self.tier else "cheapest suitable model"
         labels = {
-            "step_down": f"over {status.spec.step_percent}%: cheapest suitable model",
+            "step_down": f"over {status.spec.step_percent}%: {stepped_to}",
             "listed": "over its limit: listed models only",
             "refused": "limit reached: refused",
         }
@@ -160,24 +163,46 @@ def budget_step_down(
     result: BudgetResult,
     restriction: Restriction | None,
     request: ChatRequest,
+    tier_model: Callable[[str], str | None] | None = None,
 ) -> list[str]:
-    """The cheapest suitable enabled model first, then the routed chain. Suitable: allowed
-    by any restriction, takes images when the request has one, and its context window fits."""
+    """The step's model first, then the routed chain: the model the router binds to the
+    budget's step tier (`tier_model(name)`, following the tier's fallbacks) when it names one
+    and that model is suitable, else the cheapest suitable enabled model. Suitable: allowed by
+    any restriction, takes images when the request has one, and its context window fits."""
     if result.step != "step_down" or not refs:
         return refs
     has_image = any(m.images for m in request.messages)
     tokens = request_input_tokens(request)
-    suitable = [
-        m
-        for m in catalog.values()
-        if (restriction is None or m.ref in restriction.models)
-        and (m.supports_images or not has_image)
-        and m.context_window >= tokens
-    ]
+
+    def fits(m: Any) -> bool:
+        return (
+            (restriction is None or m.ref in restriction.models)
+            and (m.supports_images or not has_image)
+            and m.context_window >= tokens
+        )
+
+    tier = result.governing.spec.step_tier if result.governing is not None else ""
+    why_not = ""
+    if tier:
+        ref = tier_model(tier) if tier_model is not None else None
+        model = catalog.get(ref) if ref else None
+        if model is not None and fits(model):
+            result.tier = tier
+            result.note = f"stepped down to tier {tier}, {model.ref}"
+            return [model.ref, *(r for r in refs if r != model.ref)]
+        if tier_model is None:
+            why_not = f"no router to take tier {tier}"
+        elif model is None:
+            why_not = f"the router has no model for tier {tier}"
+        else:
+            why_not = f"tier {tier}'s model {model.ref} does not suit this message"
+    suitable = [m for m in catalog.values() if fits(m)]
     if not suitable:
         return refs
     cheapest = min(suitable, key=lambda m: (_price(m), m.ref))
     result.note = f"stepped down to the cheapest suitable model, {cheapest.ref}"
+    if why_not:
+        result.note = f"{why_not}: {result.note}"
     return [cheapest.ref, *(ref for ref in refs if ref != cheapest.ref)]
 
 

@@ -113,6 +113,42 @@ def test_past_the_soft_step_the_cheapest_suitable_model_answers_and_the_badge_sa
     assert 'Budget "Team monthly"' in decision.reason
 
 
+def test_past_the_soft_step_a_budget_may_route_as_if_its_tier_were_chosen(
+    client_for, owner, thread, fake_upstream
+):
+    router = thread.workspace.router
+    services.router_set_tiers(
+        router=router,
+        tiers=[
+            {"name": "balanced", "model": "fake/vision"},  # not the cheapest: fake/cheap is
+            {"name": "smart", "model": "fake/backup", "fallback": "balanced"},
+            {"name": "quick", "model": "", "fallback": ""},
+        ],
+        actor=owner,
+    )
+    router_publish(router=router, actor=owner)
+    budget = team_budget(thread, step_percent=80, step_tier="balanced")
+    spent(thread, "8.50")
+    client = client_for(owner)
+    assistant, _ = send(client, thread, "hello")
+    assert assistant.model_ref == "fake/vision"
+    assert [r.model for r in fake_upstream.requests] == ["vision"]
+    assert assistant.routing["budget"]["step_label"] == "over 80%: tier balanced"
+    assert "stepped down to tier balanced, fake/vision" in assistant.routing["reason"]
+    page = client.get(reverse("thread", args=[thread.pk])).content.decode()
+    assert "budget “Team monthly”: over 80%: tier balanced" in page
+
+    # A tier with no model anywhere down its ladder: the cheapest suitable model, and why.
+    budget.step_tier = "quick"
+    budget.save()
+    assistant, _ = send(client, thread, "hello again")
+    assert assistant.model_ref == "fake/cheap"
+    assert (
+        "the router has no model for tier quick: stepped down to the cheapest"
+        in (assistant.routing["reason"])
+    )
+
+
 def test_an_exhausted_budget_refuses_cleanly_before_any_model_call(
     client_for, owner, thread, fake_upstream
 ):

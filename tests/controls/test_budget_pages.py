@@ -55,6 +55,8 @@ def test_an_admin_sets_a_monthly_team_budget_with_an_80_percent_step(client_for,
         ({"scope": "user", "limit": "0"}, "limit", "greater than or equal to 0.01"),
         ({"scope": "user", "step_percent": "120"}, "step_percent", "less than or equal to 99"),
         ({"scope": "user", "over_action": "listed"}, "allowed_models", "at least one model"),
+        ({"scope": "user", "step_tier": "Balanced!"}, "step_tier", "is not a tier name"),
+        ({"scope": "user", "step_tier": "balanced"}, "step_percent", "Set the step"),
     ],
 )
 def test_a_bad_budget_is_refused_field_by_field_and_nothing_is_saved(
@@ -117,3 +119,25 @@ def test_router_analytics_show_the_routers_budgets(client_for, owner, make_route
     assert "Budgets on this router" in page
     assert "$3.00</strong> of $4.00 (75%)" in page
     assert "past 50%: the cheapest suitable model answers" in page
+
+
+def test_an_admin_sets_a_budget_that_steps_to_a_tier(client_for, admin_user, team):
+    client = client_for(admin_user)
+    response = client.post(
+        reverse("budget_create"),
+        {
+            "name": "Team monthly",
+            "enabled": "on",
+            "scope": "workspace",
+            "workspace": team.pk,
+            "period": "month",
+            "limit": "50",
+            "step_percent": "80",
+            "step_tier": " balanced ",
+            "over_action": "refuse",
+        },
+    )
+    assert response.status_code == 302
+    assert Budget.objects.get().step_tier == "balanced"
+    page = client.get(reverse("budget_list")).content.decode()
+    assert "steps down at 80% to tier balanced" in page
