@@ -36,7 +36,8 @@ class BudgetForm(forms.ModelForm):
         max_value=99,
         required=False,
         label="Step down at (% of the limit)",
-        help_text="From this share of the limit on, the cheapest suitable model answers.",
+        help_text="From this share of the limit on, the budget steps down: to the tier below if "
+        "one is named, else to the cheapest suitable model.",
     )
 
     step_tier = forms.CharField(
