@@ -15,7 +15,7 @@ router `bench-llm` whose first rule is LLM-classified (its verdict is cached aft
 so that path measures a cached verdict), and the same app as 2 uvicorn worker processes.
 
 Every path gets the same request from the official `openai` client. Measured, interleaved in
-rotating order so that noise from the other processes on the machine hits every path alike:
+shuffled order so that noise from the other processes on the machine hits every path alike:
 
 - concurrency 1, streaming: time to first token (TTFT); non-streaming: total time. Each path's
   *added* time is its time minus the direct call's in the same round;
@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -255,9 +256,12 @@ async def run(
             await target.stream()
             await target.complete()
 
-    # Concurrency 1, round-robin in an order that rotates every round.
-    for i in range(args.pairs):
-        order = paths[i % len(paths) :] + paths[: i % len(paths)]
+    # Concurrency 1, every path once per round in a shuffled order: a rotating order would give
+    # each path the same neighbour every round (the path after LiteLLM would always inherit
+    # the work LiteLLM does after answering), shuffling spreads that over every path alike.
+    shuffler = random.Random(18)
+    for _ in range(args.pairs):
+        order = shuffler.sample(paths, len(paths))
         for target in order:
             target.ttft.append(await target.stream())
         for target in reversed(order):
