@@ -457,13 +457,21 @@ class TemplateRoleOut(Schema):
 class TemplateRuleOut(Schema):
     name: str
     kind: str
-    target: str = Field(description="A role, or profile:<name>")
+    target: str = Field(description="A role, profile:<name> or tier:<name>")
+
+
+class TemplateTierOut(Schema):
+    tier: str
+    model: str | None
 
 
 class TemplateExampleOut(Schema):
     message: str
     workspace_type: str
     workspace_tags: list[str]
+    user_tier: str = Field(
+        description="A tier asked for: /tier in chat, router:<slug>/<tier> in /v1"
+    )
     decided_by: str
     target: str
     model: str | None
@@ -481,6 +489,9 @@ class TemplateOut(Schema):
     classifier_model: str | None
     embedding_model: str | None
     preferred_families: list[str]
+    tiers: list[TemplateTierOut]
+    default_tier: str
+    escalation: bool
     rules: list[TemplateRuleOut]
     examples: list[TemplateExampleOut]
 

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from engine import ModelInfo, ProfileSpec, resolve_profile
+from engine.tiers import DEFAULT_TIERS
 from providers.local_embeddings import DEFAULT_EMBEDDING_MODEL
 from providers.selectors import catalog_list_embedding
 from routers.compiling import catalog_snapshot, profiles_defined
@@ -55,6 +56,10 @@ class Example:
     workspace_tags: tuple[str, ...] = ()
     # What the page shows when the text itself is too long to show (a pasted document).
     label: str = ""
+    # Where the design sends it when that is a tier: the tier's bound model.
+    tier: str = ""
+    # A tier the person asks for: `/tier <name>` in chat, `router:<slug>/<name>` in /v1.
+    user_tier: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,11 @@ class Template:
     classifier: str = ""  # a role; empty: the primary judges LLM rules
     preferred_families: bool = False
     semantic: bool = False
-    # What the template needs from another part of the product, if it is not there yet.
-    requires: str = ""
+    # Tiers: (tier name, role bound to it) for the default tiers (engine.tiers.DEFAULT_TIERS);
+    # the tier messages no rule claims go to; whether the classifier may escalate it.
+    tiers: tuple[tuple[str, str], ...] = ()
+    default_tier: str = ""
+    escalation: bool = False
 
 
 @dataclass
@@ -86,7 +94,7 @@ class Binding:
 class ExamplePlan:
     example: Example
     model: str | None
-    target: str  # 'role “small”' or 'profile “fast”'
+    target: str  # 'role “small”', 'profile “fast”' or 'tier “coding”'
 
 
 @dataclass
@@ -101,6 +109,8 @@ class Plan:
     embedding_why: str
     examples: list[ExamplePlan] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Tier name → its bound model (the role's), for templates with tiers.
+    tier_models: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def can_create(self) -> bool:
@@ -355,6 +365,136 @@ TEMPLATES: dict[str, Template] = {
                 ),
             ),  # fmt: skip
         ),
+        Template(
+            name="tiers",
+            title="Tiers",
+            design="Request a tier, not a model: rules, workspaces and people ask for "
+            "balanced, smart, coding or deep, each bound to a model, so changing the model "
+            "for a whole team is one edit; the classifier may escalate an everyday turn to a "
+            "higher tier, never demote it.",
+            summary="Code goes to the coding tier and long documents to deep; everything else "
+            "starts on balanced and is escalated when the classifier judges it hard; `/tier "
+            "deep` (or `router:<slug>/deep` in /v1) asks for a tier outright.",
+            roles=(SMALL, GENERAL, CODER, LARGE),
+            primary="small",
+            classifier="small",
+            tiers=(
+                ("balanced", "small"),
+                ("smart", "general"),
+                ("coding", "coder"),
+                ("deep", "large"),
+            ),
+            default_tier="balanced",
+            escalation=True,
+            rules=(
+                {
+                    "name": "Code",
+                    "kind": "calculated",
+                    "match": "any",
+                    "conditions": [CODE_WORDS, _cond("has_code", "is_true")],
+                    "tier": "coding",
+                },
+                {
+                    "name": "Long documents",
+                    "kind": "calculated",
+                    "conditions": [_cond("conversation_tokens", "gt", 8_000)],
+                    "tier": "deep",
+                },
+            ),
+            examples=(
+                Example(
+                    "My python function throws a stack trace",
+                    "rule “Code” → tier coding",
+                    tier="coding",
+                ),
+                Example(
+                    LONG_DOCUMENT,
+                    "rule “Long documents” → tier deep",
+                    tier="deep",
+                    label="“Summarise this report for the board.” + a ~9,000-token report",
+                ),
+                Example(
+                    "What's a good pasta recipe for tonight?", "the default tier", tier="balanced"
+                ),
+                Example(
+                    "Walk me step by step through how a mortgage offset account saves interest",
+                    "judged hard: escalated from balanced",
+                    tier="deep",
+                ),
+                Example(
+                    "What's a good pasta recipe for tonight?",
+                    "the person asked: /tier smart",
+                    tier="smart",
+                    user_tier="smart",
+                ),
+            ),  # fmt: skip
+        ),
+        Template(
+            name="category-complexity",
+            title="Category × complexity",
+            design="The classifier judges each message's task category and complexity in one "
+            "small call; category rules come first (so category wins), then complexity rules, "
+            "then the cheap primary model.",
+            summary="Code to the coder, translations to the small model, creative writing to "
+            "the large one; otherwise hard messages go large, medium ones to a mid-sized model "
+            "and simple ones stay small. One classifier call per message at most.",
+            roles=(SMALL, GENERAL, CODER, LARGE),
+            primary="small",
+            classifier="small",
+            rules=(
+                {
+                    "name": "Code",
+                    "kind": "calculated",
+                    "conditions": [_cond("category", "eq", "code")],
+                    "role": "coder",
+                },
+                {
+                    "name": "Translation",
+                    "kind": "calculated",
+                    "conditions": [_cond("category", "eq", "translation")],
+                    "role": "small",
+                },
+                {
+                    "name": "Creative & research",
+                    "kind": "calculated",
+                    "conditions": [_cond("category", "contains_any", ["creative", "research"])],
+                    "role": "large",
+                },
+                {
+                    "name": "Hard",
+                    "kind": "calculated",
+                    "conditions": [_cond("complexity", "gte", "hard")],
+                    "role": "large",
+                },
+                {
+                    "name": "Medium",
+                    "kind": "calculated",
+                    "conditions": [_cond("complexity", "eq", "medium")],
+                    "role": "general",
+                },
+            ),
+            examples=(
+                Example("Why does my python script raise a KeyError?", "category code", "coder"),
+                Example("How do you say good morning in Spanish?", "category translation", "small"),
+                Example("Write a limerick about a sleepy cat", "category creative", "large"),
+                Example(
+                    "Explain in detail how interest rates shape house prices",
+                    "category chat, complexity hard",
+                    "large",
+                ),
+                Example(
+                    "We have two free days in Lisbon with two kids who love museums, beaches "
+                    "and trams; what would a relaxed plan look like for both days?",
+                    "category chat, complexity medium",
+                    "general",
+                ),
+                Example(
+                    "Hi, how are you today?",
+                    "category chat, complexity simple: the primary",
+                    "small",
+                ),
+            ),  # fmt: skip
+        ),
     )
 }
 
@@ -492,15 +632,27 @@ def template_plan(template: Template, models: Mapping[str, ModelInfo] | None = N
         embedding_why=embedding_why,
         warnings=list(dict.fromkeys(warnings)),
     )
+    plan.tier_models = {tier: bindings[role].model for tier, role in template.tiers}
     for example in template.examples:
         if example.profile:
             model = profile_model(example.profile)
             target = f"profile “{example.profile}”"
+        elif example.tier:
+            model = plan.tier_models[example.tier]
+            target = f"tier “{example.tier}”"
         else:
             model = bindings[example.role].model
             target = f"role “{example.role}”"
         plan.examples.append(ExamplePlan(example, model, target))
     return plan
+
+
+def _rule_target(rule: Mapping[str, Any]) -> str:
+    if "profile" in rule:
+        return f"profile:{rule['profile']}"
+    if "tier" in rule:
+        return f"tier:{rule['tier']}"
+    return str(rule["role"])
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -527,11 +679,14 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "classifier_model": plan.classifier,
         "embedding_model": plan.embedding_model or None,
         "preferred_families": list(plan.preferred_families),
+        "tiers": [{"tier": tier, "model": model} for tier, model in plan.tier_models.items()],
+        "default_tier": template.default_tier,
+        "escalation": template.escalation,
         "rules": [
             {
                 "name": rule["name"],
                 "kind": rule["kind"],
-                "target": f"profile:{rule['profile']}" if "profile" in rule else rule["role"],
+                "target": _rule_target(rule),
             }
             for rule in template.rules
         ],
@@ -540,6 +695,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "message": e.example.label or e.example.text,
                 "workspace_type": e.example.workspace_type,
                 "workspace_tags": list(e.example.workspace_tags),
+                "user_tier": e.example.user_tier,
                 "decided_by": e.example.why,
                 "target": e.target,
                 "model": e.model,
@@ -554,9 +710,11 @@ def template_file(plan: Plan, *, name: str = "", slug: str = "") -> dict[str, An
     template = plan.template
     rules = []
     for rule in template.rules:
-        doc = {k: v for k, v in rule.items() if k not in ("role", "profile")}
+        doc = {k: v for k, v in rule.items() if k not in ("role", "profile", "tier")}
         if "profile" in rule:
             doc["target_profile"] = rule["profile"]
+        elif "tier" in rule:
+            doc["target_tier"] = rule["tier"]
         else:
             doc["target_model"] = plan.bindings[rule["role"]].model
         rules.append(doc)
@@ -576,6 +734,18 @@ def template_file(plan: Plan, *, name: str = "", slug: str = "") -> dict[str, An
         router["embedding_model"] = plan.embedding_model
     if plan.preferred_families:
         router["preferred_families"] = list(plan.preferred_families)
+    if template.tiers:
+        router["tiers"] = [
+            {
+                "name": tier.name,
+                "model": plan.tier_models.get(tier.name) or "",
+                "fallback": tier.fallback,
+                "description": tier.description,
+            }
+            for tier in DEFAULT_TIERS
+        ]
+        router["default_tier"] = template.default_tier
+        router["escalation"] = template.escalation
     return {"format": FORMAT, "version": FORMAT_VERSION, "router": router}
 
 

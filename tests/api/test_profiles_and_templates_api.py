@@ -110,7 +110,13 @@ def test_a_workspace_has_a_type_rules_can_test(api, demo_catalog):  # noqa: F811
 
 def test_templates_are_listed_bound_to_the_catalog_with_their_examples(api, demo_catalog):  # noqa: F811
     listed = api.get("/routers/templates").json()
-    assert [t["name"] for t in listed] == ["keywords-llm", "profiles", "hybrid"]
+    assert [t["name"] for t in listed] == [
+        "keywords-llm",
+        "profiles",
+        "hybrid",
+        "tiers",
+        "category-complexity",
+    ]
     hybrid = api.get("/routers/templates/hybrid").json()
     roles = {r["role"]: r for r in hybrid["roles"]}
     assert roles["small"]["model"] == "demo/small"
@@ -136,3 +142,18 @@ def test_a_router_is_created_from_a_template_with_clear_4xx_for_bad_input(api, d
     assert Router.objects.count() == 1
     again = api.post("/routers/templates/keywords-llm", {}).json()
     assert again["slug"] == "keywords-llm"
+
+
+def test_the_tiers_template_binds_each_tier_and_lists_a_tier_asked_for(api, demo_catalog):  # noqa: F811
+    tiers = api.get("/routers/templates/tiers").json()
+    assert {t["tier"]: t["model"] for t in tiers["tiers"]} == {
+        "balanced": "demo/small",
+        "smart": "demo/coder",
+        "coding": "demo/coder",
+        "deep": "demo/large",
+    }
+    assert (tiers["default_tier"], tiers["escalation"]) == ("balanced", True)
+    asked = [e for e in tiers["examples"] if e["user_tier"]]
+    assert asked and asked[0]["model"] == "demo/coder"
+    created = api.post("/routers/templates/tiers", {"slug": "teams"}).json()
+    assert [r["target_tier"] for r in created["rules"]] == ["coding", "deep"]

@@ -27,8 +27,9 @@ def test_each_template_answers_its_examples_through_v1_with_the_promised_models(
         example = planned.example
         if example.workspace_type or example.workspace_tags:
             continue
+        tier = f"/{example.user_tier}" if example.user_tier else ""
         raw = client.chat.completions.with_raw_response.create(
-            model=f"router:{router.slug}",
+            model=f"router:{router.slug}{tier}",
             messages=[{"role": "user", "content": example.text}],
         )
         completion = raw.parse()

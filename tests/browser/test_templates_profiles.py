@@ -36,7 +36,7 @@ def test_templates_profiles_and_workspace_context_in_the_browser(demo, open_brow
     _login(page, base)
 
     page.goto(f"{base}/routers/new/")
-    expect(page.locator(".template-card")).to_have_count(3)
+    expect(page.locator(".template-card")).to_have_count(5)
     _no_sideways_scroll(page)
     _shot(page, "new", width)
 

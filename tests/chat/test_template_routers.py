@@ -39,10 +39,20 @@ def test_each_template_answers_its_examples_in_chat_with_the_promised_models(
         )
         workspace.members.add(owner)
         thread = Thread.objects.create(workspace=workspace, owner=owner)
+        if example.user_tier:
+            client.post(
+                reverse("message_create", args=[thread.pk]),
+                {"text": f"/tier {example.user_tier}"},
+                HTTP_HX_REQUEST="true",
+            )
+            thread.refresh_from_db()
+            assert thread.tier == example.user_tier
         assistant = _send(client, thread, example.text, django_capture_on_commit_callbacks)
         assert assistant.model_ref == planned.model, (example.why, assistant.routing["reason"])
         decision = RoutingDecision.objects.get(message_id=assistant.pk)
         assert decision.answered_by == planned.model
+        if example.tier:
+            assert assistant.routing["tier"] == example.tier, assistant.routing["reason"]
         if example.profile:
             profile = assistant.routing["profile"]
             assert profile["name"] == example.profile

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_new_router_page_offers_every_template(client_for, owner, demo_catalog):
     page = client_for(owner).get(reverse("router_create")).content.decode()
-    for name in ("keywords-llm", "profiles", "hybrid"):
+    for name in ("keywords-llm", "profiles", "hybrid", "tiers", "category-complexity"):
         assert f'data-template="{name}"' in page
     assert "Keywords and an LLM judge" in page and "Or start empty" in page
 
@@ -222,7 +222,13 @@ def test_the_command_lists_templates_and_creates_one(owner, demo_catalog):
     assert "“hello there!” → demo/small" in text
     out = io.StringIO()
     call_command("router_template", "list", "--json", stdout=out)
-    assert [t["name"] for t in json.loads(out.getvalue())] == ["keywords-llm", "profiles", "hybrid"]
+    assert [t["name"] for t in json.loads(out.getvalue())] == [
+        "keywords-llm",
+        "profiles",
+        "hybrid",
+        "tiers",
+        "category-complexity",
+    ]
     out = io.StringIO()
     call_command(
         "router_template", "create", "profiles", "--slug", "team-prof", "--owner", owner.username,
@@ -249,12 +255,26 @@ def test_the_command_lists_templates_and_creates_one(owner, demo_catalog):
 def test_the_demo_seed_has_one_shared_router_per_template_on_the_demo_models():
     call_command("seed_demo", "--owner", "admin", stdout=io.StringIO())
     call_command("seed_demo", "--owner", "admin", stdout=io.StringIO())  # idempotent
-    for slug in ("demo-keywords-llm", "demo-profiles", "demo-hybrid"):
+    for slug in (
+        "demo-keywords-llm",
+        "demo-profiles",
+        "demo-hybrid",
+        "demo-tiers",
+        "demo-category-complexity",
+    ):
         router = Router.objects.get(slug=slug)
         assert router.visibility == "shared"
         refs = {r.target_model.ref for r in router.rules.all() if r.target_model}
         assert all(ref.startswith("demo/") for ref in refs | {router.primary_model.ref})
     assert Router.objects.get(slug="demo-hybrid").embedding_model == "demo/embed"
+    tiers = Router.objects.get(slug="demo-tiers")
+    assert {t["name"]: t["model"] for t in tiers.tiers} == {
+        "balanced": "demo/small",
+        "smart": "demo/coder",
+        "coding": "demo/coder",
+        "deep": "demo/large",
+    }
+    assert (tiers.default_tier, tiers.escalation) == ("balanced", True)
     assert Workspace.objects.filter(name="Demo: Model Router").exists()
 
 

@@ -32,6 +32,15 @@ EXPECTED_DEMO_MODELS = {
         "demo/large",
         "demo/coder",
     ],
+    "tiers": ["demo/coder", "demo/large", "demo/small", "demo/large", "demo/coder"],
+    "category-complexity": [
+        "demo/coder",
+        "demo/small",
+        "demo/large",
+        "demo/large",
+        "demo/coder",
+        "demo/small",
+    ],
 }
 
 
@@ -128,6 +137,7 @@ def test_each_template_routes_its_examples_to_the_models_it_promises(owner, demo
                 text=example.text,
                 workspace_type=example.workspace_type,
                 workspace_tags=example.workspace_tags,
+                tier=example.user_tier,
             )
         )
         decision = plan.decision
@@ -136,3 +146,5 @@ def test_each_template_routes_its_examples_to_the_models_it_promises(owner, demo
         if example.profile:
             assert decision.profile is not None
             assert decision.profile.profile.name == example.profile
+        if example.tier:
+            assert decision.tier == example.tier, decision.reason
