@@ -251,13 +251,21 @@ TEMPLATES: dict[str, Template] = {
             title="Hybrid",
             design="Context first, then cheap signals, then meaning, then judgment: workspace "
             "context → fast signals (code blocks, greetings, long documents, short questions) "
-            "→ semantic rules → LLM rules → the default model.",
+            "→ semantic rules → LLM rules → the default tier.",
             summary="Each step costs more than the one before, so most messages are decided "
             "for free; only what is left reaches the embedding and then the classifier.",
             roles=(SMALL, CODER, GENERAL, LARGE),
             primary="general",
             classifier="small",
             semantic=True,
+            # The default: the balanced tier (so /tier and router:<slug>/<tier> work too).
+            tiers=(
+                ("balanced", "general"),
+                ("smart", "large"),
+                ("coding", "coder"),
+                ("deep", "large"),
+            ),
+            default_tier="balanced",
             rules=(
                 {
                     "name": "Coding workspace",
@@ -360,8 +368,8 @@ TEMPLATES: dict[str, Template] = {
                 Example(
                     "Plan a three-day walking route through the Scottish highlands with "
                     "villages to sleep in, distances per day and what to pack for wet weather.",
-                    "nothing matched: the default model",
-                    "general",
+                    "nothing matched: the default tier",
+                    tier="balanced",
                 ),
             ),  # fmt: skip
         ),
