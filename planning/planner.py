@@ -228,8 +228,9 @@ class Prepared:
     unusable: str = ""
     # The running experiment's arm this plan routes with ({"id", "name", "arm", "version"}).
     experiment: dict[str, Any] | None = None
-    # The user's preferred models for the router's rules (rule id → model ref).
-    preferences: dict[int, str] = field(default_factory=dict)
+    # The user's preferred models for the router's rules and tiers ("rule:<id>", "tier:<name>"
+    # → model ref).
+    preferences: dict[str, str] = field(default_factory=dict)
     # The tier a /v1 name asked for (`router:<slug>/<tier>`); "" for none.
     tier: str = ""
     _candidates: dict[str, Candidate] = field(default_factory=dict)
@@ -726,8 +727,6 @@ async def _route(req: PlanRequest, prepared: Prepared, guard: PolicyResult, rout
     preference = None
     if req.channel != "test":  # the test panel shows the router's own choice
         decision, preference = preference_apply(
-            user_id=req.user.pk,
-            router_id=router.pk,
             compiled=compiled,
             decision=decision,
             inp=inp,

@@ -8,35 +8,31 @@ from typing import Any
 from engine.compile import CompiledRouter
 from engine.preference import apply_preference
 from engine.types import Decision, Restriction, RouteInput
-from preferences.selectors import preference_model_for
 
 ROUTED_SOURCES = ("rule", "sticky")
 
 
 def preference_apply(
     *,
-    user_id: int | None,
-    router_id: int,
     compiled: CompiledRouter,
     decision: Decision,
     inp: RouteInput,
+    preferences: dict[str, str],
     restriction: Restriction | None = None,
-    preferences: dict[int, str] | None = None,
 ) -> tuple[Decision, dict[str, Any] | None]:
-    """The decision with the user's preferred model for its rule, and the facts to record
-    ({"model", "applied", "note"}), or the decision as it was and None. `preferences` (rule
-    id → model ref, from `preferences_for_router`) saves the query when the caller holds them."""
-    if user_id is None or decision.rule_id is None or decision.source not in ROUTED_SOURCES:
+    """The decision with the user's preferred model for its rule (or, failing that, for the
+    tier it went to), and the facts to record ({"model", "applied", "note", "for"}), or the
+    decision as it was and None. `preferences` is `preferences_for_router`'s map."""
+    if not preferences:
         return decision, None
-    if preferences is not None:
-        preferred = preferences.get(decision.rule_id)
-    else:
-        preferred = preference_model_for(
-            user_id=user_id, router_id=router_id, rule_id=decision.rule_id
-        )
+    preferred, target = None, ""
+    if decision.rule_id is not None and decision.source in ROUTED_SOURCES:
+        preferred, target = preferences.get(f"rule:{decision.rule_id}"), "rule"
+    if preferred is None and decision.tier:
+        preferred, target = preferences.get(f"tier:{decision.tier}"), "tier"
     if preferred is None:
         return decision, None
     outcome = apply_preference(
         compiled, decision, inp, preferred=preferred, restriction=restriction
     )
-    return outcome.decision, outcome.facts()
+    return outcome.decision, {**outcome.facts(), "for": target}

@@ -11,26 +11,47 @@ from routers.models import Router, Rule
 
 
 class Preference(models.Model):
-    """When `rule` of `router` routes one of `user`'s messages, `model` answers instead (if
-    suitable; policies and budgets still win)."""
+    """When `rule` of `router` routes one of `user`'s messages — or, for a tier preference,
+    the message goes to the router's tier `tier` — `model` answers instead (if suitable;
+    policies and budgets still win). A rule preference wins over a tier one."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_preferences"
     )
     router = models.ForeignKey(Router, on_delete=models.CASCADE, related_name="+")
-    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    tier = models.CharField(max_length=32, blank=True, default="")
     model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["router__name", "rule__position", "rule__id"]
+        ordering = ["router__name", "tier", "rule__position", "rule__id"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "rule"], name="preference_one_per_rule")
+            models.UniqueConstraint(fields=["user", "rule"], name="preference_one_per_rule"),
+            models.UniqueConstraint(
+                fields=["user", "router", "tier"],
+                condition=~models.Q(tier=""),
+                name="preference_one_per_tier",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(rule__isnull=False) & models.Q(tier=""))
+                | (models.Q(rule__isnull=True) & ~models.Q(tier="")),
+                name="preference_rule_or_tier",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.router} / {self.rule} → {self.model.ref}"
+        return f"{self.user}: {self.router} / {self.target_label} → {self.model.ref}"
+
+    @property
+    def target_label(self) -> str:
+        return f"tier “{self.tier}”" if self.tier else f"rule “{self.rule}”"
+
+    @property
+    def file_target(self) -> str:
+        """As the preferences file names it: the rule's name, or `tier:<name>`."""
+        return f"tier:{self.tier}" if self.tier else str(self.rule)
 
 
 class SuggestionState(models.TextChoices):

@@ -13,27 +13,21 @@ def preferences_allowed(*, router_id: int) -> bool:
     return not RouterPreferences.objects.filter(router_id=router_id, allowed=False).exists()
 
 
-def preference_model_for(*, user_id: int, router_id: int, rule_id: int) -> str | None:
-    """The model ref ("provider/model-id") the user prefers for this rule, if the router
-    allows preferences: one query."""
-    row = (
-        Preference.objects.filter(user_id=user_id, router_id=router_id, rule_id=rule_id)
-        .exclude(router_id__in=RouterPreferences.objects.filter(allowed=False).values("router_id"))
-        .values_list("model__provider__slug", "model__model_id")
-        .first()
-    )
-    return f"{row[0]}/{row[1]}" if row is not None else None
-
-
-def preferences_for_router(*, user_id: int, router_id: int) -> dict[int, str]:
-    """Rule id → preferred model ref for this user and router ({} when the router does not
-    allow preferences): what the `/v1` gateway keeps with its prepared plan, one query."""
+def preferences_for_router(*, user_id: int, router_id: int) -> dict[str, str]:
+    """"rule:<id>" / "tier:<name>" → preferred model ref for this user and router ({} when the
+    router does not allow preferences): what a plan holds (the /v1 gateway keeps it with its
+    prepared plan), one query."""
     rows = (
         Preference.objects.filter(user_id=user_id, router_id=router_id)
-        .exclude(router_id__in=RouterPreferences.objects.filter(allowed=False).values("router_id"))
-        .values_list("rule_id", "model__provider__slug", "model__model_id")
+        .exclude(
+            router_id__in=RouterPreferences.objects.filter(allowed=False).values("router_id")
+        )
+        .values_list("rule_id", "tier", "model__provider__slug", "model__model_id")
     )
-    return {rule_id: f"{slug}/{model_id}" for rule_id, slug, model_id in rows}
+    return {
+        (f"tier:{tier}" if tier else f"rule:{rule_id}"): f"{slug}/{model_id}"
+        for rule_id, tier, slug, model_id in rows
+    }
 
 
 def preference_list_for(*, user: User) -> QuerySet[Preference]:

@@ -1,6 +1,7 @@
 """Writes of personal preferences, every one audited with the person who made it.
 
-The preferences file is one preference per line, `router-slug / rule name = provider/model-id`;
+The preferences file is one preference per line, `router-slug / rule name = provider/model-id`
+(or `router-slug / tier:name = …` for a tier);
 a line starting with `#` is a comment, blank lines are ignored. Importing it validates every line first and
 changes nothing when one is wrong (errors name the line, counting from 1)."""
 
@@ -32,37 +33,52 @@ def _state(preference: Preference | None) -> dict[str, str] | None:
         return None
     return {
         "router": preference.router.slug,
-        "rule": preference.rule.name,
+        **({"tier": preference.tier} if preference.tier else {"rule": str(preference.rule)}),
         "model": preference.model.ref,
     }
 
 
-def _check(*, user: User, router: Router, rule: Rule, model: CatalogModel | None) -> None:
+def router_tier_names(router: Router) -> list[str]:
+    return [str(t.get("name")) for t in router.tiers or () if isinstance(t, dict) and t.get("name")]
+
+
+def _check(
+    *, user: User, router: Router, rule: Rule | None, tier: str, model: CatalogModel | None
+) -> None:
     if not router_can_use(user=user, router=router):
         raise ValidationError(f"You cannot use the router “{router.name}”.")
     if not preferences_allowed(router_id=router.pk):
         raise ValidationError(OFF_MESSAGE.format(name=router.name))
-    if rule.router_id != router.pk:
+    if (rule is None) == (not tier):
+        raise ValidationError("Pick a rule or a tier.")
+    if rule is not None and rule.router_id != router.pk:
         raise ValidationError(f"The rule “{rule.name}” is not in the router “{router.name}”.")
+    if tier and tier not in router_tier_names(router):
+        raise ValidationError(f"The router “{router.name}” has no tier “{tier}”.")
     if model is None:
         raise ValidationError("Pick an enabled model.")
 
 
 def preference_set(
-    *, actor: User, router: Router, rule: Rule, model: CatalogModel | None
+    *,
+    actor: User,
+    router: Router,
+    rule: Rule | None = None,
+    tier: str = "",
+    model: CatalogModel | None,
 ) -> Preference:
-    """The actor's preferred model for `rule` (replacing any earlier one). Raises
-    ValidationError (nothing changed)."""
-    _check(user=actor, router=router, rule=rule, model=model)
+    """The actor's preferred model for `rule`, or for the router's `tier` (replacing any
+    earlier one). Raises ValidationError (nothing changed)."""
+    _check(user=actor, router=router, rule=rule, tier=tier, model=model)
     assert model is not None
     with transaction.atomic():
         existing = (
             Preference.objects.select_related("router", "rule", "model__provider")
-            .filter(user=actor, rule=rule)
+            .filter(user=actor, **_target(router, rule, tier))
             .first()
         )
         before = _state(existing)
-        preference = existing or Preference(user=actor, router=router, rule=rule)
+        preference = existing or Preference(user=actor, router=router, rule=rule, tier=tier)
         preference.model = model
         preference.save()
         config_version.bump()  # the /v1 gateway keeps each user's preferences with its plans
@@ -74,6 +90,10 @@ def preference_set(
             after=_state(preference),
         )
     return preference
+
+
+def _target(router: Router, rule: Rule | None, tier: str) -> dict[str, object]:
+    return {"rule": rule} if rule is not None else {"router": router, "tier": tier}
 
 
 def preference_delete(*, actor: User, preference: Preference) -> None:
@@ -93,8 +113,21 @@ def preference_delete(*, actor: User, preference: Preference) -> None:
 class ParsedLine:
     line: int
     router: Router
-    rule: Rule
+    rule: Rule | None
+    tier: str
     model: CatalogModel
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.router.pk, f"tier:{self.tier}" if self.tier else f"rule:{self.rule_id}")
+
+    @property
+    def rule_id(self) -> int | None:
+        return self.rule.pk if self.rule is not None else None
+
+    @property
+    def label(self) -> str:
+        return f"tier “{self.tier}”" if self.tier else f"rule “{self.rule}”"
 
 
 def preferences_parse(*, user: User, text: str) -> list[ParsedLine]:
@@ -106,7 +139,7 @@ def preferences_parse(*, user: User, text: str) -> list[ParsedLine]:
         raise ValidationError(f"The file has too many lines (at most {FILE_MAX_LINES}).")
     errors: list[str] = []
     parsed: list[ParsedLine] = []
-    seen: dict[int, int] = {}
+    seen: dict[tuple[int, str], int] = {}
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -116,13 +149,13 @@ def preferences_parse(*, user: User, text: str) -> list[ParsedLine]:
         except ValidationError as exc:
             errors.append(f"line {number}: {' '.join(exc.messages)}")
             continue
-        if item.rule.pk in seen:
+        if item.key in seen:
             errors.append(
-                f"line {number}: the rule “{item.rule.name}” of “{item.router.slug}” "
-                f"is already set on line {seen[item.rule.pk]}"
+                f"line {number}: the {item.label} of “{item.router.slug}” "
+                f"is already set on line {seen[item.key]}"
             )
             continue
-        seen[item.rule.pk] = number
+        seen[item.key] = number
         parsed.append(item)
     if errors:
         raise ValidationError(errors)
@@ -146,15 +179,24 @@ def _parse_line(user: User, number: int, line: str) -> ParsedLine:
         raise ValidationError(f"no router “{slug}” that you can use")
     if not preferences_allowed(router_id=router.pk):
         raise ValidationError(OFF_MESSAGE.format(name=router.name))
-    rules = list(router.rules.filter(name__iexact=rule_name))
-    if not rules:
-        raise ValidationError(f"the router “{slug}” has no rule “{rule_name}”")
-    if len(rules) > 1:
-        raise ValidationError(f"the router “{slug}” has {len(rules)} rules named “{rule_name}”")
+    rule, tier = None, ""
+    if rule_name.lower().startswith("tier:"):
+        tier = rule_name[5:].strip()
+        if tier not in router_tier_names(router):
+            raise ValidationError(f"the router “{slug}” has no tier “{tier}”")
+    else:
+        rules = list(router.rules.filter(name__iexact=rule_name))
+        if not rules:
+            raise ValidationError(f"the router “{slug}” has no rule “{rule_name}”")
+        if len(rules) > 1:
+            raise ValidationError(
+                f"the router “{slug}” has {len(rules)} rules named “{rule_name}”"
+            )
+        rule = rules[0]
     model = catalog_get_by_ref(model_ref)
     if model is None:
         raise ValidationError(f"no enabled model “{model_ref}” (write provider/model-id)")
-    return ParsedLine(number, router, rules[0], model)
+    return ParsedLine(number, router, rule, tier, model)
 
 
 def preferences_import(*, actor: User, text: str) -> list[Preference]:
@@ -162,16 +204,17 @@ def preferences_import(*, actor: User, text: str) -> list[Preference]:
     parsed = preferences_parse(user=actor, text=text)
     with transaction.atomic():
         return [
-            preference_set(actor=actor, router=p.router, rule=p.rule, model=p.model) for p in parsed
+            preference_set(actor=actor, router=p.router, rule=p.rule, tier=p.tier, model=p.model)
+            for p in parsed
         ]
 
 
 def preferences_export(*, user: User) -> str:
     """The user's preferences as a file `preferences_import` reads back."""
     lines = [
-        "# routerweb personal preferences: router-slug / rule name = provider/model-id",
+        "# routerweb personal preferences: router-slug / rule name (or tier:name) = provider/model-id",
         *(
-            f"{p.router.slug} / {p.rule.name} = {p.model.ref}"
+            f"{p.router.slug} / {p.file_target} = {p.model.ref}"
             for p in preference_list_for(user=user)
         ),
     ]

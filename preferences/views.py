@@ -24,27 +24,30 @@ from preferences.services import (
     preference_set,
     preferences_export,
     preferences_import,
+    router_tier_names,
     router_preferences_set,
     suggestion_accept,
     suggestion_dismiss,
 )
 from providers.selectors import catalog_get_by_ref, catalog_list_enabled
-from routers.models import Rule
+from routers.models import Router, Rule
 from routers.selectors import router_can_edit, router_get_for_user, router_list_usable_by
 from routerweb.http import HtmxHttpRequest, attachment, id_param
 
 
-def _rule_choices(request: HtmxHttpRequest) -> list[tuple[str, list[Rule]]]:
-    """Rules a preference can be set for, grouped by router (routers that allow them)."""
+def _rule_choices(request: HtmxHttpRequest) -> list[tuple[Router, list[tuple[str, str]]]]:
+    """(value, label) of the rules and tiers a preference can be set for, grouped by router
+    (routers that allow them)."""
     off = set(RouterPreferences.objects.filter(allowed=False).values_list("router_id", flat=True))
     groups = []
     for router in router_list_usable_by(user=request.user).prefetch_related("rules"):
         if router.pk in off:
             continue
-        rules = list(router.rules.all())
-        if rules:
-            groups.append((router, rules))
-    return groups  # type: ignore[return-value]
+        choices = [(f"rule:{rule.pk}", rule.name) for rule in router.rules.all()]
+        choices += [(f"tier:{router.pk}:{t}", f"tier “{t}”") for t in router_tier_names(router)]
+        if choices:
+            groups.append((router, choices))
+    return groups
 
 
 def _page(request: HtmxHttpRequest, *, status: int = 200, **extra: object) -> HttpResponse:
@@ -72,22 +75,30 @@ def preferences_page(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_POST
 def preference_add(request: HtmxHttpRequest) -> HttpResponse:
-    rule_id = id_param(request.POST.get("rule"), "rule")
-    rule = Rule.objects.select_related("router").filter(pk=rule_id).first() if rule_id else None
+    kind, _, rest = request.POST.get("rule", "").partition(":")
+    rule, tier, router_id = None, "", None
+    if kind == "rule":
+        rule_id = id_param(rest, "rule")
+        rule = Rule.objects.filter(pk=rule_id).first() if rule_id else None
+        router_id = rule.router_id if rule is not None else None
+    elif kind == "tier":
+        raw_id, _, tier = rest.partition(":")
+        router_id = id_param(raw_id, "rule")
     try:
-        if rule is None:
-            raise ValidationError("Pick a rule.")
-        router = router_get_for_user(user=request.user, pk=rule.router_id)
-        preference_set(
+        if router_id is None:
+            raise ValidationError("Pick a rule or a tier.")
+        router = router_get_for_user(user=request.user, pk=router_id)
+        preference = preference_set(
             actor=request.user,
             router=router,
             rule=rule,
+            tier=tier,
             model=catalog_get_by_ref(request.POST.get("model", "").strip()),
         )
     except (ValidationError, Http404) as exc:
         text = " ".join(exc.messages) if isinstance(exc, ValidationError) else "Pick a rule."
         return _page(request, status=422, add_error=text)
-    flash.success(request, f"Saved: {rule.router.name} › {rule.name}.")
+    flash.success(request, f"Saved: {router.name} › {preference.target_label}.")
     return redirect("preferences")
 
 
@@ -101,7 +112,7 @@ def preference_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if preference is None:
         raise Http404("No such preference.")
     preference_delete(actor=request.user, preference=preference)
-    flash.success(request, f"Removed: {preference.router.name} › {preference.rule.name}.")
+    flash.success(request, f"Removed: {preference.router.name} › {preference.target_label}.")
     return redirect("preferences")
 
 
@@ -210,9 +221,9 @@ def router_preferences(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect("router_preferences", pk=router.pk)
     usage = (
         Preference.objects.filter(router=router)
-        .values("rule__name", "model__provider__slug", "model__model_id")
+        .values("rule__name", "tier", "model__provider__slug", "model__model_id")
         .annotate(people=Count("user", distinct=True))
-        .order_by("rule__position", "rule__name", "-people")
+        .order_by("tier", "rule__position", "rule__name", "-people")
     )
     return render(
         request,

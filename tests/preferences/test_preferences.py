@@ -156,7 +156,7 @@ def test_managers_turn_preferences_off_for_a_router(
     assert answer.model_ref == "demo/coder" and "preference" not in answer.routing
     # ...and no new one can be set meanwhile.
     added = client.post(
-        reverse("preference_add"), {"rule": _code_rule(routed).pk, "model": "demo/small"}
+        reverse("preference_add"), {"rule": f"rule:{_code_rule(routed).pk}", "model": "demo/small"}
     )
     assert added.status_code == 422 and "turned off" in added.content.decode()
     client.post(reverse("router_preferences", args=[router.pk]), {"allowed": "on"})
@@ -169,17 +169,23 @@ def test_my_preferences_page_adds_and_removes(client_for, owner, teammate, route
     rule = _code_rule(routed)
     page = client.get(reverse("preferences")).content.decode()
     assert "My preferences" in page and "Code questions" in page
-    response = client.post(reverse("preference_add"), {"rule": rule.pk, "model": "demo/large"})
+    response = client.post(
+        reverse("preference_add"), {"rule": f"rule:{rule.pk}", "model": "demo/large"}
+    )
     assert response.status_code == 302
     preference = Preference.objects.get(user=owner, rule=rule)
     assert preference.model.ref == "demo/large"
     # Unknown model, unknown rule: refused, nothing changed.
     assert (
-        client.post(reverse("preference_add"), {"rule": rule.pk, "model": "demo/nope"}).status_code
+        client.post(
+            reverse("preference_add"), {"rule": f"rule:{rule.pk}", "model": "demo/nope"}
+        ).status_code
         == 422
     )
     assert (
-        client.post(reverse("preference_add"), {"rule": 999999, "model": "demo/small"}).status_code
+        client.post(
+            reverse("preference_add"), {"rule": "rule:999999", "model": "demo/small"}
+        ).status_code
         == 422
     )
     assert Preference.objects.get(user=owner, rule=rule).model.ref == "demo/large"
@@ -269,3 +275,68 @@ def test_a_budget_past_its_step_still_wins_over_a_preference(
     answer = send(client_for(owner), django_capture_on_commit_callbacks, routed, CODE)
     assert answer.routing["budget"]["step"] == "step_down"
     assert answer.model_ref != "demo/large", "the budget stepped the preference down"
+
+
+def _code_rule_targets_the_coding_tier(thread):
+    from routers import services as router_services
+    from routers.versions import router_publish
+
+    router = thread.workspace.router
+    tiers = [dict(t) for t in router.tiers]
+    for tier in tiers:
+        if tier["name"] == "coding":
+            tier["model"] = "demo/coder"
+    router_services.router_set_tiers(router=router, tiers=tiers, actor=router.owner)
+    router_services.rule_update(rule=_code_rule(thread), target_tier="coding", actor=router.owner)
+    router.refresh_from_db()
+    router_publish(router=router, actor=router.owner)
+    return router
+
+
+def test_a_tier_preference_applies_to_what_goes_to_that_tier(
+    client_for, owner, routed, django_capture_on_commit_callbacks
+):
+    router = _code_rule_targets_the_coding_tier(routed)
+    client = client_for(owner)
+    response = client.post(
+        reverse("preference_add"), {"rule": f"tier:{router.pk}:coding", "model": "demo/large"}
+    )
+    assert response.status_code == 302
+    preference = Preference.objects.get(user=owner)
+    assert preference.tier == "coding" and preference.rule is None
+    answer = send(client, django_capture_on_commit_callbacks, routed, CODE)
+    assert answer.routing["tier"] == "coding"
+    assert answer.model_ref == "demo/large"
+    assert answer.routing["preference"]["for"] == "tier"
+    # A preference for the rule itself wins over the tier's.
+    preference_set(
+        actor=owner,
+        router=router,
+        rule=_code_rule(routed),
+        model=CatalogModel.objects.get(model_id="small"),
+    )
+    answer = send(client, django_capture_on_commit_callbacks, routed, CODE)
+    assert answer.model_ref == "demo/small" and answer.routing["preference"]["for"] == "rule"
+    # An unknown tier is refused.
+    bad = client.post(
+        reverse("preference_add"), {"rule": f"tier:{router.pk}:nonsense", "model": "demo/large"}
+    )
+    assert bad.status_code == 422 and "has no tier “nonsense”" in bad.content.decode()
+
+
+def test_the_preferences_file_names_tiers_too(client_for, owner, routed):
+    _code_rule_targets_the_coding_tier(routed)
+    client = client_for(owner)
+    text = "demo / tier:coding = demo/large\ndemo / tier:nowhere = demo/large\n"
+    response = client.post(reverse("preferences_import"), {"text": text})
+    assert response.status_code == 422
+    assert "line 2: the router “demo” has no tier “nowhere”" in response.content.decode()
+    assert not Preference.objects.exists()
+    assert (
+        client.post(reverse("preferences_import"), {"text": text.splitlines()[0]}).status_code
+        == 302
+    )
+    assert (
+        "demo / tier:coding = demo/large"
+        in client.get(reverse("preferences_export")).content.decode()
+    )
