@@ -19,7 +19,9 @@ class Preference(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_preferences"
     )
     router = models.ForeignKey(Router, on_delete=models.CASCADE, related_name="+")
-    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     tier = models.CharField(max_length=32, blank=True, default="")
     model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

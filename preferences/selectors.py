@@ -14,14 +14,12 @@ def preferences_allowed(*, router_id: int) -> bool:
 
 
 def preferences_for_router(*, user_id: int, router_id: int) -> dict[str, str]:
-    """"rule:<id>" / "tier:<name>" → preferred model ref for this user and router ({} when the
+    """ "rule:<id>" / "tier:<name>" → preferred model ref for this user and router ({} when the
     router does not allow preferences): what a plan holds (the /v1 gateway keeps it with its
     prepared plan), one query."""
     rows = (
         Preference.objects.filter(user_id=user_id, router_id=router_id)
-        .exclude(
-            router_id__in=RouterPreferences.objects.filter(allowed=False).values("router_id")
-        )
+        .exclude(router_id__in=RouterPreferences.objects.filter(allowed=False).values("router_id"))
         .values_list("rule_id", "tier", "model__provider__slug", "model__model_id")
     )
     return {

@@ -189,9 +189,7 @@ def _parse_line(user: User, number: int, line: str) -> ParsedLine:
         if not rules:
             raise ValidationError(f"the router “{slug}” has no rule “{rule_name}”")
         if len(rules) > 1:
-            raise ValidationError(
-                f"the router “{slug}” has {len(rules)} rules named “{rule_name}”"
-            )
+            raise ValidationError(f"the router “{slug}” has {len(rules)} rules named “{rule_name}”")
         rule = rules[0]
     model = catalog_get_by_ref(model_ref)
     if model is None:

@@ -24,8 +24,8 @@ from preferences.services import (
     preference_set,
     preferences_export,
     preferences_import,
-    router_tier_names,
     router_preferences_set,
+    router_tier_names,
     suggestion_accept,
     suggestion_dismiss,
 )
@@ -190,7 +190,7 @@ def suggestion_accept_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _answered(request, "", " ".join(exc.messages))
     return _answered(
         request,
-        f"Done: the rule “{preference.rule.name}” now answers you with "
+        f"Done: the rule “{suggestion.rule.name}” now answers you with "
         f"{preference.model.display_name}.",
     )
 

@@ -65,7 +65,12 @@ def test_a_user_accepts_a_suggested_preference_and_the_next_message_follows_it(
     answer = send(client, capture, routed, "Another python stack trace, please help")
     assert answer.model_ref == "demo/large", "the next message follows the preference"
     assert answer.routing["rule_name"] == "Code questions" and answer.routing["source"] == "rule"
-    assert answer.routing["preference"] == {"model": "demo/large", "applied": True, "note": ""}
+    assert answer.routing["preference"] == {
+        "model": "demo/large",
+        "applied": True,
+        "note": "",
+        "for": "rule",
+    }
     assert "your preference: demo/large instead of demo/coder" in answer.routing["reason"]
     page = client.get(reverse("thread", args=[routed.pk])).content.decode()
     assert ">your preference</span>" in page
