@@ -8,9 +8,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
+        # Nothing here needs the routers' or providers' later migrations (the rule stays a
+        # plain foreign key), so upgrades that roll routers back are not held by it.
         ('preferences', '0001_initial'),
-        ('providers', '0003_catalog_family_size_class'),
-        ('routers', '0010_tiers_and_categories'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
