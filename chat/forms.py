@@ -22,7 +22,9 @@ class WorkspaceForm(forms.ModelForm):
 
     class Meta:
         model = Workspace
-        fields = ["name", "system_prompt", "mode", "model", "router", "workspace_type", "tags"]
+        fields = [
+            "name", "system_prompt", "mode", "model", "router", "tier", "workspace_type", "tags",
+        ]  # fmt: skip
         widgets = {
             "system_prompt": forms.Textarea(attrs={"rows": 3}),
             "mode": forms.RadioSelect,
@@ -33,12 +35,16 @@ class WorkspaceForm(forms.ModelForm):
             "model": "Model",
             "router": "Router",
             "workspace_type": "Type",
+            "tier": "Tier",
         }
         help_texts = {
             "workspace_type": "What the workspace is for. Router rules can test it "
             "(workspace type = coding) before reading the message.",
             "mode": "Model Router: every message goes through a router, which picks the model "
             "that fits it. One model: every message goes to the same model.",
+            "tier": "Optional: one of the router's tiers (e.g. coding). Every message here then "
+            "answers with that tier's model, rules aside, unless someone types /tier or "
+            "/model. Empty: the router decides.",
         }
 
     def __init__(self, *args, router_queryset=None, **kwargs):
@@ -78,6 +84,16 @@ class WorkspaceForm(forms.ModelForm):
                 f"“Model Router” answers through the router “{router.name}”, so the model "
                 f"{model.display_name} would not be used: clear it, or choose “One model”.",
             )
+        tier = (data.get("tier") or "").strip().lower()
+        data["tier"] = tier if mode == "router" else ""
+        if mode == "router" and router and tier:
+            names = [str(t.get("name")) for t in router.tiers or () if isinstance(t, dict)]
+            if tier not in names:
+                self.add_error(
+                    "tier",
+                    f"“{tier}” is not a tier of the router “{router.name}” "
+                    f"(its tiers: {', '.join(names) or 'none'}).",
+                )
         if mode == "model" and model and router:
             self.add_error(
                 "router",

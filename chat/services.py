@@ -45,6 +45,7 @@ def workspace_create(
     router=None,
     tags: list[str] | None = None,
     workspace_type: str = WorkspaceType.GENERAL,
+    tier: str = "",
 ) -> Workspace:
     if workspace_type not in WorkspaceType.values:
         raise ValidationError(
@@ -62,6 +63,7 @@ def workspace_create(
         router=router,
         tags=tags or [],
         workspace_type=workspace_type,
+        tier=tier if router is not None else "",
     )
     workspace.members.add(owner)
     return workspace
@@ -75,6 +77,7 @@ _WORKSPACE_AUDIT_FIELDS = [
     "router",
     "tags",
     "workspace_type",
+    "tier",
 ]
 
 
@@ -84,6 +87,7 @@ def workspace_update(*, actor: User, workspace: Workspace) -> Workspace:
     stored = Workspace.objects.select_related("model__provider", "router").get(pk=workspace.pk)
     if workspace.mode == "model":
         workspace.router = None
+        workspace.tier = ""
     workspace.save()
     audit_record(
         actor=actor,

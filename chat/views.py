@@ -86,6 +86,7 @@ def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
             router=data["router"] if data["mode"] == "router" else None,
             tags=data["tags"],
             workspace_type=data["workspace_type"],
+            tier=data.get("tier") or "",
         )
         return redirect("workspace", pk=workspace.pk)
     return render(request, "chat/workspace_form.html", {"form": form})

@@ -45,6 +45,7 @@ def router_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 earlier=tuple(parse_earlier_turns(data["earlier"])),
                 workspace_type=data["workspace_type"] or "",
                 workspace_tags=tuple(split_refs(data["workspace_tags"] or "")),
+                tier=data.get("tier") or "",
             )
         )
         decision = decision_of(plan)

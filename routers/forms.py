@@ -562,6 +562,42 @@ class RuleForm(forms.Form):
                     self.add_error(None, message)
 
 
+def tier_rows(router: Any) -> list[dict[str, str]]:
+    """The router's tiers as rows for the tier table (strings, in order)."""
+    return [
+        {
+            "name": str(t.get("name", "")),
+            "model": str(t.get("model") or ""),
+            "fallback": str(t.get("fallback") or ""),
+            "description": str(t.get("description") or ""),
+        }
+        for t in router.tiers or ()
+        if isinstance(t, dict)
+    ]
+
+
+def tiers_from_post(data: QueryDict) -> list[dict[str, str]]:
+    """The tier table's rows as posted: parallel lists `tier_was`, `tier_name`, `tier_model`,
+    `tier_fallback`, `tier_description`. A row whose name is cleared is removed; the blank
+    row at the end adds a tier when given a name."""
+    lists = {
+        key: data.getlist(f"tier_{key}")
+        for key in ("was", "name", "model", "fallback", "description")
+    }
+    count = max((len(v) for v in lists.values()), default=0)
+    rows = []
+    for i in range(count):
+        row = {key: (values[i] if i < len(values) else "").strip() for key, values in lists.items()}
+        if not row["name"]:
+            continue
+        rows.append(row)
+    return rows
+
+
+def split_categories(raw: str) -> list[str]:
+    return [part.strip().lower() for part in re.split(r"[,\n]", raw or "") if part.strip()]
+
+
 class TestPanelForm(forms.Form):
     message = forms.CharField(
         max_length=100_000,
@@ -596,6 +632,8 @@ class TestPanelForm(forms.Form):
         required=False, label="Time of day", input_formats=["%H:%M", "%H:%M:%S"],
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )  # fmt: skip
+    # As if the user had typed `/tier NAME` (the page lists the router's tiers).
+    tier = forms.CharField(required=False, max_length=32, label="Tier")
     version = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, label="Test on", choices=[("", "Draft")]
     )

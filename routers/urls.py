@@ -6,6 +6,8 @@ from routers import version_views, views
 
 # Rules live under their router's URL only: a rule id from another router 404s.
 urlpatterns = [
+    path("<int:pk>/tiers/", views.router_tiers, name="router_tiers"),
+    path("<int:pk>/categories/", views.router_categories, name="router_categories"),
     path("", views.router_list, name="router_list"),
     path("new/", views.router_create, name="router_create"),
     path("templates/<slug:name>/", views.router_template, name="router_template"),

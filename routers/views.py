@@ -39,7 +39,10 @@ from routers.forms import (
     example_rows_from_data,
     examples_from_data,
     rows_from_data,
+    split_categories,
     split_examples,
+    tier_rows,
+    tiers_from_post,
     time_zone_names,
 )
 from routers.models import Router, Rule, RuleKind
@@ -247,11 +250,22 @@ def render_detail(
     result: dict[str, Any] | None = None,
     status: int = 200,
     policy_form: FailoverPolicyForm | None = None,
+    tiers_error: str = "",
+    categories_error: str = "",
 ) -> HttpResponse:
     policy = Policy.current(router.failover_policy)
+    tier_choices = [("", "unset (falls back)")] + [
+        (m.ref, f"{m.display_name} · {m.ref}")
+        for m in catalog_list_enabled().order_by("provider__name", "display_name")
+    ]
     context = {
         **version_status(router),
         "router": router,
+        "tier_rows": tier_rows(router),
+        "tier_model_choices": tier_choices,
+        "tier_model_refs": {ref for ref, _ in tier_choices},
+        "tiers_error": tiers_error,
+        "categories_error": categories_error,
         "rules": _rules(router),
         "can_edit": router_can_edit(user=request.user, router=router),
         "test_form": test_form,
@@ -269,6 +283,50 @@ def render_detail(
         ),
     }
     return render(request, DETAIL, context, status=status)
+
+
+@require_POST
+def router_tiers(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Save the tier table: names (a rename carries the rules and workspaces along), models,
+    fallbacks, the default tier and the escalation switch. Like every routing setting it
+    changes the draft; traffic follows once it is published."""
+    router = router_for_user(request, pk, edit=True)
+    try:
+        services.router_set_tiers(
+            router=router,
+            tiers=tiers_from_post(request.POST),
+            default_tier=request.POST.get("default_tier", ""),
+            escalation=request.POST.get("escalation") == "on",
+            actor=request.user,
+        )
+    except ValidationError as exc:
+        messages = [m for values in exc.message_dict.values() for m in values]
+        router.refresh_from_db()
+        return render_detail(
+            request, router, TestPanelForm(), status=422, tiers_error=" ".join(messages)
+        )
+    flash.success(request, "Tiers saved to the draft.")
+    return redirect(reverse("router_detail", args=[router.pk]) + "#tiers")
+
+
+@require_POST
+def router_categories(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Save the task categories the classifier chooses from (the draft's)."""
+    router = router_for_user(request, pk, edit=True)
+    try:
+        services.router_set_categories(
+            router=router,
+            categories=split_categories(request.POST.get("categories", "")),
+            actor=request.user,
+        )
+    except ValidationError as exc:
+        messages = [m for values in exc.message_dict.values() for m in values]
+        router.refresh_from_db()
+        return render_detail(
+            request, router, TestPanelForm(), status=422, categories_error=" ".join(messages)
+        )
+    flash.success(request, "Categories saved to the draft.")
+    return redirect(reverse("router_detail", args=[router.pk]) + "#tiers")
 
 
 @require_POST
