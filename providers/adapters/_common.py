@@ -85,7 +85,6 @@ def status_error(
     *,
     headers: Mapping[str, str] | None = None,
     kind: ErrorKind | None = None,
-    partial_text: str = "",
 ) -> ProviderError:
     """A `ProviderError` for an HTTP error status, with Retry-After when the server sent it."""
     return ProviderError(
@@ -93,13 +92,10 @@ def status_error(
         message,
         status_code=status,
         retry_after=parse_retry_after(headers),
-        partial_text=partial_text,
     )
 
 
-def connection_error(
-    message: str, *, timed_out: bool, started: bool, partial_text: str
-) -> ProviderError:
+def connection_error(message: str, *, timed_out: bool, started: bool) -> ProviderError:
     """A transport failure. Once the stream has begun, a broken connection is a dropped stream."""
     if timed_out:
         kind: ErrorKind = "timeout"
@@ -107,7 +103,7 @@ def connection_error(
         kind = "dropped_stream"
     else:
         kind = "unavailable"
-    return ProviderError(kind, message, partial_text=partial_text)
+    return ProviderError(kind, message)
 
 
 def _httpx_families() -> list[Any]:
@@ -122,33 +118,27 @@ def _httpx_families() -> list[Any]:
     return families
 
 
-def transport_error(
-    exc: BaseException, *, started: bool, partial_text: str
-) -> ProviderError | None:
+def transport_error(exc: BaseException, *, started: bool) -> ProviderError | None:
     """Classify a raw httpx/httpx2 exception that an SDK let escape (mostly mid-stream reads)."""
     for module in _httpx_families():
         if isinstance(exc, module.TimeoutException):
-            return connection_error(
-                f"Timed out: {exc}", timed_out=True, started=started, partial_text=partial_text
-            )
+            return connection_error(f"Timed out: {exc}", timed_out=True, started=started)
         if isinstance(exc, module.TransportError):
             detail = str(exc) or type(exc).__name__
             return connection_error(
                 f"Connection failed: {detail}",
                 timed_out=False,
                 started=started,
-                partial_text=partial_text,
             )
     return None
 
 
-def malformed_chunk_error(exc: BaseException, *, partial_text: str) -> ProviderError:
+def malformed_chunk_error(exc: BaseException) -> ProviderError:
     # None of the three SDKs can skip a bad SSE event: the JSON error escapes their stream
     # generator, which is then finished. The stream is unusable from there on.
     return ProviderError(
         "dropped_stream",
         f"The provider sent a malformed stream chunk: {exc}",
-        partial_text=partial_text,
     )
 
 

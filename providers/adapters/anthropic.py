@@ -92,7 +92,7 @@ class AnthropicAdapter:
         except Exception as exc:
             raise self._error(exc) from exc
         if message.stop_reason == "refusal":
-            raise _refusal(getattr(message, "stop_details", None), partial_text="")
+            raise _refusal(getattr(message, "stop_details", None))
         if request.choices is not None:
             text = _chosen(message.content)
         elif request.fields is not None:
@@ -131,7 +131,7 @@ class AnthropicAdapter:
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._error(exc, started=True, partial_text="".join(parts)) from exc
+            raise self._error(exc, started=True) from exc
         yield make_usage(request, "".join(parts), counts["input"], counts["output"])
 
     async def list_models(self) -> list[str]:
@@ -189,15 +189,12 @@ class AnthropicAdapter:
 
     # -- errors --
 
-    def _error(
-        self, exc: Exception, *, started: bool = False, partial_text: str = ""
-    ) -> ProviderError:
+    def _error(self, exc: Exception, *, started: bool = False) -> ProviderError:
         if isinstance(exc, anthropic.APITimeoutError):
             return connection_error(
                 "The provider timed out.",
                 timed_out=True,
                 started=started,
-                partial_text=partial_text,
             )
         if isinstance(exc, anthropic.APIConnectionError):
             cause = exc.__cause__ or exc
@@ -205,19 +202,16 @@ class AnthropicAdapter:
                 f"Connection to the provider failed: {cause}",
                 timed_out=False,
                 started=started,
-                partial_text=partial_text,
             )
         if isinstance(exc, anthropic.APIStatusError):
-            return _status_error(exc, partial_text)
+            return _status_error(exc)
         if isinstance(exc, json.JSONDecodeError):
-            return malformed_chunk_error(exc, partial_text=partial_text)
-        mapped = transport_error(exc, started=started, partial_text=partial_text)
+            return malformed_chunk_error(exc)
+        mapped = transport_error(exc, started=started)
         if mapped is not None:
             return mapped
         if isinstance(exc, anthropic.AnthropicError):
-            return ProviderError(
-                "unavailable", f"Anthropic SDK error: {exc}", partial_text=partial_text
-            )
+            return ProviderError("unavailable", f"Anthropic SDK error: {exc}")
         raise exc  # not a provider failure but a bug: let it surface unchanged
 
 
@@ -238,11 +232,11 @@ def _handle_event(event: Any, counts: dict[str, int | None], parts: list[str]) -
         if getattr(usage, "input_tokens", None) is not None:
             counts["input"] = usage.input_tokens
         if getattr(event.delta, "stop_reason", None) == "refusal":
-            raise _refusal(getattr(event.delta, "stop_details", None), partial_text="".join(parts))
+            raise _refusal(getattr(event.delta, "stop_details", None))
     return ""
 
 
-def _status_error(exc: anthropic.APIStatusError, partial_text: str) -> ProviderError:
+def _status_error(exc: anthropic.APIStatusError) -> ProviderError:
     status = exc.status_code
     message = getattr(exc, "api_message", None) or exc.message
     error_type = getattr(exc, "type", None) or ""
@@ -258,11 +252,10 @@ def _status_error(exc: anthropic.APIStatusError, partial_text: str) -> ProviderE
         message,
         status_code=status if status >= 400 else None,
         retry_after=parse_retry_after(exc.response.headers),
-        partial_text=partial_text,
     )
 
 
-def _refusal(details: Any, *, partial_text: str) -> ProviderError:
+def _refusal(details: Any) -> ProviderError:
     reason = "stop_reason=refusal"
     category = getattr(details, "category", None)
     explanation = getattr(details, "explanation", None)
@@ -270,9 +263,7 @@ def _refusal(details: Any, *, partial_text: str) -> ProviderError:
         reason += f", category={category}"
     if explanation:
         reason += f": {explanation}"
-    return ProviderError(
-        "content_filter", f"The model refused to answer ({reason}).", partial_text=partial_text
-    )
+    return ProviderError("content_filter", f"The model refused to answer ({reason}).")
 
 
 def _text(content: list[Any]) -> str:

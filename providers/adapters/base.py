@@ -39,7 +39,6 @@ class ProviderError(Exception):
         retryable: bool | None = None,
         status_code: int | None = None,
         retry_after: float | None = None,
-        partial_text: str = "",
     ) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
@@ -48,8 +47,6 @@ class ProviderError(Exception):
         self.status_code = status_code
         # Seconds the provider asked us to wait (HTTP Retry-After), when it said.
         self.retry_after = retry_after
-        # Text already streamed before the failure (dropped streams).
-        self.partial_text = partial_text
 
     def __repr__(self) -> str:
         return f"ProviderError({self.kind!r}, {self.message!r}, retryable={self.retryable})"

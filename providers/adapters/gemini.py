@@ -97,7 +97,7 @@ class GeminiAdapter:
             )
         except Exception as exc:
             raise self._error(exc) from exc
-        _raise_if_blocked(response, partial_text="")
+        _raise_if_blocked(response)
         text = _text(response)
         if request.structured:
             text = text.strip()
@@ -124,11 +124,11 @@ class GeminiAdapter:
                 if text:
                     parts.append(text)
                     yield TextDelta(text)
-                _raise_if_blocked(chunk, partial_text="".join(parts))
+                _raise_if_blocked(chunk)
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._error(exc, started=started, partial_text="".join(parts)) from exc
+            raise self._error(exc, started=started) from exc
         yield _usage(request, "".join(parts), metadata)
 
     async def list_models(self) -> list[str]:
@@ -168,18 +168,16 @@ class GeminiAdapter:
 
     # -- errors --
 
-    def _error(
-        self, exc: Exception, *, started: bool = False, partial_text: str = ""
-    ) -> ProviderError:
+    def _error(self, exc: Exception, *, started: bool = False) -> ProviderError:
         if isinstance(exc, ProviderError):
             return exc
         if isinstance(exc, errors.APIError):
-            return _api_error(exc, partial_text)
+            return _api_error(exc)
         # The SDK parses a non-streamed body with json.loads itself: a truncated or corrupt
         # body escapes as a bare JSONDecodeError (a stream's bad chunk arrives wrapped).
         if isinstance(exc, errors.UnknownApiResponseError | json.JSONDecodeError):
-            return malformed_chunk_error(exc, partial_text=partial_text)
-        mapped = transport_error(exc, started=started, partial_text=partial_text)
+            return malformed_chunk_error(exc)
+        mapped = transport_error(exc, started=started)
         if mapped is not None:
             return mapped
         if isinstance(exc, TimeoutError):
@@ -187,12 +185,11 @@ class GeminiAdapter:
                 "The provider timed out.",
                 timed_out=True,
                 started=started,
-                partial_text=partial_text,
             )
         raise exc  # not a provider failure but a bug: let it surface unchanged
 
 
-def _api_error(exc: errors.APIError, partial_text: str) -> ProviderError:
+def _api_error(exc: errors.APIError) -> ProviderError:
     status = exc.code or 500
     message = exc.message or str(exc)
     kind = kind_for_status(status)
@@ -208,7 +205,6 @@ def _api_error(exc: errors.APIError, partial_text: str) -> ProviderError:
         message,
         status_code=status,
         retry_after=parse_retry_after(headers) or _retry_info_delay(exc.details),
-        partial_text=partial_text,
     )
 
 
@@ -225,14 +221,13 @@ def _retry_info_delay(details: Any) -> float | None:
     return None
 
 
-def _raise_if_blocked(response: types.GenerateContentResponse, *, partial_text: str) -> None:
+def _raise_if_blocked(response: types.GenerateContentResponse) -> None:
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason:
         reason = _enum_name(feedback.block_reason)
         raise ProviderError(
             "content_filter",
             f"The prompt was blocked (block_reason={reason}).",
-            partial_text=partial_text,
         )
     for candidate in response.candidates or []:
         reason = _enum_name(candidate.finish_reason) if candidate.finish_reason else ""
@@ -240,7 +235,6 @@ def _raise_if_blocked(response: types.GenerateContentResponse, *, partial_text: 
             raise ProviderError(
                 "content_filter",
                 f"The answer was stopped by a filter (finish_reason={reason}).",
-                partial_text=partial_text,
             )
 
 

@@ -93,7 +93,7 @@ class OpenAIAdapter:
         choice = choices[0]
         message = choice.get("message") or {}
         text = message.get("content") or ""
-        _raise_if_filtered(choice.get("finish_reason"), message.get("refusal"), text)
+        _raise_if_filtered(choice.get("finish_reason"), message.get("refusal"))
         if request.choices is not None and self.structured_choices:
             text = _parse_choice(text)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
@@ -138,7 +138,7 @@ class OpenAIAdapter:
                         if not isinstance(chunk, dict):
                             raise json.JSONDecodeError("a chunk is not a JSON object", data, 0)
                         if chunk.get("error"):
-                            raise _stream_error(chunk["error"], "".join(parts + text))
+                            raise _stream_error(chunk["error"])
                         usage = chunk.get("usage")
                         if isinstance(usage, dict):
                             input_tokens = usage.get("prompt_tokens")
@@ -147,9 +147,7 @@ class OpenAIAdapter:
                             delta = (choice.get("delta") or {}).get("content")
                             if delta:
                                 text.append(delta)
-                            _raise_if_filtered(
-                                choice.get("finish_reason"), None, "".join(parts + text)
-                            )
+                            _raise_if_filtered(choice.get("finish_reason"), None)
                     except Exception as exc:
                         failure = exc  # after the text that came before it
                         break
@@ -162,7 +160,7 @@ class OpenAIAdapter:
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._error(exc, started=True, partial_text="".join(parts)) from exc
+            raise self._error(exc, started=True) from exc
         finally:
             await response.aclose()
         yield make_usage(request, "".join(parts), input_tokens, output_tokens)
@@ -246,15 +244,12 @@ class OpenAIAdapter:
 
     # -- errors --
 
-    def _error(
-        self, exc: Exception, *, started: bool = False, partial_text: str = ""
-    ) -> ProviderError:
+    def _error(self, exc: Exception, *, started: bool = False) -> ProviderError:
         if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it subclasses it
             return connection_error(
                 "The provider timed out.",
                 timed_out=True,
                 started=started,
-                partial_text=partial_text,
             )
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
@@ -262,25 +257,20 @@ class OpenAIAdapter:
                 f"Connection to the provider failed: {cause}",
                 timed_out=False,
                 started=started,
-                partial_text=partial_text,
             )
         if isinstance(exc, openai.APIStatusError):
-            return _status_error(exc, partial_text)
+            return _status_error(exc)
         if isinstance(exc, openai.APIError):
             # An `{"error": ...}` object inside an otherwise successful stream.
             kind: ErrorKind = "dropped_stream" if started else "unavailable"
-            return ProviderError(
-                kind, f"The provider reported an error: {exc.message}", partial_text=partial_text
-            )
+            return ProviderError(kind, f"The provider reported an error: {exc.message}")
         if isinstance(exc, json.JSONDecodeError):
-            return malformed_chunk_error(exc, partial_text=partial_text)
-        mapped = transport_error(exc, started=started, partial_text=partial_text)
+            return malformed_chunk_error(exc)
+        mapped = transport_error(exc, started=started)
         if mapped is not None:
             return mapped
         if isinstance(exc, openai.OpenAIError):
-            return ProviderError(
-                "unavailable", f"OpenAI SDK error: {exc}", partial_text=partial_text
-            )
+            return ProviderError("unavailable", f"OpenAI SDK error: {exc}")
         raise exc  # not a provider failure but a bug: let it surface unchanged
 
 
@@ -297,7 +287,7 @@ class OpenAICompatibleAdapter(OpenAIAdapter):
         super().__init__(config)
 
 
-def _status_error(exc: openai.APIStatusError, partial_text: str) -> ProviderError:
+def _status_error(exc: openai.APIStatusError) -> ProviderError:
     status = exc.status_code
     message = _error_message(exc)
     code = exc.code or ""
@@ -306,9 +296,7 @@ def _status_error(exc: openai.APIStatusError, partial_text: str) -> ProviderErro
         kind = "content_filter"
     elif status in (400, 413) and mentions_context_length(code, message):
         kind = "context_too_long"
-    return status_error(
-        status, message, headers=exc.response.headers, kind=kind, partial_text=partial_text
-    )
+    return status_error(status, message, headers=exc.response.headers, kind=kind)
 
 
 def _error_message(exc: openai.APIStatusError) -> str:
@@ -318,17 +306,14 @@ def _error_message(exc: openai.APIStatusError) -> str:
     return exc.message
 
 
-def _raise_if_filtered(finish_reason: str | None, refusal: str | None, partial_text: str) -> None:
+def _raise_if_filtered(finish_reason: str | None, refusal: str | None) -> None:
     if finish_reason == "content_filter":
         raise ProviderError(
             "content_filter",
             "The provider's content filter stopped the answer (finish_reason=content_filter).",
-            partial_text=partial_text,
         )
     if refusal:
-        raise ProviderError(
-            "content_filter", f"The model refused: {refusal}", partial_text=partial_text
-        )
+        raise ProviderError("content_filter", f"The model refused: {refusal}")
 
 
 def _raw_response_class() -> type:
@@ -373,14 +358,12 @@ async def _sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]
         yield ["\n".join(data)]
 
 
-def _stream_error(error: Any, partial_text: str) -> ProviderError:
+def _stream_error(error: Any) -> ProviderError:
     """An `{"error": ...}` object inside an otherwise successful stream."""
     message = error.get("message") if isinstance(error, dict) else None
     if not isinstance(message, str) or not message:
         message = "An error occurred during streaming"
-    return ProviderError(
-        "dropped_stream", f"The provider reported an error: {message}", partial_text=partial_text
-    )
+    return ProviderError("dropped_stream", f"The provider reported an error: {message}")
 
 
 def _parse_choice(text: str) -> str:

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from providers.adapters.base import ChatMessage, ChatRequest, ImagePart, ProviderError
-from tests.providers._helpers import PNG_1X1, collect, stream_until_error
+from tests.providers._helpers import PNG_1X1, collect, stream_until_error, text_of
 
 HELLO = ChatRequest(
     model="claude-fake", messages=(ChatMessage("user", "hello"),), system="Be brief."
@@ -79,22 +79,19 @@ async def test_an_overloaded_error_event_inside_a_stream_is_unavailable():
 
     response = httpx2.Response(200, request=httpx2.Request("POST", "http://x/v1/messages"))
     body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-    error = _status_error(
-        anthropic.APIStatusError("Overloaded", response=response, body=body), "partial"
-    )
+    error = _status_error(anthropic.APIStatusError("Overloaded", response=response, body=body))
 
     assert error.kind == "unavailable"
-    assert error.partial_text == "partial"
     assert error.status_code is None
 
 
-async def test_a_refusal_mid_stream_keeps_the_partial_text(make_adapter, fake_upstream):
+async def test_a_refusal_in_the_stream_is_a_content_filter_error(make_adapter, fake_upstream):
     fake_upstream.script(error_code="content_filter")
 
     seen, error = await stream_until_error(make_adapter("anthropic").stream(HELLO))
 
     assert error.kind == "content_filter"
-    assert error.partial_text == ""
+    assert text_of(seen) == ""
 
 
 async def test_it_lists_models(make_adapter, fake_upstream):

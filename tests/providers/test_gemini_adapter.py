@@ -109,7 +109,7 @@ async def test_an_invalid_key_reported_as_400_is_auth():
         }
     }
 
-    assert _api_error(errors.ClientError(400, details), "").kind == "auth"
+    assert _api_error(errors.ClientError(400, details)).kind == "auth"
 
 
 async def test_a_rate_limit_uses_retry_info_when_there_is_no_header():
@@ -126,7 +126,7 @@ async def test_a_rate_limit_uses_retry_info_when_there_is_no_header():
         }
     }
 
-    error = _api_error(errors.ClientError(429, details), "")
+    error = _api_error(errors.ClientError(429, details))
 
     assert (error.kind, error.retry_after) == ("rate_limited", 31.0)
 

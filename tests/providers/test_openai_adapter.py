@@ -134,9 +134,7 @@ async def test_a_compatible_servers_context_message_without_a_code_is_context_to
     body = {
         "message": "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens"
     }
-    error = _status_error(
-        openai.BadRequestError("Error code: 400", response=response, body=body), ""
-    )
+    error = _status_error(openai.BadRequestError("Error code: 400", response=response, body=body))
 
     assert error.kind == "context_too_long"
 
