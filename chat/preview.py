@@ -59,8 +59,8 @@ def preview_of(plan: Plan) -> Preview:
         return Preview(source=facts.source, note=plan.problem)
     model = plan.chain[0]
     note = ""
-    if facts.source == "override":
-        note = "manual override" if plan.req and plan.req.pin and not plan.req.pick else ""
+    if facts.source == "override" and plan.req is not None:
+        note = "for this message only" if plan.req.pick else "manual override"
     elif plan.prepared is not None and plan.prepared.compile_error:
         note = f"router is invalid ({plan.prepared.compile_error}); the primary model answers"
     return Preview(

@@ -24,6 +24,7 @@ from chat.models import (
     WorkspaceMode,
     WorkspaceType,
 )
+from planning.planner import pick_problem
 from providers.adapters.base import (
     ALLOWED_IMAGE_TYPES,
     ChatMessage,
@@ -145,7 +146,7 @@ def _check_model_ref(model_ref: str) -> dict:
     if not model_ref:
         return {}
     if catalog_get_by_ref(model_ref) is None:
-        raise ValidationError(f"Unknown model {model_ref!r}.")
+        raise ValidationError(pick_problem(model_ref, enabled=()))
     return {"requested_model": model_ref}
 
 

@@ -434,11 +434,13 @@ def pin_problem(ref: str, *, enabled: Collection[str], back: str) -> str:
     )
 
 
-def pick_problem(ref: str, *, catalog: dict[str, CatalogModel]) -> str:
-    if ref in catalog:
+def pick_problem(ref: str, *, enabled: Collection[str]) -> str:
+    """Why a model picked for one message cannot answer it, or "" (the composer says the
+    same when it is sent, the preview and the answer when it was disabled since)."""
+    if ref in enabled:
         return ""
     return (
-        f"The model {ref} picked for this message is not enabled any more. "
+        f"The model {ref} picked for this message is not in the enabled catalog. "
         "Pick another model, or send it without one."
     )
 
@@ -486,7 +488,7 @@ async def _plan(req: PlanRequest, prepared: Prepared, request: ChatRequest) -> P
     # What the message goes to: a pick, else a pin, else the router or model.
     fixed: tuple[str, str] | None = None
     if req.pick:
-        if problem := pick_problem(req.pick, catalog=catalog):
+        if problem := pick_problem(req.pick, enabled=catalog):
             return _refused(prepared, request, RoutingFacts("model", req.pick, problem), problem)
         fixed = (req.pick, "Sent to this model for this one message.")
     elif req.pin:

@@ -267,3 +267,27 @@ def test_a_router_made_private_is_refused_everywhere_without_its_rules(world, ow
         assert "Code" not in seen[name].refused
     assert "does not exist or you do not have access" in seen["v1"].refused
     assert "can see" in seen["command"].refused
+
+
+def test_a_disabled_per_message_pick_is_refused_with_the_same_words(world, owner):
+    vision = CatalogModel.objects.get(model_id="fake-vision")
+    thread = Thread.objects.create(workspace=world["workspace"], owner=owner)
+    vision.enabled = False
+    vision.save()
+    said = "The model fake/fake-vision picked for this message is not in the enabled catalog."
+
+    p = preview_route(
+        user=owner, workspace=thread.workspace, thread=thread, text=CODE, pick="fake/fake-vision"
+    )
+    assert p.model == "" and said in p.note
+    # Sending it: the composer refuses it with the same words, and nothing is stored.
+    response = _client(owner).post(
+        reverse("message_create", args=[thread.pk]),
+        {"text": CODE, "once_model": "fake/fake-vision"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert said in response.content.decode()
+    assert not Message.objects.filter(thread=thread).exists()
+    # /v1's counterpart, naming the model: refused too (a 404 names nothing it may not see).
+    refused = v1(world, owner, thread, CODE, model="fake/fake-vision").refused
+    assert "'fake/fake-vision' does not exist or is not enabled" in refused
