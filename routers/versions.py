@@ -18,7 +18,7 @@ version defines it, a `PublishedRouter` (a read-only in-memory `Router`) whose `
 published number and whose rules come from the snapshot; `router_at(router, version)` does the
 same for any version (the test panel, golden sets, replays). Every function that takes a
 `Router` — `compiled_router_for`, `classifier_target_for`, `semantic_embedder_for`,
-`route_message`, `decision_facts` — works on it unchanged, so a decision records the version
+`RoutingFacts.of_decision`, the planner — works on it unchanged, so a decision records the version
 that made it. Compiled routers and classifier verdicts are cached per `revision`
 ("v3" for a version, "draft:17" for the draft).
 """

@@ -275,7 +275,7 @@ BUDGET_OUTPUT_ESTIMATE = env_int("BUDGET_OUTPUT_ESTIMATE", 1000, minimum=1)
 CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
 
 # The /v1 gateway keeps each user's prepared routers and catalog in process memory until the
-# routing configuration changes (see gateway/plans.py); this caps how long a copy is
+# routing configuration changes (see planning/planner.py); this caps how long a copy is
 # trusted when a change bypassed the application (an edit straight in the database).
 PLAN_CACHE_SECONDS = env_float("PLAN_CACHE_SECONDS", 60.0)
 
