@@ -66,6 +66,7 @@ from providers.images import image_size_problem, images_problem
 from providers.selectors import catalog_list_enabled
 from routers import config_version
 from routers.selectors import router_list_usable_by
+from routers.versions import router_published
 from routerweb import observability, shared_cache
 from routerweb.db import run_db
 from routerweb.http import header_value
@@ -961,14 +962,16 @@ async def models(request: HttpRequest) -> HttpResponse:
 
 
 def _model_list(user: Any) -> list[dict[str, Any]]:
+    # Each router, then `router:<slug>/<tier>` for each tier of its published version.
     routers = [
         {
-            "id": f"{ROUTER_PREFIX}{r.slug}",
+            "id": f"{ROUTER_PREFIX}{r.slug}{name}",
             "object": "model",
             "created": int(r.created_at.timestamp()),
             "owned_by": "routerweb",
         }
         for r in router_list_usable_by(user=user).order_by("slug")
+        for name in ["", *(f"/{t['name']}" for t in router_published(r).tiers or [])]
     ]
     models = [
         {

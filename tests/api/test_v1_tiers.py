@@ -174,3 +174,19 @@ def test_a_category_complexity_router_makes_at_most_one_classifier_call(
         assert decision.classifier_called
     else:
         assert decision.category == "" and not decision.classifier_called
+
+
+def test_the_models_list_names_each_published_tier(client, tiered):
+    ids = [m.id for m in client.models.list()]
+    tiers = [i for i in ids if i.startswith("router:fake-router/")]
+    assert tiers == ["router:fake-router/balanced", "router:fake-router/coding",
+                     "router:fake-router/deep"]  # fmt: skip
+    assert ids.index("router:fake-router") < ids.index(tiers[0])
+    # A tier added to the draft is not listed until it is published.
+    services.router_set_tiers(
+        router=tiered,
+        tiers=[*tiered.tiers, {"name": "draft-only", "model": "fake/fake-small"}],
+        default_tier="balanced",
+        actor=tiered.owner,
+    )
+    assert "router:fake-router/draft-only" not in [m.id for m in client.models.list()]
