@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from decisions.models import RoutingDecision
 from evaluation.golden import (
@@ -33,9 +33,11 @@ Role = Literal["user", "assistant"]
 
 class CaseIn(In):
     message: str = Field(max_length=100_000)
-    expect: Literal["rule", "model"] = "rule"
+    expect: Literal["rule", "model", "tier"] = "rule"
     expected: str = Field(
-        "", max_length=300, description='A rule name ("" : no rule) or a model ref'
+        "",
+        max_length=300,
+        description='A rule name ("" : no rule), a model ref, or one of the router\'s tiers',
     )
     history: list[tuple[Role, str]] = Field(default_factory=list, max_length=20)
     has_image: bool = False
@@ -59,6 +61,12 @@ class CaseOut(Schema):
     workspace_name: str
     workspace_tags: list[str]
     source: str
+
+
+class FromDecisionIn(In):
+    expect: Literal["rule", "tier"] = Field(
+        "rule", description="Expect the rule that decided it, or the tier the turn used"
+    )
 
 
 class RunIn(In):
@@ -198,7 +206,7 @@ def delete_case(request: HttpRequest, router_id: int, case_id: int) -> Status[No
     summary="Add a logged decision's message as a golden case",
 )
 def add_from_decision(
-    request: HttpRequest, router_id: int, decision_id: int
+    request: HttpRequest, router_id: int, decision_id: int, query: Query[FromDecisionIn]
 ) -> Status[dict[str, Any]]:
     row = router_for(request, router_id, edit=True)
     decision = (
@@ -208,7 +216,9 @@ def add_from_decision(
     )
     if decision is None:
         raise Http404("No such decision of this router.")
-    case = golden_case_from_decision(router=row, decision=decision, actor=api_user(request))
+    case = golden_case_from_decision(
+        router=row, decision=decision, actor=api_user(request), expect=query.expect
+    )
     return Status(201, _case_out(case))
 
 

@@ -1,4 +1,4 @@
-"""Golden sets: a router's test messages and the rule or model each should reach.
+"""Golden sets: a router's test messages and the rule, tier or model each should reach.
 
 Writes (`golden_case_create`, `golden_case_delete`, `golden_case_from_decision`,
 `golden_case_from_message`) are audited; `golden_run` routes every case with the draft or a
@@ -58,8 +58,9 @@ def golden_case_create(
     workspace_tags: list[str] | None = None,
     source: str = "",
 ) -> GoldenCase:
-    """Add a case. `expected` is a rule name ("" or "(no rule)": the primary model answers)
-    or, with expect="model", a model ref. Raises ValidationError keyed by field."""
+    """Add a case. `expected` is a rule name ("" or "(no rule)": the primary model answers),
+    with expect="model" a model ref, with expect="tier" one of the router's tier names.
+    Raises ValidationError keyed by field."""
     _check_editor(router, actor)
     errors: dict[str, str] = {}
     message = (message or "").strip()
@@ -68,12 +69,19 @@ def golden_case_create(
     elif len(message) > 100_000:
         errors["message"] = "Use at most 100,000 characters."
     if expect not in Expect.values:
-        errors["expect"] = "Expect a rule or a model."
+        errors["expect"] = "Expect a rule, a tier or a model."
     expected = (expected or "").strip()
     if expected == NO_RULE:
         expected = ""
     if expect == Expect.MODEL and "/" not in expected:
         errors["expected"] = "Name the model as provider/model-id."
+    if expect == Expect.TIER:
+        tiers = router_tier_names(router)
+        if not tiers:
+            errors["expected"] = "This router has no tiers to expect."
+        elif expected not in tiers:
+            named = f"“{expected}” is not" if expected else "Name"
+            errors["expected"] = f"{named} one of this router's tiers: {', '.join(tiers)}."
     if len(expected) > 300:
         errors["expected"] = "Use at most 300 characters."
     time_of_day = (time_of_day or "").strip()
@@ -121,6 +129,11 @@ def golden_case_create(
     return case
 
 
+def router_tier_names(router: Router) -> list[str]:
+    """The names of the router's (draft's) tiers, in order."""
+    return [str(t.get("name", "")) for t in router.tiers or [] if isinstance(t, dict)]
+
+
 def golden_case_delete(*, case: GoldenCase, actor: User) -> None:
     _check_editor(case.router, actor)
     with transaction.atomic():
@@ -155,11 +168,16 @@ def _from_answer(assistant: Message, *, router: Router) -> dict[str, Any]:
 
 
 def golden_case_from_decision(
-    *, router: Router, decision: RoutingDecision, actor: User
+    *, router: Router, decision: RoutingDecision, actor: User, expect: str = Expect.RULE
 ) -> GoldenCase:
-    """One click on a logged decision: its message, expecting the rule that decided it."""
+    """One click on a logged decision: its message, expecting the rule that decided it (or,
+    with expect="tier", the tier the turn used)."""
     if decision.router_id != router.pk:
         raise ValidationError("This decision was not made by this router.")
+    if expect not in (Expect.RULE, Expect.TIER):
+        raise ValidationError({"expect": "Expect the decision's rule or its tier."})
+    if expect == Expect.TIER and not decision.tier:
+        raise ValidationError({"expect": "This decision used no tier, so expect its rule."})
     assistant = (
         Message.objects.select_related("thread__owner", "thread__workspace")
         .filter(pk=decision.message_id, role="assistant")
@@ -176,7 +194,8 @@ def golden_case_from_decision(
     return golden_case_create(
         router=router,
         actor=actor,
-        expected=decision.rule_name,
+        expect=expect,
+        expected=decision.tier if expect == Expect.TIER else decision.rule_name,
         source=f"decision {str(decision.uid)[:8]}",
         **fields,
     )
@@ -220,9 +239,10 @@ def case_input(case: GoldenCase, router: Router) -> RouteInput:
 class CaseResult:
     case: GoldenCase
     passed: bool
-    expected: str  # a rule name, NO_RULE, or a model ref
+    expected: str  # a rule name, NO_RULE, a tier name or a model ref
     actual_rule: str  # a rule name or NO_RULE
     actual_model: str
+    actual_tier: str  # the tier the turn resolved, "" when none
     reason: str
     classifier_called: bool = False
     classifier_cached: bool = False
@@ -237,6 +257,7 @@ class CaseResult:
             "expected": self.expected,
             "actual_rule": self.actual_rule,
             "actual_model": self.actual_model,
+            "actual_tier": self.actual_tier,
             "passed": self.passed,
             "reason": self.reason,
             "classifier_called": self.classifier_called,
@@ -303,8 +324,11 @@ def _run_case(evaluator: Evaluator, case: GoldenCase) -> CaseResult:
     decision = evaluator.decide(case_input(case, evaluator.router))
     actual_rule = decision.rule_name or NO_RULE
     actual_model = decision.model or ""
+    actual_tier = decision.tier or ""
     if case.expect == Expect.MODEL:
         expected, passed = case.expected, actual_model == case.expected
+    elif case.expect == Expect.TIER:
+        expected, passed = case.expected, actual_tier == case.expected
     else:
         expected = case.expected or NO_RULE
         passed = actual_rule == expected
@@ -315,6 +339,7 @@ def _run_case(evaluator: Evaluator, case: GoldenCase) -> CaseResult:
         expected=expected,
         actual_rule=actual_rule,
         actual_model=actual_model,
+        actual_tier=actual_tier,
         reason=decision.reason,
         classifier_called=decision.classifier_called,
         classifier_cached=bool(verdict and verdict.cached),

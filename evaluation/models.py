@@ -13,12 +13,14 @@ from routers.models import Router
 class Expect(models.TextChoices):
     RULE = "rule", "Rule"
     MODEL = "model", "Model"
+    TIER = "tier", "Tier"
 
 
 class GoldenCase(models.Model):
-    """One test message of a router's golden set and the rule or model it should reach.
+    """One test message of a router's golden set and the rule, tier or model it should reach.
 
-    An expected rule of "" means no rule: the primary model answers. The context fields are
+    An expected rule of "" means no rule: the primary model answers. An expected tier is one
+    of the router's tier names, compared with the tier the turn resolved (engine/tiers.py). The context fields are
     what calculated rules may test (user, workspace and its tags, time of day, an image)."""
 
     router = models.ForeignKey(Router, on_delete=models.CASCADE, related_name="golden_cases")

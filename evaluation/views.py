@@ -29,6 +29,7 @@ from evaluation.golden import (
     golden_case_from_decision,
     golden_case_from_message,
     golden_run,
+    router_tier_names,
 )
 from evaluation.models import Expect, GoldenCase, ReplayRun
 from evaluation.replay import replay_estimate
@@ -63,7 +64,8 @@ class CaseForm(forms.Form):
     expected = forms.CharField(
         max_length=300,
         required=False,
-        help_text=f"A rule name (empty: {NO_RULE}, the primary answers) or a model ref.",
+        help_text=f"A rule name (empty: {NO_RULE}, the primary answers), a tier name or a "
+        "model ref.",
     )
     has_image = forms.BooleanField(required=False, label="with an image")
     time_of_day = forms.CharField(
@@ -90,6 +92,7 @@ def _golden_context(request: HtmxHttpRequest, router: Router, **extra: Any) -> d
         "can_edit": can_edit,
         "cases": list(router.golden_cases.all()),
         "rule_names": list(router.rules.values_list("name", flat=True)),
+        "tier_names": router_tier_names(router),
         "versions": _version_choices(router),
         "recent": recent,
         "form": CaseForm(),
@@ -147,7 +150,12 @@ def golden_from_decision(request: HtmxHttpRequest, pk: int, decision_pk: int) ->
     router = router_for_user(request, pk, edit=True)
     decision = get_object_or_404(RoutingDecision, pk=decision_pk, router=router)
     try:
-        golden_case_from_decision(router=router, decision=decision, actor=request.user)
+        golden_case_from_decision(
+            router=router,
+            decision=decision,
+            actor=request.user,
+            expect=request.POST.get("expect") or Expect.RULE,
+        )
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
     else:

@@ -77,7 +77,13 @@ class Command(BaseCommand):
         for result in report.results:
             mark = "PASS" if result.passed else "FAIL"
             text = " ".join(result.case.message.split())[:70]
-            line = f"{mark}  {text!r}: expected {result.expected}, got {result.actual_rule} → {result.actual_model or 'no model'}"
+            expected = (
+                f"tier {result.expected}" if result.case.expect == "tier" else result.expected
+            )
+            got = f"{result.actual_rule} → {result.actual_model or 'no model'}"
+            if result.actual_tier:
+                got += f" (tier {result.actual_tier})"
+            line = f"{mark}  {text!r}: expected {expected}, got {got}"
             out(line if result.passed else self.style.ERROR(line))
         out(
             f"{router.slug} ({report.label}): {report.passed} passed, {report.failed} failed · "
