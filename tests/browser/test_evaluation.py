@@ -1,5 +1,5 @@
 """Golden set and replay pages in a real browser at phone and desktop widths: add a case, run
-it, estimate and run a replay and watch it finish. Each page is checked for sideways scrolling
+it (a rule case and a tier case), estimate and run a replay and watch it finish. Each page is checked for sideways scrolling
 and console errors; screenshots go to test-artifacts/."""
 
 from __future__ import annotations
@@ -61,10 +61,13 @@ def _log(router, user, text: str, rule: str, model: str) -> None:
 def test_golden_set_and_replay_in_the_browser(demo, open_browser, width):  # noqa: F811
     from playwright.sync_api import expect
 
+    from routers import services
     from routers.models import Router
 
     base, user = demo
     router = Router.objects.get(slug="demo")
+    code = router.rules.get(name="Code questions")
+    services.rule_update(rule=code, target_tier="coding", actor=user)
     _log(router, user, "My python function throws a stack trace", "Code questions", "demo/coder")
     _log(router, user, "What is the capital of France?", "Everyday questions", "demo/small")
     page, problems = open_browser(width)
@@ -76,10 +79,18 @@ def test_golden_set_and_replay_in_the_browser(demo, open_browser, width):  # noq
     page.fill("#id_expected", "Code questions")
     page.click("button:has-text('Add case')")
     expect(page.locator(".golden-cases li")).to_have_count(1)
-    page.locator(".recent-decisions li").first.locator("button").click()
+    page.locator(".recent-decisions li").first.locator("button").first.click()
     expect(page.locator(".golden-cases li")).to_have_count(2)
-    page.click("button:has-text('Run 2 cases')")
-    expect(page.locator(".golden-summary")).to_contain_text("2 passed, 0 failed")
+    page.click("text=Add a case")
+    page.fill("#id_message", "fix this python stack trace")
+    page.select_option("#id_expect", "tier")
+    page.fill("#id_expected", "coding")
+    page.click("button:has-text('Add case')")
+    expect(page.locator(".golden-cases li")).to_have_count(3)
+    expect(page.locator(".golden-cases li").last).to_contain_text("tier coding")
+    page.click("button:has-text('Run 3 cases')")
+    expect(page.locator(".golden-summary")).to_contain_text("3 passed, 0 failed")
+    expect(page.locator(".golden-results tbody tr").last).to_contain_text("tier coding")
     expect(page.locator(".confusion")).to_be_visible()
     _no_sideways_scroll(page)
     _shot(page, "golden", width)
