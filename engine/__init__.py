@@ -9,21 +9,16 @@ out, and one exception, `RuleError`, for anything wrong with a router or rule.
 Module map: types.py (data in and out), properties.py (the condition catalog),
 conditions.py (validation and compiled tests), regexes.py (RE2 and keyword matching),
 language.py, code_heuristic.py and attachments.py (features), features.py (lazy per-input
-values), compile.py, route.py (order semantics, stickiness, capability filter),
-classifier.py (prompt and answer parsing), tokens.py (token estimates), profiles.py
-(a rule's profile resolved against the catalog).
+values), compile.py, validation.py (every problem of a router and its rules, located),
+route.py (order semantics, stickiness, capability filter), classifier.py (prompt and answer
+parsing), tokens.py (token estimates), profiles.py (a rule's profile resolved against the
+catalog).
 """
 
 from __future__ import annotations
 
 from .classifier import build_classifier_prompt, classifier_verdict, parse_classifier_answer
-from .compile import (
-    CompiledRouter,
-    check_router_size,
-    check_rule_size,
-    compile_router,
-    is_model_ref,
-)
+from .compile import CompiledRouter, check_router_size, compile_router, spec_problems
 from .conditions import validate_condition
 from .errors import ClassifierAnswerError, RuleError
 from .language import detect_language
@@ -50,6 +45,7 @@ from .types import (
     RuleVerdict,
     StickyState,
 )
+from .validation import Problem, for_people, is_model_ref, router_problems, rule_problems
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -70,6 +66,7 @@ __all__ = [
     "HistoryMessage",
     "ModelInfo",
     "OperatorInfo",
+    "Problem",
     "PropertyInfo",
     "RouteInput",
     "RouterSpec",
@@ -79,14 +76,17 @@ __all__ = [
     "StickyState",
     "build_classifier_prompt",
     "check_router_size",
-    "check_rule_size",
     "classifier_verdict",
     "compile_router",
     "decide",
     "detect_language",
     "evaluate",
+    "for_people",
     "is_model_ref",
     "parse_classifier_answer",
     "route",
+    "router_problems",
+    "rule_problems",
+    "spec_problems",
     "validate_condition",
 ]

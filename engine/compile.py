@@ -17,38 +17,23 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .conditions import CompiledCondition, compile_condition
 from .errors import RuleError
-from .facets import Facets, check_categories
+from .facets import Facets
 from .features import Features
-from .limits import (
-    MAX_CONDITIONS_PER_RULE,
-    MAX_COOLDOWN_MINUTES,
-    MAX_KEYWORD_CHARS_PER_ROUTER,
-    MAX_KEYWORDS_PER_ROUTER,
-    MAX_REGEXES_PER_ROUTER,
-    MAX_RULES_PER_ROUTER,
-    pattern_counts,
-)
 from .profiles import ProfileResolution, check_name, resolve_profile, unknown_profile
 from .regexes import Scanner
 from .semantic import check_unit_interval, validate_examples
 from .tiers import TierSpec, check_tiers, tier_of
 from .types import ModelInfo, RouteInput, RouterSpec, RuleKind, RuleSpec
-
-# provider, "/", model id (which may itself contain "/", e.g. OpenRouter ids); no spaces.
-_MODEL_REF = re.compile(r"[^/\s]+/\S+")
+from .validation import Problem, for_people, is_model_ref, router_problems, size_problems
 
 ConditionResult = tuple[CompiledCondition, bool, Any]
 # A rule's outcome: matched, did not match, or None — it tests the classifier's judgement
 # (category, complexity), which is not known yet.
 Outcome = bool | None
-
-
-def is_model_ref(value: object) -> bool:
-    return isinstance(value, str) and _MODEL_REF.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,132 +146,61 @@ class CompiledRouter:
         return (compile_router, (self.spec,))
 
 
-def _check_ref(value: object, what: str, field: str, rule_id: int | None = None) -> None:
-    if not is_model_ref(value):
-        raise RuleError(
-            f"{what}: '{value}' is not a model reference like provider/model-id",
-            field,
-            rule_id=rule_id,
-        )
-
-
 def check_router_size(rule_conditions: Sequence[Sequence[Mapping[str, Any]]]) -> None:
     """Raise `RuleError` if a router with rules holding these conditions (one sequence per
     rule, LLM rules' empty) is over the per-router limits (limits.py)."""
-    if len(rule_conditions) > MAX_RULES_PER_ROUTER:
-        raise RuleError(
-            f"A router holds at most {MAX_RULES_PER_ROUTER:,} rules "
-            f"(this one would have {len(rule_conditions):,})",
-            "rules",
-        )
-    keywords = chars = regexes = 0
-    for conditions in rule_conditions:
-        more_keywords, more_chars, more_regexes = pattern_counts(conditions)
-        keywords += more_keywords
-        chars += more_chars
-        regexes += more_regexes
-    if keywords > MAX_KEYWORDS_PER_ROUTER:
-        raise RuleError(
-            f"A router's rules hold at most {MAX_KEYWORDS_PER_ROUTER:,} keywords in all "
-            f"(this one would have {keywords:,})",
-            "conditions",
-        )
-    if chars > MAX_KEYWORD_CHARS_PER_ROUTER:
-        raise RuleError(
-            f"A router's keywords hold at most {MAX_KEYWORD_CHARS_PER_ROUTER:,} characters in "
-            f"all (this one would have {chars:,})",
-            "conditions",
-        )
-    if regexes > MAX_REGEXES_PER_ROUTER:
-        raise RuleError(
-            f"A router's rules hold at most {MAX_REGEXES_PER_ROUTER:,} regexes in all "
-            f"(this one would have {regexes:,})",
-            "conditions",
-        )
+    for problem in size_problems(rule_conditions):
+        raise RuleError(problem.message, problem.field)
 
 
-def check_rule_size(conditions: Sequence[Any]) -> None:
-    if len(conditions) > MAX_CONDITIONS_PER_RULE:
-        raise RuleError(
-            f"A rule has at most {MAX_CONDITIONS_PER_RULE} conditions "
-            f"(this one has {len(conditions):,})",
-            "conditions",
-        )
+def _rule_fields(rule: RuleSpec) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "kind": rule.kind,
+        "match": rule.match,
+        "conditions": rule.conditions,
+        "description": rule.description,
+        "target_model": rule.target,
+        "target_profile": rule.profile,
+        "fallbacks": rule.fallbacks,
+        "examples": rule.examples,
+        "threshold": rule.threshold,
+        "margin": rule.margin,
+    }
 
 
-def _compile_rule(
-    rule: RuleSpec, tiers: Mapping[str, TierSpec], categories: tuple[str, ...]
-) -> CompiledRule:
-    where = f'Rule "{rule.name}"'
+def spec_problems(spec: RouterSpec) -> list[Problem]:
+    """Every problem of the router and its rules (`engine.validation`), located."""
+    return router_problems(
+        {
+            "primary_model": spec.primary,
+            "classifier_model": spec.classifier,
+            "fallbacks": spec.fallbacks,
+            "cooldown_minutes": spec.cooldown_minutes,
+            "time_zone": spec.time_zone,
+            "embedding_model": spec.embedding_model,
+            "tiers": spec.tiers,
+            "default_tier": spec.default_tier,
+            "categories": spec.categories,
+            "rules": [_rule_fields(rule) for rule in spec.rules],
+        },
+        stored=True,
+    )
 
-    def fail(message: str, field: str | None) -> RuleError:
-        return RuleError(f"{where}: {message}", field, rule_id=rule.id)
 
-    if not isinstance(rule.name, str) or not rule.name.strip():
-        raise RuleError(f"Rule {rule.id}: give the rule a name", "name", rule_id=rule.id)
-    if rule.kind not in ("calculated", "llm", "semantic"):
-        raise fail(f"unknown kind '{rule.kind}' (calculated, llm or semantic)", "kind")
-    if rule.match not in ("all", "any"):
-        raise fail(f"match must be 'all' or 'any', not '{rule.match}'", "match")
-    profile = ""
-    tier = tier_of(rule.target) if isinstance(rule.target, str) else None
-    if rule.profile:
-        try:
-            profile = check_name(rule.profile, "profile", "profile")
-        except RuleError as exc:
-            raise fail(exc.message, "profile") from None
-    elif tier is not None:
-        if tier not in tiers:
-            known = ", ".join(tiers) or "none"
-            raise fail(
-                f"targets the tier '{tier}', which this router does not have ({known})", "target"
-            )
-    else:
-        _check_ref(rule.target, f"{where}: target", "target", rule.id)
-    for ref in rule.fallbacks:
-        _check_ref(ref, f"{where}: fallback", "fallbacks", rule.id)
-
+def _compile_rule(rule: RuleSpec) -> CompiledRule:
+    # Validated by `spec_problems` first: here only the conversion.
+    profile = check_name(rule.profile, "profile", "profile") if rule.profile else ""
     conditions: tuple[CompiledCondition, ...] = ()
     examples: tuple[str, ...] = ()
     threshold = 0.0
     margin: float | None = None
     if rule.kind == "calculated":
-        if not rule.conditions:
-            raise fail("add at least one condition", "conditions")
-        try:
-            check_rule_size(rule.conditions)
-        except RuleError as exc:
-            raise fail(exc.message, exc.field) from None
-        compiled = []
-        for number, raw in enumerate(rule.conditions, start=1):
-            try:
-                condition = compile_condition(raw)
-            except RuleError as exc:
-                raise fail(f"condition {number}: {exc.message}", exc.field) from None
-            if condition.property == "category":
-                wanted = raw.get("value")
-                names = [wanted] if isinstance(wanted, str) else list(wanted or ())
-                for name in names:
-                    if name.strip().lower() not in categories:
-                        raise fail(
-                            f"condition {number}: '{name}' is not one of the router's "
-                            f"categories ({', '.join(categories)})",
-                            "value",
-                        )
-            compiled.append(condition)
-        conditions = tuple(compiled)
+        conditions = tuple(compile_condition(raw) for raw in rule.conditions)
     elif rule.kind == "semantic":
-        try:
-            examples = validate_examples(rule.examples)
-        except ValueError as exc:
-            raise fail(str(exc), "examples") from None
-        try:
-            threshold = check_unit_interval(rule.threshold, "threshold") or 0.0
-            margin = check_unit_interval(rule.margin, "margin", optional=True)
-        except ValueError as exc:
-            raise fail(str(exc), "margin" if "margin" in str(exc) else "threshold") from None
-    elif not isinstance(rule.description, str) or not rule.description.strip():
-        raise fail("describe when this rule applies; the classifier reads it", "description")
+        examples = validate_examples(rule.examples)
+        threshold = check_unit_interval(rule.threshold, "threshold") or 0.0
+        margin = check_unit_interval(rule.margin, "margin", optional=True)
 
     joiner = " or " if rule.match == "any" else " and "
     return CompiledRule(
@@ -309,35 +223,19 @@ def _compile_rule(
 
 
 def compile_router(spec: RouterSpec) -> CompiledRouter:
-    """Validate and precompile a router; raise `RuleError` on the first problem found."""
-    _check_ref(spec.primary, "Primary model", "primary")
-    if spec.classifier is not None:
-        _check_ref(spec.classifier, "Classifier model", "classifier")
-    for ref in spec.fallbacks:
-        _check_ref(ref, "Fallback", "fallbacks")
-    if spec.embedding_model:
-        _check_ref(spec.embedding_model, "Embedding model", "embedding_model")
-    if (
-        isinstance(spec.cooldown_minutes, bool)
-        or not isinstance(spec.cooldown_minutes, int)
-        or not 0 <= spec.cooldown_minutes <= MAX_COOLDOWN_MINUTES
-    ):
-        raise RuleError(
-            f"Cool-down: enter a whole number of minutes from 0 to {MAX_COOLDOWN_MINUTES:,}",
-            "cooldown_minutes",
-        )
-    try:
-        zone = ZoneInfo(spec.time_zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise RuleError(
-            f"Time zone: '{spec.time_zone}' is not an IANA time zone like Europe/Paris",
-            "time_zone",
-        ) from None
-
+    """Validate and precompile a router; raise `RuleError` on the first problem found
+    (`spec_problems` lists them all), located as people read it: 'rule 3 “Tickets”,
+    condition 1, value: Regex: …'."""
+    for problem in spec_problems(spec):
+        rule_id, field = None, problem.field
+        if where := re.match(r"rules\[(\d+)\]\.?(\w*)", problem.location):
+            rule_id, field = spec.rules[int(where[1])].id, where[2] or "rules"
+        names = [rule.name for rule in spec.rules]
+        raise RuleError(for_people(problem, names), field, rule_id=rule_id)
+    zone = ZoneInfo(spec.time_zone)
     tiers = check_tiers(spec.tiers, spec.default_tier, is_ref=is_model_ref)
-    categories = check_categories(spec.categories)
-    check_router_size([rule.conditions for rule in spec.rules])
-    rules = tuple(_compile_rule(rule, tiers, categories) for rule in spec.rules)
+
+    rules = tuple(_compile_rule(rule) for rule in spec.rules)
     by_id: dict[int, CompiledRule] = {}
     for rule in rules:
         if rule.id in by_id:

@@ -86,20 +86,23 @@ class In(Schema):
 # --- routers -------------------------------------------------------------------------------
 
 
+# Names, lengths, ranges and counts are checked by the service, with the engine's words
+# (`engine.router_problems`), so a mistake reads as in the form and an import; the schema
+# keeps types only.
 class RouterIn(In):
-    name: str = Field(max_length=100)
+    name: str = Field(description="One line, at most 100 characters")
     slug: str = Field(
         "", max_length=60, description="Letters, digits, - and _; derived from the name when empty."
     )
-    description: str = Field("", max_length=10_000)
+    description: str = Field("", description="At most 10,000 characters")
     visibility: Literal["private", "shared"] = "private"
     primary_model: ModelRef = Field(
         max_length=300, description="provider/model-id of the enabled catalog"
     )
     classifier_model: ModelRef | None = Field(None, max_length=300)
-    fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
+    fallbacks: list[ModelRef] = Field(default_factory=list, description="At most 20")
     sticky: bool = False
-    cooldown_minutes: int = Field(30, ge=0, le=MAX_COOLDOWN_MINUTES)
+    cooldown_minutes: int = Field(30, description=f"0 to {MAX_COOLDOWN_MINUTES:,} minutes")
     time_zone: str = Field(
         "", max_length=64, description="IANA zone; empty: the instance's TIME_ZONE"
     )
@@ -119,15 +122,15 @@ class RouterPatch(In):
     """Only the fields sent change; the router's version is bumped. Only `classifier_model`
     may be null (back to the primary model): a null elsewhere is refused, not read as "keep"."""
 
-    name: str = Field(NOT_SENT, max_length=100)
+    name: str = Field(NOT_SENT)
     slug: str = Field(NOT_SENT, max_length=60, pattern=SLUG_PATTERN)
-    description: str = Field(NOT_SENT, max_length=10_000)
+    description: str = Field(NOT_SENT)
     visibility: Literal["private", "shared"] = Field(NOT_SENT)
     primary_model: ModelRef = Field(NOT_SENT, max_length=300)
     classifier_model: ModelRef | None = Field(None, max_length=300)
-    fallbacks: list[ModelRef] = Field(NOT_SENT, max_length=20)
+    fallbacks: list[ModelRef] = Field(NOT_SENT)
     sticky: bool = Field(NOT_SENT)
-    cooldown_minutes: int = Field(NOT_SENT, ge=0, le=MAX_COOLDOWN_MINUTES)
+    cooldown_minutes: int = Field(NOT_SENT)
     time_zone: str = Field(NOT_SENT, max_length=64)
     embedding_model: ModelRef = Field(NOT_SENT, max_length=300)
     preferred_families: list[str] = Field(NOT_SENT, max_length=20)
@@ -224,7 +227,10 @@ class ConditionIn(In):
 
 
 class RuleIn(In):
-    name: str = Field(max_length=100)
+    """Checked by the service with the engine's words (`engine.rule_problems`): every problem
+    comes back at once, located (`conditions[0].value`), as the form and an import say it."""
+
+    name: str = Field(description="One line, at most 100 characters")
     kind: Literal["calculated", "llm", "semantic"]
     target_model: ModelRef | None = Field(
         None, max_length=300, description="The model it sends to (or give target_profile)"
@@ -236,34 +242,36 @@ class RuleIn(In):
     )
     target_tier: str = Field("", max_length=32, description="Send to this tier of the router")
     match: Literal["all", "any"] = "all"
-    conditions: list[ConditionIn] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
-    description: str = Field("", max_length=10_000)
-    fallbacks: list[ModelRef] = Field(default_factory=list, max_length=20)
+    conditions: list[ConditionIn] = Field(
+        default_factory=list, description=f"Calculated rules: 1–{MAX_CONDITIONS_PER_RULE}"
+    )
+    description: str = Field("", description="LLM rules: when the rule applies")
+    fallbacks: list[ModelRef] = Field(default_factory=list, description="At most 20")
     enabled: bool = True
     examples: list[str] = Field(
-        default_factory=list, max_length=200, description="Semantic rules: 2–200 example messages"
+        default_factory=list, description="Semantic rules: 2–200 example messages"
     )
-    threshold: float = Field(0.7, ge=0, le=1, description="Semantic rules: cosine similarity")
+    threshold: float = Field(0.7, description="Semantic rules: cosine similarity, 0–1")
     margin: float | None = Field(
-        None, ge=0, le=1, description="Semantic rules: lead needed over the runner-up of its run"
+        None, description="Semantic rules: lead needed over the runner-up of its run, 0–1"
     )
 
 
 class RulePatch(In):
     """Only the fields sent change (none of them may be null)."""
 
-    name: str = Field(NOT_SENT, max_length=100)
+    name: str = Field(NOT_SENT)
     kind: Literal["calculated", "llm", "semantic"] = Field(NOT_SENT)
     target_model: ModelRef = Field(NOT_SENT, max_length=300)
     target_profile: str = Field(NOT_SENT, max_length=40, description='"" targets target_model')
     target_tier: str = Field(NOT_SENT, max_length=32)
     match: Literal["all", "any"] = Field(NOT_SENT)
-    conditions: list[ConditionIn] = Field(NOT_SENT, max_length=MAX_CONDITIONS_PER_RULE)
-    description: str = Field(NOT_SENT, max_length=10_000)
-    fallbacks: list[ModelRef] = Field(NOT_SENT, max_length=20)
-    examples: list[str] = Field(NOT_SENT, max_length=200)
-    threshold: float = Field(NOT_SENT, ge=0, le=1)
-    margin: float | None = Field(None, ge=0, le=1)
+    conditions: list[ConditionIn] = Field(NOT_SENT)
+    description: str = Field(NOT_SENT)
+    fallbacks: list[ModelRef] = Field(NOT_SENT)
+    examples: list[str] = Field(NOT_SENT)
+    threshold: float = Field(NOT_SENT)
+    margin: float | None = None
 
 
 class RuleOut(Schema):

@@ -19,7 +19,7 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 
-from engine import OPERATORS, PROPERTIES, RuleError, validate_condition
+from engine import OPERATORS, PROPERTIES
 from engine.limits import MAX_COOLDOWN_MINUTES, MAX_COUNT
 from engine.properties import LANGUAGE_CODES, WEEKDAYS, WORKSPACE_TYPES
 from engine.tiers import TIER_PREFIX
@@ -90,8 +90,44 @@ def time_zone_names() -> list[str]:
     return sorted(available_timezones())
 
 
-class RouterForm(forms.Form):
-    name = forms.CharField(max_length=100)
+_CONDITION = re.compile(r"^conditions\[(\d+)\]")
+
+
+class ServiceErrors(forms.Form):
+    """A form whose checks are the service's (the engine's words, `engine.validation`): a
+    problem located `fallbacks[1]` shows at the field `fallbacks`, one located
+    `conditions[0].value` next to that condition's row."""
+
+    rows: list[ConditionRow]
+    conditions_error: str
+    # Problems of a field shown at another (the rule form's one "Send to" holds both targets).
+    field_aliases: dict[str, str] = {}
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        for key, messages in errors.items():
+            field = re.split(r"[.\[]", key, maxsplit=1)[0]
+            field = self.field_aliases.get(field, field)
+            condition = _CONDITION.match(key)
+            rows = getattr(self, "rows", [])
+            if condition and int(condition[1]) < len(rows):
+                row = rows[int(condition[1])]
+                row.error = " ".join([row.error, *messages]).strip()
+            elif field == "conditions" and hasattr(self, "conditions_error"):
+                self.conditions_error = " ".join(messages)
+            elif field in self.fields:
+                for message in messages:
+                    self.add_error(field, message)
+            else:
+                for message in messages:
+                    self.add_error(None, message)
+        if any(row.error for row in getattr(self, "rows", [])):
+            self.add_error(None, "Fix the highlighted conditions.")
+
+
+class RouterForm(ServiceErrors):
+    # Required-ness, lengths and ranges are the service's to check (the same words as the API
+    # and an import); the widgets keep the browser's hints.
+    name = forms.CharField(required=False, widget=forms.TextInput(attrs={"maxlength": 100}))
     slug = forms.CharField(
         max_length=60,
         required=False,
@@ -99,7 +135,7 @@ class RouterForm(forms.Form):
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE)
-    primary_model = forms.ChoiceField(help_text="Answers when no rule matches.")
+    primary_model = forms.ChoiceField(required=False, help_text="Answers when no rule matches.")
     classifier_model = forms.ChoiceField(
         required=False, help_text="Reads the message and decides the LLM-classified rules."
     )
@@ -112,7 +148,9 @@ class RouterForm(forms.Form):
         label="Sticky: keep a rule's model for the conversation during the cool-down",
     )
     cooldown_minutes = forms.IntegerField(
-        min_value=0, max_value=MAX_COOLDOWN_MINUTES, initial=30, label="Cool-down (minutes)"
+        initial=30,
+        label="Cool-down (minutes)",
+        widget=forms.NumberInput(attrs={"min": 0, "max": MAX_COOLDOWN_MINUTES}),
     )
     time_zone = forms.CharField(
         max_length=64,
@@ -380,9 +418,13 @@ def examples_from_data(data: QueryDict) -> list[str]:
     return rows + split_examples(data.get("examples", ""))
 
 
-class RuleForm(forms.Form):
+class RuleForm(ServiceErrors):
+    # Checked by the service with the engine's words (`engine.rule_problems`), as the JSON API
+    # and an import are; the widgets keep the browser's hints.
+    field_aliases = {"target_profile": "target_model"}  # noqa: RUF012 - read only
     name = forms.CharField(
-        max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. Code questions"})
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Code questions", "maxlength": 100}),
     )
     kind = forms.ChoiceField(
         choices=RuleKind.choices, initial=RuleKind.CALCULATED, widget=forms.RadioSelect
@@ -412,24 +454,21 @@ class RuleForm(forms.Form):
         "matches.",
     )
     threshold = forms.FloatField(
-        min_value=0,
-        max_value=1,
         initial=0.7,
         required=False,
         label="Threshold",
         help_text="Cosine similarity (0–1) the message's nearest examples must reach (the mean "
         "of its 3 nearest).",
-        widget=forms.NumberInput(attrs={"step": "0.01"}),
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1}),
     )
     margin = forms.FloatField(
-        min_value=0,
-        max_value=1,
         required=False,
         label="Margin (optional)",
         help_text="Win only when ahead of the runner-up semantic rule by this much.",
-        widget=forms.NumberInput(attrs={"step": "0.01"}),
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1}),
     )
     target_model = forms.ChoiceField(
+        required=False,
         label="Send to",
         help_text="A model, or a profile: the catalog's models that meet it, ranked by the "
         "router's preferred families and price, the next one the fallback.",
@@ -511,20 +550,6 @@ class RuleForm(forms.Form):
             self.data.get("kind") if self.is_bound else self.initial.get("kind")
         ) or RuleKind.CALCULATED
 
-    def clean(self) -> dict[str, Any]:
-        # Form.clean returns cleaned_data (the stubs allow an override's None).
-        data = cast(dict[str, Any], super().clean())
-        if data.get("kind") == RuleKind.CALCULATED:
-            # Each row gets its own message, next to the row.
-            for row in self.rows:
-                try:
-                    validate_condition(row.condition())
-                except RuleError as exc:
-                    row.error = exc.message
-            if any(row.error for row in self.rows):
-                self.add_error(None, "Fix the highlighted conditions.")
-        return data
-
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
         calculated = data["kind"] == RuleKind.CALCULATED
@@ -547,19 +572,6 @@ class RuleForm(forms.Form):
                 else {}
             ),
         }
-
-    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
-        for key, messages in errors.items():
-            if key == "target_profile":
-                key = "target_model"  # one "Send to" field holds both
-            if key == "conditions":
-                self.conditions_error = " ".join(messages)
-            elif key in self.fields:
-                for message in messages:
-                    self.add_error(key, message)
-            else:
-                for message in messages:
-                    self.add_error(None, message)
 
 
 def tier_rows(router: Any) -> list[dict[str, str]]:

@@ -26,27 +26,16 @@ location in the file, e.g. `rules[2].conditions[0].value: Regex: …`.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from engine import RuleError, check_router_size, is_model_ref, validate_condition
-from engine.facets import DEFAULT_CATEGORIES, check_categories
-from engine.limits import (
-    MAX_CONDITIONS_PER_RULE,
-    MAX_COOLDOWN_MINUTES,
-    MAX_DESCRIPTION_CHARS,
-    MAX_FALLBACKS,
-    MAX_NAME_CHARS,
-    MAX_RULES_PER_ROUTER,
-)
-from engine.profiles import MAX_PREFERRED_FAMILIES, NAME_PATTERN, check_families
-from engine.semantic import validate_examples
-from engine.tiers import DEFAULT_TIERS, TierSpec, check_tiers
+from engine import for_people as engine_for_people
+from engine import router_problems
+from engine.facets import DEFAULT_CATEGORIES
+from engine.tiers import DEFAULT_TIERS, TierSpec
 
 # Kept equal to providers.local_embeddings.DEFAULT_EMBEDDING_MODEL (a test checks).
 DEFAULT_EMBEDDING_MODEL: Final = "local/potion-base-8M"
@@ -55,21 +44,20 @@ FORMAT: Final = "routerweb.router"
 FORMAT_VERSION: Final = 2
 READABLE_VERSIONS: Final = (1, 2)
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
-PROFILE_PATTERN = rf"^{NAME_PATTERN}$"
 
 # strict: a file saying "enabled": "no" is a mistake to report, not a truthy string to accept.
 _STRICT = ConfigDict(extra="forbid", strict=True)
-# One line, no control characters: names are shown on one line and sent in /v1 headers.
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
 # Deeper than any router file; json.loads and pydantic recurse, so depth is checked first.
 MAX_JSON_DEPTH = 32
 _TOO_DEEP = (
     f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep; a router file is far shallower."
 )
-_Name = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN)
-_Description = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
-_Refs: Any = Field(default_factory=list, max_length=MAX_FALLBACKS)
-_Ref = Field(max_length=300)
+# Names, lengths, ranges and counts are the engine's to check (`engine.router_problems`), so a
+# file's mistake reads as it does in the form and the API; only types are checked here.
+_Name: Any = Field()
+_Description: Any = Field(default="")
+_Refs: Any = Field(default_factory=list)
+_Ref: Any = Field()
 
 
 class ConditionDoc(BaseModel):
@@ -87,18 +75,18 @@ class RuleDoc(BaseModel):
     enabled: bool = True
     kind: Literal["calculated", "llm", "semantic"]
     match: Literal["all", "any"] = "all"
-    conditions: list[ConditionDoc] = Field(default_factory=list, max_length=MAX_CONDITIONS_PER_RULE)
+    conditions: list[ConditionDoc] = Field(default_factory=list)
     description: str = _Description
     # Exactly one: a model, one of the router's tiers (version 2), or a profile (its name)
     # whose best models answer.
     target_model: str | None = Field(default=None, max_length=300)
     target_tier: str = Field(default="", max_length=32)
-    target_profile: str | None = Field(default=None, max_length=40, pattern=PROFILE_PATTERN)
+    target_profile: str | None = None
     fallbacks: list[str] = _Refs
     # Semantic rules: example utterances, cosine threshold 0–1, optional margin 0–1.
     examples: list[str] = Field(default_factory=list)
-    threshold: float = Field(default=0.7, ge=0, le=1)
-    margin: float | None = Field(default=None, ge=0, le=1)
+    threshold: float = 0.7
+    margin: float | None = None
 
 
 class TierDoc(BaseModel):
@@ -122,18 +110,18 @@ class RouterDoc(BaseModel):
     classifier_model: str | None = Field(default=None, max_length=300)
     fallbacks: list[str] = _Refs
     sticky: bool = False
-    cooldown_minutes: int = Field(default=30, ge=0, le=MAX_COOLDOWN_MINUTES)
+    cooldown_minutes: int = 30
     time_zone: str = Field(default="UTC", max_length=64)
     embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, max_length=300)
     # Overrides of the failure policy (providers.failover.OVERRIDE_FIELDS), checked on import.
     failover_policy: dict[str, Any] = Field(default_factory=dict, max_length=20)
-    preferred_families: list[str] = Field(default_factory=list, max_length=MAX_PREFERRED_FAMILIES)
+    preferred_families: list[str] = Field(default_factory=list)
     # Version 2. Absent (a version-1 file): the default tiers and categories.
-    tiers: list[TierDoc] | None = Field(default=None, max_length=12)
-    default_tier: str = Field(default="", max_length=32)
+    tiers: list[TierDoc] | None = None
+    default_tier: str = ""
     escalation: bool = False
-    categories: list[str] | None = Field(default=None, max_length=20)
-    rules: list[RuleDoc] = Field(default_factory=list, max_length=MAX_RULES_PER_ROUTER)
+    categories: list[str] | None = None
+    rules: list[RuleDoc] = Field(default_factory=list)
 
 
 class RouterFile(BaseModel):
@@ -163,33 +151,12 @@ def location(loc: Iterable[str | int]) -> str:
     return text or "file"
 
 
-_PATH = re.compile(r"^(?P<head>(?:rules|fallbacks)\[\d+\](?:\.\w+|\[\d+\])*): (?P<rest>.*)$", re.S)
-_STEP = re.compile(r"\.?(\w+)\[(\d+)\]|\.?(\w+)")
-_ITEM = {"rules": "rule", "conditions": "condition", "fallbacks": "fallback"}
-
-
 def for_people(problem: str, data: Any) -> str:
-    """'rules[2].conditions[0].value: …' → 'rule 3 “Night shift”, condition 1, value: …'.
-
-    Counted from 1 and with the rule's name, as the router page shows them; what the path
-    does not cover (top-level fields) is left as it is."""
-    match = _PATH.match(problem)
-    if not match:
-        return problem
+    """A located problem of the file `data`, as people read it (`engine.for_people`):
+    'rules[2].conditions[0].value: …' → 'rule 3 “Night shift”, condition 1, value: …'."""
     rules = data.get("router", {}).get("rules") if isinstance(data, dict) else None
-    parts: list[str] = []
-    for list_name, index, field in _STEP.findall(match["head"]):
-        if not list_name:
-            parts.append(field)
-            continue
-        n = int(index)
-        part = f"{_ITEM.get(list_name, list_name)} {n + 1}"
-        if list_name == "rules" and not parts and isinstance(rules, list) and n < len(rules):
-            name = rules[n].get("name") if isinstance(rules[n], dict) else None
-            if isinstance(name, str) and name.strip():
-                part += f" “{name.strip()}”"
-        parts.append(part)
-    return f"{', '.join(parts)}: {match['rest']}"
+    names = [r.get("name") if isinstance(r, dict) else None for r in rules or []]
+    return engine_for_people(problem, names if isinstance(rules, list) else [])
 
 
 def parse_text(text: str) -> dict[str, Any]:
@@ -266,97 +233,19 @@ def parse_document(data: Any) -> RouterFile:
 
 
 def engine_problems(router: RouterDoc) -> list[str]:
-    """What the routing engine would reject, located in the file."""
-    problems: list[str] = []
-
-    def check_ref(ref: str | None, where: str) -> None:
-        if ref is not None and not is_model_ref(ref):
-            problems.append(f"{where}: '{ref}' is not a model reference like provider/model-id")
-
-    check_ref(router.primary_model, "primary_model")
-    check_ref(router.classifier_model, "classifier_model")
-    check_ref(router.embedding_model, "embedding_model")
-    for i, ref in enumerate(router.fallbacks):
-        check_ref(ref, f"fallbacks[{i}]")
-    try:
-        check_families(router.preferred_families)
-    except RuleError as exc:
-        problems.append(f"preferred_families: {exc.message}")
-    try:
-        ZoneInfo(router.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(
-            f"time_zone: '{router.time_zone}' is not an IANA time zone like Europe/Paris"
-        )
-    try:
-        check_router_size([[c.model_dump() for c in rule.conditions] for rule in router.rules])
-    except RuleError as exc:
-        problems.append(f"rules: {exc.message}")
-    tier_names: set[str] = set()
-    try:
-        check_tiers(tier_specs_of(router), router.default_tier, is_ref=is_model_ref)
-    except RuleError as exc:
-        problems.append(
-            f"{'default_tier' if exc.field == 'default_tier' else 'tiers'}: {exc.message}"
-        )
-    else:
-        tier_names = {t.name for t in tier_specs_of(router)}
-    categories: tuple[str, ...] = ()
-    try:
-        categories = check_categories(categories_of(router))
-    except RuleError as exc:
-        problems.append(f"categories: {exc.message}")
+    """What the routing engine rejects (`engine.router_problems`: tiers and categories too),
+    located in the file, and a rule naming two targets (a file names one)."""
+    problems = [str(problem) for problem in router_problems(router.model_dump())]
     for i, rule in enumerate(router.rules):
         where = f"rules[{i}]"
-        if not rule.name.strip():
-            problems.append(f"{where}.name: give the rule a name")
         if rule.target_tier and rule.target_model is not None:
             problems.append(f"{where}: give target_model or target_tier, not both")
         elif rule.target_tier and rule.target_profile is not None:
             problems.append(f"{where}: give target_tier or target_profile, not both")
-        elif rule.target_tier:
-            if tier_names and rule.target_tier not in tier_names:
-                problems.append(
-                    f"{where}.target_tier: '{rule.target_tier}' is not one of the router's tiers"
-                )
-        elif rule.target_profile is None and rule.target_model is None:
-            problems.append(
-                f"{where}.target_model: give a target_model or a target_profile (or a target_tier)"
-            )
         elif rule.target_profile is not None and rule.target_model is not None:
             problems.append(
-                f"{where}.target_profile: give a target_model or a target_profile, not both"
+                f"rules[{i}].target_profile: Give a target_model or a target_profile, not both."
             )
-        else:
-            check_ref(rule.target_model, f"{where}.target_model")
-        for j, ref in enumerate(rule.fallbacks):
-            check_ref(ref, f"{where}.fallbacks[{j}]")
-        if rule.kind == "calculated" and not rule.conditions:
-            problems.append(f"{where}.conditions: a calculated rule needs at least one condition")
-        if rule.kind == "semantic":
-            try:
-                validate_examples(rule.examples)
-            except ValueError as exc:
-                problems.append(f"{where}.examples: {exc}")
-        if rule.kind == "llm" and not rule.description.strip():
-            problems.append(
-                f"{where}.description: describe when this rule applies; the classifier reads it"
-            )
-        for j, condition in enumerate(rule.conditions):
-            try:
-                validate_condition(condition.model_dump())
-            except RuleError as exc:
-                field = f".{exc.field}" if exc.field else ""
-                problems.append(f"{where}.conditions[{j}]{field}: {exc.message}")
-                continue
-            if condition.property == "category" and categories:
-                value = condition.value
-                for item in [value] if isinstance(value, str) else list(value or ()):
-                    if str(item).strip().lower() not in categories:
-                        problems.append(
-                            f"{where}.conditions[{j}].value: '{item}' is not one of the "
-                            f"router's categories ({', '.join(categories)})"
-                        )
     return problems
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,23 +26,10 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record, snapshot
-from engine import (
-    RuleError,
-    check_router_size,
-    check_rule_size,
-    is_model_ref,
-    validate_condition,
-)
-from engine.facets import check_categories
-from engine.limits import (
-    MAX_COOLDOWN_MINUTES,
-    MAX_DESCRIPTION_CHARS,
-    MAX_FALLBACKS,
-    MAX_NAME_CHARS,
-)
+from engine import Problem, router_problems, rule_problems
 from engine.profiles import check_families
-from engine.semantic import check_unit_interval, validate_examples
-from engine.tiers import TierSpec, check_tiers
+from engine.semantic import validate_examples
+from engine.validation import category_problems, size_problems, tier_problems
 from providers.failover import clean_overrides
 from providers.models import CatalogModel
 from providers.selectors import catalog_get_by_ref
@@ -87,6 +73,11 @@ class _Errors:
     def add(self, field: str, message: str) -> None:
         self.by_field.setdefault(field, []).append(message)
 
+    def add_problems(self, problems: Sequence[Problem]) -> None:
+        """The engine's problems, keyed by their location (`conditions[0].value`), words kept."""
+        for problem in problems:
+            self.add(problem.location or "__all__", problem.message)
+
     def raise_if_any(self) -> None:
         if self.by_field:
             raise ValidationError(self.by_field)
@@ -125,21 +116,6 @@ _RULE_AUDIT_FIELDS = [
 ]
 
 
-# Names appear on one line everywhere: pages, logs, and the `x-routerweb-rule` header of /v1.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _check_name(value: str, field: str, noun: str, errors: _Errors) -> str:
-    name = (value or "").strip()
-    if not name:
-        errors.add(field, f"Give the {noun} a name.")
-    elif len(name) > MAX_NAME_CHARS:
-        errors.add(field, f"Use at most {MAX_NAME_CHARS} characters.")
-    elif _CONTROL.search(name):
-        errors.add(field, "A name is one line: no line breaks, tabs or control characters.")
-    return name
-
-
 def _router_state(router: Router) -> dict[str, Any]:
     state = snapshot(router, _ROUTER_AUDIT_FIELDS)
     state["primary_model"] = router.primary_model.ref if router.primary_model_id else None
@@ -174,40 +150,32 @@ def _ref_text(value: ModelRef) -> str:
     return value.ref if isinstance(value, CatalogModel) else str(value).strip()
 
 
+def unknown_model(ref: str) -> str:
+    """The words for a well-formed ref that is not in the enabled catalog (every surface)."""
+    return f"Unknown model '{ref}': it is not in the enabled catalog."
+
+
 def _resolve_model(value: ModelRef | None, field: str, errors: _Errors) -> CatalogModel | None:
-    if value is None or value == "":
-        errors.add(field, "Pick a model.")
+    """The catalog row of a ref the engine found well formed (else None, problem recorded)."""
+    if value is None or value == "" or field in errors.by_field:
         return None
     ref = _ref_text(value)
     model = catalog_get_by_ref(ref)
     if model is None:
-        errors.add(field, f"Unknown model '{ref}': it is not in the enabled catalog.")
+        errors.add(field, unknown_model(ref))
     return model
 
 
-def _resolve_chain(refs: Sequence[ModelRef], field: str, errors: _Errors) -> list[str]:
+def _resolve_chain(refs: Sequence[str], field: str, errors: _Errors) -> list[str]:
     chain: list[str] = []
-    if len(refs) > MAX_FALLBACKS:
-        errors.add(field, f"List at most {MAX_FALLBACKS} fallback models.")
+    if any(key == field or key.startswith(f"{field}[") for key in errors.by_field):
         return chain
-    for value in refs:
-        ref = _ref_text(value)
-        if not ref:
-            continue
+    for i, ref in enumerate(refs):
         if catalog_get_by_ref(ref) is None:
-            errors.add(field, f"Unknown model '{ref}': it is not in the enabled catalog.")
+            errors.add(f"{field}[{i}]", unknown_model(ref))
         elif ref not in chain:
             chain.append(ref)
     return chain
-
-
-def _check_time_zone(name: str, errors: _Errors) -> str:
-    name = (name or "").strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.add("time_zone", f"'{name}' is not an IANA time zone like Europe/Paris or UTC.")
-    return name
 
 
 def _check_slug(slug: str, errors: _Errors, *, owner_id: int, exclude_pk: int | None = None) -> str:
@@ -254,9 +222,27 @@ def _router_fields(
     preferred_families: Sequence[str] = (),
 ) -> dict[str, Any]:
     errors = _Errors()
-    name = _check_name(name, "name", "router", errors)
-    if len(description or "") > MAX_DESCRIPTION_CHARS:
-        errors.add("description", f"Use at most {MAX_DESCRIPTION_CHARS:,} characters.")
+    name = (name or "").strip()
+    description = (description or "").strip()
+    zone = (time_zone or "").strip()
+    embedding_model = (embedding_model or "").strip() or DEFAULT_EMBEDDING_MODEL
+    refs = [r for r in (_ref_text(v) for v in fallbacks) if r]
+    errors.add_problems(
+        router_problems(
+            {
+                "name": name,
+                "description": description,
+                "primary_model": _ref_text(primary_model) if primary_model else "",
+                "classifier_model": _ref_text(classifier_model) if classifier_model else None,
+                "fallbacks": refs,
+                "cooldown_minutes": cooldown_minutes,
+                "time_zone": zone,
+                "embedding_model": embedding_model,
+                "preferred_families": list(preferred_families or ()),
+            },
+            with_rules=False,
+        )
+    )
     if not slug and name and router is None:
         slug = slugify(name)[:60]
     slug = _check_slug(
@@ -275,33 +261,15 @@ def _router_fields(
         if classifier_model in (None, "")
         else _resolve_model(classifier_model, "classifier_model", errors)
     )
-    chain = _resolve_chain(fallbacks, "fallbacks", errors)
-    if (
-        isinstance(cooldown_minutes, bool)
-        or not isinstance(cooldown_minutes, int)
-        or not 0 <= cooldown_minutes <= MAX_COOLDOWN_MINUTES
-    ):
-        errors.add(
-            "cooldown_minutes",
-            f"Enter a whole number of minutes from 0 to {MAX_COOLDOWN_MINUTES:,} (a year).",
-        )
-    zone = _check_time_zone(time_zone, errors)
-    embedding_model = (embedding_model or "").strip() or DEFAULT_EMBEDDING_MODEL
-    if not is_model_ref(embedding_model):
-        errors.add(
-            "embedding_model",
-            f"'{embedding_model}' is not a model reference like provider/model-id.",
-        )
+    chain = _resolve_chain(refs, "fallbacks", errors)
     families: tuple[str, ...] = ()
-    try:
+    if "preferred_families" not in errors.by_field:
         families = check_families(list(preferred_families or ()))
-    except RuleError as exc:
-        errors.add("preferred_families", exc.message + ".")
     errors.raise_if_any()
     return {
         "name": name,
         "slug": slug,
-        "description": (description or "").strip(),
+        "description": description,
         "visibility": visibility,
         "primary_model": primary,
         "classifier_model": classifier,
@@ -465,14 +433,8 @@ def router_set_tiers(
         row["fallback"] = renames.get(row["fallback"], row["fallback"])
     default = router.default_tier if default_tier is KEEP else (default_tier or "").strip()
     default = renames.get(default, default)
-    try:
-        check_tiers(
-            [TierSpec(r["name"], r["model"], r["fallback"], r["description"]) for r in rows],
-            default,
-            is_ref=is_model_ref,
-        )
-    except RuleError as exc:
-        errors.add(exc.field or "tiers", exc.message + ".")
+    problems, _ = tier_problems(rows, default)
+    errors.add_problems(problems)
     names = {r["name"] for r in rows}
     for rule in router.rules.exclude(target_tier=""):
         wanted = renames.get(rule.target_tier, rule.target_tier)
@@ -505,10 +467,9 @@ def router_set_categories(*, router: Router, categories: Sequence[str], actor: U
     a rule still tests cannot be removed (ValidationError on "categories")."""
     errors = _Errors()
     cleaned = [str(c).strip().lower() for c in categories if str(c).strip()]
-    try:
-        cleaned = list(check_categories(cleaned))
-    except RuleError as exc:
-        errors.add("categories", exc.message + ".")
+    problems, known = category_problems(cleaned)
+    errors.add_problems(problems)
+    cleaned = known if known is not None else cleaned
     for rule in router.rules.all():
         for condition in rule.conditions or ():
             if not isinstance(condition, dict) or condition.get("property") != "category":
@@ -565,80 +526,54 @@ def _rule_fields(
     target_profile: str = "",
 ) -> dict[str, Any]:
     errors = _Errors()
-    name = _check_name(name, "name", "rule", errors)
-    if kind not in RuleKind.values:
-        errors.add("kind", "Choose calculated, LLM-classified or semantic.")
-    if match not in MatchMode.values:
-        errors.add("match", "Choose all or any.")
+    name = (name or "").strip()
     conditions = [dict(c) for c in conditions]
     description = (description or "").strip()
-    if kind == RuleKind.CALCULATED and not conditions:
-        errors.add("conditions", "A calculated rule needs at least one condition.")
-    if kind == RuleKind.LLM and not description:
-        errors.add("description", "Describe when this rule applies; the classifier model reads it.")
-    elif len(description) > MAX_DESCRIPTION_CHARS:
-        errors.add("description", f"Use at most {MAX_DESCRIPTION_CHARS:,} characters.")
-    try:
-        check_rule_size(conditions)
-    except RuleError as exc:
-        errors.add("conditions", exc.message + ".")
-        conditions = conditions[:0]  # each one would be validated for nothing
-    cleaned_examples: list[str] = [] if kind == RuleKind.SEMANTIC else list(examples or ())
-    if kind == RuleKind.SEMANTIC:
-        try:
-            cleaned_examples = list(validate_examples(list(examples or ())))
-        except ValueError as exc:
-            errors.add("examples", f"{str(exc)[0].upper()}{str(exc)[1:]}.")
-    try:
-        threshold = check_unit_interval(threshold, "The threshold") or 0.0
-    except ValueError as exc:
-        errors.add("threshold", f"{exc}.")
-    try:
-        margin = check_unit_interval(margin, "The margin", optional=True)
-    except ValueError as exc:
-        errors.add("margin", f"{exc}.")
-    for number, condition in enumerate(conditions, start=1):
-        try:
-            validate_condition(condition)
-        except RuleError as exc:
-            errors.add("conditions", f"Condition {number}: {exc.message}")
-    categories = list(router.categories or ())
-    for number, condition in enumerate(conditions, start=1):
-        if condition.get("property") != "category":
-            continue
-        value = condition.get("value")
-        for item in [value] if isinstance(value, str) else list(value or ()):
-            if isinstance(item, str) and item.strip().lower() not in categories:
-                errors.add(
-                    "conditions",
-                    f"Condition {number}: '{item}' is not one of this router's categories "
-                    f"({', '.join(categories)}).",
-                )
+    refs = [r for r in (_ref_text(v) for v in fallbacks) if r]
     profile = (target_profile or "").strip().lower()
     target_tier = (target_tier or "").strip()
+    errors.add_problems(
+        rule_problems(
+            {
+                "name": name,
+                "kind": kind,
+                "match": match,
+                "conditions": conditions,
+                "description": description,
+                "target_model": _ref_text(target_model) if target_model else "",
+                "target_tier": target_tier,
+                "target_profile": profile,
+                "fallbacks": refs,
+                "examples": list(examples or ()),
+                "threshold": threshold,
+                "margin": margin,
+            },
+            tiers=[str(t.get("name")) for t in router.tiers or () if isinstance(t, dict)],
+            categories=list(router.categories or ()),
+        )
+    )
     target: CatalogModel | None = None
     if profile and target_tier:
-        errors.add("target_model", "Send the rule to a model, a tier or a profile: one of them.")
+        pass  # refused by `rule_problems`
     elif profile:
         # A profile targets the catalog's best models for it; the model target is not used.
         known = profiles_defined()
-        if profile not in known:
+        if "target_profile" not in errors.by_field and profile not in known:
             errors.add(
                 "target_profile",
                 f"Unknown profile '{profile}' (defined: {', '.join(sorted(known))}).",
             )
     elif target_tier:
-        names = [t.get("name") for t in router.tiers or () if isinstance(t, dict)]
-        if target_tier not in names:
-            errors.add(
-                "target_model",
-                f"'{target_tier}' is not one of this router's tiers "
-                f"({', '.join(map(str, names)) or 'none'}).",
-            )
+        pass  # one of the router's tiers: checked by `rule_problems`
     else:
         target = _resolve_model(target_model, "target_model", errors)
-    chain = _resolve_chain(fallbacks, "fallbacks", errors)
+    chain = _resolve_chain(refs, "fallbacks", errors)
     errors.raise_if_any()
+    cleaned_examples = (
+        list(validate_examples(list(examples or ())))
+        if kind == RuleKind.SEMANTIC
+        else list(examples or ())
+    )
     return {
         "name": name,
         "kind": kind,
@@ -650,8 +585,8 @@ def _rule_fields(
         "target_tier": target_tier,
         "fallbacks": chain,
         "examples": cleaned_examples,
-        "threshold": threshold,
-        "margin": margin,
+        "threshold": float(threshold),
+        "margin": None if margin is None else float(margin),
     }
 
 
@@ -660,10 +595,9 @@ def _check_router_size(router: Router, conditions: Sequence[Any], *, replacing: 
     regexes in all). `replacing` is the id of the rule being edited, if any."""
     others = router.rules.exclude(pk=replacing) if replacing else router.rules.all()
     rule_conditions = [list(c or []) for c in others.values_list("conditions", flat=True)]
-    try:
-        check_router_size([*rule_conditions, list(conditions)])
-    except RuleError as exc:
-        raise ValidationError({exc.field or "conditions": exc.message + "."}) from None
+    errors = _Errors()
+    errors.add_problems(size_problems([*rule_conditions, list(conditions)]))
+    errors.raise_if_any()
 
 
 def rule_create(
@@ -1006,9 +940,7 @@ def _checked_import(
             return None
         model = catalog_get_by_ref(ref)
         if model is None:
-            problems.append(
-                f"{where}: unknown model '{ref}' (not in this instance's enabled catalog)"
-            )
+            problems.append(f"{where}: {unknown_model(ref)}")
         return model
 
     primary = known(spec.primary_model, "primary_model")

@@ -136,7 +136,7 @@ def router_create(request: HtmxHttpRequest) -> HttpResponse:
                 owner=request.user, actor=request.user, **form.service_kwargs()
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_service_errors(exc.message_dict)
         else:
             flash.success(request, f"Router “{router.name}” created. Add its rules below.")
             return redirect("router_detail", pk=router.pk)
@@ -198,7 +198,7 @@ def router_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             services.router_update(router=router, actor=request.user, **form.service_kwargs())
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_service_errors(exc.message_dict)
         else:
             flash.success(request, "Router settings saved.")
             return redirect("router_detail", pk=router.pk)

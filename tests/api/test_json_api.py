@@ -206,7 +206,9 @@ def test_a_bad_condition_is_a_422_naming_the_field(api, private_router):
         },
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "conditions"
+    error = response.json()["errors"][0]
+    assert error["field"] == "conditions[0].value"
+    assert error["message"].startswith("Regex: unbalanced parenthesis")
 
 
 def test_a_rule_of_another_router_is_not_reachable_through_mine(api, private_router, make_router):

@@ -204,7 +204,7 @@ def test_import_errors_point_at_the_semantic_field(owner, semantic_router):
     data["router"]["rules"][1]["threshold"] = 0.5
     with pytest.raises(ValidationError) as caught:
         services.router_import(owner=owner, data=data)
-    assert "examples: give at least 2 different examples" in " ".join(caught.value.messages)
+    assert "examples: Give at least 2 different examples." in " ".join(caught.value.messages)
 
 
 def test_v1_routes_by_a_semantic_rule(live_url, owner, token_for, semantic_router):

@@ -38,7 +38,7 @@ def test_twenty_thousand_rules_are_refused_before_any_is_compiled() -> None:
 def test_a_rule_has_a_bounded_number_of_conditions() -> None:
     conditions = [cond("turns", "gt", i) for i in range(MAX_CONDITIONS_PER_RULE + 1)]
     router(calc(1, *conditions[:-1]))
-    with pytest.raises(RuleError, match=r'^Rule "Big": A rule has at most'):
+    with pytest.raises(RuleError, match=r"^rule 1 “Big”, conditions: A rule has at most"):
         router(calc(1, *conditions, name="Big"))
 
 
@@ -73,7 +73,7 @@ def test_numbers_in_conditions_are_bounded(value: Any) -> None:
 
 @pytest.mark.parametrize("minutes", [-1, MAX_COOLDOWN_MINUTES + 1, 10**30])
 def test_the_cool_down_is_bounded(minutes: int) -> None:
-    with pytest.raises(RuleError, match="Cool-down: enter a whole number of minutes from 0"):
+    with pytest.raises(RuleError, match="cooldown_minutes: Enter a whole number of minutes from 0"):
         router(calc(1, cond("turns", "gt", 1)), cooldown_minutes=minutes)
 
 

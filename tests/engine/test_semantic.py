@@ -152,12 +152,12 @@ def test_a_short_follow_up_is_embedded_with_the_previous_user_message() -> None:
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        (sem(1, examples=("only one",)), "give at least 2 different examples"),
-        (sem(1, examples=("same", " same ")), "give at least 2 different examples"),
-        (sem(1, examples=tuple(f"e{i}" for i in range(201))), "at most 200 examples"),
-        (sem(1, threshold=1.5), "threshold must be between 0 and 1"),
-        (sem(1, margin=-0.1), "margin must be between 0 and 1"),
-        (sem(1, examples=("a", 3)), "example 2 is not text"),  # type: ignore[arg-type]
+        (sem(1, examples=("only one",)), "examples: Give at least 2 different examples"),
+        (sem(1, examples=("same", " same ")), "examples: Give at least 2 different examples"),
+        (sem(1, examples=tuple(f"e{i}" for i in range(201))), "examples: At most 200 examples"),
+        (sem(1, threshold=1.5), "threshold: The threshold must be between 0 and 1"),
+        (sem(1, margin=-0.1), "margin: The margin must be between 0 and 1"),
+        (sem(1, examples=("a", 3)), "examples: Example 2 is not text"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_semantic_rules_are_rejected_with_the_field(rule: RuleSpec, message: str) -> None:
@@ -167,7 +167,7 @@ def test_bad_semantic_rules_are_rejected_with_the_field(rule: RuleSpec, message:
 
 
 def test_the_embedding_model_must_be_a_model_ref() -> None:
-    with pytest.raises(RuleError, match="Embedding model: 'potion' is not a model reference"):
+    with pytest.raises(RuleError, match="embedding_model: 'potion' is not a model reference"):
         router(sem(1), embedding_model="potion")
 
 

@@ -131,13 +131,16 @@ def test_boolean_operators_ignore_any_value() -> None:
 
 
 def test_a_calculated_rule_needs_a_condition() -> None:
-    with pytest.raises(RuleError, match='Rule "Empty": add at least one condition') as caught:
+    with pytest.raises(
+        RuleError,
+        match="rule 1 “Empty”, conditions: A calculated rule needs at least one condition",
+    ) as caught:
         router(RuleSpec(7, "Empty", "calculated", "openai/gpt-4o"))
     assert caught.value.rule_id == 7
 
 
 def test_an_llm_rule_needs_a_description() -> None:
-    with pytest.raises(RuleError, match="describe when this rule applies") as caught:
+    with pytest.raises(RuleError, match="description: Describe when this rule applies") as caught:
         router(llm(3, "   "))
     assert caught.value.field == "description"
 
@@ -145,7 +148,7 @@ def test_an_llm_rule_needs_a_description() -> None:
 def test_disabled_rules_are_validated_too_and_the_error_names_the_rule() -> None:
     bad = calc(4, cond("regex", "matches", "(x"), enabled=False, name="Broken")
     with pytest.raises(
-        RuleError, match=r'^Rule "Broken": condition 1: Regex: unbalanced'
+        RuleError, match=r"^rule 2 “Broken”, condition 1, value: Regex: unbalanced"
     ) as caught:
         router(calc(1, cond("turns", "gt", 1)), bad)
     assert caught.value.rule_id == 4
@@ -154,11 +157,11 @@ def test_disabled_rules_are_validated_too_and_the_error_names_the_rule() -> None
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"primary": "gpt-4o"}, "Primary model: 'gpt-4o' is not a model reference"),
-        ({"time_zone": "Mars/Olympus"}, "Time zone: 'Mars/Olympus' is not an IANA time zone"),
-        ({"cooldown_minutes": -5}, "Cool-down: enter a whole number of minutes"),
-        ({"fallbacks": ("openai/ok", "bad ref")}, "Fallback: 'bad ref'"),
-        ({"classifier": "nope"}, "Classifier model: 'nope'"),
+        ({"primary": "gpt-4o"}, "primary_model: 'gpt-4o' is not a model reference"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone: 'Mars/Olympus' is not an IANA time zone"),
+        ({"cooldown_minutes": -5}, "cooldown_minutes: Enter a whole number of minutes"),
+        ({"fallbacks": ("openai/ok", "bad ref")}, "fallback 2: 'bad ref'"),
+        ({"classifier": "nope"}, "classifier_model: 'nope'"),
     ],
 )
 def test_bad_router_settings_are_rejected(settings: dict[str, Any], message: str) -> None:
@@ -167,16 +170,16 @@ def test_bad_router_settings_are_rejected(settings: dict[str, Any], message: str
 
 
 def test_rule_targets_must_be_model_refs_and_ids_unique() -> None:
-    with pytest.raises(RuleError, match="target: 'claude' is not a model reference"):
+    with pytest.raises(RuleError, match="target_model: 'claude' is not a model reference"):
         router(calc(1, cond("turns", "gt", 1), target="claude"))
     with pytest.raises(RuleError, match="Two rules share the id 1"):
         router(calc(1, cond("turns", "gt", 1)), llm(1))
 
 
 def test_an_unknown_rule_kind_or_match_mode_is_rejected() -> None:
-    with pytest.raises(RuleError, match="unknown kind 'vibes'"):
+    with pytest.raises(RuleError, match="kind: Choose calculated, LLM-classified or semantic"):
         router(RuleSpec(1, "S", "vibes", "openai/gpt-4o"))  # type: ignore[arg-type]
-    with pytest.raises(RuleError, match="match must be 'all' or 'any'"):
+    with pytest.raises(RuleError, match="match: Choose all or any"):
         router(calc(1, cond("turns", "gt", 1), match="most"))
 
 

@@ -203,7 +203,7 @@ def _bad(mutate):
         ),
         (
             _bad(lambda d: d["router"]["rules"][1].update(target_model="demo/nope")),
-            "rule 2 “Legal”, target_model: unknown model 'demo/nope'",
+            "rule 2 “Legal”, target_model: Unknown model 'demo/nope': it is not in the enabled",
         ),
         (
             _bad(lambda d: d["router"]["rules"][1].update(description="  ")),
@@ -242,7 +242,7 @@ def test_all_problems_of_a_file_are_reported_at_once(owner, demo_catalog):
         services.router_import(owner=owner, data=data)
     assert exc.value.messages == [
         "rule 3 “Tickets”, condition 1, value: Regex: unbalanced parenthesis: a '(' is never closed",
-        "rule 1 “Code”, target_model: unknown model 'demo/ghost' (not in this instance's enabled catalog)",
+        "rule 1 “Code”, target_model: Unknown model 'demo/ghost': it is not in the enabled catalog.",
     ]
 
 

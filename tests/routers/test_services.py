@@ -59,7 +59,8 @@ def test_it_rejects_a_bad_regex_with_the_engines_message(private_router):
             router=private_router, name="Tickets", kind="calculated", target_model="demo/coder",
             conditions=[{"property": "regex", "operator": "matches", "value": "(unclosed"}], actor=private_router.owner,
         )  # fmt: skip
-    assert "Condition 1: Regex:" in " ".join(_errors(exc)["conditions"])
+    # Located at the condition's value, in the engine's words (as the form and an import).
+    assert _errors(exc)["conditions[0].value"][0].startswith("Regex: unbalanced parenthesis")
     assert not Rule.objects.filter(name="Tickets").exists()
 
 
@@ -69,7 +70,7 @@ def test_it_rejects_an_empty_keyword_list(private_router):
             router=private_router, name="Empty", kind="calculated", target_model="demo/coder",
             conditions=[{"property": "keywords", "operator": "contains_any", "value": []}], actor=private_router.owner,
         )  # fmt: skip
-    assert "keyword" in " ".join(_errors(exc)["conditions"])
+    assert "keyword" in " ".join(_errors(exc)["conditions[0].value"])
 
 
 def test_an_llm_rule_needs_a_description_and_a_calculated_rule_a_condition(private_router):
@@ -101,7 +102,7 @@ def test_model_refs_must_exist_in_the_enabled_catalog(private_router, demo_catal
         )  # fmt: skip
     errors = _errors(exc)
     assert "demo/nope" in errors["target_model"][0]
-    assert "openai/gpt-none" in errors["fallbacks"][0]
+    assert "openai/gpt-none" in errors["fallbacks[0]"][0]
 
     demo_catalog["large"].enabled = False
     demo_catalog["large"].save()
