@@ -381,7 +381,9 @@ def test_a_bad_file_changes_nothing_in_the_draft(private_router):
     before = services.router_snapshot(router=private_router)
     data = services.router_export(router=private_router)
     data["router"]["rules"][0]["target_model"] = "nope/none"
-    with pytest.raises(ValidationError, match="unknown model"):
+    with pytest.raises(
+        ValidationError, match="Unknown model 'nope/none': it is not in the enabled catalog"
+    ):
         services.router_draft_import(router=private_router, data=data, actor=private_router.owner)
     assert services.router_snapshot(router=private_router) == before
 
