@@ -16,6 +16,9 @@ from engine import (
     compile_router,
     validate_condition,
 )
+from engine.validation import router_problems
+
+ALWAYS = {"property": "turns", "operator": "gte", "value": 1}
 
 VALID_VALUE: dict[str, dict[str, Any]] = {
     "keyword": {"list": ["python"]},
@@ -193,3 +196,49 @@ def test_rule_error_survives_pickling() -> None:
 
     error = pickle.loads(pickle.dumps(RuleError("bad", "value", rule_id=3)))
     assert (error.message, error.field, error.rule_id) == ("bad", "value", 3)
+
+
+def test_tier_and_profile_targets_and_category_names_are_validated_in_one_place() -> None:
+    base: dict[str, Any] = {
+        "primary_model": "demo/a",
+        "tiers": [{"name": "fast", "model": "demo/a"}, {"name": "deep"}],
+        "categories": ["chat", "code"],
+    }
+    good = [
+        {"name": "T", "conditions": [ALWAYS], "target_model": "tier:deep"},
+        {"name": "U", "conditions": [ALWAYS], "target_tier": "fast"},
+        {"name": "P", "conditions": [ALWAYS], "target_profile": "code"},
+        {
+            "name": "C",
+            "conditions": [{"property": "category", "operator": "eq", "value": "code"}],
+            "target_model": "demo/a",
+        },
+    ]
+    assert router_problems({**base, "rules": good}) == []
+    bad = [
+        {"name": "T", "conditions": [ALWAYS], "target_model": "tier:huge"},
+        {"name": "U", "conditions": [ALWAYS], "target_tier": "huge"},
+        {
+            "name": "C",
+            "conditions": [{"property": "category", "operator": "eq", "value": "math"}],
+            "target_model": "demo/a",
+        },
+    ]
+    assert [str(p) for p in router_problems({**base, "rules": bad})] == [
+        "rules[0].target_model: 'huge' is not one of the router's tiers (fast, deep).",
+        "rules[1].target_tier: 'huge' is not one of the router's tiers (fast, deep).",
+        "rules[2].conditions[0].value: 'math' is not one of the router's categories (chat, code).",
+    ]
+    broken = {
+        **base,
+        "tiers": [{"name": "fast", "fallback": "gone"}],
+        "default_tier": "",
+        "categories": ["chat", "chat"],
+    }
+    assert [str(p) for p in router_problems(broken)] == [
+        "tiers: Tier 'fast' falls back to 'gone', which is not a tier.",
+        "categories: The category 'chat' is listed twice.",
+    ]
+    assert [str(p) for p in router_problems({**base, "default_tier": "nope"})] == [
+        "default_tier: Default tier: 'nope' is not one of the tiers."
+    ]
