@@ -166,17 +166,15 @@ def decision_for_completion(*, user: User, completion_id: str) -> RoutingDecisio
 # --- analytics -----------------------------------------------------------------------------
 
 
-@dataclass
-class FeedbackRow:
-    """Per rule (or model): messages, thumbs and what people did about them."""
+class FeedbackRates:
+    """The rates people's reactions give, for any row that counts messages, thumbs,
+    regenerates and overrides (a rule's, a model's, an experiment arm's)."""
 
-    label: str
-    messages: int = 0
-    up: int = 0
-    down: int = 0
-    regenerates: int = 0
-    overrides: int = 0
-    moved_to: dict[str, int] = field(default_factory=dict)
+    messages: int
+    up: int
+    down: int
+    regenerates: int
+    overrides: int
 
     @property
     def ratings(self) -> int:
@@ -193,6 +191,19 @@ class FeedbackRow:
     @property
     def regenerate_rate(self) -> float | None:
         return self.regenerates / self.messages if self.messages else None
+
+
+@dataclass
+class FeedbackRow(FeedbackRates):
+    """Per rule (or model): messages, thumbs and what people did about them."""
+
+    label: str
+    messages: int = 0
+    up: int = 0
+    down: int = 0
+    regenerates: int = 0
+    overrides: int = 0
+    moved_to: dict[str, int] = field(default_factory=dict)
 
     @property
     def top_moved_to(self) -> str:

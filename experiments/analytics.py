@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
+from decisions.feedback import FeedbackRates
 from decisions.models import Feedback, Rating, RoutingDecision, RoutingEvent
 from experiments.models import Experiment
 
@@ -15,7 +16,7 @@ ZERO = Decimal("0")
 
 
 @dataclass
-class ArmStats:
+class ArmStats(FeedbackRates):
     arm: str
     version: int
     percent: int
@@ -35,19 +36,6 @@ class ArmStats:
     @property
     def fallback_rate(self) -> float | None:
         return self.fallbacks / self.messages if self.messages else None
-
-    @property
-    def override_rate(self) -> float | None:
-        return self.overrides / self.messages if self.messages else None
-
-    @property
-    def regenerate_rate(self) -> float | None:
-        return self.regenerates / self.messages if self.messages else None
-
-    @property
-    def satisfaction(self) -> float | None:
-        rated = self.up + self.down
-        return self.up / rated if rated else None
 
 
 def _money(value: object) -> Decimal:
