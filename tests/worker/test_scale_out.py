@@ -30,6 +30,7 @@ from chat.models import Message
 from chat.services import thread_create, workspace_create
 from decisions.models import RoutingDecision
 from providers.models import CatalogModel, Provider
+from routers.versions import router_publish
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,6 +173,9 @@ def scale_router(owner: Any, fake_upstream: Any) -> Any:
         actor=router.owner,
     )
     router.refresh_from_db()
+    # Traffic routes with the published version: publish the rules just added.
+    router_publish(router=router, actor=router.owner)
+    router.refresh_from_db()
     return router
 
 
@@ -251,6 +255,13 @@ def test_two_web_processes_share_routing_state_and_store_each_decision_once(
         timeout=20,
     )
     assert changed.status_code == 200, changed.text
+    published = httpx.post(
+        f"{a.url}/api/routers/{scale_router.pk}/publish",
+        json={"note": "primary is now the vision model"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=20,
+    )
+    assert published.status_code == 201, published.text
     model, uid = _ask(b, token, "hello again")
     uids.append(uid)
     assert model == "fake/fake-vision"
