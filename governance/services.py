@@ -68,27 +68,35 @@ BUDGET_AUDIT_FIELDS = [
 def budget_save(*, actor: User, budget: Budget) -> Budget:
     """Store a budget built by a form (create or update) and audit the change."""
     stored = Budget.objects.filter(pk=budget.pk).first() if budget.pk else None
-    before = snapshot(stored, BUDGET_AUDIT_FIELDS) if stored is not None else None
-    budget.save()
-    audit_record(
-        actor=actor,
-        action="budget.update" if before else "budget.create",
-        obj=budget,
-        before=before,
-        after=snapshot(budget, BUDGET_AUDIT_FIELDS),
-    )
+    _save_audited(actor=actor, row=budget, stored=stored, kind="budget", fields=BUDGET_AUDIT_FIELDS)
     return budget
 
 
 @transaction.atomic
 def budget_delete(*, actor: User, budget: Budget) -> None:
+    _delete_audited(actor=actor, row=budget, kind="budget", fields=BUDGET_AUDIT_FIELDS)
+
+
+def _save_audited(
+    *, actor: User, row: Budget | Policy, stored: Budget | Policy | None, kind: str,
+    fields: list[str],
+) -> None:  # fmt: skip
+    """Save `row` and audit `<kind>.create` or `<kind>.update` (against `stored`, the row as
+    the database held it) with the listed fields."""
+    before = snapshot(stored, fields) if stored is not None else None
+    row.save()
     audit_record(
         actor=actor,
-        action="budget.delete",
-        obj=budget,
-        before=snapshot(budget, BUDGET_AUDIT_FIELDS),
+        action=f"{kind}.update" if before else f"{kind}.create",
+        obj=row,
+        before=before,
+        after=snapshot(row, fields),
     )
-    budget.delete()
+
+
+def _delete_audited(*, actor: User, row: Budget | Policy, kind: str, fields: list[str]) -> None:
+    audit_record(actor=actor, action=f"{kind}.delete", obj=row, before=snapshot(row, fields))
+    row.delete()
 
 
 # --- policies: writes audited with the person who made them -----------------------------------
@@ -117,26 +125,12 @@ def policy_save(*, actor: User, policy: Policy, catalog_refs: set[str] | None = 
         policy.router_id = None
     policy_validate(policy, catalog_refs=catalog_refs)
     stored = Policy.objects.filter(pk=policy.pk).first() if policy.pk else None
-    before = snapshot(stored, POLICY_AUDIT_FIELDS) if stored is not None else None
     if stored is None and policy.created_by_id is None:
         policy.created_by = actor
-    policy.save()
-    audit_record(
-        actor=actor,
-        action="policy.update" if before else "policy.create",
-        obj=policy,
-        before=before,
-        after=snapshot(policy, POLICY_AUDIT_FIELDS),
-    )
+    _save_audited(actor=actor, row=policy, stored=stored, kind="policy", fields=POLICY_AUDIT_FIELDS)
     return policy
 
 
 @transaction.atomic
 def policy_delete(*, actor: User, policy: Policy) -> None:
-    audit_record(
-        actor=actor,
-        action="policy.delete",
-        obj=policy,
-        before=snapshot(policy, POLICY_AUDIT_FIELDS),
-    )
-    policy.delete()
+    _delete_audited(actor=actor, row=policy, kind="policy", fields=POLICY_AUDIT_FIELDS)
