@@ -114,6 +114,13 @@ def _complete(client, messages=CODE) -> str:
     return client.chat.completions.create(model="router:fake-router", messages=messages).model
 
 
+def _idle() -> None:
+    """The answer has ended for the client before the server has logged its decision: wait for
+    that write before this thread writes (SQLite's shared in-memory database locks the table)."""
+    for server in _running:
+        server.wait_idle()
+
+
 def test_a_call_reads_the_shared_cache_once_and_writes_nothing(client, fake_router, commands):
     assert _stream(client) == "fake/fake-large"  # the first call learns the likely models
     for _ in range(2):
@@ -125,6 +132,7 @@ def test_a_call_reads_the_shared_cache_once_and_writes_nothing(client, fake_rout
 
 def test_an_edit_in_another_process_routes_the_very_next_call(client, fake_router, commands):
     assert _stream(client) == "fake/fake-large"
+    _idle()
     rule = fake_router.rules.get(name="Code")
     # What another process's publish does: the routing config version changes in Redis.
     services.rule_update(
