@@ -7,6 +7,7 @@ stage) uses — its tests need the Redis at 127.0.0.1:6379 and are skipped when 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import pytest
@@ -25,7 +26,8 @@ def _redis_up() -> bool:
 LOCAL = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shared-test"}
 REDIS = {
     "BACKEND": "django.core.cache.backends.redis.RedisCache",
-    "LOCATION": "redis://127.0.0.1:6379/9",
+    # One database per concurrent test run (these tests flush it); CI runs one at a time.
+    "LOCATION": os.environ.get("ROUTERWEB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"),
 }
 
 
