@@ -32,6 +32,9 @@ _POLL = 0.002  # how often a waiting deadline looks for a new hold (never assert
 @dataclass(eq=False)
 class Hold:
     seconds: float
+    # True once the client that this hold delays has hung up: the hold is then nobody's to
+    # settle (a later deadline, for another request, must not take it for its own).
+    client_gone: Callable[[], bool] = lambda: False
     released: threading.Event = field(default_factory=threading.Event)
     settled: bool = False
 
@@ -78,7 +81,7 @@ class FakeClock:
 
     def hold(self, seconds: float, client_gone: Callable[[], bool]) -> None:
         """Called by the upstream's handler thread: block until settled or the client left."""
-        hold = Hold(seconds)
+        hold = Hold(seconds, client_gone)
         with self._lock:
             self._holds.append(hold)
         while not hold.released.wait(0.01):
@@ -93,7 +96,7 @@ class FakeClock:
 
     def _pending(self) -> Hold | None:
         with self._lock:
-            return next((h for h in self._holds if not h.settled), None)
+            return next((h for h in self._holds if not h.settled and not h.client_gone()), None)
 
     async def _watch(self, deadline: asyncio.Timeout, limit: float) -> None:
         left = limit

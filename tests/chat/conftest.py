@@ -27,8 +27,10 @@ def fake_provider(db, fake_upstream):
         slug="fake",
         kind="openai",
         base_url=fake_upstream.base_url("openai"),
-        connect_timeout=0.5,
-        read_timeout=1.0,
+        # Real-time SDK limits far beyond any virtual delay: a test on the fake clock must be
+        # decided by the failure policy's deadlines, never by a loaded machine's real seconds.
+        connect_timeout=30.0,
+        read_timeout=60.0,
     )
     provider.api_key = "sk-test-secret-123456"
     provider.save()
