@@ -48,6 +48,7 @@ from accounts.auth import bearer_token_from
 from accounts.tokens import AUTH_VERSION_KEY, aapi_token_identify
 from decisions.log import batched
 from governance.limits import LimitHit, rate_check, stream_end, stream_start
+from governance.spend import spend_batched
 from planning.planner import (
     ROUTER_PREFIX,
     Outcome,
@@ -718,7 +719,7 @@ class _DecisionLogger:
     def _log(self, run: list[_Call]) -> bool:
         self.runs += 1
         try:
-            with batched():
+            with batched(), spend_batched():
                 for call in run:
                     call.log()
         except Exception:  # the calls logged their own failures; this is the batch's write
