@@ -9,9 +9,10 @@ What happens after a failure depends on whether any of the answer has *reached t
   first text): the failed attempt's text is thrown away and the same model is retried or the
   next one *restarts* the answer from scratch. Never a splice.
 - **Text reached the client**: the next model is asked to *continue* it (an assistant prefill
-  where the provider kind supports one, else the partial answer plus an instruction to go on
-  from its last words). Its output is held back until it is *verified* to be a continuation:
-  one that starts over, repeats the shown text or ignores the request is rejected, and a
+  of all but its last words where the provider kind supports one, else the partial answer plus
+  an instruction to go on from its last words). Its output is held back until it is
+  *verified* to be a continuation: one that starts over, repeats the shown text or ignores the
+  prefill or the request (it does not write the left-out or quoted words first) is rejected, and a
   verified overlap with the shown text is stripped. If no model continues it, the answer ends
   *cut off*: the caller keeps what was received and reports the failure (an error event on
   `/v1`, a "cut off" message in chat) — never a successful finish.
@@ -49,6 +50,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -260,6 +262,10 @@ OPENING_WORDS = 5
 # An overlap shorter than this many words is not stripped: a real continuation may well
 # begin with the word the shown text ended on.
 MIN_OVERLAP_WORDS = 2
+# How many of the shown answer's last words a prefill leaves out, for the model to write
+# again: a model that continues the prefill writes them first (and they are stripped); one
+# that ignores the prefill and answers afresh does not, and is told apart by that.
+PREFILL_HELD_WORDS = 2
 ANCHOR_OPEN, ANCHOR_CLOSE = "⟦", "⟧"
 
 CONTINUE_INSTRUCTION = (
@@ -274,13 +280,28 @@ def anchor_of(shown: str) -> str:
     return " ".join(shown.split()[-ANCHOR_WORDS:])
 
 
+def held_words(shown: str) -> int:
+    """How many of `shown`'s last words a prefill leaves for the model to write again (at
+    least one word is always prefilled)."""
+    return max(0, min(PREFILL_HELD_WORDS, len(shown.split()) - 1))
+
+
+def prefill_of(shown: str) -> str:
+    """The assistant prefill that continues `shown`: all of it but its last `held_words`
+    (without trailing whitespace: Anthropic rejects a final assistant turn that ends in it)."""
+    held = held_words(shown)
+    if not held:
+        return shown.rstrip()
+    starts = [m.start() for m in re.finditer(r"\S+", shown)]
+    return shown[: starts[-held]].rstrip()
+
+
 def continuation_messages(
     messages: tuple[ChatMessage, ...], partial: str, *, prefill: bool
 ) -> tuple[ChatMessage, ...]:
     """The conversation a model needs to continue `partial`."""
     if prefill:
-        # Anthropic rejects a final assistant turn that ends in whitespace.
-        return (*messages, ChatMessage("assistant", partial.rstrip()))
+        return (*messages, ChatMessage("assistant", prefill_of(partial)))
     return (
         *messages,
         ChatMessage("assistant", partial),
@@ -344,6 +365,19 @@ def check_continuation(shown: str, head: str, *, anchored: bool, final: bool) ->
             return None
         if restarted is not None and (restarted != -1 or head.strip()):
             return Check(False, why="it started the answer over")
+        held = held_words(shown)
+        if held:
+            # The prefill left out the shown answer's last words: a model that continued it
+            # writes them first; one that ignored it and answered afresh does not.
+            found = _match_words(head, shown_words[-held:])
+            if found == -1 and not final:
+                return None
+            if found is not None and found != -1:
+                end = found
+            elif _overlap(shown_words, head) == 0:
+                if not final and _overlap(shown_words, head, pending=True):
+                    return None  # it may yet prove to repeat more of the last words
+                return Check(False, why="it did not continue the prefill (answered afresh)")
     # Repeating the shown text later on (after a preamble) is no continuation either.
     window = len(" ".join(opening)) + 80
     if len(opening) > 1 and len(rest) < window and not final:
@@ -351,15 +385,20 @@ def check_continuation(shown: str, head: str, *, anchored: bool, final: bool) ->
     if len(opening) > 1 and " ".join(opening) in " ".join(_words(rest[:window])):
         return Check(False, why="it repeated the text already shown")
     if not anchored:
-        end = _overlap(shown_words, head)
+        # A longer verified overlap than the held words is stripped too.
+        end = _overlap(shown_words, head) or end
     return Check(True, keep_from=end)
 
 
-def _overlap(shown_words: list[str], head: str) -> int:
-    """Where new text starts when `head` begins by repeating the shown answer's last words."""
+def _overlap(shown_words: list[str], head: str, *, pending: bool = False) -> int:
+    """Where new text starts when `head` begins by repeating the shown answer's last words
+    (0: it does not). `pending`: 1 if `head` may still turn out to (a prefix of them so far)."""
     for count in range(min(len(shown_words) - 1, 12), MIN_OVERLAP_WORDS - 1, -1):
         end = _match_words(head, shown_words[-count:])
-        if end is not None and end != -1:
+        if pending:
+            if end == -1:
+                return 1
+        elif end is not None and end != -1:
             return end
     return 0
 

@@ -184,6 +184,34 @@ def test_a_stream_that_cannot_be_continued_raises_in_the_openai_sdk(
     assert kind in caught.value.message
 
 
+def test_a_fallback_that_ignores_the_prefill_is_no_continuation(
+    client, chain_router, fake_upstream
+):
+    # Anthropic is sent a prefill, and answers afresh as if there were none: its text after
+    # the shown words would be a splice.
+    fake_upstream.script(model="fake-large", reply=REPLY, drop_after_chunks=8)
+    fake_upstream.script(model="fa-model", reply=REPLY, on_continue="ignore")
+    fake_upstream.script(model="fg-model", reply=REPLY, on_continue="restart")
+
+    raw = client.chat.completions.with_raw_response.create(
+        model="router:chain", messages=MESSAGES, stream=True
+    )
+    received = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in raw.parse():
+            assert chunk.choices[0].finish_reason is None, "never a finish before the error"
+            received.append(chunk.choices[0].delta.content or "")
+
+    assert "".join(received) == SHOWN, "nothing spliced on"
+    assert caught.value.body["code"] == "answer_cut_off"
+    logged = decision(raw.headers["x-routerweb-decision"])
+    assert [(a["model"], a["outcome"]) for a in logged.attempts][:2] == [
+        ("fake/fake-large", "cut_off"),
+        ("fa/fa-model", "not_continued"),
+    ]
+    assert "answered afresh" in logged.attempts[1]["message"]
+
+
 def test_a_cut_stream_ends_with_an_error_event_and_never_done(
     live_url, owner, token_for, chain_router, fake_upstream
 ):

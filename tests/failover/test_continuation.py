@@ -84,7 +84,8 @@ async def test_anthropic_continues_a_cut_answer_by_prefill(fake_upstream, fault)
     done = await answer(chain)
 
     messages = last_request_to(fake_upstream, "backup").body["messages"]
-    assert messages[-1] == {"role": "assistant", "content": SHOWN.rstrip()}
+    # The prefill leaves out the last two words shown: the model writes them again first.
+    assert messages[-1] == {"role": "assistant", "content": "The quick brown fox jumps over"}
     assert messages[0]["content"] == "Hello there"
     assert done.result.text == REPLY and "".join(done.chunks) == REPLY
     assert done.result.complete and not done.result.cut_off and done.result.error is None
@@ -152,6 +153,7 @@ async def test_a_fallback_that_rejects_the_prefill_is_asked_again_by_instruction
     [
         ("anthropic", "restart"),  # starts the answer over
         ("anthropic", "repeat"),  # a preamble, then the shown text again
+        ("anthropic", "ignore"),  # ignores the prefill: a fresh answer, no word left out
         ("openai", "restart"),
         ("openai", "ignore"),  # answers afresh, ignoring the request to continue
         ("gemini", "ignore"),

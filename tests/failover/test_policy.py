@@ -70,12 +70,15 @@ def test_backoff_grows_is_capped_and_never_drops_below_half_a_step():
     assert min(POLICY.backoff(10) for _ in range(50)) >= 1.0
 
 
-def test_a_prefill_continuation_ends_with_the_partial_answer_without_trailing_whitespace():
+def test_a_prefill_leaves_out_the_last_words_shown_and_ends_without_whitespace():
     history = (ChatMessage("user", "hi"),)
 
-    messages = continuation_messages(history, "Once upon a ", prefill=True)
+    messages = continuation_messages(history, "Once upon a time ", prefill=True)
 
-    assert messages == (*history, ChatMessage("assistant", "Once upon a"))
+    assert messages == (*history, ChatMessage("assistant", "Once upon"))
+    # At least one word is always prefilled.
+    assert continuation_messages(history, "Once ", prefill=True)[-1].text == "Once"
+    assert continuation_messages(history, "Once upon", prefill=True)[-1].text == "Once"
 
 
 def test_without_prefill_the_instruction_quotes_the_last_words_shown():
@@ -105,16 +108,24 @@ SHOWN = "The capital of France is Paris. It has been the capital since "
 @pytest.mark.parametrize(
     ("head", "anchored", "verdict", "rest"),
     [
-        # A prefill continuation: new text at once.
-        ("the tenth century, give or take.", False, True, "the tenth century, give or take."),
+        # A prefill continuation: the prefill left out the last two words shown ("capital
+        # since"); the model writes them first, and they are stripped.
+        (
+            "capital since the tenth century, give or take.",
+            False,
+            True,
+            "the tenth century, give or take.",
+        ),
         # It starts over.
         ("The capital of France is Paris. It is also", False, False, "started the answer over"),
-        # A preamble, then the shown text again.
-        ("Sure! The capital of France is Paris. It has been", False, False, "repeated"),
-        # A verified overlap (the last words again) is stripped.
+        # It ignores the prefill and answers afresh.
+        ("Paris is the capital of France.", False, False, "answered afresh"),
+        # A preamble, then the shown text again: not the words the prefill left out either.
+        ("Sure! The capital of France is Paris. It has been", False, False, "answered afresh"),
+        # A longer verified overlap (more of the last words again) is stripped.
         ("been the capital since the tenth century.", False, True, "the tenth century."),
-        # One repeated word is not an overlap: "since since" may be the model's own text.
-        ("since the 10th century.", False, True, "since the 10th century."),
+        # The left-out words, then one repeated word: "since since" may be the model's own.
+        ("capital since since the 10th century.", False, True, "since the 10th century."),
         # Asked to begin with the last words: it does, and they are stripped.
         ("It has been the capital since the tenth century.", True, True, "the tenth century."),
         # Asked to, but it answers afresh (ignored the request).
