@@ -54,7 +54,7 @@ from routers.selectors import (
     rule_get_for_router,
 )
 from routers.semantic import example_flags_for, example_flags_for_form, suggest_threshold_for
-from routers.versions import router_draft_changed
+from routers.versions import router_draft_changed, router_published
 from routerweb.http import HtmxHttpRequest, attachment
 
 DETAIL = "routers/detail.html"
@@ -254,6 +254,16 @@ def render_detail(
     categories_error: str = "",
 ) -> HttpResponse:
     policy = Policy.current(router.failover_policy)
+    # Traffic uses the published version's policy: say so when the draft's differs from it.
+    live_overrides = dict(router_published(router).failover_policy or {})
+    policy_live: list[tuple[str, Any]] | None = None
+    if live_overrides != dict(router.failover_policy or {}):
+        live = Policy.current(live_overrides)
+        policy_live = [
+            (label, getattr(live, name))
+            for name, (label, *_rest) in OVERRIDE_FIELDS.items()
+            if getattr(live, name) != getattr(policy, name)
+        ]
     tier_choices = [("", "unset (falls back)")] + [
         (m.ref, f"{m.display_name} · {m.ref}")
         for m in catalog_list_enabled().order_by("provider__name", "display_name")
@@ -273,6 +283,7 @@ def render_detail(
         "nav": "routers",
         "policy": policy,
         "policy_rows": describe_policy(policy),
+        "policy_live": policy_live,
         "policy_limits": [
             (label, getattr(policy, name), name in router.failover_policy)
             for name, (label, *_rest) in OVERRIDE_FIELDS.items()

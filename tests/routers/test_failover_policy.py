@@ -45,6 +45,28 @@ def test_an_editor_overrides_the_policy_and_the_page_says_so(client_for, owner, 
     assert "end cut off" in html and "if verified" not in html
 
 
+def test_until_published_the_page_says_which_policy_traffic_uses(client_for, owner, private_router):
+    from routers.versions import router_publish
+
+    client = client_for(owner)
+    assert "policy-live" not in page(client, private_router), "draft and version agree"
+    services.router_set_failover_policy(
+        router=private_router,
+        overrides={"first_token_timeout": 5, "continue_cut_answers": False},
+        actor=owner,
+    )
+
+    html = page(client, private_router)
+    assert "This is the draft's policy. Until it is published, traffic uses" in html
+    assert "First-token timeout (s) 15.0;" in html
+    assert "Continue a cut answer on the next model yes." in html
+
+    router_publish(router=private_router, actor=owner)
+    html = page(client, private_router)
+    assert "policy-live" not in html
+    assert '5.0 <span class="muted small-print">this router' in html
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("first_token_timeout", "0"), ("stall_timeout", "abc"), ("max_attempts", "9")],
