@@ -62,6 +62,11 @@ def _router_tiers(thread: Thread) -> list[dict]:
     return [t for t in workspace.router.tiers or () if isinstance(t, dict)]
 
 
+def thread_tier_names(thread: Thread) -> list[str]:
+    """The tiers `/tier NAME` accepts in this thread (none outside a router workspace)."""
+    return [str(t.get("name")) for t in _router_tiers(thread)]
+
+
 def _tier_line(tiers: list[dict], name: str) -> str:
     """'coding → demo/coder' or 'deep (unset → smart → demo/large)'."""
     by_name = {str(t.get("name")): t for t in tiers}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import re
 from decimal import Decimal
 from typing import Literal
 
@@ -102,6 +103,32 @@ def workspace_update(*, actor: User, workspace: Workspace) -> Workspace:
 
 def thread_create(*, workspace: Workspace, owner: User, title: str = "New chat") -> Thread:
     return Thread.objects.create(workspace=workspace, owner=owner, title=title[:200] or "New chat")
+
+
+_TITLE_CHARS = 60
+_MARKDOWN_LEAD = re.compile(r"^(?:#{1,6}\s+|>\s*|[-*+]\s+|\d+[.)]\s+)+")
+_MARKDOWN_MARKS = re.compile(r"\*\*|__|`+|~~")
+
+
+def thread_title_from(text: str) -> str:
+    """A new chat's name from its first message: the first line of prose (a fenced code
+    block's own lines only when there is nothing else), without markdown's marks."""
+    lines = [line.strip() for line in text.splitlines()]
+    fence = False
+    prose: list[str] = []
+    code: list[str] = []
+    for line in lines:
+        if line.startswith(("```", "~~~")):
+            fence = not fence
+        elif line:
+            (code if fence else prose).append(line)
+    first = (prose or code or [""])[0]
+    first = " ".join(_MARKDOWN_MARKS.sub("", _MARKDOWN_LEAD.sub("", first)).split())
+    if not first:
+        return "New chat"
+    if len(first) <= _TITLE_CHARS:
+        return first
+    return first[: _TITLE_CHARS - 1].rstrip() + "…"
 
 
 def thread_rename(*, thread: Thread, title: str) -> Thread:
@@ -313,7 +340,7 @@ def message_post(
             thread=thread, role="assistant", status=MessageStatus.PENDING, routing=routing
         )
         if thread.title == "New chat" and text:
-            thread.title = text[:60] + ("…" if len(text) > 60 else "")
+            thread.title = thread_title_from(text)
         thread.save(update_fields=["title", "updated_at"])
     return user_message, assistant
 

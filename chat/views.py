@@ -25,7 +25,7 @@ from accounts import people
 from accounts.models import User
 from chat import services
 from chat.answering import Delta, answer_events, answer_stop
-from chat.commands import Command, command_run, parse_command
+from chat.commands import Command, command_run, parse_command, thread_tier_names
 from chat.feedback import message_rate, message_regenerate_recorded, send_to_record
 from chat.forms import WorkspaceForm
 from chat.markdown import StreamingRender
@@ -143,6 +143,7 @@ def _chat_page(
             "chat_messages": chat_messages,
             "last_answer": last_answer,
             "catalog": catalog_list_enabled(),
+            "tier_names": thread_tier_names(thread) if thread else [],
             "can_manage": workspace_can_manage(user=request.user, workspace=workspace),
             # Links a user cannot open are not shown: a private router of someone else is a 404.
             "router_visible": router_usable,
@@ -338,6 +339,7 @@ def _rows_context(rows: list[Message], thread: Thread) -> dict:
         "thread": thread,
         "workspace": thread.workspace,
         "catalog": catalog_list_enabled(),
+        "tier_names": thread_tier_names(thread),
         "last_answer": last.pk if last is not None else None,
     }
 
@@ -448,17 +450,26 @@ _RETRY_LATER = b"retry: 5000\n\n"
 
 @require_POST
 def thread_model(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """The thread's model picker: "auto" returns to the router, a ref pins the thread to a model."""
+    """The thread's model picker, the same as typing a command: "auto" returns to the router
+    (`/model auto`, and `/tier auto` when a tier was chosen), "tier:NAME" is `/tier NAME`, a
+    ref pins the thread to a model (`/model ref`)."""
     thread = thread_get_for_user(user=request.user, pk=pk)
+    value = request.POST.get("model", "auto").strip() or "auto"
+    if value.startswith("tier:"):
+        commands = [Command("tier", value.removeprefix("tier:"))]
+    elif value == "auto" and thread.tier:
+        commands = [Command("tier", "auto")]
+        if thread.override_model_id is not None:
+            commands.insert(0, Command("model", "auto"))
+    else:
+        commands = [Command("model", value)]
     try:
-        note = command_run(
-            thread=thread, command=Command("model", request.POST.get("model", "auto") or "auto")
-        )
+        notes = [command_run(thread=thread, command=command) for command in commands]
     except ValidationError as exc:
         return _composer_error(request, exc)
     if not request.htmx:
         return redirect("thread", pk=thread.pk)
-    return _render_rows(request, [note], thread, picker=True)
+    return _render_rows(request, notes, thread, picker=True)
 
 
 @require_POST

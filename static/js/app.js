@@ -7,9 +7,36 @@
     else document.addEventListener("DOMContentLoaded", fn);
   }
 
-  function scrollMessages() {
+  // The conversation follows a streaming answer only while the reader is at its end: someone
+  // who scrolled up to read is left there, with a "Latest" button to jump back down.
+  var following = true;
+
+  function nearEnd(box) {
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  }
+
+  function showJump(box) {
+    var jump = document.querySelector("[data-jump-latest]");
+    if (jump) jump.hidden = nearEnd(box);
+  }
+
+  function scrollMessages(force) {
     var box = document.getElementById("messages");
-    if (box) box.scrollTop = box.scrollHeight;
+    if (!box) return;
+    if (force === true || following) {
+      box.scrollTop = box.scrollHeight;
+      following = true;
+    }
+    showJump(box);
+  }
+
+  // The message box grows with what is typed (up to about a third of the screen).
+  function fitComposer(area) {
+    area.style.height = "";
+    var limit = Math.max(120, Math.round(window.innerHeight * 0.35));
+    if (area.scrollHeight > area.clientHeight) {
+      area.style.height = Math.min(area.scrollHeight + 2, limit) + "px";
+    }
   }
 
   // The workspace form shows only the list the chosen mode uses. The other one is disabled
@@ -30,8 +57,23 @@
       var form = e.target.closest("form[data-workspace-form]");
       if (form && e.target.name === "mode") syncWorkspaceMode(form);
     });
-    scrollMessages();
+    scrollMessages(true);
     pruneRegenerate();
+    var box = document.getElementById("messages");
+    if (box) {
+      var lastTop = box.scrollTop;
+      box.addEventListener("scroll", function () {
+        // Only the reader scrolls up; an answer growing below never stops the following.
+        if (box.scrollTop < lastTop - 2) following = nearEnd(box);
+        else if (nearEnd(box)) following = true;
+        lastTop = box.scrollTop;
+        showJump(box);
+      }, { passive: true });
+    }
+    document.addEventListener("input", function (e) {
+      var area = e.target.closest("form[data-composer] textarea");
+      if (area) fitComposer(area);
+    });
 
     // <select data-navigate> jumps to the chosen option's URL.
     document.addEventListener("change", function (e) {
@@ -62,6 +104,9 @@
     if (!form.matches || !form.matches("form[data-composer]")) return;
     if (e.detail.successful && e.detail.xhr.status < 300) {
       form.reset();
+      form.querySelectorAll("textarea").forEach(function (area) { area.style.height = ""; });
+      // What was just sent shows, even to someone who had scrolled up.
+      scrollMessages(true);
       var names = form.querySelector("[data-attach-names]");
       if (names) names.textContent = "";
       var errors = document.getElementById("composer-errors");
@@ -110,6 +155,7 @@
       });
       return;
     }
+    if (e.target.closest("[data-jump-latest]")) { scrollMessages(true); return; }
     var toggle = e.target.closest("[data-drawer-toggle]");
     if (toggle) { setDrawer(!document.body.classList.contains("drawer-open")); return; }
     if (e.target.closest("[data-drawer-close]")) { setDrawer(false); return; }

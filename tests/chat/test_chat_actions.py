@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import pytest
 from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from chat.answering import Delta, answer_events, answer_stop
 from chat.models import Message, MessageStatus, Thread
-from chat.services import message_post, thread_create, workspace_create
+from chat.services import message_post, thread_create, thread_title_from, workspace_create
 from tests.chat.streaming import sse_events
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -309,3 +310,18 @@ def test_the_badge_names_the_rule_the_classifier_chose_and_shows_what_it_read(
     assert "What the classifier read" in page
     assert "I signed a contract last week" in page.split("What the classifier read")[-1]
     assert "said r1" not in page and "<code>r1</code>" not in page
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Why does f fail?\n```python\ndef f(x):\n    return x / 0\n```", "Why does f fail?"),
+        ("```js\nconst a = [1, 2];\n```", "const a = [1, 2];"),
+        ("## **Plan** for `deploy`\n- step one", "Plan for deploy"),
+        ("> quoted   question\n", "quoted question"),
+        ("x" * 80, "x" * 59 + "…"),
+        ("```\n\n```", "New chat"),
+    ],
+)
+def test_a_new_chat_is_named_after_the_first_line_of_prose(text, title):
+    assert thread_title_from(text) == title

@@ -77,6 +77,52 @@ def test_tier_command_pins_the_tier_and_bypasses_the_rules(client_for, owner, ti
     assert tiered_thread.tier == ""
 
 
+def test_the_picker_offers_the_tiers_and_follows_the_tier_command(client_for, owner, tiered_thread):
+    client = client_for(owner)
+    page = client.get(reverse("thread", args=[tiered_thread.pk])).content.decode()
+    for name in ("balanced", "smart", "coding", "deep"):
+        assert f'<option value="tier:{name}" >Tier {name}</option>' in page
+    assert "tier-chip" not in page
+
+    # /tier answers with the picker out of band: the tier is selected and the chip shows it.
+    response = client.post(
+        reverse("message_create", args=[tiered_thread.pk]), {"text": "/tier deep"}, **HX
+    )
+    html = response.content.decode()
+    assert 'id="thread-picker"' in html and 'hx-swap-oob="true"' in html
+    assert '<option value="tier:deep" selected>Tier deep</option>' in html
+    assert 'class="pill tier-chip"' in html and "tier deep</span>" in html
+
+    # Picking a tier in the picker is /tier NAME; picking Auto undoes it.
+    response = client.post(
+        reverse("thread_model", args=[tiered_thread.pk]), {"model": "tier:coding"}, **HX
+    )
+    tiered_thread.refresh_from_db()
+    assert tiered_thread.tier == "coding" and tiered_thread.override_model is None
+    assert "“coding” → demo/coder" in response.content.decode()
+    response = client.post(
+        reverse("thread_model", args=[tiered_thread.pk]), {"model": "auto"}, **HX
+    )
+    tiered_thread.refresh_from_db()
+    assert tiered_thread.tier == "" and tiered_thread.override_model is None
+    html = response.content.decode()
+    assert "Back to automatic tiers" in html and "tier-chip" not in html
+    assert '<option value="auto" selected>' in html
+
+    # A pinned model outranks a tier: the picker shows the model and the pinned chip.
+    command(client, tiered_thread, "/tier deep")
+    response = client.post(
+        reverse("message_create", args=[tiered_thread.pk]), {"text": "/model demo/small"}, **HX
+    )
+    html = response.content.decode()
+    assert "📌 pinned" in html and "tier-chip" not in html
+    assert '<option value="demo/small" selected>' in html
+    response = client.post(
+        reverse("thread_model", args=[tiered_thread.pk]), {"model": "tier:nowhere"}, **HX
+    )
+    assert "Unknown tier" in response.content.decode()
+
+
 def test_an_unknown_tier_is_refused_and_names_the_tiers(client_for, owner, tiered_thread):
     response = client_for(owner).post(
         reverse("message_create", args=[tiered_thread.pk]), {"text": "/tier huge"}, **HX
