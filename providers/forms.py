@@ -16,6 +16,7 @@ class ProviderForm(forms.ModelForm):
     # Never pre-filled: a saved key is shown masked beside the field and never sent back.
     api_key = forms.CharField(
         required=False,
+        label="API key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Leave empty to keep the saved key.",
     )
@@ -24,6 +25,11 @@ class ProviderForm(forms.ModelForm):
     class Meta:
         model = Provider
         fields = ["name", "slug", "kind", "base_url", "connect_timeout", "read_timeout", "enabled"]
+        labels = {
+            "base_url": "Base URL",
+            "connect_timeout": "Connect timeout (s)",
+            "read_timeout": "Read timeout (s)",
+        }
 
     def clean(self):
         data = super().clean()
