@@ -51,7 +51,7 @@ from routers.selectors import (
     router_list_usable_by,
     router_unavailable_message,
 )
-from routerweb.http import HtmxHttpRequest, id_param
+from routerweb.http import HtmxHttpRequest, id_param, whole_number
 
 
 def _router_choices(user):
@@ -202,7 +202,7 @@ def thread_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 user=request.user, workspace=workspace, query=request.GET.get("q", "")
             ),
             "query": request.GET.get("q", ""),
-            "thread": {"pk": int(current)} if current.isdigit() else None,
+            "thread": {"pk": number} if (number := whole_number(current)) is not None else None,
         },
     )
 

@@ -25,7 +25,7 @@ from .attachments import normalize_type_value
 from .errors import RuleError
 from .facets import CATEGORY_NAME, CATEGORY_NAME_HELP, COMPLEXITIES, COMPLEXITY_RANK
 from .features import Features
-from .limits import MAX_COUNT, MAX_ITEM_CHARS, MAX_LIST_ITEMS
+from .limits import MAX_COUNT, MAX_ITEM_CHARS, MAX_LIST_ITEMS, unstorable_problem
 from .properties import (
     LANGUAGE_CODES,
     OPERATORS,
@@ -168,14 +168,6 @@ def _pair(info: PropertyInfo, value: Any) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, (list, tuple)):
-        return any(isinstance(v, str) and "\x00" in v for v in value)
-    return False
-
-
 @dataclass(frozen=True, slots=True)
 class Condition:
     """A validated condition with its value normalised for its operator."""
@@ -199,9 +191,9 @@ def parse_condition(raw: Mapping[str, Any]) -> Condition:
         raise RuleError(f"Operator '{operator}' does not apply to {info.label.lower()}", "operator")
     arity = OPERATORS[operator].arity
     value = raw.get("value")
-    if _has_nul(value):
-        # PostgreSQL cannot store it, and nobody types it: a paste or a crafted request.
-        raise RuleError(f"{info.label}: remove the NUL character (\\u0000) from the value", "value")
+    if problem := unstorable_problem(value):
+        # No database can store it, and nobody types it: a paste or a crafted request.
+        raise RuleError(f"{info.label}: {problem[0].lower()}{problem[1:]}", "value")
     kind = info.value_type
     normalised: Any
 

@@ -9,6 +9,7 @@ that automaton, and so the time a pass can take (`bench/engine.py` measures the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,6 +29,34 @@ MAX_COOLDOWN_MINUTES = 525_600  # one year
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 10_000
 MAX_FALLBACKS = 20
+# Semantic rules: every example of a router is embedded when a version is first routed with (a
+# paid embedding model spends on each), and each message is scored against all of them.
+MAX_EXAMPLES_PER_ROUTER = 1000
+MAX_EXAMPLE_CHARS_PER_ROUTER = 200_000
+
+# Text no database column can hold: NUL (PostgreSQL's text refuses it) and lone surrogates
+# ("\ud800" in JSON: not UTF-8, so no driver can encode them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_problem(value: Any) -> str:
+    """Why some text in `value` (a string, or lists and mappings of them) cannot be stored, or ""."""
+    if isinstance(value, str):
+        found = _UNSTORABLE.search(value)
+        if found is None:
+            return ""
+        if found.group() == "\x00":
+            return "Remove the NUL character (\\u0000): it is not text."
+        return "Remove the lone surrogate (like \\ud800): it is not text."
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if problem := unstorable_problem(key) or unstorable_problem(item):
+                return problem
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if problem := unstorable_problem(item):
+                return problem
+    return ""
 
 
 def pattern_counts(conditions: Iterable[Mapping[str, Any]]) -> tuple[int, int, int]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .limits import unstorable_problem
 from .types import RouteInput
 
 MIN_EXAMPLES = 2
@@ -236,6 +237,8 @@ def validate_examples(examples: object) -> tuple[str, ...]:
             continue
         if len(example) > MAX_EXAMPLE_CHARS:
             raise ValueError(f"example {number} is longer than {MAX_EXAMPLE_CHARS} characters")
+        if problem := unstorable_problem(example):
+            raise ValueError(f"example {number}: {problem[0].lower()}{problem[1:]}")
         cleaned.append(example)
     unique = tuple(dict.fromkeys(cleaned))
     if len(unique) < MIN_EXAMPLES:

@@ -27,6 +27,8 @@ from .limits import (
     MAX_CONDITIONS_PER_RULE,
     MAX_COOLDOWN_MINUTES,
     MAX_DESCRIPTION_CHARS,
+    MAX_EXAMPLE_CHARS_PER_ROUTER,
+    MAX_EXAMPLES_PER_ROUTER,
     MAX_FALLBACKS,
     MAX_KEYWORD_CHARS_PER_ROUTER,
     MAX_KEYWORDS_PER_ROUTER,
@@ -34,6 +36,7 @@ from .limits import (
     MAX_REGEXES_PER_ROUTER,
     MAX_RULES_PER_ROUTER,
     pattern_counts,
+    unstorable_problem,
 )
 from .profiles import check_families, check_name
 from .semantic import check_unit_interval, validate_examples
@@ -81,6 +84,8 @@ def name_problem(value: object, noun: str, *, stored: bool = False) -> str:
         return f"Give the {noun} a name."
     if stored:
         return ""
+    if problem := unstorable_problem(value):
+        return problem
     if len(value.strip()) > MAX_NAME_CHARS:
         return f"Use at most {MAX_NAME_CHARS} characters."
     if _CONTROL.search(value):
@@ -145,6 +150,8 @@ def rule_problems(
         add("description", "Describe when this rule applies; the classifier model reads it.")
     elif len(description.strip()) > MAX_DESCRIPTION_CHARS and not stored:
         add("description", f"Use at most {MAX_DESCRIPTION_CHARS:,} characters.")
+    elif problem := unstorable_problem(description):
+        add("description", problem)
     conditions = rule.get("conditions") or []
     if kind == "calculated":
         if not isinstance(conditions, (list, tuple)):
@@ -209,6 +216,35 @@ def rule_problems(
     elif problem := ref_problem(model):
         add("target_model", problem)
     _refs(rule.get("fallbacks") or [], _at(at, "fallbacks"), out, stored=stored)
+    return out
+
+
+def example_size_problems(rule_examples: Sequence[object]) -> list[Problem]:
+    """A router's limits on semantic examples over all its rules (one list per rule; any
+    kind counts, as a rule switched to semantic keeps its examples)."""
+    count = chars = 0
+    for examples in rule_examples:
+        if isinstance(examples, (list, tuple)):
+            texts = [e for e in examples if isinstance(e, str)]
+            count += len(texts)
+            chars += sum(len(e) for e in texts)
+    out: list[Problem] = []
+    if count > MAX_EXAMPLES_PER_ROUTER:
+        out.append(
+            Problem(
+                "rules",
+                f"A router's semantic rules hold at most {MAX_EXAMPLES_PER_ROUTER:,} examples "
+                f"in all (this one would have {count:,}).",
+            )
+        )
+    if chars > MAX_EXAMPLE_CHARS_PER_ROUTER:
+        out.append(
+            Problem(
+                "rules",
+                f"A router's examples hold at most {MAX_EXAMPLE_CHARS_PER_ROUTER:,} characters "
+                f"in all (this one would have {chars:,}).",
+            )
+        )
     return out
 
 
@@ -333,6 +369,8 @@ def router_problems(
         out.append(Problem("name", problem))
     if len((router.get("description") or "").strip()) > MAX_DESCRIPTION_CHARS:
         out.append(Problem("description", f"Use at most {MAX_DESCRIPTION_CHARS:,} characters."))
+    elif problem := unstorable_problem(router.get("description") or ""):
+        out.append(Problem("description", problem))
     if problem := ref_problem(router.get("primary_model")):
         out.append(Problem("primary_model", problem))
     if problem := ref_problem(router.get("classifier_model"), required=False):
@@ -360,6 +398,7 @@ def router_problems(
     if with_rules:
         rules = list(router.get("rules") or [])
         out += size_problems([list(r.get("conditions") or []) for r in rules])
+        out += example_size_problems([r.get("examples") or [] for r in rules])
         for i, rule in enumerate(rules):
             out += rule_problems(
                 rule, at=f"rules[{i}]", stored=stored, tiers=tier_names, categories=categories

@@ -25,6 +25,7 @@ from chat.models import Message
 from chat.services import thread_history
 from decisions.models import RoutingDecision
 from engine import RouteInput
+from engine.limits import unstorable_problem
 from evaluation.models import Expect, GoldenCase
 from evaluation.routing import Evaluator, evaluator_for
 from routers.models import Router
@@ -34,6 +35,9 @@ from routers.selectors import router_can_edit
 NO_RULE = "(no rule)"
 MAX_CASES = 500
 MAX_HISTORY = 20
+MAX_TURN_CHARS = 100_000  # an earlier turn, like a message
+MAX_LABELS = 50  # groups, workspace tags
+MAX_LABEL_CHARS = 150  # a group name (Django allows 150)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -97,9 +101,28 @@ def golden_case_create(
         ):
             errors["history"] = 'Each earlier turn is ["user" or "assistant", text].'
             break
+        if len(item[1]) > MAX_TURN_CHARS:
+            errors["history"] = f"An earlier turn holds at most {MAX_TURN_CHARS:,} characters."
+            break
         turns.append([item[0], item[1]])
     if len(turns) > MAX_HISTORY:
         turns = turns[-MAX_HISTORY:]
+    groups = [str(g) for g in groups or []][:MAX_LABELS]
+    workspace_tags = [str(t) for t in workspace_tags or []][:MAX_LABELS]
+    if any(len(label) > MAX_LABEL_CHARS for label in [*groups, *workspace_tags]):
+        errors["groups"] = f"A group or tag name holds at most {MAX_LABEL_CHARS} characters."
+    # Checked here, not only in the API's schema: no database can store these characters.
+    for name, value in (
+        ("message", message),
+        ("expected", expected),
+        ("history", turns),
+        ("user_name", user_name),
+        ("groups", groups),
+        ("workspace_name", workspace_name),
+        ("workspace_tags", workspace_tags),
+    ):
+        if problem := unstorable_problem(value):
+            errors.setdefault(name, problem)
     if router.golden_cases.count() >= MAX_CASES:
         errors["message"] = f"A golden set holds at most {MAX_CASES} cases."
     if errors:
@@ -112,9 +135,9 @@ def golden_case_create(
             has_image=bool(has_image),
             time_of_day=time_of_day,
             user_name=(user_name or "").strip()[:150],
-            groups=[str(g) for g in groups or []][:50],
+            groups=groups,
             workspace_name=(workspace_name or "").strip()[:100],
-            workspace_tags=[str(t) for t in workspace_tags or []][:50],
+            workspace_tags=workspace_tags,
             expect=expect,
             expected=expected,
             source=source[:100],
@@ -190,6 +213,9 @@ def golden_case_from_decision(
             "The text of this message is not kept (an API call, or a deleted chat), so it "
             "cannot be added."
         )
+    # Threads are personal: editing a shared router does not open its users' chats.
+    if assistant.thread.owner_id != actor.pk and not actor.is_admin_role:
+        raise PermissionDenied("Only the chat's owner can add its messages to a golden set.")
     fields = _from_answer(assistant, router=router)
     return golden_case_create(
         router=router,

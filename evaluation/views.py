@@ -38,7 +38,7 @@ from evaluation.services import replay_start
 from routers.models import Router
 from routers.selectors import router_can_edit
 from routers.views import router_for_user
-from routerweb.http import HtmxHttpRequest
+from routerweb.http import HtmxHttpRequest, whole_number
 
 
 def _version_choices(router: Router) -> list[tuple[str, str]]:
@@ -53,9 +53,10 @@ def _version_of(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 9:
+    number = whole_number(value)
+    if number is None:
         raise Http404("No such version.")
-    return int(value)
+    return number
 
 
 class CaseForm(forms.Form):
@@ -79,9 +80,12 @@ class CaseForm(forms.Form):
 
 def _golden_context(request: HtmxHttpRequest, router: Router, **extra: Any) -> dict[str, Any]:
     can_edit = router_can_edit(user=request.user, router=router)
+    # Your own chats' decisions (anyone's for an admin): threads are personal, and adding a
+    # decision copies its message into the golden set.
+    mine = {} if request.user.is_admin_role else {"user": request.user}
     recent = (
         RoutingDecision.objects.filter(
-            router=router, message_id__isnull=False, overridden=False
+            router=router, message_id__isnull=False, overridden=False, **mine
         ).order_by("-created_at", "-id")[:15]
         if can_edit
         else []
@@ -158,6 +162,8 @@ def golden_from_decision(request: HtmxHttpRequest, pk: int, decision_pk: int) ->
         )
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        flash.error(request, str(exc))
     else:
         flash.success(request, "Added to the golden set, expecting what the router chose then.")
     return redirect("golden_page", pk=router.pk)

@@ -15,6 +15,7 @@ from routers.models import Router, RouterVersion
 from routers.selectors import router_can_edit
 from routers.services import publish_version, router_snapshot
 from routers.versions import router_draft_changed
+from routerweb.http import whole_number
 
 DRAFT = "draft"
 
@@ -58,7 +59,7 @@ def experiment_start(
             router.published_version = control
             router.save(update_fields=["published_version", "updated_at"])
         else:
-            number = int(variant) if str(variant).isdigit() else -1
+            number = whole_number(variant) or -1
             found = RouterVersion.objects.filter(router=router, number=number).first()
             if found is None:
                 raise ValidationError("Pick the draft or one of the router's versions.")

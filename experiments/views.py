@@ -16,7 +16,7 @@ from experiments.services import DRAFT, experiment_end, experiment_start
 from routers.models import Router
 from routers.selectors import router_can_edit, router_get_for_user
 from routers.versions import router_draft_changed, version_list
-from routerweb.http import HtmxHttpRequest
+from routerweb.http import HtmxHttpRequest, whole_number
 
 
 def _router(request: HtmxHttpRequest, pk: int) -> Router:
@@ -59,7 +59,7 @@ def experiment_start_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     router = _router(request, pk)
     raw = request.POST.get("percent", "").strip()
     try:
-        percent = int(raw) if raw.isdigit() else -1
+        percent = whole_number(raw) or -1
         experiment = experiment_start(
             router=router,
             actor=request.user,

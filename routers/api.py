@@ -17,7 +17,7 @@ from ninja import Body, Field, Router, Schema, Status
 from pydantic import ConfigDict, model_validator
 
 from accounts.models import User
-from engine.limits import MAX_CONDITIONS_PER_RULE, MAX_COOLDOWN_MINUTES
+from engine.limits import MAX_CONDITIONS_PER_RULE, MAX_COOLDOWN_MINUTES, unstorable_problem
 from routers import services
 from routers.compiling import catalog_snapshot
 from routers.models import Router as RouterRow
@@ -62,24 +62,16 @@ class ErrorOut(Schema):
 ERRORS: dict[int, Any] = {403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 class In(Schema):
-    """Base of request bodies: a NUL character is refused here, as PostgreSQL cannot store it."""
+    """Base of request bodies: a NUL character (PostgreSQL cannot store it) or a lone surrogate
+    (`"\\ud800"`: not UTF-8, no driver can encode it) anywhere in the body is refused here,
+    before a field without constraints lets it through to a service or the database."""
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if _has_nul(data):
-            raise ValueError("Text may not contain NUL characters.")
+    def _storable_text(cls, data: Any) -> Any:
+        if problem := unstorable_problem(data):
+            raise ValueError(problem)
         return data
 
 

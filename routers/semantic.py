@@ -23,7 +23,10 @@ from asgiref.sync import async_to_sync
 
 from engine import RouteInput, RuleError
 from engine.compile import CompiledRouter
+from engine.limits import MAX_EXAMPLES_PER_ROUTER
 from engine.semantic import (
+    MAX_EXAMPLE_CHARS,
+    MAX_EXAMPLES,
     ExampleIndex,
     SemanticInput,
     normalise,
@@ -315,6 +318,17 @@ def suggest_threshold(own: np.ndarray, others: np.ndarray) -> ThresholdSuggestio
     )
 
 
+def too_many_to_embed(examples: list[str]) -> str:
+    """Why the examples typed in a rule form are not embedded (each embedding may be paid
+    for, and a form can post far more than a rule may hold), or "": the rule's own limits."""
+    filled = [e for e in examples if e.strip()]
+    if len(filled) > MAX_EXAMPLES:
+        return f"A rule holds at most {MAX_EXAMPLES} examples (the form has {len(filled):,})."
+    if any(len(e.strip()) > MAX_EXAMPLE_CHARS for e in filled):
+        return f"An example holds at most {MAX_EXAMPLE_CHARS:,} characters."
+    return ""
+
+
 def _embed_sync(target: EmbeddingTarget, texts: list[str]) -> np.ndarray:
 
     return normalise(async_to_sync(aembed)(target, texts))
@@ -325,13 +339,17 @@ def suggest_threshold_for(
 ) -> ThresholdSuggestion:
     """`suggest_threshold` for examples typed in the builder, against the router's other
     semantic rules, with the router's embedding model."""
+    if problem := too_many_to_embed(examples):
+        return ThresholdSuggestion(None, problem)
     embedder = semantic_embedder_for(router)
     if embedder.target is None:
         return ThresholdSuggestion(None, f"Cannot embed: {embedder.problem}.")
     rules = router.rules.filter(kind="semantic")
     if exclude_rule_id is not None:
         rules = rules.exclude(pk=exclude_rule_id)
+    # A router holds at most MAX_EXAMPLES_PER_ROUTER (one saved before that limit may hold more).
     others = [example for rule in rules for example in (rule.examples or [])]
+    others = others[:MAX_EXAMPLES_PER_ROUTER]
     own = list(dict.fromkeys(e.strip() for e in examples if e.strip()))
     if len(own) < 2:
         return ThresholdSuggestion(None, "Give at least 2 examples to suggest a threshold.")
@@ -377,6 +395,9 @@ def example_flags_for_form(
     if exclude_rule_id is not None:
         rules = rules.exclude(pk=exclude_rule_id)
     others = [(rule.name, example) for rule in rules for example in (rule.examples or [])]
+    others = others[:MAX_EXAMPLES_PER_ROUTER]
+    if problem := too_many_to_embed(examples):
+        return FormExampleFlags([[] for _ in examples], problem)
     flags: list[list[str]] = [[] for _ in examples]
     first_seen: dict[str, int] = {}
     by_key: dict[str, str] = {}

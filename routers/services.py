@@ -29,7 +29,12 @@ from audit.services import audit_record, snapshot
 from engine import Problem, router_problems, rule_problems
 from engine.profiles import check_families
 from engine.semantic import validate_examples
-from engine.validation import category_problems, size_problems, tier_problems
+from engine.validation import (
+    category_problems,
+    example_size_problems,
+    size_problems,
+    tier_problems,
+)
 from providers.failover import clean_overrides
 from providers.models import CatalogModel
 from providers.selectors import catalog_get_by_ref
@@ -590,13 +595,16 @@ def _rule_fields(
     }
 
 
-def _check_router_size(router: Router, conditions: Sequence[Any], *, replacing: int | None) -> None:
-    """Refuse a rule that would take the router over its limits (count of rules, keywords and
-    regexes in all). `replacing` is the id of the rule being edited, if any."""
+def _check_router_size(
+    router: Router, conditions: Sequence[Any], examples: Sequence[str], *, replacing: int | None
+) -> None:
+    """Refuse a rule that would take the router over its limits (count of rules, keywords,
+    regexes and semantic examples in all). `replacing` is the id of the rule being edited."""
     others = router.rules.exclude(pk=replacing) if replacing else router.rules.all()
-    rule_conditions = [list(c or []) for c in others.values_list("conditions", flat=True)]
+    stored = list(others.values_list("conditions", "examples"))
     errors = _Errors()
-    errors.add_problems(size_problems([*rule_conditions, list(conditions)]))
+    errors.add_problems(size_problems([*(list(c or []) for c, _ in stored), list(conditions)]))
+    errors.add_problems(example_size_problems([*(e or [] for _, e in stored), list(examples)]))
     errors.raise_if_any()
 
 
@@ -639,7 +647,7 @@ def rule_create(
         # Lock the router row so two concurrent adds cannot take the same position (or
         # together pass the router's limits).
         Router.objects.select_for_update().filter(pk=router.pk).first()
-        _check_router_size(router, fields["conditions"], replacing=None)
+        _check_router_size(router, fields["conditions"], fields["examples"], replacing=None)
         last = router.rules.aggregate(m=Max("position"))["m"]
         rule = Rule.objects.create(
             router=router, enabled=enabled, position=0 if last is None else last + 1, **fields
@@ -698,7 +706,7 @@ def rule_update(
     )
     with transaction.atomic():
         Router.objects.select_for_update().filter(pk=rule.router_id).first()
-        _check_router_size(rule.router, fields["conditions"], replacing=rule.pk)
+        _check_router_size(rule.router, fields["conditions"], fields["examples"], replacing=rule.pk)
         for key, value in fields.items():
             setattr(rule, key, value)
         rule.save()

@@ -33,7 +33,7 @@ from routers.versions import (
     version_list,
 )
 from routers.views import DETAIL, router_for_user, version_status
-from routerweb.http import HtmxHttpRequest, attachment
+from routerweb.http import HtmxHttpRequest, attachment, whole_number
 
 
 def _messages(exc: ValidationError) -> str:
@@ -156,7 +156,8 @@ def _side(router: Router, ref: str) -> tuple[str, dict[str, Any]] | None:
     if ref == "live":
         version = router.published_version
     else:
-        version = version_get(router=router, number=int(ref)) if ref.isdigit() else None
+        number = whole_number(ref)
+        version = version_get(router=router, number=number) if number is not None else None
     if version is None:
         return None
     live = " (published)" if version.pk == router.published_version_id else ""

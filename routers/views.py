@@ -19,6 +19,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
@@ -53,9 +54,14 @@ from routers.selectors import (
     router_list_usable_by,
     rule_get_for_router,
 )
-from routers.semantic import example_flags_for, example_flags_for_form, suggest_threshold_for
+from routers.semantic import (
+    example_flags_for,
+    example_flags_for_form,
+    suggest_threshold_for,
+    too_many_to_embed,
+)
 from routers.versions import router_draft_changed, router_published
-from routerweb.http import HtmxHttpRequest, attachment
+from routerweb.http import HtmxHttpRequest, attachment, whole_number
 
 DETAIL = "routers/detail.html"
 
@@ -569,7 +575,7 @@ def rule_suggest_threshold(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     suggestion = suggest_threshold_for(
         router=router,
         examples=examples_from_data(request.POST),
-        exclude_rule_id=int(rule_id) if rule_id.isdigit() else None,
+        exclude_rule_id=whole_number(rule_id),
     )
     return render(request, f"{DETAIL}#threshold-suggestion", {"suggestion": suggestion})
 
@@ -589,7 +595,12 @@ def rule_examples_paste(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The lines pasted in a rule form's "paste many" box, as example rows to append; the box
     is emptied (out of band), so nothing is added twice."""
     router = router_for_user(request, pk, edit=True)
-    rows = [ExampleRow.new(line) for line in split_examples(request.POST.get("examples", ""))]
+    lines = split_examples(request.POST.get("examples", ""))
+    if problem := too_many_to_embed(lines):
+        # Shown in the page's request-errors region; the box keeps what was pasted.
+        response = HttpResponse(f'<p class="error" role="alert">{escape(problem)}</p>', status=422)
+        return reswap(retarget(response, "#request-errors"), "innerHTML")
+    rows = [ExampleRow.new(line) for line in lines]
     box = request.POST.get("paste_box", "")  # the form's key: a rule id, or "new"
     response = render(
         request,
@@ -614,7 +625,7 @@ def rule_examples_check(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     result = example_flags_for_form(
         router=router,
         examples=[row.text for row in rows],
-        exclude_rule_id=int(rule_id) if rule_id.isdigit() else None,
+        exclude_rule_id=whole_number(rule_id),
     )
     for row, flags in zip(rows, result.flags, strict=True):
         row.flags = flags

@@ -39,6 +39,18 @@ def id_param(value: str | None, name: str) -> int | None:
     return int(value)
 
 
+def whole_number(value: object) -> int | None:
+    """`value` as a whole number if it is one an id column can hold ("12"), else None.
+
+    Not `str.isdigit()`: it accepts "²" and other Unicode digits that `int()` refuses, and
+    any number of digits (past 4,300 `int()` refuses those too)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < 10**18 else None
+    if isinstance(value, str) and _ID.fullmatch(value.strip()):
+        return int(value)
+    return None
+
+
 # Printable ASCII but "%": kept as is, so ordinary names read the same in a header.
 _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
