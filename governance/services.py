@@ -12,6 +12,8 @@ from engine.policy import compile_policy
 from governance.models import Budget, Policy, Scope
 from governance.selectors import policy_spec
 
+MAX_POLICIES_PER_TARGET = 20
+
 
 def policy_validate(policy: Policy, *, catalog_refs: set[str] | None = None) -> None:
     """Raise ValidationError (by field) unless the policy compiles and its scope and approved
@@ -31,6 +33,17 @@ def policy_validate(policy: Policy, *, catalog_refs: set[str] | None = None) -> 
             errors.setdefault("approved", []).append("Not in the catalog: " + ", ".join(unknown))
     if not isinstance(policy.detectors, list):
         errors.setdefault("detectors", []).append("Detectors must be a list.")
+    # Every message is checked against the policies of its instance, workspace and router:
+    # a bounded number each keeps that a bounded cost.
+    same_target = Policy.objects.filter(
+        scope=policy.scope, workspace_id=policy.workspace_id, router_id=policy.router_id
+    ).exclude(pk=policy.pk)  # type: ignore[misc]
+    if same_target.count() >= MAX_POLICIES_PER_TARGET:
+        where = {"instance": "the instance", "workspace": "a workspace", "router": "a router"}
+        errors.setdefault("__all__", []).append(
+            f"At most {MAX_POLICIES_PER_TARGET} policies apply to "
+            f"{where.get(policy.scope, 'one scope')}: edit or delete one first."
+        )
     if not errors:
         try:
             compile_policy(policy_spec(policy))
