@@ -77,6 +77,9 @@ def analytics_range_parse(*, start: str | None, end: str | None, today: date) ->
         end_date = date.fromisoformat(end) if end else today
     except ValueError:
         return _fallback(default, "Dates must look like 2025-01-31.")
+    # Near year 1 or 9999, day arithmetic and time zones overflow; no decision is logged there.
+    if not all(1970 <= d.year <= 9998 for d in (start_date, end_date) if d is not None):
+        return _fallback(default, "Dates must be between 1970 and 9998.")
     if start_date is None:
         start_date = end_date - timedelta(days=DEFAULT_DAYS - 1)
     if start_date > end_date:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -37,6 +38,24 @@ from routers.routing import Turn, route_input_of
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 92
+# Logged decisions live between these years; outside them a date's time-zone arithmetic
+# overflows (0001-01-01 at +14:00 is before datetime.min in UTC).
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9998
+_EARLIEST = datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC)
+_LATEST = datetime(LATEST_YEAR, 12, 31, tzinfo=UTC)
+PERIOD_RANGE = f"Pick dates between {EARLIEST_YEAR} and {LATEST_YEAR}."
+
+
+def period_problem(start: datetime, end: datetime) -> str:
+    """Why [start, end) is not a period to replay or estimate, or "" (its length aside)."""
+    try:
+        if not (_EARLIEST <= start <= _LATEST and _EARLIEST <= end <= _LATEST):
+            return PERIOD_RANGE
+    except OverflowError:
+        return PERIOD_RANGE
+    return ""
+
+
 PROGRESS_EVERY = 10
 # A classifier prompt's fixed part (instructions, labels) in tokens, and its answer's tokens.
 _PROMPT_TOKENS = 250
@@ -86,7 +105,10 @@ def replay_estimate(
     *, router: Router, version: int | None, start: datetime, end: datetime
 ) -> Estimate:
     """How many logged messages the period holds, how many still have their text, and the
-    most the classifier calls of a replay would cost (every message with text classified)."""
+    most the classifier calls of a replay would cost (every message with text classified).
+    Raises ValidationError for a period outside the years logs can hold."""
+    if problem := period_problem(start, end):
+        raise ValidationError({"start": problem})
     evaluator = evaluator_for(router, version)
     decisions = list(
         replay_decisions(router=router, start=start, end=end).values_list("message_id", flat=True)

@@ -11,7 +11,7 @@ from django.db import transaction
 from accounts.models import User
 from audit.services import audit_record
 from evaluation.models import ReplayRun
-from evaluation.replay import MAX_DAYS, replay_estimate
+from evaluation.replay import MAX_DAYS, period_problem, replay_estimate
 from evaluation.routing import UnknownVersion
 from evaluation.tasks import replay_task
 from routers.models import Router
@@ -33,7 +33,9 @@ def replay_start(
     if not router_can_edit(user=actor, router=router):
         raise PermissionDenied("Only someone who may edit this router can replay traffic on it.")
     errors: dict[str, str] = {}
-    if end <= start:
+    if problem := period_problem(start, end):
+        errors["start"] = problem
+    elif end <= start:
         errors["end"] = "The period must end after it starts."
     elif end - start > timedelta(days=MAX_DAYS):
         errors["start"] = f"Replay at most {MAX_DAYS} days at a time."

@@ -32,7 +32,7 @@ from evaluation.golden import (
     router_tier_names,
 )
 from evaluation.models import Expect, GoldenCase, ReplayRun
-from evaluation.replay import replay_estimate
+from evaluation.replay import EARLIEST_YEAR, LATEST_YEAR, PERIOD_RANGE, replay_estimate
 from evaluation.routing import UnknownVersion
 from evaluation.services import replay_start
 from routers.models import Router
@@ -223,6 +223,14 @@ class ReplayForm(forms.Form):
         label="Cost cap ($)",
     )  # fmt: skip
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("start", "end"):
+            day = data.get(name)
+            if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+                self.add_error(name, PERIOD_RANGE)
+        return data
+
     def period(self) -> tuple[datetime, datetime]:
         zone = timezone.get_current_timezone()
         start = datetime.combine(self.cleaned_data["start"], time.min, tzinfo=zone)
@@ -266,6 +274,8 @@ def replay_estimate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             )
         except UnknownVersion as exc:
             error = str(exc)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
     else:
         error = " ".join(" ".join(str(m) for m in e) for e in form.errors.values())
     context = {"router": router, "estimate": estimate, "error": error}

@@ -308,3 +308,37 @@ def test_an_admin_still_may(colleagues_decision, admin_user):
         router=colleagues_decision.router, decision=colleagues_decision, actor=admin_user
     )
     assert case.message.startswith("my salary")
+
+
+# --- dates at the ends of the calendar: time-zone arithmetic overflowed (500) ---------------
+
+
+@pytest.mark.parametrize("path", ["replays/estimate", "replays"])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+14:00", "0001-01-01T10:00:00+14:00"),
+        ("9999-12-31T00:00:00-12:00", "9999-12-31T10:00:00-12:00"),
+    ],
+)
+def test_a_replay_period_at_the_calendars_ends_is_a_422(api, router, path, start, end):
+    body = json.dumps({"start": start, "end": end, "cap": "1"})
+    response = api("post", f"/routers/{router.pk}/{path}", body)
+    assert response.status_code == 422
+    assert "between 1970 and 9998" in response.content.decode()
+    assert not router.replays.exists()
+
+
+@pytest.mark.parametrize("url", ["replay_estimate", "replay_start"])
+def test_the_replay_form_refuses_such_dates(ui, router, url):
+    data = {"start": "9999-12-30", "end": "9999-12-31", "cap": "1"}
+    response = ui.post(reverse(url, args=[router.pk]), data)
+    assert response.status_code in (200, 422)
+    assert "between 1970 and 9998" in response.content.decode()
+    assert not router.replays.exists()
+
+
+def test_analytics_for_such_dates_shows_the_default_range_and_why(ui, router):
+    response = ui.get(reverse("router_analytics", args=[router.pk]), {"start": "9999-12-31"})
+    assert response.status_code == 200
+    assert "between 1970 and 9998" in response.content.decode()
