@@ -91,10 +91,18 @@ def test_an_outsider_reaches_nothing_of_anothers_router_or_preferences(
         ("post", reverse("suggestion_accept", args=[sug.pk])),
         ("post", reverse("suggestion_dismiss", args=[sug.pk])),
         ("get", reverse("router_analytics", args=[pk])),
+        # The shared router: usable by the outsider, not theirs to change.
+        ("get", reverse("router_experiments", args=[sh.pk])),
+        ("post", reverse("experiment_start", args=[sh.pk])),
+        ("post", reverse("golden_add", args=[sh.pk])),
+        ("post", reverse("replay_start", args=[sh.pk])),
+        ("post", reverse("router_publish", args=[sh.pk])),
+        ("post", reverse("router_tiers", args=[sh.pk])),
+        ("post", reverse("router_draft_import", args=[sh.pk])),
     ]
     for m, u in ui:
         resp = getattr(c, m)(u)
-        expected = 403 if u == reverse("router_preferences", args=[sh.pk]) else 404
+        expected = 403 if f"/routers/{sh.pk}/" in u else 404
         assert resp.status_code == expected, (m, u, resp.status_code)
     a = Client(raise_request_exception=False)
     h = {"HTTP_AUTHORIZATION": f"Bearer {token_for(outsider)}"}
