@@ -299,32 +299,22 @@ def spend_settle(
 ) -> None:
     """Record what the answer cost and replace the estimate by it (synchronous: runs where
     the answer is saved or logged). Idempotent on `uid`."""
+    entry = SpendEntry(
+        uid=uid,
+        created_at=created_at,
+        cost=cost,
+        user_id=user_id,
+        workspace_id=workspace_id,
+        token_id=token_id,
+        router_id=router_id,
+        channel=channel,
+    )
     held = getattr(_held, "entries", None)
     if held is not None and reservation is None:
-        held.append(
-            SpendEntry(
-                uid=uid,
-                created_at=created_at,
-                cost=cost,
-                user_id=user_id,
-                workspace_id=workspace_id,
-                token_id=token_id,
-                router_id=router_id,
-                channel=channel,
-            )
-        )
+        held.append(entry)
         return
     try:
-        SpendEntry.objects.create(
-            uid=uid,
-            created_at=created_at,
-            cost=cost,
-            user_id=user_id,
-            workspace_id=workspace_id,
-            token_id=token_id,
-            router_id=router_id,
-            channel=channel,
-        )
+        entry.save(force_insert=True)
     except IntegrityError:
         return  # settled before
     if reservation is None or reservation.settled:
