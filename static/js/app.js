@@ -8,8 +8,10 @@
   }
 
   // The conversation follows a streaming answer only while the reader is at its end: someone
-  // who scrolled up to read is left there, with a "Latest" button to jump back down.
-  var following = true;
+  // who scrolled up to read is left there, with a "Latest" button to jump back down. Whether
+  // to follow is decided just before each swap, from where the reader is then (a scroll event
+  // arrives a frame late, and a chunk swapped in meanwhile would undo the reader's scroll).
+  var atEnd = true;
 
   function nearEnd(box) {
     return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
@@ -20,13 +22,15 @@
     if (jump) jump.hidden = nearEnd(box);
   }
 
+  function rememberPlace() {
+    var box = document.getElementById("messages");
+    if (box) atEnd = nearEnd(box);
+  }
+
   function scrollMessages(force) {
     var box = document.getElementById("messages");
     if (!box) return;
-    if (force === true || following) {
-      box.scrollTop = box.scrollHeight;
-      following = true;
-    }
+    if (force === true || atEnd) box.scrollTop = box.scrollHeight;
     showJump(box);
   }
 
@@ -60,16 +64,7 @@
     scrollMessages(true);
     pruneRegenerate();
     var box = document.getElementById("messages");
-    if (box) {
-      var lastTop = box.scrollTop;
-      box.addEventListener("scroll", function () {
-        // Only the reader scrolls up; an answer growing below never stops the following.
-        if (box.scrollTop < lastTop - 2) following = nearEnd(box);
-        else if (nearEnd(box)) following = true;
-        lastTop = box.scrollTop;
-        showJump(box);
-      }, { passive: true });
-    }
+    if (box) box.addEventListener("scroll", function () { showJump(box); }, { passive: true });
     document.addEventListener("input", function (e) {
       var area = e.target.closest("form[data-composer] textarea");
       if (area) fitComposer(area);
@@ -231,6 +226,8 @@
   }
 
   document.addEventListener("htmx:afterSwap", pruneRegenerate);
+  document.addEventListener("htmx:beforeSwap", rememberPlace);
+  document.addEventListener("htmx:sseBeforeMessage", rememberPlace);
   document.addEventListener("htmx:afterSwap", scrollMessages);
   document.addEventListener("htmx:sseMessage", scrollMessages);
   document.addEventListener("htmx:sseMessage", pruneRegenerate);
