@@ -6,12 +6,31 @@ import contextlib
 import os
 
 import pytest
+from django.utils.module_loading import import_string
 
 from tests.fake_upstream.fixtures import fake_upstream, fake_upstream_server  # noqa: F401
 
 os.environ.setdefault("DEMO_CHUNK_DELAY", "0")
 # Tests speak of days and times in UTC, whatever the machine's own zone.
 os.environ.setdefault("TIME_ZONE", "UTC")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, the test database is a file (this run's own), opened as production opens
+    its database: write-ahead log, busy timeout, immediate transactions (settings.py).
+
+    Django's default, an in-memory database in shared-cache mode, locks whole tables between
+    connections and never waits for a lock: any read or write of the test thread that met a
+    write of a server thread (the live uvicorn, the decision log) failed at once with
+    "database table is locked", depending on how fast each thread ran. With the file,
+    readers never wait and a writer waits for the other as in production."""
+    from django.conf import settings
+
+    for alias, db in settings.DATABASES.items():
+        if db["ENGINE"] == "django.db.backends.sqlite3":
+            path = tmp_path_factory.mktemp("sqlite") / f"test_{alias}.sqlite3"
+            db.setdefault("TEST", {})["NAME"] = str(path)
 
 
 @pytest.fixture(autouse=True)
@@ -34,14 +53,27 @@ def _tasks_in_process():
 
 @pytest.fixture(autouse=True)
 def _clear_cache(settings):
+    """Every test starts with an empty cache: circuit breakers, counters, the routing config
+    version (the /v1 plan cache trusts its copies while that is unchanged) and stop flags
+    are all kept there."""
     from django.core.cache import cache
 
     from routerweb import cache_health
 
+    configured = settings.CACHES
     yield
     cache_health.reset()  # a test that broke Redis must not leave it marked down for the next
     with contextlib.suppress(Exception):  # the cache may be a Redis that a test deliberately broke
         cache.clear()
+    if settings.CACHES is not configured:
+        # The test switched to a cache of its own: what was written to the run's cache before
+        # the switch must not reach the next test either.
+        params = dict(configured["default"])
+        backend = import_string(params.pop("BACKEND"))(params.pop("LOCATION", ""), params)
+        try:
+            backend.clear()
+        finally:
+            backend.close()
 
 
 def _make_user(django_user_model, username: str, role: str = "member", **extra):

@@ -2,9 +2,13 @@
 
 uvicorn runs in a thread of the test process (`uvicorn.Server` on a socket we bound), so it
 shares the test database: tests using it need committed data, hence `transactional_db`
-(the `live_url` fixture requests it). This works on both backends the suite runs on: with
-SQLite the test database is an in-memory database in shared-cache mode, which every
-connection of this process opens; with PostgreSQL it is an ordinary database.
+(the `live_url` fixture requests it). On SQLite the test database is a file opened as in
+production (write-ahead log, busy timeout: tests/conftest.py), on PostgreSQL an ordinary
+database; either way the server's threads and the test's have connections of their own.
+
+The server answers a call before it logs the call's decision: a test reads what the server
+writes only after `wait_for`/`wait_idle`, and `live_url` waits for the server to be idle
+before the test's data is flushed.
 """
 
 from __future__ import annotations
@@ -167,18 +171,9 @@ def fake_router(owner: Any, fake_models: dict[str, CatalogModel]) -> Any:
     return router
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll until `predicate()` is truthy: the server logs decisions after the answer ends."""
-    from django.db import OperationalError
-
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """`predicate()` once the server is idle: it logs a call's decision (and settles its
+    spend) after the answer has ended, so only then is everything it writes there to read."""
     for server in _running:
-        server.wait_idle()
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except OperationalError:  # SQLite shared cache: the server thread holds a table lock
-            value = None
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
+        server.wait_idle(timeout)
+    return predicate()
