@@ -31,15 +31,19 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"builder-{name}.png"), full_page=True)
 
 
-def _drag(page, source, target) -> None:
-    """A real mouse drag, in small steps (SortableJS runs with forceFallback: true)."""
+def _drag(page, source, target, *, moved) -> None:
+    """A real mouse drag, in small steps (SortableJS runs with forceFallback: true), let go
+    once `moved` (a place in the list) holds the dragged row: the fallback moves it on a
+    timer of its own, not on each mouse move, so letting go at once could drop it unmoved."""
+    from playwright.sync_api import expect
+
     src = source.bounding_box()
     dst = target.bounding_box()
     page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
     page.mouse.down()
     page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2 - 5, steps=3)
     page.mouse.move(dst["x"] + dst["width"] / 2, dst["y"] + 2, steps=15)
-    page.wait_for_timeout(200)
+    expect(moved).to_have_class(re.compile(r"\brule-ghost\b"))  # the dragged row, in place
     page.mouse.up()
 
 
@@ -116,6 +120,7 @@ def test_build_reorder_and_test_a_router(
         page,
         page.locator("#rules .rule").nth(1).locator(".drag-handle"),
         page.locator("#rules .rule").nth(0),
+        moved=page.locator("#rules .rule").nth(0),
     )
     expect(page.locator("#reorder-status")).to_contain_text("Order saved")
     expect(names).to_have_text(["Legal", "Code"])

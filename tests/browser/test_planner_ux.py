@@ -68,6 +68,9 @@ def test_a_bad_condition_is_shown_at_its_row_with_the_engines_words(
     page.goto(f"{base}/routers/{router.pk}/")
     page.click("text=+ Add rule")
     form = page.locator("#new-rule form")
+    # htmx binds the new form's triggers (the property select's re-render) as the swap
+    # settles; a change made before that would be lost.
+    settled(form)
     form.locator("input[name=name]").fill("Broken")
     form.locator(".cond-row").first.locator("select").first.select_option("regex")
     # The row is re-rendered for the regex property (htmx): fill it once it is back.

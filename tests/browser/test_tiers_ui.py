@@ -56,7 +56,10 @@ def test_tiers_on_the_router_page_the_test_panel_and_in_chat(demo, open_browser,
     card.locator("select[name=default_tier]").select_option("balanced")
     card.locator("input[name=escalation]").check()
     card.locator("button[type=submit]", has_text="Save tiers").click()
-    page.wait_for_url(f"{base}/routers/{router.pk}/#tiers")
+    # The page is already at …/#tiers: waiting for that URL would not wait for the save. The
+    # redirected page's note comes only once it is stored.
+    expect(page.locator(".flash")).to_contain_text("Tiers saved to the draft.")
+    page.wait_for_load_state("load")  # htmx drives the Publish button below
     router.refresh_from_db()
     assert router.default_tier == "balanced" and router.escalation
     # The tier table edits the draft; chat routes with the published version.
@@ -81,6 +84,9 @@ def test_tiers_on_the_router_page_the_test_panel_and_in_chat(demo, open_browser,
     page.wait_for_load_state("load")
     box.fill("/tier coding")
     box.press("Enter")
+    # The first message of a thread opens the thread's page: type into it only once it has
+    # loaded (app.js makes Enter send; before that, Enter would type a new line).
+    page.wait_for_url(f"{base}/threads/*/")
     expect(page.locator("article.msg.note").last).to_contain_text("coding")
     box.fill("hello, which tier answers?")
     box.press("Enter")
