@@ -76,6 +76,22 @@ def _clear_cache(settings):
             backend.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """What a test leaves in this process's memory does not reach the next test: the clock a
+    test installed (even one that failed before putting the system clock back), verified API
+    tokens, and embeddings and example indexes kept by text (a later test expecting that
+    text to be embedded would find it cached, depending on which tests ran before)."""
+    from accounts.tokens import clear_auth_cache
+    from routers.semantic import clear_caches
+    from routerweb import clock
+
+    yield
+    clock.install(None)
+    clear_auth_cache()
+    clear_caches()
+
+
 def _make_user(django_user_model, username: str, role: str = "member", **extra):
     return django_user_model.objects.create_user(
         username=username, password="pw-" + username, role=role, **extra
