@@ -17,17 +17,20 @@ from zoneinfo import available_timezones
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from engine import OPERATORS, PROPERTIES
 from engine.limits import MAX_COOLDOWN_MINUTES, MAX_COUNT
+from engine.profiles import SIZE_CLASSES
 from engine.properties import LANGUAGE_CODES, WEEKDAYS, WORKSPACE_TYPES
 from engine.tiers import TIER_PREFIX
 from providers.failover import OVERRIDE_FIELDS
 from providers.local_embeddings import LOCAL_MODELS
 from providers.selectors import catalog_list_embedding, catalog_list_enabled
 from routers.compiling import profiles_defined
-from routers.models import MatchMode, RuleKind, Visibility
+from routers.models import MatchMode, Profile, RuleKind, Visibility
+from routers.profiles import profile_validate
 
 DEFAULT_PROPERTY = "keywords"
 WEEKDAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
@@ -778,3 +781,59 @@ class TemplateForm(forms.Form):
         "when taken).",
     )
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE)
+
+
+class ProfileForm(forms.ModelForm):
+    """An admin's profile (the Profiles page and Django admin). `routers.profiles` validates
+    it with the engine's words; each error is shown at its field."""
+
+    size_classes = forms.MultipleChoiceField(
+        choices=[(s, s) for s in SIZE_CLASSES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Empty: any size.",
+    )
+
+    class Meta:
+        model = Profile
+        fields = [  # noqa: RUF012 - Django reads it
+            "name",
+            "description",
+            "size_classes",
+            "needs_images",
+            "needs_tools",
+            "min_context",
+            "max_price",
+        ]
+        labels = {  # noqa: RUF012 - Django reads it
+            "needs_images": "Must accept images",
+            "needs_tools": "Must call tools",
+            "min_context": "Minimum context window (tokens)",
+            "max_price": "Maximum price (USD per 1M in + 1M out)",
+        }
+        help_texts = {  # noqa: RUF012 - Django reads it
+            "name": "Rules target it by this name: lower-case letters, digits, '.', '-', '_'. "
+            "A built-in name (fast, general, code, creative) redefines that profile.",
+            "max_price": "Empty: any price.",
+        }
+
+    def validate_unique(self) -> None:
+        """The name's uniqueness is checked by `profile_validate`, in its own words."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        candidate = Profile(pk=self.instance.pk, **{k: data.get(k) for k in self.Meta.fields})
+        candidate.description = candidate.description or ""
+        candidate.size_classes = list(candidate.size_classes or [])
+        try:
+            profile_validate(candidate)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, message)
+        else:
+            data["name"] = candidate.name
+            data["size_classes"] = candidate.size_classes
+        return data

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from routers import version_views, views
+from routers import profile_views, version_views, views
 
 # Rules live under their router's URL only: a rule id from another router 404s.
 urlpatterns = [
     path("<int:pk>/tiers/", views.router_tiers, name="router_tiers"),
     path("<int:pk>/categories/", views.router_categories, name="router_categories"),
     path("", views.router_list, name="router_list"),
+    path("profiles/", profile_views.profile_list_view, name="profile_list"),
+    path("profiles/new/", profile_views.profile_edit, name="profile_create"),
+    path("profiles/<str:name>/", profile_views.profile_edit, name="profile_edit"),
+    path("profiles/<str:name>/delete/", profile_views.profile_delete_view, name="profile_delete"),
     path("new/", views.router_create, name="router_create"),
     path("templates/<slug:name>/", views.router_template, name="router_template"),
     path("import/", views.router_import, name="router_import"),

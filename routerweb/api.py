@@ -30,6 +30,7 @@ from engine import RuleError
 from evaluation.api import router as evaluation_router
 from planning.api import router as planning_router
 from routers.api import router as routers_router
+from routers.profile_api import router as profiles_router
 
 
 class LocalSwagger(Swagger):
@@ -97,6 +98,7 @@ api.add_router("/routers", evaluation_router)
 api.add_router("/decisions", decisions_router)
 api.add_router("/workspaces", chat_router)
 api.add_router("/providers", providers_router)
+api.add_router("/profiles", profiles_router)
 
 
 def api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
