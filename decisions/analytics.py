@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
@@ -200,6 +200,10 @@ class Analytics:
     # messages the classifier judged).
     by_tier: list[Breakdown] = field(default_factory=list)
     by_category: list[Breakdown] = field(default_factory=list)
+    # Per profile (only messages a profile rule routed), and per data policy and budget step
+    # (only messages one applied to; a message two policies applied to counts for each).
+    by_profile: list[Breakdown] = field(default_factory=list)
+    by_control: list[Breakdown] = field(default_factory=list)
     cumulative_cost: list[Decimal] = field(init=False)
     cumulative_primary_cost: list[Decimal] = field(init=False)
 
@@ -291,7 +295,16 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
         .order_by()
     )
     by_judgement = (
-        decisions.values("tier", "category", "complexity")
+        decisions.values(
+            "tier",
+            "category",
+            "complexity",
+            "profile",
+            "policy",
+            "policy_action",
+            "budget",
+            "budget_step",
+        )
         .annotate(n=Count("id"), cost=Sum("cost"), primary_cost=Sum("primary_cost"))
         .order_by()
     )
@@ -336,9 +349,22 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
     tier_costs: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     category_counts: dict[str, list[int]] = defaultdict(lambda: [0])
     category_costs: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    profile_counts: dict[str, list[int]] = defaultdict(lambda: [0])
+    profile_costs: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    control_counts: dict[str, list[int]] = defaultdict(lambda: [0])
+    control_costs: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     judged = 0
     for judgement in by_judgement:
         cost, primary = _money(judgement["cost"]), _money(judgement["primary_cost"])
+        for label in control_labels(judgement):
+            control_counts[label][0] += judgement["n"]
+            control_costs[label][0] += cost
+            control_costs[label][1] += primary
+        if judgement["profile"]:
+            label = f"profile “{judgement['profile']}”"
+            profile_counts[label][0] += judgement["n"]
+            profile_costs[label][0] += cost
+            profile_costs[label][1] += primary
         label = judgement["tier"] or NO_TIER_LABEL
         tier_counts[label][0] += judgement["n"]
         tier_costs[label][0] += cost
@@ -373,7 +399,29 @@ def router_analytics(*, router: Router, start: date, end: date, tz: tzinfo) -> A
         daily_primary_cost=daily_primary,
         by_tier=_breakdown(tier_counts, tier_costs, messages),
         by_category=_breakdown(category_counts, category_costs, judged),
+        by_profile=_breakdown(profile_counts, profile_costs, messages),
+        by_control=_breakdown(control_counts, control_costs, messages),
     )
+
+
+BUDGET_STEP_LABELS = {
+    "step_down": "stepped down",
+    "listed": "listed models only",
+    "refused": "refused",
+}
+
+
+def control_labels(row: Mapping[str, Any]) -> list[str]:
+    """The analytics labels of a logged decision's policies and budget step: `policy
+    “Customer data” (restrict)`, `budget “Team” stepped down`."""
+    labels = []
+    action = row.get("policy_action") or ""
+    for name in filter(None, (row.get("policy") or "").split(", ")):
+        labels.append(f"policy “{name}”" + (f" ({action})" if action else ""))
+    if row.get("budget_step"):
+        step = BUDGET_STEP_LABELS.get(row["budget_step"], row["budget_step"])
+        labels.append(f"budget “{row.get('budget') or '?'}” {step}")
+    return labels
 
 
 def _as_date(value: date | datetime) -> date:
@@ -439,6 +487,11 @@ _CSV_COLUMNS = [
     ("tier_source", "tier_source"),
     ("category", "category"),
     ("complexity", "complexity"),
+    ("profile", "profile"),
+    ("policy", "policy"),
+    ("policy_action", "policy_action"),
+    ("budget", "budget"),
+    ("budget_step", "budget_step"),
     ("reason", "reason"),
 ]
 CSV_HEADER = [column for column, _ in _CSV_COLUMNS]
@@ -476,3 +529,46 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return csv_safe(value)
+
+
+# --- the decision log page -----------------------------------------------------------------
+
+# The columns the log page filters on (an exact match each, except `policy`: a name among
+# the comma-separated names of the policies that applied).
+LOG_FILTERS = ("source", "tier", "category", "profile", "policy", "budget_step")
+
+
+def router_decision_log(
+    *, router: Router, start: date, end: date, tz: tzinfo, filters: dict[str, str]
+) -> QuerySet[RoutingDecision]:
+    """The router's logged decisions in the range, newest first, narrowed by `filters`
+    (LOG_FILTERS → value; empty values are ignored)."""
+    qs = router_decisions_in_range(router=router, start=start, end=end, tz=tz)
+    for column in LOG_FILTERS:
+        value = filters.get(column) or ""
+        if not value:
+            continue
+        if column == "policy":
+            qs = qs.filter(
+                Q(policy=value)
+                | Q(policy__startswith=f"{value}, ")
+                | Q(policy__endswith=f", {value}")
+                | Q(policy__contains=f", {value}, ")
+            )
+        else:
+            qs = qs.filter(**{column: value})
+    return qs.select_related("user").order_by("-created_at", "-id")
+
+
+def router_decision_log_choices(
+    *, router: Router, start: date, end: date, tz: tzinfo
+) -> dict[str, list[str]]:
+    """The values each filter can take in the range (what was logged), sorted."""
+    qs = router_decisions_in_range(router=router, start=start, end=end, tz=tz)
+    choices: dict[str, list[str]] = {}
+    for column in LOG_FILTERS:
+        values = set(qs.exclude(**{column: ""}).values_list(column, flat=True).distinct())
+        if column == "policy":
+            values = {name for joined in values for name in joined.split(", ") if name}
+        choices[column] = sorted(values)
+    return choices

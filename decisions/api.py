@@ -33,10 +33,27 @@ class DecisionFilters(Schema):
         None, max_length=300, description="Model that answered (provider/model-id)"
     )
     channel: Literal["chat", "api"] | None = None
+    source: str | None = Field(
+        None,
+        max_length=16,
+        description="rule, sticky, primary, override, or what refused it: policy, budget",
+    )
+    tier: str | None = Field(None, max_length=32, description="The tier the turn used")
+    category: str | None = Field(None, max_length=32, description="The classifier's category")
+    profile: str | None = Field(None, max_length=40, description="The profile that chose the model")
+    policy: str | None = Field(
+        None, max_length=100, description="A data policy that applied (by name)"
+    )
+    policy_action: Literal["refuse", "restrict", "mask"] | None = Field(
+        None, description="The strongest action of the policies that applied"
+    )
+    budget_step: Literal["step_down", "listed", "refused"] | None = Field(
+        None, description="A budget's step that changed the routing"
+    )
     date_from: date | None = Field(None, description="On or after this day (UTC)")
     date_to: date | None = Field(None, description="On or before this day (UTC)")
 
-    @field_validator("model")
+    @field_validator("model", "source", "tier", "category", "profile", "policy")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:
@@ -67,6 +84,17 @@ class RoutingDecisionOut(Schema):
     fallback_used: bool
     overridden: bool
     succeeded: bool
+    tier: str = Field(description='The tier the turn used ("": none)')
+    tier_source: str = Field(description="Why: user, workspace, rule, escalation, default")
+    category: str
+    complexity: str
+    profile: str = Field(description='The profile that chose the model ("": none)')
+    policy: str = Field(description="The data policies that applied, by name")
+    policy_action: str = Field(description="Their strongest action: refuse, restrict, mask")
+    budget: str = Field(description="The budget whose step changed the routing")
+    budget_step: str = Field(description="step_down, listed or refused")
+    experiment_id: int | None
+    arm: str
     user: str | None
     workspace_id: int | None
 
@@ -115,6 +143,13 @@ def list_decisions(
         qs = qs.filter(Q(answered_by=filters.model) | Q(answered_by="", model_ref=filters.model))
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
+    for column in ("source", "tier", "category", "profile", "policy_action", "budget_step"):
+        value = getattr(filters, column)
+        if value:
+            qs = qs.filter(**{column: value})
+    if filters.policy:
+        # Several policies may apply to one message: their names are kept comma-separated.
+        qs = qs.filter(policy__icontains=filters.policy)
     zone = timezone.get_current_timezone()
     if filters.date_from is not None:
         qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=zone))

@@ -82,6 +82,7 @@ def answer_payload(
         tier_source=facts.tier_source,
         category=facts.category,
         complexity=facts.complexity,
+        **facts.log_fields(),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cost=cost,

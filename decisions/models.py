@@ -45,6 +45,15 @@ class RoutingDecision(models.Model):
     tier_source = models.CharField(max_length=16, blank=True, default="")
     category = models.CharField(max_length=32, blank=True, default="")
     complexity = models.CharField(max_length=16, blank=True, default="")
+    # The profile whose ranked models the rule sent to ("" when the rule targets a model or a
+    # tier); the data policies that applied (their names, never what they found) and the
+    # strongest action among them (refuse, restrict, mask); the budget whose step changed the
+    # routing and the step (step_down, listed, refused).
+    profile = models.CharField(max_length=40, blank=True, default="")
+    policy = models.CharField(max_length=300, blank=True, default="")
+    policy_action = models.CharField(max_length=16, blank=True, default="")
+    budget = models.CharField(max_length=100, blank=True, default="")
+    budget_step = models.CharField(max_length=16, blank=True, default="")
     fallback_used = models.BooleanField(default=False)
     overridden = models.BooleanField(default=False)
     succeeded = models.BooleanField(default=True)

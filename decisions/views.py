@@ -1,4 +1,4 @@
-"""A router's analytics page and its CSV export.
+"""A router's analytics page, its CSV export and its decision log.
 
 Analytics show what a router's rules cost and how its traffic is split, so they are for the
 people who may change the router (owner; managers on shared routers; admins): anyone else who
@@ -10,19 +10,25 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from decisions.analytics import (
+    BUDGET_STEP_LABELS,
     DEFAULT_DAYS,
+    LOG_FILTERS,
     MAX_DAYS,
     DateRange,
     analytics_range_parse,
     router_analytics,
+    router_decision_log,
+    router_decision_log_choices,
     router_decision_rows,
     router_time_zone,
 )
@@ -68,6 +74,10 @@ def router_analytics_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "max_days": MAX_DAYS,
         "budget_rows": _router_budgets(router),
         "feedback": feedback,
+        "control_tables": [
+            ("By profile", "profile", stats.by_profile),
+            ("By data policy and budget step", "control", stats.by_control),
+        ],
         "feedback_tables": [
             ("By rule", feedback.by_rule, True),
             ("By model", feedback.by_model, False),
@@ -112,4 +122,65 @@ def router_analytics_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResp
         (writer.writerow(row) for row in rows),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": attachment(filename)},
+    )
+
+
+LOG_FILTER_LABELS = {
+    "source": "Decided by",
+    "tier": "Tier",
+    "category": "Category",
+    "profile": "Profile",
+    "policy": "Policy",
+    "budget_step": "Budget step",
+}
+LOG_PAGE_SIZE = 50
+
+
+@require_GET
+def router_decision_log_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The router's decision log: each decision with what decided it (rule, tier, category,
+    profile, policies, budget step), filterable by each, and its detail (reason, attempts)."""
+    router = _router_for_analytics(request, pk)
+    date_range = _range(request, router)
+    tz = router_time_zone(router=router)
+    filters = {column: request.GET.get(column, "")[:300] for column in LOG_FILTERS}
+    decisions = router_decision_log(
+        router=router, start=date_range.start, end=date_range.end, tz=tz, filters=filters
+    )
+    page = Paginator(decisions, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode(
+        {
+            "start": date_range.start.isoformat(),
+            "end": date_range.end.isoformat(),
+            **{k: v for k, v in filters.items() if v},
+        }
+    )
+    choices = router_decision_log_choices(
+        router=router, start=date_range.start, end=date_range.end, tz=tz
+    )
+    fields = [
+        {
+            "column": column,
+            "label": label,
+            "value": filters[column],
+            "choices": [
+                (value, BUDGET_STEP_LABELS.get(value, value) if column == "budget_step" else value)
+                for value in choices[column]
+            ],
+        }
+        for column, label in LOG_FILTER_LABELS.items()
+    ]
+    for decision in page:
+        decision.step_label = BUDGET_STEP_LABELS.get(decision.budget_step, decision.budget_step)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "routers/decisions.html",
+        {
+            "router": router,
+            "range": date_range,
+            "page": page,
+            "filter_fields": fields,
+            "query": query,
+            "nav": "routers",
+        },
     )

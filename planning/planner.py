@@ -529,8 +529,9 @@ async def _plan(req: PlanRequest, prepared: Prepared, request: ChatRequest) -> P
             router_id=router_id,
         )
         if budget.refusal:
+            refused = budget.routing_facts().get("budget")
             plan = Plan(
-                RoutingFacts("budget", reason=budget.refusal),
+                RoutingFacts("budget", reason=budget.refusal, budget=refused),
                 [],
                 guard.request,
                 catalog,

@@ -15,6 +15,9 @@ from typing import Any
 
 from engine import Decision
 
+# Several policies may apply to one message: the log names the strongest action among them.
+POLICY_STRENGTH = ("refuse", "restrict", "mask")
+
 
 @dataclass(frozen=True)
 class RoutingFacts:
@@ -104,6 +107,21 @@ class RoutingFacts:
 
     def with_budget(self, budget: Mapping[str, Any]) -> RoutingFacts:
         return dataclasses.replace(self, budget=budget).with_note(budget["reason"])
+
+    def log_fields(self) -> dict[str, str]:
+        """What the decision log keeps of the profile, the policies and the budget, as plain
+        columns an operator filters on: the profile's name, the policies' names (never what
+        they found) and their strongest action, the budget's name and step."""
+        hits = [h for h in (self.policy or {}).get("hits") or () if isinstance(h, Mapping)]
+        actions = {str(h.get("action") or "") for h in hits}
+        budget = self.budget or {}
+        return {
+            "profile": str((self.profile or {}).get("name") or "")[:40],
+            "policy": ", ".join(dict.fromkeys(str(h.get("policy") or "") for h in hits))[:300],
+            "policy_action": next((a for a in POLICY_STRENGTH if a in actions), ""),
+            "budget": str(budget.get("name") or "")[:100],
+            "budget_step": str(budget.get("step") or "")[:16],
+        }
 
     def to_dict(self, *, verdicts: bool = True) -> dict[str, Any]:
         """The stored shape (an answer's `routing`, read by the badge)."""

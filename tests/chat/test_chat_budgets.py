@@ -111,6 +111,7 @@ def test_past_the_soft_step_the_cheapest_suitable_model_answers_and_the_badge_sa
     assert "budget “Team monthly”: over 80%: cheapest suitable model" in page
     decision = RoutingDecision.objects.get(message_id=assistant.pk)
     assert 'Budget "Team monthly"' in decision.reason
+    assert (decision.budget, decision.budget_step) == ("Team monthly", "step_down")
 
 
 def test_past_the_soft_step_a_budget_may_route_as_if_its_tier_were_chosen(
@@ -159,6 +160,9 @@ def test_an_exhausted_budget_refuses_cleanly_before_any_model_call(
     assert 'Budget "Team monthly": $10.00 of $10.00 this month (100%)' in assistant.error
     assert "the limit is reached" in assistant.error and "It resets" in assistant.error
     assert fake_upstream.requests == []
+    decision = RoutingDecision.objects.get(message_id=assistant.pk)
+    assert (decision.source, decision.succeeded) == ("budget", False)
+    assert (decision.budget, decision.budget_step) == ("Team monthly", "refused")
     assert Message.objects.filter(thread=thread, role="user").count() == 1
 
 

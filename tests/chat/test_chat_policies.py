@@ -131,6 +131,13 @@ def test_a_refusal_calls_no_model_and_keeps_the_message(client_for, owner, route
     assert assistant.status == MessageStatus.ERROR
     assert 'Refused by policy "No secrets"' in assistant.error
     assert fake_upstream.requests == []
+    decision = RoutingDecision.objects.get(message_id=assistant.pk)
+    assert (decision.source, decision.policy, decision.policy_action) == (
+        "policy",
+        "No secrets",
+        "refuse",
+    )
+    assert "ghp_" not in decision.reason + decision.policy
     assert Message.objects.filter(thread=routed, role="user").count() == 1
 
 
