@@ -13,9 +13,8 @@ from django.db.models import Q, QuerySet
 from accounts.models import ApiToken, User
 from chat.models import Workspace
 from engine.policy import DETECTORS
-from engine.tiers import TIER_NAME, TIER_NAME_HELP
-from governance.models import Budget, BudgetScope, OverAction, Policy, Scope
-from governance.services import policy_validate
+from governance.models import Budget, BudgetScope, Policy, Scope
+from governance.services import budget_validate, policy_validate
 from providers.models import CatalogModel
 from routers.models import Router, Visibility
 
@@ -74,10 +73,11 @@ class BudgetForm(forms.ModelForm):
         self.fields["token"].label_from_instance = lambda t: f"{t.user.username}: {t}"  # type: ignore[attr-defined]
         self.fields["workspace"].queryset = Workspace.objects.order_by("name")  # type: ignore[attr-defined]
         self.fields["router"].queryset = Router.objects.order_by("name")  # type: ignore[attr-defined]
+        models = list(CatalogModel.objects.filter(enabled=True).select_related("provider"))
         self.fields["allowed_models"].choices = [  # type: ignore[attr-defined]
-            (m.ref, f"{m.display_name} ({m.ref})")
-            for m in CatalogModel.objects.filter(enabled=True).select_related("provider")
+            (m.ref, f"{m.display_name} ({m.ref})") for m in models
         ]
+        self.catalog_refs = {m.ref for m in models}
         if self.instance.pk:
             self.initial["allowed_models"] = self.instance.allowed
             self.initial["workspace"] = self.instance.workspace_id
@@ -85,29 +85,24 @@ class BudgetForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        scope = data.get("scope")
-        target = {
-            BudgetScope.USER: "user",
-            BudgetScope.TOKEN: "token",
-            BudgetScope.WORKSPACE: "workspace",
-            BudgetScope.ROUTER: "router",
-        }.get(scope)  # type: ignore[arg-type]
-        if target and not data.get(target):
-            self.add_error(target, f"Choose the {target} this budget is for.")
-        tier = (data.get("step_tier") or "").strip()
-        if tier and not TIER_NAME.fullmatch(tier):
-            self.add_error("step_tier", f"“{tier}” is not a tier name ({TIER_NAME_HELP}).")
-        elif tier and not data.get("step_percent"):
-            self.add_error("step_percent", "Set the step (a percentage) the tier applies from.")
-        data["step_tier"] = tier
-        if data.get("over_action") == OverAction.LISTED and not data.get("allowed_models"):
-            self.add_error("allowed_models", "List at least one model allowed over the limit.")
+        data["step_tier"] = (data.get("step_tier") or "").strip()
+        if self.errors:
+            return data
+        try:
+            budget_validate(self._budget(data), catalog_refs=self.catalog_refs)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                target = BUDGET_FIELDS.get(field, field)
+                for message in messages:
+                    self.add_error(target if target in self.fields else None, message)
         return data
 
-    def save(self, commit: bool = True) -> Budget:
-        budget = super().save(commit=False)
-        data = self.cleaned_data
-        scope = data["scope"]
+    def _budget(self, data: dict[str, Any]) -> Budget:
+        budget = self.instance
+        for field in self.Meta.fields:
+            if field not in ("user", "token"):
+                setattr(budget, field, data.get(field))
+        scope = data.get("scope")
         # Only the scope's own target is kept, so a budget never binds two things.
         budget.user = data.get("user") if scope == BudgetScope.USER else None
         budget.token = data.get("token") if scope == BudgetScope.TOKEN else None
@@ -116,9 +111,17 @@ class BudgetForm(forms.ModelForm):
         budget.workspace_id = workspace.pk if scope == BudgetScope.WORKSPACE and workspace else None
         budget.router_id = router.pk if scope == BudgetScope.ROUTER and router else None
         budget.allowed = list(data.get("allowed_models") or [])
+        return budget
+
+    def save(self, commit: bool = True) -> Budget:
+        budget = self._budget(self.cleaned_data)
         if commit:
             budget.save()
         return budget
+
+
+# The budget's fields as the service names them → the form's.
+BUDGET_FIELDS = {"workspace_id": "workspace", "router_id": "router", "allowed": "allowed_models"}
 
 
 # --- policies ---------------------------------------------------------------------------------

@@ -87,9 +87,15 @@ def budget_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse
     budget = get_object_or_404(Budget, pk=pk) if pk is not None else None
     form = BudgetForm(request.POST or None, instance=budget)
     if request.method == "POST" and form.is_valid():
-        saved = budget_save(actor=request.user, budget=form.save(commit=False))
-        flash.success(request, f"Budget “{saved.name}” saved.")
-        return redirect("budget_list")
+        try:
+            saved = budget_save(
+                actor=request.user, budget=form.save(commit=False), catalog_refs=form.catalog_refs
+            )
+        except ValidationError as exc:  # checked by the form already; kept for races
+            form.add_error(None, exc)
+        else:
+            flash.success(request, f"Budget “{saved.name}” saved.")
+            return redirect("budget_list")
     return render(
         request,
         "controls/budget_form.html",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -9,7 +11,8 @@ from accounts.models import User
 from audit.services import audit_record, snapshot
 from engine import RuleError
 from engine.policy import compile_policy
-from governance.models import Budget, Policy, Scope
+from engine.tiers import TIER_NAME, TIER_NAME_HELP
+from governance.models import Budget, BudgetScope, OverAction, Period, Policy, Scope
 from governance.selectors import policy_spec
 
 MAX_POLICIES_PER_TARGET = 20
@@ -60,6 +63,69 @@ def policy_validate(policy: Policy, *, catalog_refs: set[str] | None = None) -> 
 
 # --- budgets: writes audited with the person who made them ------------------------------------
 
+MAX_BUDGET_LIMIT = Decimal("99999999")
+
+
+def budget_validate(budget: Budget, *, catalog_refs: set[str] | None = None) -> None:
+    """Raise ValidationError (by field) unless the budget makes sense: a name, its scope's
+    target (`user`, `token`, `workspace_id`, `router_id`), a positive limit, a step between 1
+    and 99% (required by a step tier, itself a tier name), and models listed for "allow only
+    the listed models" (that exist, given `catalog_refs`). Forms and the JSON API share it."""
+    errors: dict[str, list[str]] = {}
+
+    def error(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    name = budget.name if isinstance(budget.name, str) else ""
+    if not name.strip():
+        error("name", "Give the budget a name.")
+    elif len(name) > 100:
+        error("name", "At most 100 characters.")
+    if budget.scope not in BudgetScope.values:
+        error("scope", f"Choose one of {', '.join(BudgetScope.values)}.")
+    targets: dict[str, tuple[str, int | None]] = {
+        BudgetScope.USER: ("user", budget.user_id),
+        BudgetScope.TOKEN: ("token", budget.token_id),
+        BudgetScope.WORKSPACE: ("workspace_id", budget.workspace_id),
+        BudgetScope.ROUTER: ("router_id", budget.router_id),
+    }
+    target = targets.get(budget.scope)
+    if target is not None and target[1] is None:
+        error(target[0], f"Choose the {target[0].removesuffix('_id')} this budget is for.")
+    if budget.period not in Period.values:
+        error("period", f"Choose one of {', '.join(Period.values)}.")
+    limit = budget.limit
+    if (
+        not isinstance(limit, Decimal)
+        or not limit.is_finite()
+        or not Decimal("0.01") <= limit <= MAX_BUDGET_LIMIT
+    ):
+        error("limit", f"A limit in USD from 0.01 to {MAX_BUDGET_LIMIT:,}.")
+    step = budget.step_percent
+    if step is not None and (
+        isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 99
+    ):
+        error("step_percent", "The step is a whole percentage from 1 to 99.")
+    tier = budget.step_tier if isinstance(budget.step_tier, str) else ""
+    if tier and not TIER_NAME.fullmatch(tier):
+        error("step_tier", f"“{tier}” is not a tier name ({TIER_NAME_HELP}).")
+    elif tier and step is None:
+        error("step_percent", "Set the step (a percentage) the tier applies from.")
+    if budget.over_action not in OverAction.values:
+        error("over_action", f"Choose one of {', '.join(OverAction.values)}.")
+    allowed = budget.allowed
+    if not isinstance(allowed, list) or not all(isinstance(ref, str) for ref in allowed):
+        error("allowed", "Allowed models must be a list of model refs.")
+    elif budget.over_action == OverAction.LISTED and not allowed:
+        error("allowed", "List at least one model allowed over the limit.")
+    elif catalog_refs is not None:
+        unknown = [ref for ref in allowed if ref not in catalog_refs]
+        if unknown:
+            error("allowed", "Not in the catalog: " + ", ".join(unknown))
+    if errors:
+        raise ValidationError(errors)
+
+
 BUDGET_AUDIT_FIELDS = [
     "name",
     "enabled",
@@ -78,8 +144,18 @@ BUDGET_AUDIT_FIELDS = [
 
 
 @transaction.atomic
-def budget_save(*, actor: User, budget: Budget) -> Budget:
-    """Store a budget built by a form (create or update) and audit the change."""
+def budget_save(*, actor: User, budget: Budget, catalog_refs: set[str] | None = None) -> Budget:
+    """Validate (ValidationError by field, nothing saved), store and audit a budget. Only the
+    scope's own target is kept, so a budget never binds two things."""
+    if budget.scope != BudgetScope.USER:
+        budget.user = None
+    if budget.scope != BudgetScope.TOKEN:
+        budget.token = None
+    if budget.scope != BudgetScope.WORKSPACE:
+        budget.workspace_id = None
+    if budget.scope != BudgetScope.ROUTER:
+        budget.router_id = None
+    budget_validate(budget, catalog_refs=catalog_refs)
     stored = Budget.objects.filter(pk=budget.pk).first() if budget.pk else None
     _save_audited(actor=actor, row=budget, stored=stored, kind="budget", fields=BUDGET_AUDIT_FIELDS)
     return budget
