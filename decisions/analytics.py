@@ -487,12 +487,13 @@ _CSV_COLUMNS = [
     ("tier_source", "tier_source"),
     ("category", "category"),
     ("complexity", "complexity"),
+    ("reason", "reason"),
+    # Added after "reason" so files read by position keep their columns.
     ("profile", "profile"),
     ("policy", "policy"),
     ("policy_action", "policy_action"),
     ("budget", "budget"),
     ("budget_step", "budget_step"),
-    ("reason", "reason"),
 ]
 CSV_HEADER = [column for column, _ in _CSV_COLUMNS]
 _CSV_FIELDS = [field for _, field in _CSV_COLUMNS]

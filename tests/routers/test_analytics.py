@@ -457,7 +457,8 @@ def test_the_csv_has_one_row_per_decision_in_the_range_oldest_first(router, clie
     assert rows[0] == [
         "created_at", "channel", "rule", "source", "model_ref", "answered_by", "input_tokens", "output_tokens",
         "cost", "primary_cost", "classifier_called", "classifier_latency_ms", "fallback_used", "overridden",
-        "succeeded", "tier", "tier_source", "category", "complexity", "reason",
+        "succeeded", "tier", "tier_source", "category", "complexity", "reason", "profile", "policy",
+        "policy_action", "budget", "budget_step",
     ]  # fmt: skip
     assert len(rows) == 3
     first, second = rows[1], rows[2]
