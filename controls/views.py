@@ -9,16 +9,22 @@ from typing import Any
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, Sum
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.models import User
 from chat.models import Workspace
-from controls.forms import BudgetForm, PolicyForm, routers_editable_by, workspaces_managed_by
+from controls.access import (
+    budget_require_manager,
+    policies_visible_to,
+    policy_can_create,
+    policy_can_manage,
+    policy_for,
+)
+from controls.forms import BudgetForm, PolicyForm
 from engine.policy import DETECTORS
 from governance.models import Budget, BudgetScope, Policy, Scope, SpendEntry
 from governance.services import budget_delete as budget_delete_service
@@ -26,14 +32,11 @@ from governance.services import budget_save, policy_save
 from governance.services import policy_delete as policy_delete_service
 from governance.spend import BudgetSpec, budget_spend_rows, instance_zone, period_bounds
 from routers.models import Router
-from routers.selectors import router_list_usable_by
 from routerweb.http import HtmxHttpRequest
 
 
 def _require_manager(request: HtmxHttpRequest) -> None:
-    user = request.user
-    if not (user.is_admin_role or user.is_manager_role):
-        raise PermissionDenied("Only admins and managers manage budgets.")
+    budget_require_manager(request.user)
 
 
 def _targets(budgets: list[Budget]) -> dict[int, str]:
@@ -149,50 +152,6 @@ def my_spend(request: HtmxHttpRequest) -> HttpResponse:
 # --- policies ---------------------------------------------------------------------------------
 
 
-def _policy_can_manage(user: User, policy: Policy) -> bool:
-    """Admins: every policy. Others: a workspace's if they manage it, a router's if they may
-    edit it (owners, managers for shared routers). The instance's are the admins'."""
-    if user.is_admin_role:
-        return True
-    if policy.scope == Scope.WORKSPACE and policy.workspace_id is not None:
-        return workspaces_managed_by(user).filter(pk=policy.workspace_id).exists()
-    if policy.scope == Scope.ROUTER and policy.router_id is not None:
-        return routers_editable_by(user).filter(pk=policy.router_id).exists()
-    return False
-
-
-def _policies_visible_to(user: User) -> list[Policy]:
-    """What binds them or what they manage: the instance's policies, those of the workspaces
-    they belong to or manage, and of the routers they may use or edit."""
-    policies = Policy.objects.order_by("name", "pk")
-    if user.is_admin_role:
-        return list(policies)
-    workspace_ids = set(Workspace.objects.filter(members=user).values_list("pk", flat=True))
-    workspace_ids |= set(workspaces_managed_by(user).values_list("pk", flat=True))
-    router_ids = set(router_list_usable_by(user=user).values_list("pk", flat=True))
-    router_ids |= set(routers_editable_by(user).values_list("pk", flat=True))
-    return list(
-        policies.filter(
-            Q(scope=Scope.INSTANCE)
-            | Q(scope=Scope.WORKSPACE, workspace_id__in=workspace_ids)
-            | Q(scope=Scope.ROUTER, router_id__in=router_ids)
-        )
-    )
-
-
-def _policy_for(request: HtmxHttpRequest, pk: int) -> Policy:
-    """The policy to change: 404 unless they can see it, 403 unless they manage it."""
-    policy = next((p for p in _policies_visible_to(request.user) if p.pk == pk), None)
-    if policy is None:
-        raise Http404("No such policy.")
-    if not _policy_can_manage(request.user, policy):
-        raise PermissionDenied(
-            "Only admins change instance policies; a workspace's policies are changed by "
-            "whoever manages the workspace, a router's by whoever may edit the router."
-        )
-    return policy
-
-
 def _policy_targets(policies: list[Policy]) -> dict[int, str]:
     workspaces = dict(
         Workspace.objects.filter(
@@ -221,24 +180,16 @@ def _count(n: int, noun: str) -> str:
     return "" if n == 0 else f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _can_create_policies(user: User) -> bool:
-    return (
-        user.is_admin_role
-        or workspaces_managed_by(user).exists()
-        or routers_editable_by(user).exists()
-    )
-
-
 @require_GET
 def policy_list(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
-    policies = _policies_visible_to(user)
+    policies = policies_visible_to(user)
     targets = _policy_targets(policies)
     rows = [
         {
             "policy": p,
             "target": targets[p.pk],
-            "can_edit": _policy_can_manage(user, p),
+            "can_edit": policy_can_manage(user, p),
             "finds": [
                 found
                 for found in [
@@ -254,18 +205,18 @@ def policy_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "controls/policies.html",
-        {"rows": rows, "can_create": _can_create_policies(user), "nav": "policies"},
+        {"rows": rows, "can_create": policy_can_create(user), "nav": "policies"},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def policy_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
-    if pk is None and not _can_create_policies(request.user):
+    if pk is None and not policy_can_create(request.user):
         raise PermissionDenied(
             "A policy belongs to the instance (admins), a workspace you manage or a router you "
             "may edit: you have none of these yet."
         )
-    policy = _policy_for(request, pk) if pk is not None else Policy()
+    policy = policy_for(request.user, pk) if pk is not None else Policy()
     form = PolicyForm(request.POST or None, instance=policy, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -289,7 +240,7 @@ def policy_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse
 
 @require_POST
 def policy_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    policy = _policy_for(request, pk)
+    policy = policy_for(request.user, pk)
     policy_delete_service(actor=request.user, policy=policy)
     flash.success(request, f"Policy “{policy.name}” deleted.")
     if request.htmx:

@@ -22,6 +22,13 @@ def policy_validate(policy: Policy, *, catalog_refs: set[str] | None = None) -> 
     """Raise ValidationError (by field) unless the policy compiles and its scope and approved
     models make sense. `catalog_refs`: the refs that exist, to catch typos in approved."""
     errors: dict[str, list[str]] = {}
+    name = policy.name if isinstance(policy.name, str) else ""
+    if not name.strip():
+        errors.setdefault("name", []).append("Give the policy a name.")
+    elif len(name) > 100:
+        errors.setdefault("name", []).append("At most 100 characters.")
+    if policy.scope not in Scope.values:
+        errors.setdefault("scope", []).append(f"Choose one of {', '.join(Scope.values)}.")
     if policy.scope == Scope.WORKSPACE and policy.workspace_id is None:
         errors.setdefault("workspace_id", []).append("Choose the workspace.")
     if policy.scope == Scope.ROUTER and policy.router_id is None:

@@ -25,6 +25,8 @@ from ninja.openapi.docs import Swagger
 from accounts.auth import api_auth
 from chat.api import router as chat_router
 from chat.provider_api import router as providers_router
+from controls.api import budgets as budgets_router
+from controls.api import policies as policies_router
 from decisions.api import router as decisions_router
 from engine import RuleError
 from evaluation.api import router as evaluation_router
@@ -99,6 +101,8 @@ api.add_router("/decisions", decisions_router)
 api.add_router("/workspaces", chat_router)
 api.add_router("/providers", providers_router)
 api.add_router("/profiles", profiles_router)
+api.add_router("/policies", policies_router)
+api.add_router("/budgets", budgets_router)
 
 
 def api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
