@@ -33,11 +33,12 @@ Role = Literal["user", "assistant"]
 
 class CaseIn(In):
     message: str = Field(max_length=100_000)
-    expect: Literal["rule", "model", "tier"] = "rule"
+    expect: Literal["rule", "model", "tier", "refused"] = "rule"
     expected: str = Field(
         "",
         max_length=300,
-        description='A rule name ("" : no rule), a model ref, or one of the router\'s tiers',
+        description='A rule name ("" : no rule), a model ref, one of the router\'s tiers, or '
+        'for "refused" the data policy that should refuse it ("": any)',
     )
     history: list[tuple[Role, str]] = Field(default_factory=list, max_length=20)
     has_image: bool = False

@@ -33,6 +33,7 @@ from routers.routing import Turn, at_time_of_day, route_input_of
 from routers.selectors import router_can_edit
 
 NO_RULE = "(no rule)"
+REFUSED = "(refused by a policy)"
 MAX_CASES = 500
 MAX_HISTORY = 20
 MAX_TURN_CHARS = 100_000  # an earlier turn, like a message
@@ -63,7 +64,8 @@ def golden_case_create(
     source: str = "",
 ) -> GoldenCase:
     """Add a case. `expected` is a rule name ("" or "(no rule)": the primary model answers),
-    with expect="model" a model ref, with expect="tier" one of the router's tier names.
+    with expect="model" a model ref, with expect="tier" one of the router's tier names, with
+    expect="refused" the name of the data policy that should refuse it ("": any policy).
     Raises ValidationError keyed by field."""
     _check_editor(router, actor)
     errors: dict[str, str] = {}
@@ -73,7 +75,7 @@ def golden_case_create(
     elif len(message) > 100_000:
         errors["message"] = "Use at most 100,000 characters."
     if expect not in Expect.values:
-        errors["expect"] = "Expect a rule, a tier or a model."
+        errors["expect"] = "Expect a rule, a tier, a model or a policy's refusal."
     expected = (expected or "").strip()
     if expected == NO_RULE:
         expected = ""
@@ -347,11 +349,30 @@ class GoldenReport:
 
 
 def _run_case(evaluator: Evaluator, case: GoldenCase) -> CaseResult:
-    decision = evaluator.decide(case_input(case, evaluator.router))
+    evaluated = evaluator.evaluate(case_input(case, evaluator.router))
+    decision = evaluated.decision
+    if decision is None:  # a data policy refused it: no rule, no model, no classifier call
+        if case.expect == Expect.REFUSED:
+            expected = case.expected or REFUSED
+            passed = not case.expected or evaluated.refused_by == case.expected
+        else:
+            expected, passed = case.expected or NO_RULE, False
+        return CaseResult(
+            case=case,
+            passed=passed,
+            expected=expected,
+            actual_rule=REFUSED,
+            actual_model="",
+            actual_tier="",
+            reason=evaluated.refusal,
+        )
     actual_rule = decision.rule_name or NO_RULE
     actual_model = decision.model or ""
     actual_tier = decision.tier or ""
-    if case.expect == Expect.MODEL:
+    reason = f"{decision.reason} · {evaluated.policy}" if evaluated.policy else decision.reason
+    if case.expect == Expect.REFUSED:
+        expected, passed = case.expected or REFUSED, False
+    elif case.expect == Expect.MODEL:
         expected, passed = case.expected, actual_model == case.expected
     elif case.expect == Expect.TIER:
         expected, passed = case.expected, actual_tier == case.expected
@@ -366,7 +387,7 @@ def _run_case(evaluator: Evaluator, case: GoldenCase) -> CaseResult:
         actual_rule=actual_rule,
         actual_model=actual_model,
         actual_tier=actual_tier,
-        reason=decision.reason,
+        reason=reason,
         classifier_called=decision.classifier_called,
         classifier_cached=bool(verdict and verdict.cached),
         classifier_error=(verdict.error or "") if verdict else "",

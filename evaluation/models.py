@@ -14,6 +14,8 @@ class Expect(models.TextChoices):
     RULE = "rule", "Rule"
     MODEL = "model", "Model"
     TIER = "tier", "Tier"
+    # Refused by a data policy (`expected`: the policy's name, or "" for any).
+    REFUSED = "refused", "Refused by a policy"
 
 
 class GoldenCase(models.Model):

@@ -139,6 +139,11 @@ def replay_estimate(
     )
 
 
+# A logged message that was refused, and a replayed one a data policy refuses, by what
+# refused it (replays apply today's policies, not budgets: see evaluation/routing.py).
+REFUSED_LABELS = {"policy": "(refused by a policy)", "budget": "(refused by a budget)"}
+
+
 def _price(models: dict[str, CatalogModel], ref: str, tokens_in: int, tokens_out: int) -> Decimal:
     model = models.get(ref)
     return model.cost(tokens_in, tokens_out) if model is not None else Decimal("0")
@@ -198,18 +203,24 @@ def _replay(run: ReplayRun, evaluator: Evaluator) -> ReplayRun:
         if assistant is None or not _asked_text(assistant).strip():
             run.skipped_no_text += 1
         else:
-            new = evaluator.decide(_input_for(decision, assistant))
+            evaluated = evaluator.evaluate(
+                _input_for(decision, assistant), workspace_id=decision.workspace_id
+            )
+            new = evaluated.decision
+            new_model = evaluated.model
             tokens = (decision.input_tokens, decision.output_tokens)
             run.cost_before += _price(prices, decision.model_ref, *tokens)
-            run.cost_after += _price(prices, new.model or "", *tokens)
-            verdict = new.classifier
-            if new.classifier_called and not (verdict and verdict.cached):
-                run.classifier_calls += 1
-            run.classifier_cost += evaluator.classifier_cost(new)
-            old_rule, new_rule = decision.rule_name or "", new.rule_name or ""
-            if old_rule != new_rule or decision.model_ref != (new.model or ""):
+            run.cost_after += _price(prices, new_model, *tokens)
+            if new is not None:
+                verdict = new.classifier
+                if new.classifier_called and not (verdict and verdict.cached):
+                    run.classifier_calls += 1
+                run.classifier_cost += evaluator.classifier_cost(new)
+            old_rule = REFUSED_LABELS.get(decision.source, decision.rule_name or "")
+            new_rule = (new.rule_name or "") if new is not None else REFUSED_LABELS["policy"]
+            if old_rule != new_rule or decision.model_ref != new_model:
                 run.changed += 1
-                transitions[(old_rule, new_rule, decision.model_ref, new.model or "")] += 1
+                transitions[(old_rule, new_rule, decision.model_ref, new_model)] += 1
         run.processed = index
         if run.classifier_cost >= run.cap > 0 or (run.cap == 0 and run.classifier_cost > 0):
             status = ReplayStatus.CAPPED

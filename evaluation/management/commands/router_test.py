@@ -77,9 +77,10 @@ class Command(BaseCommand):
         for result in report.results:
             mark = "PASS" if result.passed else "FAIL"
             text = " ".join(result.case.message.split())[:70]
-            expected = (
-                f"tier {result.expected}" if result.case.expect == "tier" else result.expected
-            )
+            expected = {
+                "tier": f"tier {result.expected}",
+                "refused": f"refused by {result.expected or 'a policy'}",
+            }.get(result.case.expect, result.expected)
             got = f"{result.actual_rule} → {result.actual_model or 'no model'}"
             if result.actual_tier:
                 got += f" (tier {result.actual_tier})"
