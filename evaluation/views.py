@@ -201,14 +201,13 @@ def golden_run_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         raise Http404(str(exc)) from None
     labels, matrix = report.matrix()
     rows = [(e, [(n, labels[i] == e) for i, n in enumerate(counts)]) for e, counts in matrix]
-    context = {"router": router, "report": report, "labels": labels, "rows": rows}
+    context = {"report": report, "labels": labels, "rows": rows}
     if request.htmx:
-        return render(request, "evaluation/golden.html#golden-report", context)
-    return render(
-        request,
-        "evaluation/golden.html",
-        _golden_context(request, router, **context),
-    )
+        return render(
+            request, "evaluation/golden.html#golden-report", {"router": router, **context}
+        )
+    # Without htmx (no JavaScript) the whole page, with the report in it.
+    return render(request, "evaluation/golden.html", _golden_context(request, router, **context))
 
 
 # --- replays -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from evaluation.golden import NO_RULE, REFUSED, golden_case_create, golden_run
 from evaluation.models import ReplayStatus
@@ -130,3 +131,13 @@ def test_a_replay_applies_todays_policies_and_says_what_they_refuse(
             "count": 1,
         },
     ]
+
+
+def test_the_golden_page_shows_a_refusal_expected_and_got(client_for, private_router):
+    Policy.objects.create(name="No secrets", detectors=["secret"], action="refuse")
+    add(private_router, f"key {SECRET}", "No secrets", expect="refused")
+    client = client_for(private_router.owner)
+    page = client.get(reverse("golden_page", args=[private_router.pk])).content.decode()
+    assert "refused by No secrets" in page
+    ran = client.post(reverse("golden_run", args=[private_router.pk]), {}).content.decode()
+    assert "(refused by a policy)" in ran and "Refused by policy &quot;No secrets&quot;" in ran
