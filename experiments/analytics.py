@@ -11,6 +11,7 @@ from django.db.models import Count, Q, Sum
 from decisions.feedback import FeedbackRates
 from decisions.models import Feedback, Rating, RoutingDecision, RoutingEvent
 from experiments.models import Experiment
+from experiments.significance import RateComparison
 
 ZERO = Decimal("0")
 
@@ -100,3 +101,35 @@ def experiment_compare(*, experiment: Experiment) -> list[ArmStats]:
         stats.regenerates += event["regenerated"]
         stats.messages += event["sent"]  # sent elsewhere: the arm chose, no routed decision
     return [arms["control"], arms["variant"]]
+
+
+def arms_significance(arms: list[ArmStats]) -> list[RateComparison]:
+    """The rates people's reactions give, control against variant, each with its Wilson
+    intervals and a two-proportion z-test (experiments/significance.py)."""
+    control, variant = arms
+    return [
+        RateComparison(
+            "Feedback (👍 share)",
+            (control.up, control.ratings),
+            (variant.up, variant.ratings),
+            higher_is_better=True,
+        ),
+        RateComparison(
+            "Override rate",
+            (control.overrides, control.messages),
+            (variant.overrides, variant.messages),
+            higher_is_better=False,
+        ),
+        RateComparison(
+            "Regenerate rate",
+            (control.regenerates, control.messages),
+            (variant.regenerates, variant.messages),
+            higher_is_better=False,
+        ),
+        RateComparison(
+            "Fallback rate",
+            (control.fallbacks, control.messages),
+            (variant.fallbacks, variant.messages),
+            higher_is_better=False,
+        ),
+    ]

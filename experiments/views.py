@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from experiments.analytics import experiment_compare
+from experiments.analytics import arms_significance, experiment_compare
 from experiments.models import Experiment
 from experiments.selectors import experiment_list_for
 from experiments.services import DRAFT, experiment_end, experiment_start
@@ -29,6 +29,7 @@ def _router(request: HtmxHttpRequest, pk: int) -> Router:
 def _page(request: HtmxHttpRequest, router: Router, *, status: int = 200, **extra: object):
     experiments = list(experiment_list_for(router=router))
     running = next((e for e in experiments if e.running), None)
+    arms = experiment_compare(experiment=running) if running else None
     live = router.published_version
     return render(
         request,
@@ -36,7 +37,8 @@ def _page(request: HtmxHttpRequest, router: Router, *, status: int = 200, **extr
         {
             "router": router,
             "running": running,
-            "arms": experiment_compare(experiment=running) if running else None,
+            "arms": arms,
+            "significance": arms_significance(arms) if arms else None,
             "ended": [e for e in experiments if not e.running],
             "live": live,
             "draft_changed": live is not None and router_draft_changed(router=router),
@@ -83,13 +85,15 @@ def experiment_detail(request: HtmxHttpRequest, pk: int, experiment_pk: int) -> 
     experiment = experiment_list_for(router=router).filter(pk=experiment_pk).first()
     if experiment is None:
         raise Http404("No such experiment.")
+    arms = experiment_compare(experiment=experiment)
     return render(
         request,
         "experiments/detail.html",
         {
             "router": router,
             "experiment": experiment,
-            "arms": experiment_compare(experiment=experiment),
+            "arms": arms,
+            "significance": arms_significance(arms),
             "nav": "routers",
         },
     )
