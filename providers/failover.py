@@ -25,8 +25,9 @@ The policy per failure class (`FAILURE_POLICY`, also in the README):
 |                                   | the cap) or backoff, then restart on next   | else end cut off        |
 | unavailable (5xx, reset, refused) | retry same model after backoff, then        | continue on next model, |
 |                                   | restart on next                             | else end cut off        |
-| dropped_stream (cut, malformed    | retry same model, then restart on next      | continue on next model, |
-| chunk, error event mid-stream)    |                                             | else end cut off        |
+| dropped_stream (cut, ended with-  | retry same model, then restart on next      | continue on next model, |
+| out a finish reason, malformed    |                                             | else end cut off        |
+| chunk, error event mid-stream)    |                                             |                         |
 | timeout (connect, first token,    | no retry (a slow model stays slow): restart | continue on next model, |
 | stall)                            | on next                                     | else end cut off        |
 | auth, bad_request                 | no retry: restart on next                   | continue on next model  |
@@ -95,7 +96,9 @@ class ClassRule:
 FAILURE_POLICY: dict[str, ClassRule] = {
     "rate_limited": ClassRule(True, True, "rate limit (429)"),
     "unavailable": ClassRule(True, True, "5xx, connection reset or refused"),
-    "dropped_stream": ClassRule(True, True, "stream cut, malformed chunk, error mid-stream"),
+    "dropped_stream": ClassRule(
+        True, True, "stream cut or ended unfinished, malformed chunk, error mid-stream"
+    ),
     "timeout": ClassRule(False, True, "connect, first-token or stall timeout"),
     "auth": ClassRule(False, True, "authentication or permission error"),
     "bad_request": ClassRule(False, True, "request rejected (400)"),

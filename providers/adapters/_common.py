@@ -142,6 +142,15 @@ def malformed_chunk_error(exc: BaseException) -> ProviderError:
     )
 
 
+def unfinished_stream_error(what: str) -> ProviderError:
+    """A stream whose body ended (cleanly, as far as HTTP goes) without the provider saying the
+    answer was finished: a server or proxy gave up mid-answer. What came is not a whole answer."""
+    return ProviderError(
+        "dropped_stream",
+        f"The stream ended without {what}: the answer was cut short.",
+    )
+
+
 def estimate_input_tokens(request: ChatRequest) -> int:
     total = sum(estimate_message_tokens(m.text, len(m.images)) for m in request.messages)
     if request.system:

@@ -36,6 +36,7 @@ from providers.adapters._common import (
     parse_retry_after,
     stream_by_completing,
     transport_error,
+    unfinished_stream_error,
 )
 from providers.adapters.base import (
     ChatMessage,
@@ -121,9 +122,11 @@ class AnthropicAdapter:
             raise self._error(exc) from exc
         parts: list[str] = []
         counts: dict[str, int | None] = {"input": None, "output": None}
+        finished = False
         try:
             async with events:
                 async for event in events:
+                    finished = finished or _ends_message(event)
                     text = _handle_event(event, counts, parts)
                     if text:
                         parts.append(text)
@@ -132,6 +135,8 @@ class AnthropicAdapter:
             raise
         except Exception as exc:
             raise self._error(exc, started=True) from exc
+        if not finished:
+            raise unfinished_stream_error("a stop_reason or message_stop")
         yield make_usage(request, "".join(parts), counts["input"], counts["output"])
 
     async def list_models(self) -> list[str]:
@@ -213,6 +218,15 @@ class AnthropicAdapter:
         if isinstance(exc, anthropic.AnthropicError):
             return ProviderError("unavailable", f"Anthropic SDK error: {exc}")
         raise exc  # not a provider failure but a bug: let it surface unchanged
+
+
+def _ends_message(event: Any) -> bool:
+    """The provider says the answer is finished: a `message_delta` with its `stop_reason`, or
+    `message_stop`."""
+    kind = getattr(event, "type", None)
+    if kind == "message_stop":
+        return True
+    return kind == "message_delta" and bool(getattr(event.delta, "stop_reason", None))
 
 
 def _handle_event(event: Any, counts: dict[str, int | None], parts: list[str]) -> str:

@@ -7,7 +7,7 @@ SDK behaviour this adapter relies on (google-genai 3.x, checked in `google/genai
   timeouts we hand the SDK our own httpx client that keeps its client-level timeout.
 - Retries only happen through `HttpOptions.retry_options`; we pin `attempts=1`.
 - Gemini streams have no end marker: the last chunk carries `finishReason`. A stream that
-  stops without one simply ends and we finish with the usage seen so far.
+  stops without one was cut short (a server or proxy gave up mid-answer): `dropped_stream`.
 - An SSE event whose data is not JSON raises `UnknownApiResponseError` out of the SDK's
   stream generator; it cannot be skipped, so it is reported as `dropped_stream`.
 - Transport failures are not wrapped: raw `httpx` exceptions escape and are classified here.
@@ -34,6 +34,7 @@ from providers.adapters._common import (
     parse_retry_after,
     stream_by_completing,
     transport_error,
+    unfinished_stream_error,
 )
 from providers.adapters.base import (
     ChatMessage,
@@ -110,7 +111,7 @@ class GeminiAdapter:
             return
         parts: list[str] = []
         metadata = None
-        started = False
+        started = finished = False
         try:
             # The SDK sends the request lazily, at the first iteration: errors before any
             # chunk (bad status, refused connection) surface inside this loop too.
@@ -119,6 +120,7 @@ class GeminiAdapter:
             )
             async for chunk in chunks:
                 started = True
+                finished = finished or any(c.finish_reason for c in chunk.candidates or [])
                 metadata = chunk.usage_metadata or metadata
                 text = _text(chunk)
                 if text:
@@ -129,6 +131,8 @@ class GeminiAdapter:
             raise
         except Exception as exc:
             raise self._error(exc, started=started) from exc
+        if not finished:
+            raise unfinished_stream_error("a finishReason")
         yield _usage(request, "".join(parts), metadata)
 
     async def list_models(self) -> list[str]:

@@ -9,7 +9,9 @@ Requests go through the SDK's client (`AsyncOpenAI.post`, see `_post`: auth, hea
 pooling, status errors raised as usual); this module reads the raw answer — the JSON of a
 completion, or the server-sent events of a stream, taking text, finish reason and usage out of
 each chunk without building the SDK's objects. What reading a stream relies on:
-- A stream that ends without `data: [DONE]` simply stops; we finish with usage.
+- A stream that ends without `data: [DONE]` simply stops; we finish with usage — provided a
+  chunk gave a `finish_reason`. One that ends with neither was cut short (a server or proxy
+  gave up mid-answer) and is reported as `dropped_stream`.
 - An event whose data is not a JSON object is a malformed chunk: the stream cannot be trusted
   from there on, so it is reported as `dropped_stream` (as the SDK's own reader would fail).
 - An `{"error": ...}` event inside the stream is a dropped stream with the provider's message.
@@ -41,6 +43,7 @@ from providers.adapters._common import (
     status_error,
     stream_by_completing,
     transport_error,
+    unfinished_stream_error,
 )
 from providers.adapters.base import (
     ChatMessage,
@@ -118,7 +121,7 @@ class OpenAIAdapter:
             raise self._error(exc) from exc
         parts: list[str] = []
         input_tokens = output_tokens = None
-        done = False
+        done = finished = False
         try:
             # One read of the body often completes several events: their text goes on as one
             # delta, so every layer above (failover, the SSE we send, the socket) pays once
@@ -147,6 +150,7 @@ class OpenAIAdapter:
                             delta = (choice.get("delta") or {}).get("content")
                             if delta:
                                 text.append(delta)
+                            finished = finished or bool(choice.get("finish_reason"))
                             _raise_if_filtered(choice.get("finish_reason"), None)
                     except Exception as exc:
                         failure = exc  # after the text that came before it
@@ -163,6 +167,8 @@ class OpenAIAdapter:
             raise self._error(exc, started=True) from exc
         finally:
             await response.aclose()
+        if not (done or finished):
+            raise unfinished_stream_error("a finish_reason or [DONE]")
         yield make_usage(request, "".join(parts), input_tokens, output_tokens)
 
     async def list_models(self) -> list[str]:

@@ -104,8 +104,13 @@ MESSAGES = [{"role": "user", "content": "Tell me about the fox"}]
 
 @pytest.mark.parametrize(
     "fault",
-    [{"drop_after_chunks": 8}, {"stall_after_chunks": 8}, {"malformed_chunk_at": 8}],
-    ids=["cut", "stall", "malformed"],
+    [
+        {"drop_after_chunks": 8},
+        {"stall_after_chunks": 8},
+        {"malformed_chunk_at": 8},
+        {"end_after_chunks": 8},
+    ],
+    ids=["cut", "stall", "malformed", "ended-unfinished"],
 )
 def test_a_stream_cut_and_continued_names_both_models_and_ends_normally(
     client, chain_router, fake_upstream, fault
@@ -151,8 +156,9 @@ def test_a_stream_cut_and_continued_names_both_models_and_ends_normally(
         ({"drop_after_chunks": 8}, "dropped_stream"),
         ({"stall_after_chunks": 8}, "timeout"),
         ({"malformed_chunk_at": 8}, "dropped_stream"),
+        ({"end_after_chunks": 8}, "dropped_stream"),
     ],
-    ids=["cut", "stall", "malformed"],
+    ids=["cut", "stall", "malformed", "ended-unfinished"],
 )
 @pytest.mark.parametrize("how", ["restart", "ignore", "reject_prefill"])
 def test_a_stream_that_cannot_be_continued_raises_in_the_openai_sdk(

@@ -36,6 +36,9 @@ SWITCHES: frozenset[str] = frozenset(
         "stall_after_chunks",  # with stall_seconds: pause mid-stream after N text chunks
         "stall_seconds",  # N, or "forever": until the client hangs up (the default)
         "drop_after_chunks",  # close the socket after N text chunks, no terminator
+        # End the body cleanly after N text chunks (HTTP-wise complete) with no finish reason,
+        # no end marker: a server or proxy that gave up mid-answer without saying so.
+        "end_after_chunks",
         "reset_before_headers",  # close the socket without any response
         "malformed_chunk_at",  # insert one invalid-JSON SSE event before text chunk N
         "omit_end_marker",  # finish cleanly but without [DONE] / message_stop / finishReason
@@ -600,11 +603,9 @@ class _Gemini(_Dialect):
         return self.sse(self._response(piece, None, finish_reason=""))
 
     def stream_closing(self, ask, usage, *, omit_end_marker, stop=None):
-        # Gemini has no end-of-stream event: the last chunk carries finishReason (and usage).
-        final = self._response("", usage, finish_reason="" if omit_end_marker else (stop or "STOP"))
-        if not omit_end_marker or usage is not None:
-            return [self.sse(final)]
-        return []
+        # Gemini has no end-of-stream event to omit: the last chunk carries finishReason (and
+        # usage), and a stream without it was cut short (`end_after_chunks`).
+        return [self.sse(self._response("", usage, finish_reason=stop or "STOP"))]
 
     def stream_refusal(self, ask, usage, error_code):
         return [self.sse(self._blocked(usage, error_code))]
@@ -1026,6 +1027,10 @@ class _Handler(BaseHTTPRequestHandler):
         for index, event in enumerate(deltas):
             if sw.get("drop_after_chunks") is not None and index >= int(sw["drop_after_chunks"]):
                 self._abort()
+                return
+            if sw.get("end_after_chunks") is not None and index >= int(sw["end_after_chunks"]):
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
                 return
             if sw.get("stall_after_chunks") is not None and index == int(sw["stall_after_chunks"]):
                 self._hold(sw.get("stall_seconds", FOREVER))

@@ -81,6 +81,20 @@ async def test_a_stream_without_its_end_marker_finishes_cleanly_with_usage(
     assert events[-1].input_tokens == 5
 
 
+async def test_a_stream_that_ends_without_saying_it_is_finished_was_cut_short(
+    kind, make_adapter, fake_upstream
+):
+    # The body ends cleanly after three words, with no finish reason and no end marker: a
+    # server or proxy gave up mid-answer. Those words are not a whole answer.
+    fake_upstream.script(end_after_chunks=3)
+
+    seen, error = await stream_until_error(make_adapter(kind).stream(HELLO))
+
+    assert text_of(seen) == "Fake reply from "
+    assert error.kind == "dropped_stream" and "cut short" in error.message
+    assert not usages(seen), "no usage: the stream did not finish"
+
+
 async def test_a_stall_shorter_than_the_read_timeout_is_only_slow(
     kind, make_adapter, fake_upstream
 ):
