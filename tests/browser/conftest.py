@@ -49,3 +49,38 @@ def browser_page():
         page.set_default_timeout(10_000)
         yield page, errors
         browser.close()
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has settled its last swap: a swapped-in element (a form sent out of
+    band, an answer's final row) only answers to events once htmx has processed it, which it
+    does as it settles."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".htmx-settling, .htmx-swapping, .htmx-added")).to_have_count(0)
+
+
+BROKEN_WORDS_JS = """sel => {
+  // Words of the matched elements that wrap inside themselves (a word split over two lines).
+  const broken = [];
+  for (const root of document.querySelectorAll(sel)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const re = /\\S+/g;
+      let m;
+      while ((m = re.exec(node.data))) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (tops.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+def broken_words(page, selector: str) -> list[str]:
+    """Words inside `selector` that the browser broke over two lines."""
+    return page.evaluate(BROKEN_WORDS_JS, selector)

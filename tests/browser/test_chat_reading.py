@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import live_url, uvicorn_server  # noqa: F401
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, broken_words, htmx_settled
 from tests.browser.test_chat_ux import (  # noqa: F401 - fixtures
     _login,
     _no_sideways_scroll,
@@ -58,14 +58,6 @@ def _long_thread(user):
     return thread
 
 
-def _settled(page) -> None:
-    """Wait until htmx has settled its last swap: a swapped-in element (the picker, sent out of
-    band) only answers to events once htmx has processed it, which it does as it settles."""
-    from playwright.sync_api import expect
-
-    expect(page.locator(".htmx-settling, .htmx-swapping, .htmx-added")).to_have_count(0)
-
-
 def _in_view(page, selector: str) -> bool:
     return page.evaluate(
         """sel => {
@@ -96,6 +88,7 @@ def test_a_thirty_message_thread_reads_like_a_chat(demo, open_browser, width):  
     jump = page.locator("[data-jump-latest]")
     expect(jump).to_be_hidden()
     _no_sideways_scroll(page)
+    assert broken_words(page, "#messages .msg .content p, .thread-head, .badge") == []
     page.screenshot(path=str(ARTIFACTS / f"chat-long-end-{width}.png"))
 
     # Scrolled up, the "Latest" button offers the way back.
@@ -193,12 +186,12 @@ def test_the_picker_and_its_chips_follow_model_and_tier_at_once(demo, open_brows
     expect(page.locator("#thread-picker .tier-chip")).to_be_visible()
 
     # Picking in the picker is the same as the command: Auto undoes the tier too.
-    _settled(page)
+    htmx_settled(page)
     picker.select_option("auto")
     expect(page.locator("article.msg.note").last).to_contain_text("Back to automatic tiers")
     expect(picker).to_have_value("auto")
     expect(page.locator("#thread-picker .tier-chip")).to_have_count(0)
-    _settled(page)
+    htmx_settled(page)
     picker.select_option("tier:deep")
     expect(page.locator("#thread-picker .tier-chip")).to_have_text("tier deep")
     thread.refresh_from_db()

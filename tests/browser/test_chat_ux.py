@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.api.conftest import live_url, uvicorn_server  # noqa: F401
-from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM, htmx_settled
 
 pytestmark = [
     pytest.mark.browser,
@@ -178,6 +178,8 @@ def test_stop_keeps_the_partial_answer_and_regenerate_answers_again(
     assert "Configure a real provider" not in kept, "the answer was cut short"
     _shot(page, "stopped", 1280)
 
+    # The final row was swapped in: its regenerate form answers once htmx has processed it.
+    htmx_settled(page)
     answer.locator("form.regenerate button").click()
     answer = page.locator("#messages .msg.assistant").last
     expect(answer.locator(".badge")).to_be_visible()
@@ -254,18 +256,42 @@ PAGES = [
     "/routers/import/",
     "/workspaces/{workspace}/edit/",
     "/workspaces/{workspace}/members/",
+    "/manage/budgets/",
+    "/manage/budgets/new/",
+    "/policies/",
+    "/policies/new/",
+    "/spend/",
+    "/preferences/",
+    "/routers/templates/tiers/",
+    "/routers/{router}/versions/",
+    "/routers/{router}/golden/",
+    "/routers/{router}/replays/",
+    "/routers/{router}/experiments/",
+    "/routers/{router}/preferences/",
+    "/routers/{router}/rules/new/",
 ]
+
+# Cards, tables and sections that are the page's own blocks, flush against the one before.
+FLUSH_JS = """() => [...document.querySelectorAll('main.page > *')].filter(el => {
+  const prev = el.previousElementSibling;
+  if (!prev || !prev.getBoundingClientRect().height || !el.getBoundingClientRect().height) return false;
+  const boxed = e => e.matches('.card, .table, table, section');
+  return (boxed(el) || boxed(prev))
+    && Math.abs(el.getBoundingClientRect().top - prev.getBoundingClientRect().bottom) < 1;
+}).map(el => el.tagName.toLowerCase() + '.' + el.className)"""
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_page_of_the_menu_fits_the_screen_without_console_errors(demo, open_browser, width):
     from chat.models import Workspace
     from providers.models import Provider
+    from routers.models import Router
 
     base, _ = demo
     ids = {
         "provider": Provider.objects.get(slug="demo").pk,
         "workspace": Workspace.objects.order_by("pk").first().pk,
+        "router": Router.objects.get(slug="demo").pk,
     }
     page, problems = open_browser(width)
     _login(page, base)
@@ -277,6 +303,7 @@ def test_every_page_of_the_menu_fits_the_screen_without_console_errors(demo, ope
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {width}px"
+        assert page.evaluate(FLUSH_JS) == [], f"{path}: blocks flush against each other"
     _shot(page, "last-page", width)
     assert problems == []
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from tests.api.conftest import live_url, uvicorn_server  # noqa: F401
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, broken_words
 from tests.browser.test_chat_ux import (  # noqa: F401
     WIDTHS,
     _login,
@@ -92,6 +92,8 @@ def test_golden_set_and_replay_in_the_browser(demo, open_browser, width):  # noq
     expect(page.locator(".golden-summary")).to_contain_text("3 passed, 0 failed")
     expect(page.locator(".golden-results tbody tr").last).to_contain_text("tier coding")
     expect(page.locator(".confusion")).to_be_visible()
+    # The matrix scrolls inside its card; its rule names never break mid-word.
+    assert broken_words(page, ".confusion th") == []
     _no_sideways_scroll(page)
     _shot(page, "golden", width)
 
