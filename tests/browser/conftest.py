@@ -66,7 +66,7 @@ BROKEN_WORDS_JS = """sel => {
   for (const root of document.querySelectorAll(sel)) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const re = /\\S+/g;
+      const re = /[^\\s-]+/g;  // a line may break after a hyphen
       let m;
       while ((m = re.exec(node.data))) {
         const range = document.createRange();

@@ -91,6 +91,21 @@ def test_a_thirty_message_thread_reads_like_a_chat(demo, open_browser, width):  
     assert broken_words(page, "#messages .msg .content p, .thread-head, .badge") == []
     page.screenshot(path=str(ARTIFACTS / f"chat-long-end-{width}.png"))
 
+    # The chat's menu (rename, delete) and the shortcuts help open whole on the screen.
+    def opens_on_screen(popover: str) -> None:
+        body = page.locator(popover)
+        expect(body).to_be_visible()
+        box = body.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (popover, box)
+        page.keyboard.press("Escape")
+        expect(body).to_be_hidden()
+
+    page.click("summary.thread-title")
+    opens_on_screen(".thread-menu .popover-body")
+    page.locator("#messages").click(position={"x": 5, "y": 5})
+    page.keyboard.press("?")
+    opens_on_screen(".help .popover-body")
+
     # Scrolled up, the "Latest" button offers the way back.
     messages.evaluate("box => { box.scrollTop = 0; }")
     expect(jump).to_be_visible()
