@@ -15,6 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from decisions.models import RoutingDecision
 from evaluation.golden import (
+    GoldenRunBusy,
     golden_case_create,
     golden_case_delete,
     golden_case_from_decision,
@@ -24,7 +25,7 @@ from evaluation.models import GoldenCase, ReplayRun
 from evaluation.replay import replay_estimate
 from evaluation.routing import UnknownVersion
 from evaluation.services import replay_start
-from routers.api import ERRORS, MAX_ID, In, api_user, router_for
+from routers.api import ERRORS, MAX_ID, ErrorOut, In, api_user, router_for
 
 router = Router(tags=["golden sets and replays"])
 
@@ -80,10 +81,13 @@ class ReportOut(Schema):
     error: str
     passed: int
     failed: int
+    not_run: int = Field(description="Cases the run's time limit left unrouted")
+    not_run_reason: str
     classifier_calls: int
     classifier_cost: str
     confusion: dict[str, Any]
     cases: list[dict[str, Any]]
+    not_run_cases: list[dict[str, Any]]
 
 
 class ReplayIn(In):
@@ -225,17 +229,21 @@ def add_from_decision(
 
 @router.post(
     "/{int:router_id}/golden/run",
-    response={200: ReportOut, **ERRORS},
+    response={200: ReportOut, 409: ErrorOut, **ERRORS},
     summary="Run the golden set",
     description="Routes every case with the draft (or `version`); the answering model is never "
-    "called, LLM rules call the classifier. `ok` is false when a case fails.",
+    "called, LLM rules call the classifier. A run starts no case after GOLDEN_RUN_SECONDS: "
+    "those are counted in `not_run` (neither passed nor failed). `ok` is false when a case "
+    "fails or was not run. 409 while another run of this router's golden set is in progress.",
 )
-def run_golden(request: HttpRequest, router_id: int, payload: RunIn) -> dict[str, Any]:
+def run_golden(request: HttpRequest, router_id: int, payload: RunIn) -> Any:
     row = router_for(request, router_id)
     try:
         return golden_run(router=row, version=payload.version).to_dict()
     except UnknownVersion as exc:
         raise Http404(str(exc)) from None
+    except GoldenRunBusy as exc:
+        return Status(409, {"detail": str(exc)})
 
 
 @router.post(

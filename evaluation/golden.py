@@ -9,12 +9,16 @@ and the classifier calls the run made with their cost at catalog prices.
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -31,6 +35,9 @@ from evaluation.routing import Evaluator, evaluator_for
 from routers.models import Router
 from routers.routing import Turn, at_time_of_day, route_input_of
 from routers.selectors import router_can_edit
+from routerweb import clock as clocks
+from routerweb import shared_cache
+from routerweb.cache_health import CacheDown
 
 NO_RULE = "(no rule)"
 REFUSED = "(refused by a policy)"
@@ -300,6 +307,9 @@ class GoldenReport:
     label: str
     results: list[CaseResult] = field(default_factory=list)
     error: str = ""
+    # Cases the run did not reach: neither passed nor failed (see `golden_run`'s time limit).
+    not_run: list[GoldenCase] = field(default_factory=list)
+    not_run_reason: str = ""
 
     @property
     def passed(self) -> int:
@@ -311,7 +321,7 @@ class GoldenReport:
 
     @property
     def ok(self) -> bool:
-        return not self.error and self.failed == 0
+        return not self.error and self.failed == 0 and not self.not_run
 
     @property
     def classifier_calls(self) -> int:
@@ -338,6 +348,8 @@ class GoldenReport:
             "error": self.error,
             "passed": self.passed,
             "failed": self.failed,
+            "not_run": len(self.not_run),
+            "not_run_reason": self.not_run_reason,
             "classifier_calls": self.classifier_calls,
             "classifier_cost": str(self.classifier_cost),
             "confusion": {
@@ -345,6 +357,7 @@ class GoldenReport:
                 "rows": [{"expected": e, "actual": c} for e, c in rows],
             },
             "cases": [r.to_dict() for r in self.results],
+            "not_run_cases": [{"case_id": c.pk, "message": c.message} for c in self.not_run],
         }
 
 
@@ -395,14 +408,76 @@ def _run_case(evaluator: Evaluator, case: GoldenCase) -> CaseResult:
     )
 
 
-def golden_run(*, router: Router, version: int | None = None) -> GoldenReport:
-    """Route every case with the draft (`version` None) or that version. Raises
-    evaluation.routing.UnknownVersion for a version the router does not have."""
+def _route_cases(
+    *, router: Router, version: int | None, limit: float, clock: clocks.Clock
+) -> GoldenReport:
+    """Route every case with the draft (`version` None) or that version, starting none once
+    `limit` seconds have passed on `clock`: the rest are reported as not run."""
     evaluator = evaluator_for(router, version)
     report = GoldenReport(label=evaluator.label)
     if evaluator.error:
         report.error = evaluator.error
         return report
+    start = clock.monotonic()
     for case in router.golden_cases.all():
+        if report.not_run or clock.monotonic() - start >= limit:
+            report.not_run.append(case)
+            continue
         report.results.append(_run_case(evaluator, case))
+    if report.not_run:
+        report.not_run_reason = f"not run: the run's time limit of {limit:g} s was reached"
     return report
+
+
+class GoldenRunBusy(Exception):
+    """Another run of this router's golden set is in progress."""
+
+
+BUSY = "This router's golden set is already being run; try again when that run ends."
+
+
+@contextmanager
+def _one_run_per_router(router: Router, limit: float) -> Iterator[None]:
+    """Hold the router's run lock in the shared cache, or raise GoldenRunBusy. The lock
+    expires by itself should the process die mid-run (a case may overrun the limit by one
+    classifier or embedding call); with the cache down there is no lock, and the time limit
+    still bounds the run."""
+    key, token = f"golden-run:{router.pk}", uuid.uuid4().hex
+    try:
+        locked = shared_cache.add_now(key, token, ttl=min(limit, 86_400) + 120)
+    except CacheDown:
+        yield
+        return
+    if not locked:
+        raise GoldenRunBusy(BUSY)
+    try:
+        yield
+    finally:
+        try:
+            if shared_cache.get_now(key) == token:  # not a later run's, once ours expired
+                shared_cache.delete_now(key)
+        except CacheDown:
+            pass
+
+
+def golden_run(
+    *,
+    router: Router,
+    version: int | None = None,
+    time_limit: float | None = None,
+    exclusive: bool = True,
+    clock: clocks.Clock | None = None,
+) -> GoldenReport:
+    """Route every case with the draft (`version` None) or that version. Raises
+    evaluation.routing.UnknownVersion for a version the router does not have.
+
+    A run starts no case once `time_limit` seconds (default `settings.GOLDEN_RUN_SECONDS`;
+    `math.inf`: none) have passed on `clock`: the rest are reported as not run. With
+    `exclusive` (the pages and the API) one run per router at a time: a second raises
+    GoldenRunBusy."""
+    limit = settings.GOLDEN_RUN_SECONDS if time_limit is None else time_limit
+    clock = clock or clocks.current()
+    if not exclusive:
+        return _route_cases(router=router, version=version, limit=limit, clock=clock)
+    with _one_run_per_router(router, limit):
+        return _route_cases(router=router, version=version, limit=limit, clock=clock)

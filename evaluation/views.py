@@ -24,6 +24,8 @@ from chat.models import Message
 from decisions.models import RoutingDecision
 from evaluation.golden import (
     NO_RULE,
+    GoldenReport,
+    GoldenRunBusy,
     golden_case_create,
     golden_case_delete,
     golden_case_from_decision,
@@ -199,9 +201,11 @@ def golden_run_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         report = golden_run(router=router, version=_version_of(request.POST.get("version")))
     except UnknownVersion as exc:
         raise Http404(str(exc)) from None
+    except GoldenRunBusy as exc:
+        report = GoldenReport(label="", error=str(exc))
     labels, matrix = report.matrix()
     rows = [(e, [(n, labels[i] == e) for i, n in enumerate(counts)]) for e, counts in matrix]
-    context = {"report": report, "labels": labels, "rows": rows}
+    context = {"report": report, "labels": labels, "rows": rows, "no_rule": NO_RULE}
     if request.htmx:
         return render(
             request, "evaluation/golden.html#golden-report", {"router": router, **context}

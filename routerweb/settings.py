@@ -273,6 +273,9 @@ MAX_CONCURRENT_STREAMS_PER_USER = env_int("MAX_CONCURRENT_STREAMS_PER_USER", 0, 
 # Output tokens a budget reserves for an answer whose request sets no max_tokens.
 BUDGET_OUTPUT_ESTIMATE = env_int("BUDGET_OUTPUT_ESTIMATE", 1000, minimum=1)
 CLASSIFIER_CACHE_SECONDS = env_int("CLASSIFIER_CACHE_SECONDS", 3600, minimum=0)
+# A golden-set run on the pages or the API starts no case after this many seconds (the rest are
+# reported as not run); `manage.py router_test` has no limit unless given --time-limit.
+GOLDEN_RUN_SECONDS = env_float("GOLDEN_RUN_SECONDS", 60.0)
 
 # The /v1 gateway keeps each user's prepared routers and catalog in process memory until the
 # routing configuration changes (see planning/planner.py); this caps how long a copy is

@@ -310,11 +310,20 @@ def get_now(key: str) -> str | None:
     return cache.get(PREFIX + key)
 
 
-def add_now(key: str, value: str) -> bool:
-    """`add` (with no expiry) for synchronous code."""
+def add_now(key: str, value: str, ttl: float | None = None) -> bool:
+    """`add` for synchronous code (`ttl` None: no expiry)."""
     if _backend() == "redis":
-        return bool(_guard_now(lambda: _redis().set(PREFIX + key, value, nx=True)))
-    return cache.add(PREFIX + key, value, None)
+        return bool(_guard_now(lambda: _redis().set(PREFIX + key, value, ex=_ex(ttl), nx=True)))
+    return cache.add(PREFIX + key, value, _ex(ttl))
+
+
+def delete_now(*keys: str) -> None:
+    """`delete` for synchronous code."""
+    names = [PREFIX + k for k in keys]
+    if _backend() == "redis":
+        _guard_now(lambda: _redis().delete(*names))
+    else:
+        cache.delete_many(names)
 
 
 def set_now(key: str, value: str) -> None:

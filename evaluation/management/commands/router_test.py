@@ -2,13 +2,20 @@
 
 For a deployment pipeline: test the draft before publishing it (the default), or a published
 version (`--version N`). Prints one line per case and a summary; `--json` prints the report.
-Exit status: 0 when every case passes, 1 when one fails (or the router cannot route, or has
-no cases), 2 for bad arguments (an unknown router, version or owner).
+Exit status: 0 when every case passes, 1 when one fails or is not run (or the router cannot
+route, or has no cases), 2 for bad arguments (an unknown router, version or owner).
+
+Unlike the pages and the API (GOLDEN_RUN_SECONDS), a pipeline's run has no time limit by
+default: every case is judged, however long LLM-classified or semantic rules take. Give
+`--time-limit SECONDS` to bound it; cases it leaves are reported as not run. The command does
+not take the pages' one-run-per-router lock, so a pipeline never fails because someone is
+running the set in the browser.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -33,6 +40,13 @@ class Command(BaseCommand):
             "--owner", metavar="USERNAME", help="Whose router, when several share the slug."
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument(
+            "--time-limit",
+            type=float,
+            metavar="SECONDS",
+            help="Start no case after this many seconds (default: no limit); the rest are "
+            "reported as not run, and the exit status is 1.",
+        )
 
     def _router(self, slug: str, owner: str | None) -> Router:
         routers = Router.objects.filter(slug=slug)
@@ -58,7 +72,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         router = self._router(options["slug"], options["owner"])
         try:
-            report = golden_run(router=router, version=options["version"])
+            report = golden_run(
+                router=router,
+                version=options["version"],
+                time_limit=options["time_limit"] or math.inf,
+                exclusive=False,
+            )
         except UnknownVersion as exc:
             raise CommandError(str(exc), returncode=2) from None
         if options["json"]:
@@ -69,7 +88,7 @@ class Command(BaseCommand):
             raise CommandError(report.error, returncode=1)
         if not report.results:
             raise CommandError(f"The router {router.slug!r} has no golden cases.", returncode=1)
-        if report.failed:
+        if report.failed or report.not_run:
             sys.exit(1)
 
     def _print(self, router: Router, report: Any) -> None:
@@ -86,7 +105,12 @@ class Command(BaseCommand):
                 got += f" (tier {result.actual_tier})"
             line = f"{mark}  {text!r}: expected {expected}, got {got}"
             out(line if result.passed else self.style.ERROR(line))
+        for case in report.not_run:
+            text = " ".join(case.message.split())[:70]
+            out(self.style.WARNING(f"SKIP  {text!r}: {report.not_run_reason}"))
+        not_run = f", {len(report.not_run)} not run" if report.not_run else ""
         out(
-            f"{router.slug} ({report.label}): {report.passed} passed, {report.failed} failed · "
+            f"{router.slug} ({report.label}): {report.passed} passed, {report.failed} failed"
+            f"{not_run} · "
             f"{report.classifier_calls} classifier calls, ${report.classifier_cost:.6f}"
         )
