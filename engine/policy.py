@@ -29,6 +29,7 @@ from typing import Any, Literal
 import re2
 
 from .errors import RuleError
+from .limits import MAX_ITEM_CHARS, MAX_KEYWORDS_PER_ROUTER
 from .regexes import _ASCII_SPACE, _OPTIONS, Keyword, Scanner, compile_keyword, compile_user_regex
 
 PolicyAction = Literal["mask", "restrict", "refuse"]
@@ -44,7 +45,9 @@ DETECTORS: dict[str, str] = {
 }
 
 MAX_PATTERNS = 50
-MAX_KEYWORDS = 500
+# A policy's keywords are one scan, like a router's: the same numbers as rule keywords.
+MAX_KEYWORDS = MAX_KEYWORDS_PER_ROUTER  # 500
+MAX_KEYWORD_CHARS = MAX_ITEM_CHARS  # 200, characters in one keyword
 
 
 def luhn_ok(digits: str) -> bool:
@@ -262,6 +265,25 @@ def _keyword_finder(keywords: Sequence[str]) -> Finder:
         return spans
 
     return find
+
+
+def check_policy_keywords(keywords: Sequence[str]) -> None:
+    """Raise RuleError (field "keywords") when a policy holds more keywords, or a longer one,
+    than it may. Checked when a policy is saved, before anything is compiled; `compile_policy`
+    (which runs for every message) does not refuse a stored policy older than the cap."""
+    keywords = [k.strip() for k in keywords if k.strip()]
+    if len(keywords) > MAX_KEYWORDS:
+        raise RuleError(
+            f"At most {MAX_KEYWORDS} keywords per policy (this one has {len(keywords):,})",
+            "keywords",
+        )
+    for number, keyword in enumerate(keywords, start=1):
+        if len(keyword) > MAX_KEYWORD_CHARS:
+            raise RuleError(
+                f"Keyword {number} (“{keyword[:40]}…”) has {len(keyword):,} characters: "
+                f"at most {MAX_KEYWORD_CHARS} per keyword",
+                "keywords",
+            )
 
 
 def compile_policy(spec: PolicySpec) -> _Compiled:

@@ -54,7 +54,8 @@ class PolicyAdminForm(forms.ModelForm):
             try:
                 policy_validate(candidate)
             except ValidationError as exc:
-                raise ValidationError(exc.messages) from None
+                for name, messages in exc.message_dict.items():
+                    self.add_error(name if name in self.fields else None, messages)
         return cleaned
 
 

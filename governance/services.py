@@ -10,7 +10,7 @@ from django.db import transaction
 from accounts.models import User
 from audit.services import audit_record, snapshot
 from engine import RuleError
-from engine.policy import compile_policy
+from engine.policy import check_policy_keywords, compile_policy
 from engine.tiers import TIER_NAME, TIER_NAME_HELP
 from governance.models import Budget, BudgetScope, OverAction, Period, Policy, Scope
 from governance.selectors import policy_spec
@@ -54,6 +54,10 @@ def policy_validate(policy: Policy, *, catalog_refs: set[str] | None = None) -> 
             f"At most {MAX_POLICIES_PER_TARGET} policies apply to "
             f"{where.get(policy.scope, 'one scope')}: edit or delete one first."
         )
+    try:
+        check_policy_keywords(policy.lines("keywords"))
+    except RuleError as exc:
+        errors.setdefault("keywords", []).append(exc.message)
     if not errors:
         try:
             compile_policy(policy_spec(policy))
