@@ -10,6 +10,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from evaluation import golden as golden_module
@@ -103,6 +104,11 @@ def test_router_test_runs_every_case_unless_given_a_time_limit(golden, slow_case
     with pytest.raises(SystemExit):
         call_command("router_test", golden.slug, "--time-limit", "30", "--json", stdout=out)
     assert json.loads(out.getvalue())["not_run"] == 3
+
+    for bad in ("0", "-5", "nan", "inf"):
+        with pytest.raises(CommandError) as refused:
+            call_command("router_test", golden.slug, "--time-limit", bad)
+        assert refused.value.returncode == 2
 
 
 def test_one_run_per_router_at_a_time(golden, monkeypatch):

@@ -70,12 +70,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        limit = options["time_limit"]
+        if limit is not None and not (0 < limit < math.inf):
+            raise CommandError("--time-limit is a number of seconds above 0.", returncode=2)
         router = self._router(options["slug"], options["owner"])
         try:
             report = golden_run(
                 router=router,
                 version=options["version"],
-                time_limit=options["time_limit"] or math.inf,
+                time_limit=math.inf if limit is None else limit,
                 exclusive=False,
             )
         except UnknownVersion as exc:
