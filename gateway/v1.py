@@ -740,9 +740,10 @@ _logger = _DecisionLogger()
 atexit.register(_logger.stop)
 
 
-def wait_for_logs(timeout: float = 10.0) -> None:
-    """Block until every queued decision is written (tests and orderly shutdown)."""
-    _logger.flush(timeout)
+def wait_for_logs(timeout: float = 10.0) -> bool:
+    """Block until every queued decision is written (tests and orderly shutdown); False if
+    that took longer than `timeout` seconds."""
+    return _logger.flush(timeout)
 
 
 class _LogsOnClose:

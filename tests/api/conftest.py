@@ -68,7 +68,8 @@ class _LiveServer:
             time.sleep(0.005)
         from gateway.v1 import wait_for_logs
 
-        wait_for_logs(timeout)
+        if not wait_for_logs(timeout):
+            raise RuntimeError("the server's decision log is still writing")
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -40,8 +40,7 @@ def answered(client, messages=CODE, model="router:fake-router") -> str:
     try:
         return client.chat.completions.create(model=model, messages=messages).model
     finally:
-        # The server logs the decision after the answer; with SQLite's shared-cache test
-        # database, a write from the test meanwhile would find the table locked.
+        # The server logs the decision after the answer: the next call starts once it has.
         for server in _running:
             server.wait_idle()
 

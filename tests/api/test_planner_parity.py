@@ -95,8 +95,7 @@ def v1(world, user, thread, text, model=None) -> Seen:
         headers={"Authorization": f"Bearer {world['tokens'][user.pk]}"},
         timeout=10,
     )
-    # The server logs the decision after the answer; with SQLite's shared-cache test
-    # database, a write from the test meanwhile would find the table locked.
+    # The server logs the decision after the answer: what it writes is read once it has.
     for server in _running:
         server.wait_idle()
     if response.status_code != 200:

@@ -33,8 +33,6 @@ def test_a_token_over_its_requests_per_minute_gets_429_with_retry_after(
     live_url, owner, token_for, fake_router, fake_upstream, settings, clock
 ):
     settings.RATE_LIMIT_TOKEN_RPM = 2
-    # Both tokens exist before the first call: the live server's background writes and this
-    # thread share one in-memory SQLite database, whose table locks are not waited on.
     client = client_for(live_url, token_for(owner))
     second = client_for(live_url, token_for(owner, name="second"))
     ask(client)

@@ -116,7 +116,7 @@ def _complete(client, messages=CODE) -> str:
 
 def _idle() -> None:
     """The answer has ended for the client before the server has logged its decision: wait for
-    that write before this thread writes (SQLite's shared in-memory database locks the table)."""
+    that, so what the server still does for the last call is not taken for the next one's."""
     for server in _running:
         server.wait_idle()
 
