@@ -61,7 +61,13 @@ from planning.planner import (
     turns_of_messages,
 )
 from providers import breaker
-from providers.adapters.base import ALLOWED_IMAGE_TYPES, ChatMessage, ChatRequest, ImagePart
+from providers.adapters.base import (
+    ALLOWED_IMAGE_TYPES,
+    ChatMessage,
+    ChatRequest,
+    ImagePart,
+    ProviderError,
+)
 from providers.failover import ChainResult, Policy, run_chain
 from providers.images import image_size_problem, images_problem
 from providers.selectors import catalog_list_enabled
@@ -579,26 +585,13 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         observability.routing_span(body.model, routing_started, plan.facts)
         _remember_refs(body.model, plan)
         chat_request = plan.request  # as the data policies let it leave
-        budget = plan.budget
-        if budget is not None and budget.refusal:
-            raise ApiError(
-                429,
-                budget.refusal,
-                type="insufficient_quota",
-                code="budget_exceeded",
-                headers={"retry-after": str(budget.retry_after)},
-            )
-        if not plan.chain and plan.facts.policy:
-            raise ApiError(
-                400,
-                plan.problem or "A data policy refuses this request.",
-                code="policy_refused",
-                param="messages",
-            )
-        if not plan.chain:
-            raise ApiError(
-                400, plan.problem or "No model can answer this request.", code="no_suitable_model"
-            )
+        refusal = _refusal(plan)
+        if refusal is not None:
+            # Logged as the chat logs a refused message: what refused and why, no attempt.
+            refused = _Call(plan, chat_request, entry.user.pk, started=started)
+            refused.result.error = ProviderError("bad_request", str(refusal))
+            refused.log_later()
+            raise refusal
     except ApiError as exc:
         if slot_taken and entry is not None:
             await stream_end(entry.user.pk)
@@ -610,6 +603,32 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await call.stream_response(include_usage)
     return await call.json_response()
+
+
+def _refusal(plan: Plan) -> ApiError | None:
+    """The error of a plan that no model may answer (a budget, a data policy, nothing
+    suitable), in OpenAI's shape; None when a model can answer."""
+    budget = plan.budget
+    if budget is not None and budget.refusal:
+        return ApiError(
+            429,
+            budget.refusal,
+            type="insufficient_quota",
+            code="budget_exceeded",
+            headers={"retry-after": str(budget.retry_after)},
+        )
+    if not plan.chain and plan.facts.policy:
+        return ApiError(
+            400,
+            plan.problem or "A data policy refuses this request.",
+            code="policy_refused",
+            param="messages",
+        )
+    if not plan.chain:
+        return ApiError(
+            400, plan.problem or "No model can answer this request.", code="no_suitable_model"
+        )
+    return None
 
 
 # Decisions are written by one background thread of their own (`_DecisionLogger`). Django

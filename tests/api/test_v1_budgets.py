@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ApiToken
+from decisions.models import RoutingDecision
 from governance.models import Budget, SpendEntry
 from tests.api.conftest import wait_for
 
@@ -63,6 +64,13 @@ def test_an_exhausted_budget_is_a_429_in_openais_shape_with_retry_after(
     retry_after = int(error.response.headers["retry-after"])
     assert abs(retry_after - (midnight - now).total_seconds()) < 120
     assert fake_upstream.requests == []
+    # Logged as the chat logs a refused message: what refused, no attempt, no success.
+    decision = wait_for(lambda: RoutingDecision.objects.filter(channel="api").first())
+    assert decision.source == "budget"
+    assert decision.budget == "CI token"
+    assert not decision.succeeded
+    assert decision.attempts == []
+    assert decision.answered_by == ""
 
 
 def test_another_token_of_the_same_user_is_not_bound(

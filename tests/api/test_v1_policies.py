@@ -155,6 +155,15 @@ def test_a_refusing_policy_answers_400_in_openais_shape_and_calls_no_model(
     assert 'Refused by policy "No secrets"' in error["message"]
     assert "AKIA" not in error["message"]
     assert fake_upstream.requests == []
+    # Logged as the chat logs a refused message: the policy's name, never what it found.
+    decision = wait_for(lambda: RoutingDecision.objects.filter(channel="api").first())
+    assert decision.policy == "No secrets"
+    assert decision.policy_action == "refuse"
+    assert not decision.succeeded
+    assert decision.attempts == []
+    assert "AKIA" not in json.dumps(
+        [decision.reason, decision.verdicts, decision.rule_name, decision.model_ref]
+    )
 
 
 def test_an_unapproved_embedding_model_never_sees_the_card(
