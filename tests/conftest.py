@@ -65,6 +65,7 @@ def _clear_cache(settings):
     cache_health.reset()  # a test that broke Redis must not leave it marked down for the next
     with contextlib.suppress(Exception):  # the cache may be a Redis that a test deliberately broke
         cache.clear()
+    cache_health.reset()  # clearing a broken Redis marks Redis down again
     if settings.CACHES is not configured:
         # The test switched to a cache of its own: what was written to the run's cache before
         # the switch must not reach the next test either.
