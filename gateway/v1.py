@@ -488,7 +488,7 @@ def _completion_json(plan: Plan, result: ChainResult, outcome: Outcome, created:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": result.text, "refusal": None},
-                "finish_reason": "stop",
+                "finish_reason": result.finish_reason,
                 "logprobs": None,
             }
         ],
@@ -519,8 +519,10 @@ class _Chunks:
     def text(self, text: str) -> bytes:
         return f'{self._content}{json.dumps(text)}}}, "finish_reason": null}}]}}\n\n'.encode()
 
-    def stop(self) -> bytes:
-        return self._event('"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]')
+    def stop(self, reason: str = "stop") -> bytes:
+        return self._event(
+            f'"choices": [{{"index": 0, "delta": {{}}, "finish_reason": {json.dumps(reason)}}}]'
+        )
 
     def usage(self, usage: dict[str, int]) -> bytes:
         return self._event(f'"choices": [], "usage": {json.dumps(usage)}')
@@ -953,7 +955,7 @@ class _Call:
                 chunks = _Chunks(self.plan.uid, _models(result), self.created)
                 usage = chunks.usage(_usage_json(self.outcome())) if include_usage else b""
                 if result.complete:
-                    yield chunks.stop() + usage + _DONE
+                    yield chunks.stop(result.finish_reason) + usage + _DONE
                     return
                 # A damaged answer never ends like a whole one: no finish_reason "stop", no
                 # [DONE]; the error event makes OpenAI SDKs raise instead of returning it.

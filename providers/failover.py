@@ -437,10 +437,17 @@ class ChainResult:
     # Every attempt's usage added up (estimated for attempts that broke off).
     usage: Usage | None = None
     complete: bool = False
+    # The answering model stopped at the request's max_tokens: whole as asked, not finished.
+    max_tokens_reached: bool = False
     # Text reached the client and the answer could not be finished.
     cut_off: bool = False
     error: ProviderError | None = None
     attempts: list[dict] = field(default_factory=list)
+
+    @property
+    def finish_reason(self) -> str:
+        """OpenAI's words for how a complete answer ended: "length" at max_tokens, else "stop"."""
+        return "length" if self.max_tokens_reached else "stop"
 
     @property
     def fallback_used(self) -> bool:
@@ -766,6 +773,7 @@ class _Chain:
         if not self.result.models:
             self.result.models.append(candidate.ref)  # an empty answer is still its answer
         self.result.complete = True
+        self.result.max_tokens_reached = bool(outcome.usage and outcome.usage.max_tokens_reached)
         self.result.cut_off = False
         self.result.error = None
         self.finished = True

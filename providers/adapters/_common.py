@@ -164,7 +164,12 @@ def estimate_text_tokens(texts: Iterable[str]) -> int:
 
 
 def make_usage(
-    request: ChatRequest, text: str, input_tokens: int | None, output_tokens: int | None
+    request: ChatRequest,
+    text: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    *,
+    max_tokens_reached: bool = False,
 ) -> Usage:
     """Provider counts when reported; an estimate (flagged) for whatever is missing."""
     estimated = input_tokens is None or output_tokens is None
@@ -172,6 +177,7 @@ def make_usage(
         input_tokens=input_tokens if input_tokens is not None else estimate_input_tokens(request),
         output_tokens=output_tokens if output_tokens is not None else estimate_tokens(text),
         estimated=estimated,
+        max_tokens_reached=max_tokens_reached,
     )
 
 

@@ -108,6 +108,7 @@ class AnthropicAdapter:
                 text,
                 getattr(usage, "input_tokens", None),
                 getattr(usage, "output_tokens", None),
+                max_tokens_reached=message.stop_reason == "max_tokens",
             ),
         )
 
@@ -122,11 +123,13 @@ class AnthropicAdapter:
             raise self._error(exc) from exc
         parts: list[str] = []
         counts: dict[str, int | None] = {"input": None, "output": None}
-        finished = False
+        finished = max_tokens_reached = False
         try:
             async with events:
                 async for event in events:
                     finished = finished or _ends_message(event)
+                    if _stop_reason(event) == "max_tokens":
+                        max_tokens_reached = True
                     text = _handle_event(event, counts, parts)
                     if text:
                         parts.append(text)
@@ -137,7 +140,13 @@ class AnthropicAdapter:
             raise self._error(exc, started=True) from exc
         if not finished:
             raise unfinished_stream_error("a stop_reason or message_stop")
-        yield make_usage(request, "".join(parts), counts["input"], counts["output"])
+        yield make_usage(
+            request,
+            "".join(parts),
+            counts["input"],
+            counts["output"],
+            max_tokens_reached=max_tokens_reached,
+        )
 
     async def list_models(self) -> list[str]:
         try:
@@ -220,13 +229,16 @@ class AnthropicAdapter:
         raise exc  # not a provider failure but a bug: let it surface unchanged
 
 
+def _stop_reason(event: Any) -> str:
+    if getattr(event, "type", None) != "message_delta":
+        return ""
+    return getattr(event.delta, "stop_reason", None) or ""
+
+
 def _ends_message(event: Any) -> bool:
     """The provider says the answer is finished: a `message_delta` with its `stop_reason`, or
     `message_stop`."""
-    kind = getattr(event, "type", None)
-    if kind == "message_stop":
-        return True
-    return kind == "message_delta" and bool(getattr(event.delta, "stop_reason", None))
+    return getattr(event, "type", None) == "message_stop" or bool(_stop_reason(event))
 
 
 def _handle_event(event: Any, counts: dict[str, int | None], parts: list[str]) -> str:

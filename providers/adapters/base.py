@@ -109,6 +109,8 @@ class Usage:
     input_tokens: int
     output_tokens: int
     estimated: bool = False
+    # The answer stopped at the request's max_tokens (it is whole as asked, but not finished).
+    max_tokens_reached: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,8 @@ class GeminiAdapter:
         text = _text(response)
         if request.structured:
             text = text.strip()
-        return Completion(text=text, usage=_usage(request, text, response.usage_metadata))
+        usage = _usage(request, text, response.usage_metadata, _max_tokens_reached(response))
+        return Completion(text=text, usage=usage)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         if request.structured:
@@ -111,7 +112,7 @@ class GeminiAdapter:
             return
         parts: list[str] = []
         metadata = None
-        started = finished = False
+        started = finished = max_tokens_reached = False
         try:
             # The SDK sends the request lazily, at the first iteration: errors before any
             # chunk (bad status, refused connection) surface inside this loop too.
@@ -121,6 +122,7 @@ class GeminiAdapter:
             async for chunk in chunks:
                 started = True
                 finished = finished or any(c.finish_reason for c in chunk.candidates or [])
+                max_tokens_reached = max_tokens_reached or _max_tokens_reached(chunk)
                 metadata = chunk.usage_metadata or metadata
                 text = _text(chunk)
                 if text:
@@ -133,7 +135,7 @@ class GeminiAdapter:
             raise self._error(exc, started=started) from exc
         if not finished:
             raise unfinished_stream_error("a finishReason")
-        yield _usage(request, "".join(parts), metadata)
+        yield _usage(request, "".join(parts), metadata, max_tokens_reached)
 
     async def list_models(self) -> list[str]:
         try:
@@ -256,15 +258,31 @@ def _text(response: types.GenerateContentResponse) -> str:
     )
 
 
+def _max_tokens_reached(response: types.GenerateContentResponse) -> bool:
+    return any(
+        c.finish_reason and _enum_name(c.finish_reason) == "MAX_TOKENS"
+        for c in response.candidates or []
+    )
+
+
 def _usage(
-    request: ChatRequest, text: str, metadata: types.GenerateContentResponseUsageMetadata | None
+    request: ChatRequest,
+    text: str,
+    metadata: types.GenerateContentResponseUsageMetadata | None,
+    max_tokens_reached: bool = False,
 ) -> Usage:
     if metadata is None:
-        return make_usage(request, text, None, None)
+        return make_usage(request, text, None, None, max_tokens_reached=max_tokens_reached)
     output = metadata.candidates_token_count
     if output is not None and metadata.thoughts_token_count:
         output += metadata.thoughts_token_count  # thinking tokens are billed as output
-    return make_usage(request, text, metadata.prompt_token_count, output)
+    return make_usage(
+        request,
+        text,
+        metadata.prompt_token_count,
+        output,
+        max_tokens_reached=max_tokens_reached,
+    )
 
 
 def _config(request: ChatRequest) -> types.GenerateContentConfig:

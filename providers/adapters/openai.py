@@ -103,7 +103,11 @@ class OpenAIAdapter:
         return Completion(
             text=text,
             usage=make_usage(
-                request, text, usage.get("prompt_tokens"), usage.get("completion_tokens")
+                request,
+                text,
+                usage.get("prompt_tokens"),
+                usage.get("completion_tokens"),
+                max_tokens_reached=choice.get("finish_reason") == "length",
             ),
         )
 
@@ -121,7 +125,7 @@ class OpenAIAdapter:
             raise self._error(exc) from exc
         parts: list[str] = []
         input_tokens = output_tokens = None
-        done = finished = False
+        done = finished = max_tokens_reached = False
         try:
             # One read of the body often completes several events: their text goes on as one
             # delta, so every layer above (failover, the SSE we send, the socket) pays once
@@ -151,6 +155,8 @@ class OpenAIAdapter:
                             if delta:
                                 text.append(delta)
                             finished = finished or bool(choice.get("finish_reason"))
+                            if choice.get("finish_reason") == "length":
+                                max_tokens_reached = True
                             _raise_if_filtered(choice.get("finish_reason"), None)
                     except Exception as exc:
                         failure = exc  # after the text that came before it
@@ -169,7 +175,13 @@ class OpenAIAdapter:
             await response.aclose()
         if not (done or finished):
             raise unfinished_stream_error("a finish_reason or [DONE]")
-        yield make_usage(request, "".join(parts), input_tokens, output_tokens)
+        yield make_usage(
+            request,
+            "".join(parts),
+            input_tokens,
+            output_tokens,
+            max_tokens_reached=max_tokens_reached,
+        )
 
     async def list_models(self) -> list[str]:
         try:

@@ -296,3 +296,30 @@ def test_a_non_streaming_answer_that_no_model_gives_is_an_error_not_a_fragment(
         client.chat.completions.create(model="router:chain", messages=MESSAGES)
 
     assert caught.value.status_code in (502, 503)
+
+
+# -- an answer that stopped at max_tokens is whole as asked, but says so ----------------------
+
+
+@pytest.mark.parametrize("answering", ["fake-large", "fa-model", "fg-model"])
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "non-stream"])
+def test_an_answer_stopped_at_max_tokens_ends_with_length_not_stop(
+    client, chain_router, fake_upstream, answering, stream
+):
+    # OpenAI, Anthropic or Gemini stops at max_tokens ("length", "max_tokens", "MAX_TOKENS").
+    failing = {"fake-large": [], "fa-model": ["fake-large"], "fg-model": ["fake-large", "fa-model"]}
+    for model in failing[answering]:
+        fake_upstream.script(model=model, status=503)
+    fake_upstream.script(model=answering, reply="The quick brown fox", max_tokens_reached=True)
+    request = {"model": "router:chain", "messages": MESSAGES, "max_tokens": 4}
+
+    if stream:
+        chunks = list(client.chat.completions.create(stream=True, **request))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    else:
+        completion = client.chat.completions.create(**request)
+        text, finish = completion.choices[0].message.content, completion.choices[0].finish_reason
+
+    assert text == "The quick brown fox"
+    assert finish == "length"

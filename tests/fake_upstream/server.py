@@ -42,6 +42,9 @@ SWITCHES: frozenset[str] = frozenset(
         "reset_before_headers",  # close the socket without any response
         "malformed_chunk_at",  # insert one invalid-JSON SSE event before text chunk N
         "omit_end_marker",  # finish cleanly but without [DONE] / message_stop / finishReason
+        # The answer stops at the request's max_tokens: finish_reason "length" / stop_reason
+        # "max_tokens" / finishReason "MAX_TOKENS".
+        "max_tokens_reached",
         "reply",  # the answer text (`choices` requests: the chosen value, or a JSON object)
         "usage",  # {"input_tokens": N, "output_tokens": M}, or None to omit usage
         "reject_prefill",  # a request ending with an assistant message gets a 400
@@ -197,7 +200,12 @@ class _Dialect:
         """A non-error-status content-policy answer (None: this dialect has no such shape)."""
         return None
 
-    def complete_body(self, ask: _Ask, text: str, usage: dict[str, int] | None) -> dict[str, Any]:
+    # How the dialect says the answer stopped at max_tokens.
+    max_tokens_stop = ""
+
+    def complete_body(
+        self, ask: _Ask, text: str, usage: dict[str, int] | None, stop: str | None = None
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     # Streaming: preamble events, one event per text piece, closing events, the end marker.
@@ -320,11 +328,13 @@ class _OpenAI(_Dialect):
             "total_tokens": usage["input_tokens"] + usage["output_tokens"],
         }
 
-    def complete_body(self, ask, text, usage):
+    max_tokens_stop = "length"
+
+    def complete_body(self, ask, text, usage, stop=None):
         if ask.choices is not None:
             # Structured output: the content is JSON matching the requested schema.
             text = json.dumps(_structured(text))
-        return self._completion(ask, text, usage)
+        return self._completion(ask, text, usage, finish_reason=stop or "stop")
 
     def _chunk(self, ask, delta, finish_reason=None):
         return {
@@ -439,7 +449,9 @@ class _Anthropic(_Dialect):
             **({"usage": dict(usage)} if usage is not None else {}),
         }
 
-    def complete_body(self, ask, text, usage):
+    max_tokens_stop = "max_tokens"
+
+    def complete_body(self, ask, text, usage, stop=None):
         if ask.choices is not None:
             block = {
                 "type": "tool_use",
@@ -448,7 +460,8 @@ class _Anthropic(_Dialect):
                 "input": _structured(text),
             }
             return self._message(ask, [block], usage, stop_reason="tool_use")
-        return self._message(ask, [{"type": "text", "text": text}], usage, stop_reason="end_turn")
+        content = [{"type": "text", "text": text}]
+        return self._message(ask, content, usage, stop_reason=stop or "end_turn")
 
     def stream_preamble(self, ask, usage):
         start_usage = (
@@ -596,8 +609,10 @@ class _Gemini(_Dialect):
             return body
         return self._response("", usage, finish_reason="SAFETY", safety=True)
 
-    def complete_body(self, ask, text, usage):
-        return self._response(text, usage)
+    max_tokens_stop = "MAX_TOKENS"
+
+    def complete_body(self, ask, text, usage, stop=None):
+        return self._response(text, usage, finish_reason=stop or "STOP")
 
     def stream_delta(self, ask, piece, index):
         return self.sse(self._response(piece, None, finish_reason=""))
@@ -963,8 +978,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         text = self._reply_text(ask, sw)
+        stop = dialect.max_tokens_stop if sw.get("max_tokens_reached") else None
         if not ask.stream:
-            self._complete(dialect.complete_body(ask, text, usage), sw, extra)
+            self._complete(dialect.complete_body(ask, text, usage, stop), sw, extra)
             return
         pieces = [text] if ask.choices is not None else _words(text)
         if ask.choices is not None and dialect.name == "anthropic":
@@ -975,7 +991,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             deltas = [dialect.stream_delta(ask, piece, i) for i, piece in enumerate(pieces)]
         closing = dialect.stream_closing(
-            ask, usage, omit_end_marker=bool(sw.get("omit_end_marker"))
+            ask, usage, omit_end_marker=bool(sw.get("omit_end_marker")), stop=stop
         )
         self._stream(dialect.stream_preamble(ask, usage), deltas, closing, sw, extra, dialect)
 
