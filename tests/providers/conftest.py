@@ -15,7 +15,7 @@ def _no_demo_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def make_adapter(fake_upstream):  # noqa: F811 - the imported fixture, used by name
-    """Build an adapter of `kind` pointed at the fake upstream, with short test timeouts."""
+    """Build an adapter of `kind` pointed at the fake upstream."""
     from providers.adapters.base import ProviderConfig
     from providers.adapters.registry import get_adapter
 
@@ -26,8 +26,11 @@ async def make_adapter(fake_upstream):  # noqa: F811 - the imported fixture, use
             "kind": kind,
             "base_url": fake_upstream.base_url(kind) if kind != "demo" else "",
             "api_key": "test-key",
-            "connect_timeout": 0.5,
-            "read_timeout": 0.5,
+            # Far beyond any answer of the fake upstream, on a loaded machine too: a test of a
+            # timeout passes its own short limit against an upstream that holds until the
+            # client hangs up (0.5 s had fired mid-answer under load: a flaky 'timeout').
+            "connect_timeout": 10.0,
+            "read_timeout": 10.0,
         } | overrides
         adapter = get_adapter(ProviderConfig(**config))
         built.append(adapter)

@@ -55,8 +55,8 @@ def _target(fake_upstream, kind: str = "openai_compatible", **config) -> Embeddi
             kind=kind,
             base_url=fake_upstream.base_url(kind),
             api_key="k",
-            connect_timeout=0.5,
-            read_timeout=0.5,
+            connect_timeout=10.0,  # never reached by the fake's answers, even under load
+            read_timeout=10.0,
             **config,
         ),
     )
