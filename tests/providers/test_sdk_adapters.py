@@ -237,7 +237,9 @@ async def test_a_stall_longer_than_the_read_timeout_is_a_timeout_after_the_text_
 ):
     fake_upstream.script(stall_after_chunks=3, stall_seconds="forever")
 
-    seen, error = await stream_until_error(make_adapter(kind, read_timeout=0.2).stream(HELLO))
+    # The limit is a real socket read timeout, and the three chunks before the stall must each
+    # arrive within it: 1 s (0.2 s was once outrun by a loaded machine between two chunks).
+    seen, error = await stream_until_error(make_adapter(kind, read_timeout=1.0).stream(HELLO))
 
     assert error.kind == "timeout"
     assert text_of(seen) == "Fake reply from "
