@@ -56,10 +56,11 @@ def thread_set_override(*, thread: Thread, ref: str) -> str:
 
 
 def _router_tiers(thread: Thread) -> list[dict]:
+    """The tiers of the version traffic uses (the published one), never the draft's."""
     workspace = thread.workspace
     if workspace.mode != "router" or workspace.router is None:
         return []
-    return [t for t in workspace.router.tiers or () if isinstance(t, dict)]
+    return [t for t in router_published(workspace.router).tiers or () if isinstance(t, dict)]
 
 
 def thread_tier_names(thread: Thread) -> list[str]:
@@ -89,8 +90,8 @@ def thread_tier_report(*, thread: Thread) -> str:
     tiers = _router_tiers(thread)
     if not tiers:
         return "Tiers belong to routers; this workspace does not use one."
-    router = workspace.router
-    assert router is not None
+    assert workspace.router is not None
+    router = router_published(workspace.router)  # its default tier and escalation apply
     names = [str(t.get("name")) for t in tiers]
     listing = ", ".join(names)
     if thread.override_model is not None:

@@ -4,6 +4,7 @@ from django import forms
 
 from chat.models import Workspace
 from providers.selectors import catalog_list_enabled
+from routers.versions import router_published
 
 
 class RouterChoiceField(forms.ModelChoiceField):
@@ -87,7 +88,9 @@ class WorkspaceForm(forms.ModelForm):
         tier = (data.get("tier") or "").strip().lower()
         data["tier"] = tier if mode == "router" else ""
         if mode == "router" and router and tier:
-            names = [str(t.get("name")) for t in router.tiers or () if isinstance(t, dict)]
+            # The tiers traffic uses: the published version's, not the draft's.
+            published = router_published(router).tiers or ()
+            names = [str(t.get("name")) for t in published if isinstance(t, dict)]
             if tier not in names:
                 self.add_error(
                     "tier",

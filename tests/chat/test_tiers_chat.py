@@ -209,3 +209,27 @@ def test_category_rules_route_by_the_demo_classifiers_judgement(
     assistant, _ = send(client, tiered_thread, "Translate good morning into French")
     assert assistant.routing["category"] == "translation"
     assert assistant.routing["tier"] == "balanced"  # simple: the default tier
+
+
+def test_tier_commands_and_the_picker_use_the_published_tiers_not_the_draft(
+    client_for, owner, tiered_router, tiered_thread
+):
+    # A tier added to the draft is not traffic's until it is published.
+    draft = [*TIERS, {"name": "draftonly", "model": "demo/large", "fallback": "smart"}]
+    services.router_set_tiers(router=tiered_router, tiers=draft, default_tier="deep", actor=owner)
+    client = client_for(owner)
+    page = client.get(reverse("thread", args=[tiered_thread.pk])).content.decode()
+    assert "tier:draftonly" not in page
+    response = client.post(
+        reverse("message_create", args=[tiered_thread.pk]), {"text": "/tier draftonly"}, **HX
+    )
+    assert "Unknown tier &#x27;draftonly&#x27;" in response.content.decode()
+    assert "balanced, smart, coding, deep." in response.content.decode()
+    tiered_thread.refresh_from_db()
+    assert tiered_thread.tier == ""
+    note = command(client, tiered_thread, "/tier")
+    assert "default tier “balanced”" in note.content  # the published default, not the draft's
+
+    router_publish(router=tiered_router, actor=owner)
+    note = command(client, tiered_thread, "/tier draftonly")
+    assert "“draftonly” → demo/large" in note.content
