@@ -51,6 +51,19 @@ def browser_page():
         browser.close()
 
 
+# True when the page does not scroll sideways (evaluated in the page).
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def log_in(page, base: str, username: str, password: str) -> None:
+    """Sign in through the login form and wait for the home page."""
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
 def htmx_settled(page) -> None:
     """Wait until htmx has settled its last swap: a swapped-in element (a form sent out of
     band, an answer's final row) only answers to events once htmx has processed it, which it

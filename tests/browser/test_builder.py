@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -60,11 +60,7 @@ def test_build_reorder_and_test_a_router(
     page, errors = browser_page
 
     # Log in through the form.
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "bea")
-    page.fill("#id_password", "builder-pw-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, "bea", "builder-pw-1")
 
     # Create a router.
     page.goto(f"{live_server.url}/routers/")

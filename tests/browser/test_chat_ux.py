@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.api.conftest import live_url, uvicorn_server  # noqa: F401
-from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM, htmx_settled
+from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM, htmx_settled, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -69,11 +69,7 @@ def open_browser():
 
 
 def _login(page, base: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, "admin", PASSWORD)
 
 
 def _no_sideways_scroll(page) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, NO_SIDEWAYS_SCROLL, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -14,8 +14,6 @@ pytestmark = [
         CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)"
     ),
 ]
-
-NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -48,11 +46,7 @@ def test_an_owner_filters_the_decision_log_by_profile_and_policy(
         "models only — a long reason that must wrap on a phone instead of scrolling sideways")  # fmt: skip
     log(source="budget", budget="Team monthly", budget_step="refused", succeeded=False)
 
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "olga")
-    page.fill("#id_password", "pw-olga-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, "olga", "pw-olga-123")
 
     page.goto(f"{base}/routers/{router.pk}/analytics/")
     expect(page.locator("[data-breakdown=profile]")).to_contain_text("profile “fast”")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, NO_SIDEWAYS_SCROLL, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -13,8 +13,6 @@ pytestmark = [
         CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)"
     ),
 ]
-
-NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -32,11 +30,7 @@ def test_an_admin_manages_a_policy_on_a_phone_and_a_desktop(
     django_user_model.objects.create_user(
         username="ada", password="pw-ada-123", role="admin", is_staff=True, is_superuser=True
     )
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", "pw-ada-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, "ada", "pw-ada-123")
 
     page.goto(f"{base}/policies/new/")
     assert page.evaluate(NO_SIDEWAYS_SCROLL)

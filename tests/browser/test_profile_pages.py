@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, NO_SIDEWAYS_SCROLL, log_in
 from tests.browser.test_builder import settled
 
 pytestmark = [
@@ -16,8 +16,6 @@ pytestmark = [
         CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)"
     ),
 ]
-
-NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,11 +33,7 @@ def test_an_admin_defines_a_profile_and_a_rule_targets_it(
     django_user_model.objects.create_user(
         username="ada", password="pw-ada-123", role="admin", is_staff=True, is_superuser=True
     )
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", "pw-ada-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, "ada", "pw-ada-123")
 
     page.goto(f"{base}/routers/profiles/")
     expect(page.locator('[data-profile-row="fast"]')).to_contain_text("demo/small")

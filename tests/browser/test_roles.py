@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -18,14 +18,6 @@ pytestmark = [
         CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)"
     ),
 ]
-
-
-def _login(page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def _logout(page) -> None:
@@ -79,7 +71,7 @@ def test_an_admin_a_manager_and_a_member_each_see_what_they_should(
     )
 
     # The admin sees the admin menus and creates two people.
-    _login(page, base, "ada", "admin-pass-123")
+    log_in(page, base, "ada", "admin-pass-123")
     for menu in ("Providers", "People", "Audit log"):
         assert page.locator(".topbar nav a", has_text=menu).count() == 1
     manager_link = _create_person(page, base, "mira", "manager")
@@ -91,7 +83,7 @@ def test_an_admin_a_manager_and_a_member_each_see_what_they_should(
 
     # The manager: no admin menus, can edit the shared router, cannot see the private one.
     _set_password(page, manager_link, "Mira-sets-a-good-one-7")
-    _login(page, base, "mira", "Mira-sets-a-good-one-7")
+    log_in(page, base, "mira", "Mira-sets-a-good-one-7")
     assert page.locator(".topbar nav a", has_text="People").count() == 0
     assert page.locator(".topbar nav a", has_text="Providers").count() == 0
     page.goto(f"{base}/routers/")
@@ -107,7 +99,7 @@ def test_an_admin_a_manager_and_a_member_each_see_what_they_should(
 
     # The member: may use the shared router but not change it; no admin pages.
     _set_password(page, member_link, "Max-picks-a-strong-9")
-    _login(page, base, "max", "Max-picks-a-strong-9")
+    log_in(page, base, "max", "Max-picks-a-strong-9")
     page.goto(f"{base}/routers/{shared.pk}/")
     assert page.locator("a", has_text="Settings").count() == 0
     assert page.goto(f"{base}/routers/{shared.pk}/edit/").status == 403

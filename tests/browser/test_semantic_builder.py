@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, NO_SIDEWAYS_SCROLL, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -16,8 +16,6 @@ pytestmark = [
         CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)"
     ),
 ]
-
-NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 def settled(locator) -> None:
@@ -57,11 +55,7 @@ def test_examples_are_added_pasted_flagged_and_removed_in_place(
     )
     page, errors = browser_page
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "bea")
-    page.fill("#id_password", "builder-pw-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, "bea", "builder-pw-1")
 
     page.goto(f"{live_server.url}/routers/{router.pk}/")
     page.click("text=+ Add rule")

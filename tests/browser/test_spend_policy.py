@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -66,11 +66,7 @@ def test_an_admin_sets_a_team_budget_and_a_customer_data_policy_and_the_badge_sh
     team = Workspace.objects.create(name="Sales team", owner=admin, mode="router", router=router)
     team.members.add(admin)
 
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", "pw-ada-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, "ada", "pw-ada-123")
 
     page.click("nav >> text=Budgets")
     page.click("text=New budget")
