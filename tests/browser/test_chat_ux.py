@@ -277,6 +277,13 @@ FLUSH_JS = """() => [...document.querySelectorAll('main.page > *')].filter(el =>
 }).map(el => el.tagName.toLowerCase() + '.' + el.className)"""
 
 
+# Menu labels the browser broke over two lines ("Audit" above "log"), where the menu is shown.
+SPLIT_LABELS_JS = """() => [...document.querySelectorAll('.topbar nav a, .topbar .who')]
+  .filter(a => { const r = document.createRange(); r.selectNodeContents(a);
+                 return r.getClientRects().length > 1; })
+  .map(a => a.textContent.trim())"""
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_page_of_the_menu_fits_the_screen_without_console_errors(demo, open_browser, width):
     from chat.models import Workspace
@@ -300,6 +307,7 @@ def test_every_page_of_the_menu_fits_the_screen_without_console_errors(demo, ope
         )
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {width}px"
         assert page.evaluate(FLUSH_JS) == [], f"{path}: blocks flush against each other"
+        assert page.evaluate(SPLIT_LABELS_JS) == [], f"{path}: a menu label breaks over two lines"
     _shot(page, "last-page", width)
     assert problems == []
 
