@@ -30,6 +30,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from providers.adapters import aiohttp_transport
 from providers.adapters._common import (
     CHOICE_FIELD,
     choice_json_schema,
@@ -80,6 +81,8 @@ class OpenAIAdapter:
             timeout=openai.Timeout(self._config.read_timeout, connect=self._config.connect_timeout),
             # Our own failure policy decides retries and fallbacks.
             max_retries=0,
+            # Bytes travel through aiohttp (see `aiohttp_transport`): half the CPU per call.
+            http_client=aiohttp_transport.http_client(),
         )
 
     # -- protocol --

@@ -1,0 +1,172 @@
+"""The HTTP transport under the OpenAI and Anthropic SDKs: aiohttp, behind the SDKs' own client.
+
+Both SDKs take an `http_client` (an `httpx2.AsyncClient`); given one built on this transport,
+they keep doing everything they do for a request (base URL, auth, headers, timeouts, status
+errors raised as `APIStatusError`) and only the bytes travel through aiohttp, whose C HTTP
+parser costs about half the CPU per call of the default httpx2/h11 transport
+(`bench/gateway_overhead.py`).
+
+The SDKs ship an aiohttp transport of their own (`DefaultAioHttpClient`, the `aiohttp` extra);
+this one differs where routing depends on it:
+- **Failures keep their kind.** The SDKs' transport maps every aiohttp connection error to
+  `ConnectTimeout`, so a connection reset or refused looked like a timeout, which the failure
+  policy treats differently. Here a timeout is a timeout, a refused connection a
+  `ConnectError`, a connection closed before or during the answer a `RemoteProtocolError` /
+  `ReadError`, as with httpx2.
+- **A stream keeps the provider's pacing.** The body is read one HTTP chunk at a time (a
+  provider flushes each event, or each group of events, as one chunk), not as whatever has
+  piled up in the buffer, so an answer streams in the pieces the provider sent — as a
+  byte-for-byte relay passes them on.
+- **The session closes with its event loop.** An `aiohttp.ClientSession` left open when its
+  loop ends is reported as an error ("Unclosed client session"); adapters are pooled per loop
+  (`providers.adapter_pool`) and short-lived loops (`async_to_sync` in a worker task) end
+  without anyone closing them, so the session is closed by a task that waits for the loop's
+  end (`asyncio.run`, which uvicorn, asgiref and pytest-asyncio use, cancels it then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import httpx2
+
+# The SDKs' own defaults for their clients (openai/anthropic `_constants.py`).
+DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+@contextlib.contextmanager
+def _mapped(request: httpx2.Request) -> Iterator[None]:
+    """aiohttp's exceptions as the httpx2 ones the SDKs and `transport_error` expect."""
+    try:
+        yield
+    except httpx2.HTTPError:
+        raise
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx2.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
+    except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        raise httpx2.ReadTimeout(str(exc) or "read timed out", request=request) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx2.ConnectError(str(exc), request=request) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpx2.RemoteProtocolError(
+            str(exc) or "Server disconnected without sending a response.", request=request
+        ) from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+        raise httpx2.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+        raise httpx2.UnsupportedProtocol(str(exc), request=request) from exc
+    except aiohttp.ClientError as exc:
+        raise httpx2.NetworkError(str(exc) or type(exc).__name__, request=request) from exc
+
+
+class _Body(httpx2.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx2.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(self._request):
+            async for data, _ in self._response.content.iter_chunks():
+                if data:
+                    yield data
+
+    async def aclose(self) -> None:
+        # Back to the pool when read to the end; closed when a reader stopped early.
+        self._response.release()
+
+
+class AiohttpTransport(httpx2.AsyncBaseTransport):
+    def __init__(self, *, limits: httpx2.Limits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._session: aiohttp.ClientSession | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._limits.max_connections or 0,
+                keepalive_timeout=self._limits.keepalive_expiry or 5.0,
+                # The certificates httpx2 would trust (certifi, or SSL_CERT_FILE/DIR).
+                ssl=httpx2.create_ssl_context(),
+            )
+            # httpx2 above keeps the cookies; proxies from the environment are looked up once
+            # per host (`_proxy_for`), not by aiohttp's trust_env, which asks a worker thread
+            # twice per request (netrc, then the proxy variables).
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+            )
+            self._closer = asyncio.get_running_loop().create_task(
+                _close_at_loop_end(self._session), name="aiohttp-session-closer"
+            )
+        return self._session
+
+    def _proxy_for(self, url: httpx2.URL) -> str | None:
+        """HTTP(S)_PROXY / ALL_PROXY for this URL unless NO_PROXY exempts its host, as httpx2
+        applies them (read once per scheme and host: the environment does not change)."""
+        key = (url.scheme, url.host)
+        if key not in self._proxies:
+            proxies = urllib.request.getproxies_environment()
+            proxy = proxies.get(url.scheme) or proxies.get("all")
+            if proxy and urllib.request.proxy_bypass(url.host):
+                proxy = None
+            self._proxies[key] = proxy or None
+        return self._proxies[key]
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        timeout: dict[str, Any] = request.extensions.get("timeout", {})
+        body = await request.aread()
+        with _mapped(request):
+            response = await self._client().request(
+                request.method,
+                str(request.url),
+                headers=list(request.headers.multi_items()),
+                data=body or None,
+                allow_redirects=False,  # httpx2 follows them, as the SDKs configure it
+                proxy=self._proxy_for(request.url),
+                compress=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeout.get("pool"),
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+            )
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx2.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+async def _close_at_loop_end(session: aiohttp.ClientSession) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        if not session.closed:
+            await session.close()
+
+
+def http_client() -> httpx2.AsyncClient:
+    """An SDK `http_client` on this transport, with the SDKs' defaults (redirects, limits)."""
+    return httpx2.AsyncClient(
+        transport=AiohttpTransport(), limits=DEFAULT_LIMITS, follow_redirects=True
+    )

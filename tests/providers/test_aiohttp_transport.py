@@ -1,0 +1,83 @@
+"""The aiohttp transport under the OpenAI and Anthropic SDKs (providers/adapters/aiohttp_transport.py).
+
+What it must keep from httpx2's transport — failure kinds and streaming pace — is checked
+through the SDKs by the shared adapter tests (tests/providers/test_sdk_adapters.py) and the
+failure matrix; here: its session's life and the proxy settings."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+
+import httpx2
+import pytest
+
+from providers.adapters.aiohttp_transport import AiohttpTransport
+from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig
+from providers.adapters.registry import get_adapter
+
+HELLO = ChatRequest(model="fake-small", messages=(ChatMessage("user", "hello"),))
+
+
+def _transport_of(adapter) -> AiohttpTransport:
+    transport = adapter._client._client._transport
+    assert isinstance(transport, AiohttpTransport)
+    return transport
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_session_nobody_closed_is_closed_when_its_event_loop_ends(kind, fake_upstream, caplog):
+    # A worker task answers through async_to_sync: a short-lived loop whose adapters nobody
+    # closes. Their aiohttp session must not outlive it (aiohttp logs "Unclosed client
+    # session" as an error when one is collected open).
+    adapter = get_adapter(
+        ProviderConfig(kind=kind, base_url=fake_upstream.base_url(kind), api_key="test-key")
+    )
+
+    async def answer() -> str:
+        return (await adapter.complete(HELLO)).text
+
+    with caplog.at_level(logging.ERROR):
+        assert asyncio.run(answer()).startswith("Fake reply")
+        transport = _transport_of(adapter)
+        assert transport._session is not None and transport._session.closed
+        del adapter, transport
+        gc.collect()
+    assert not [r for r in caplog.records if "Unclosed" in r.getMessage()]
+
+
+async def test_closing_the_adapter_closes_its_session(fake_upstream):
+    adapter = get_adapter(
+        ProviderConfig(kind="openai", base_url=fake_upstream.base_url("openai"), api_key="k")
+    )
+    await adapter.complete(HELLO)
+    session = _transport_of(adapter)._session
+    assert session is not None and not session.closed
+
+    await adapter.aclose()
+
+    assert session.closed
+
+
+def test_proxies_come_from_the_environment_and_no_proxy_exempts_hosts(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "llm.internal,localhost")
+    transport = AiohttpTransport()
+
+    assert transport._proxy_for(httpx2.URL("https://api.openai.com/v1")) == (
+        "http://proxy.internal:3128"
+    )
+    assert transport._proxy_for(httpx2.URL("https://llm.internal/v1")) is None
+    assert transport._proxy_for(httpx2.URL("http://localhost:11434/v1")) is None  # no HTTP_PROXY
+
+
+def test_without_proxy_settings_requests_go_direct(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+    assert AiohttpTransport()._proxy_for(httpx2.URL("https://api.openai.com/v1")) is None
