@@ -8,14 +8,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, Model
-from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
-from django.db.models.sql.compiler import SQLInsertCompiler
 
 from accounts.models import User
 from decisions.models import RoutingDecision
 from routers.models import Router, Rule
+from routerweb.db import insert_ignoring
 
 # Payload keys copied verbatim onto the model; ids are resolved below.
 _PLAIN_FIELDS = (
@@ -134,31 +131,4 @@ def decision_write_many(payloads: list[dict[str, Any]]) -> None:
         if known not in checked:
             checked[known] = _existing_ids(ids)
         rows.append(RoutingDecision(uid=payload["uid"], **_values(payload), **checked[known]))
-    _insert_ignoring(rows)
-
-
-# The INSERT of one row that `decision_write_many` runs once per row with `executemany`, per
-# database vendor: `bulk_create` would compile (and SQLite re-parse) a statement of its own for
-# every run of rows, which cost more than the rows' values. Same SQL, same conflict handling
-# (a uid already stored is skipped), same value preparation: Django's insert compiler builds it.
-_inserts: dict[str, tuple[str, InsertQuery, list[Field]]] = {}
-
-
-def _insert_ignoring(rows: list[RoutingDecision]) -> None:
-    if not rows:
-        return
-    key = f"{connection.alias}:{connection.vendor}"
-    if key not in _inserts:
-        fields = [f for f in RoutingDecision._meta.concrete_fields if not f.primary_key]
-        query = InsertQuery(RoutingDecision, on_conflict=OnConflict.IGNORE)
-        query.insert_values(fields, list[Model](rows[:1]))
-        ((sql, _params),) = query.get_compiler(connection=connection).as_sql()
-        _inserts[key] = (sql, query, fields)
-    sql, query, fields = _inserts[key]
-    compiler: SQLInsertCompiler = query.get_compiler(connection=connection)  # this thread's
-    params = [
-        [compiler.prepare_value(field, compiler.pre_save_val(field, row)) for field in fields]
-        for row in rows
-    ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    insert_ignoring(rows)

@@ -27,11 +27,12 @@ from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q, Sum
 
 from governance.models import Budget, BudgetScope, OverAction, SpendEntry
 from routerweb import shared_cache
+from routerweb.db import insert_ignoring
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +280,7 @@ def spend_batched() -> Iterator[None]:
         entries, _held.entries = _held.entries, None
         if entries:
             try:
-                with transaction.atomic():
-                    SpendEntry.objects.bulk_create(entries, ignore_conflicts=True)
+                insert_ignoring(entries)
             except Exception:  # the answers are out; their decisions are still logged
                 log.exception("could not store %s spend entries", len(entries))
 

@@ -13,7 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Field, Model
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
+from django.db.models.sql.compiler import SQLInsertCompiler
 
 
 def recycling_connections[**P, T](fn: Callable[P, T]) -> Callable[P, T]:
@@ -33,3 +37,34 @@ def recycling_connections[**P, T](fn: Callable[P, T]) -> Callable[P, T]:
 async def run_db[T](fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` on a worker thread, connections recycled as per request."""
     return await sync_to_async(recycling_connections(fn), thread_sensitive=False)(*args, **kwargs)
+
+
+# The INSERT of one row, per model and database, that `insert_ignoring` runs once per row with
+# `executemany`: `bulk_create` compiles (and SQLite re-parses) a statement of its own for every
+# batch, which cost more than the rows' values; `Model.save` twice as much again. Same SQL,
+# same conflict handling, same value preparation: Django's insert compiler builds it.
+_inserts: dict[tuple[type[Model], str], tuple[str, InsertQuery, list[Field]]] = {}
+
+
+def insert_ignoring(rows: list[Model]) -> None:
+    """INSERT `rows` (all of one model) in one transaction, skipping any that would break a
+    unique constraint (a record written twice is stored once) — `bulk_create(rows,
+    ignore_conflicts=True)`, with the statement built once per model and database."""
+    if not rows:
+        return
+    model = type(rows[0])
+    key = (model, f"{connection.alias}:{connection.vendor}")
+    if key not in _inserts:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+        query.insert_values(fields, rows[:1])
+        ((sql, _params),) = query.get_compiler(connection=connection).as_sql()
+        _inserts[key] = (sql, query, fields)
+    sql, query, fields = _inserts[key]
+    compiler: SQLInsertCompiler = query.get_compiler(connection=connection)  # this thread's
+    params = [
+        [compiler.prepare_value(field, compiler.pre_save_val(field, row)) for field in fields]
+        for row in rows
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
