@@ -36,7 +36,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E4
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 from django.http import HttpRequest, HttpResponseBase  # noqa: E402
 from django.middleware.security import SecurityMiddleware  # noqa: E402
-from django.urls import set_script_prefix  # noqa: E402
+from django.urls import ResolverMatch, set_script_prefix  # noqa: E402
 
 GATEWAY_PREFIX = "/v1/"
 # Served without the browser middleware too: a scraper has no session, and an HTTPS redirect
@@ -77,6 +77,19 @@ class GatewayHandler(ASGIHandler):
                 return security.process_response(request, inner(request))
 
             self._middleware_chain = convert_exception_to_response(secured_sync)
+
+    # Gateway URLs carry no arguments, so a path resolves to the same view every time: it is
+    # looked up once (Django's resolver walks every pattern of the project on each request).
+    _resolved: dict[str, ResolverMatch] = {}
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        match = self._resolved.get(request.path_info)
+        if match is None:
+            match = super().resolve_request(request)  # raises Resolver404 for an unknown path
+            if not match.args and not match.kwargs and len(self._resolved) < 64:
+                self._resolved[request.path_info] = match
+        request.resolver_match = match
+        return match
 
     async def handle(self, scope, receive, send):
         """`ASGIHandler.handle` without its two thread hops.

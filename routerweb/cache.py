@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -48,3 +49,15 @@ for _name in (
     "clear",
 ):
     setattr(FailFastRedisCache, _name, _guarded(getattr(RedisCache, _name)))
+
+
+class LocalCache(LocMemCache):
+    """The embedded default's in-process cache, without the per-call key check.
+
+    `LocMemCache` checks every key for characters memcached would refuse (`validate_key`,
+    a Python loop over the key) and warns; no memcached is involved here and the keys are
+    this project's own (`routerweb.shared_cache` and Django's sessions/ratelimits, which are
+    plain ASCII). On the gateway's path that check ran several times per call."""
+
+    def validate_key(self, key: str) -> None:
+        return None

@@ -147,7 +147,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "routerweb.cache.LocalCache",
             "LOCATION": "routerweb",
         }
     }

@@ -44,7 +44,9 @@ PREFIX = "routerweb:"
 _REDIS_BACKENDS = frozenset(
     {"django.core.cache.backends.redis.RedisCache", "routerweb.cache.FailFastRedisCache"}
 )
-_LOCMEM_BACKEND = "django.core.cache.backends.locmem.LocMemCache"
+_LOCMEM_BACKENDS = frozenset(
+    {"django.core.cache.backends.locmem.LocMemCache", "routerweb.cache.LocalCache"}
+)
 
 _lock = threading.Lock()
 _kind: str | None = None  # "redis", "local" or "django", from settings.CACHES
@@ -64,7 +66,7 @@ def _backend() -> str:
             location = conf["LOCATION"]
             _redis_url = str(location[0] if isinstance(location, list | tuple) else location)
             _kind = "redis"
-        elif backend == _LOCMEM_BACKEND:
+        elif backend in _LOCMEM_BACKENDS:
             _kind = "local"
         else:
             _kind = "django"

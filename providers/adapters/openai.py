@@ -133,7 +133,7 @@ class OpenAIAdapter:
             # One read of the body often completes several events: their text goes on as one
             # delta, so every layer above (failover, the SSE we send, the socket) pays once
             # per read, as a byte-for-byte relay does, not once per token.
-            async for events in _sse_batches(response.aiter_bytes()):
+            async for events in _sse_batches(_body_of(response)):
                 text: list[str] = []
                 failure: Exception | None = None
                 for data in events:
@@ -335,6 +335,13 @@ def _raise_if_filtered(finish_reason: str | None, refusal: str | None) -> None:
         )
     if refusal:
         raise ProviderError("content_filter", f"The model refused: {refusal}")
+
+
+def _body_of(response: Any) -> AsyncIterator[bytes]:
+    """The response body as it arrives: raw when nothing is content-encoded (the usual case
+    for an event stream), which skips httpx2's decoder and re-chunker on every read."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    return response.aiter_raw() if encoding == "identity" else response.aiter_bytes()
 
 
 def _raw_response_class() -> type:
