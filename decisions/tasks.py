@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError
 
-from decisions.services import decision_write, decision_write_many
+from decisions.services import decision_write_many
 
 
 @shared_task(
@@ -21,7 +21,10 @@ from decisions.services import decision_write, decision_write_many
     time_limit=30,
 )
 def record_decision(payload: dict[str, Any]) -> str:
-    return str(decision_write(payload).uid)
+    # The prepared INSERT of a batch, for one: half the cost of the ORM's save (a uid already
+    # stored is skipped, as `decision_write` returns the stored row).
+    decision_write_many([payload])
+    return str(payload["uid"])
 
 
 @shared_task(

@@ -651,11 +651,16 @@ class _DecisionLogger:
     closing the last connection checkpoints the write-ahead log), and a connection kept forever
     could go stale, or hold a database a test wants to drop. At interpreter exit whatever is
     queued is still written (`stop`, registered with atexit).
+
+    `gather` is a tenth of a second: a decision shows in the log that much later at most, and
+    each run carries more of them — with a broker, each run is a task for the worker, whose
+    fixed cost per message (decode, acknowledge, hand to a pool process) was most of its CPU
+    per answer when runs held one or two decisions.
     """
 
     _MAX_RUN = 256
 
-    def __init__(self, *, idle: float = 1.0, gather: float = 0.02) -> None:
+    def __init__(self, *, idle: float = 1.0, gather: float = 0.1) -> None:
         self._backlog: deque[Any] = deque()
         self._wake = threading.Event()
         self._polling = False  # the thread looks for work by itself: no need to wake it

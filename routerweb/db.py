@@ -9,7 +9,7 @@ per `CONN_MAX_AGE`), with the same recycling before and after that a request wou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -46,7 +46,7 @@ async def run_db[T](fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 _inserts: dict[tuple[type[Model], str], tuple[str, InsertQuery, list[Field]]] = {}
 
 
-def insert_ignoring(rows: list[Model]) -> None:
+def insert_ignoring(rows: Sequence[Model]) -> None:
     """INSERT `rows` (all of one model) in one transaction, skipping any that would break a
     unique constraint (a record written twice is stored once) — `bulk_create(rows,
     ignore_conflicts=True)`, with the statement built once per model and database."""
@@ -57,7 +57,7 @@ def insert_ignoring(rows: list[Model]) -> None:
     if key not in _inserts:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
         query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-        query.insert_values(fields, rows[:1])
+        query.insert_values(fields, list(rows[:1]))
         ((sql, _params),) = query.get_compiler(connection=connection).as_sql()
         _inserts[key] = (sql, query, fields)
     sql, query, fields = _inserts[key]
