@@ -70,14 +70,46 @@ class _Body(httpx2.AsyncByteStream):
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
         with _mapped(self._request):
-            async for data, _ in self._response.content.iter_chunks():
-                if data:
+            try:
+                async for data, _ in content.iter_chunks():
+                    if data:
+                        yield data
+            except aiohttp.ClientPayloadError:
+                # The connection broke. aiohttp then stops handing over what it had already
+                # received (every read raises at once), but that text is what the provider
+                # sent before the break: the client may have been a moment behind the socket.
+                # It goes on first, then the break — as httpx2 delivers it.
+                for data in _received_before_the_break(content):
                     yield data
+                raise
 
     async def aclose(self) -> None:
         # Back to the pool when read to the end; closed when a reader stopped early.
         self._response.release()
+
+
+def _received_before_the_break(content: aiohttp.StreamReader) -> Iterator[bytes]:
+    """What `content` holds unread once its connection broke, one HTTP chunk at a time.
+
+    Reads aiohttp's buffer directly (its reads refuse once an error is set); an aiohttp whose
+    reader differs gives nothing here and the break is reported as before."""
+    buffer = getattr(content, "_buffer", None)
+    splits = getattr(content, "_http_chunk_splits", None)
+    cursor = getattr(content, "_cursor", None)
+    if not buffer or cursor is None:
+        return
+    data = b"".join(buffer)[getattr(content, "_buffer_offset", 0) :]
+    buffer.clear()
+    start = 0
+    for split in splits or ():
+        end = split - cursor
+        if start < end <= len(data):
+            yield data[start:end]
+            start = end
+    if start < len(data):
+        yield data[start:]
 
 
 class AiohttpTransport(httpx2.AsyncBaseTransport):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import httpx2
 import pytest
 
@@ -76,3 +77,36 @@ def test_without_proxy_settings_requests_go_direct(monkeypatch):
         monkeypatch.delenv(name.upper(), raising=False)
 
     assert AiohttpTransport()._proxy_for(httpx2.URL("https://api.openai.com/v1")) is None
+
+
+async def test_what_arrived_before_a_broken_connection_is_delivered_before_the_break():
+    # aiohttp refuses every read once the connection has broken, even of data it already
+    # holds; the provider did send that text, and a cut answer is continued from the last
+    # text shown, so it must come out first, one HTTP chunk at a time, then the break.
+    from types import SimpleNamespace
+
+    from aiohttp.base_protocol import BaseProtocol
+
+    from providers.adapters.aiohttp_transport import _Body
+
+    loop = asyncio.get_running_loop()
+    content = aiohttp.StreamReader(BaseProtocol(loop), 2**16, loop=loop)
+    events = [b"data: one\n\n", b"data: two\n\n", b"data: three\n\n"]
+    for event in events:
+        content.begin_http_chunk_receiving()
+        content.feed_data(event)
+        content.end_http_chunk_receiving()
+    received = []
+    body = _Body(
+        SimpleNamespace(content=content, release=lambda: None),
+        httpx2.Request("POST", "http://provider.test/v1/chat/completions"),
+    )
+    iterator = aiter(body)
+    received.append(await anext(iterator))  # the reader was one event behind the socket
+    content.set_exception(aiohttp.ClientPayloadError("Response payload is not completed"))
+
+    with pytest.raises(httpx2.ReadError):
+        async for data in iterator:
+            received.append(data)
+
+    assert received == events
