@@ -64,7 +64,7 @@ def test_proxies_come_from_the_environment_and_no_proxy_exempts_hosts(monkeypatc
     monkeypatch.setenv("NO_PROXY", "llm.internal,localhost")
     transport = AiohttpTransport()
 
-    assert transport._proxy_for(httpx2.URL("https://api.openai.com/v1")) == (
+    assert transport._proxy_for(httpx2.URL("https://provider.example/v1")) == (
         "http://proxy.internal:3128"
     )
     assert transport._proxy_for(httpx2.URL("https://llm.internal/v1")) is None
@@ -76,7 +76,7 @@ def test_without_proxy_settings_requests_go_direct(monkeypatch):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
 
-    assert AiohttpTransport()._proxy_for(httpx2.URL("https://api.openai.com/v1")) is None
+    assert AiohttpTransport()._proxy_for(httpx2.URL("https://provider.example/v1")) is None
 
 
 async def test_what_arrived_before_a_broken_connection_is_delivered_before_the_break():
