@@ -65,7 +65,7 @@ class GatewayHandler(ASGIHandler):
                 redirect = security.process_request(request)
                 if redirect is not None:
                     return redirect
-                return security.process_response(request, await inner(request))
+                return _sized(security.process_response(request, await inner(request)))
 
             self._middleware_chain = convert_exception_to_response(secured)
         else:
@@ -74,7 +74,7 @@ class GatewayHandler(ASGIHandler):
                 redirect = security.process_request(request)
                 if redirect is not None:
                     return redirect
-                return security.process_response(request, inner(request))
+                return _sized(security.process_response(request, inner(request)))
 
             self._middleware_chain = convert_exception_to_response(secured_sync)
 
@@ -128,6 +128,14 @@ class GatewayHandler(ASGIHandler):
                 raise
             if response is not None:
                 response.close()
+
+
+def _sized(response: HttpResponseBase) -> HttpResponseBase:
+    """A whole (not streamed) response with its Content-Length, as CommonMiddleware gives every
+    page: without one the server sends it chunked, and every client de-chunks it."""
+    if not response.streaming and not response.has_header("Content-Length"):
+        response.headers["Content-Length"] = str(len(response.content))  # type: ignore[attr-defined]
+    return response
 
 
 class _Processed(Exception):

@@ -151,3 +151,16 @@ def test_a_router_that_can_serve_nobody_is_a_400(post, fake_router, fake_models)
     )
     assert response.status_code == 400
     assert error_of(response)["code"] == "no_suitable_model"
+
+
+def test_whole_answers_and_errors_say_their_length_and_streams_do_not(post, live_url):
+    """Over the real server: a JSON answer or error goes with its Content-Length (not
+    chunked, which every client would have to undo); a stream is sent as it is made."""
+    for response in (post(hi()), post(hi(), token="rw_wrong"), post({"model": 3})):
+        assert response.headers["content-length"] == str(len(response.content))
+        assert "transfer-encoding" not in response.headers
+
+    streamed = post(hi(stream=True))
+    assert streamed.status_code == 200
+    assert "content-length" not in streamed.headers
+    assert streamed.headers["transfer-encoding"] == "chunked"
