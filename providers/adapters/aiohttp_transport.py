@@ -34,9 +34,11 @@ from typing import Any
 
 import aiohttp
 import httpx2
+import yarl
 
 # The SDKs' own defaults for their clients (openai/anthropic `_constants.py`).
 DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+_URL_CACHE_SIZE = 256
 
 
 @contextlib.contextmanager
@@ -118,6 +120,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._closer: asyncio.Task[None] | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._urls: dict[str, yarl.URL] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -150,13 +153,25 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             self._proxies[key] = proxy or None
         return self._proxies[key]
 
+    def _url(self, url: httpx2.URL) -> yarl.URL:
+        """The URL as aiohttp's own type, parsed once per distinct URL (a provider calls a
+        handful of endpoints; parsing the string again costs more than the rest of the
+        request's preparation), as aiohttp would parse it."""
+        text = str(url)
+        parsed = self._urls.get(text)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            parsed = self._urls[text] = yarl.URL(text)
+        return parsed
+
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         timeout: dict[str, Any] = request.extensions.get("timeout", {})
         body = await request.aread()
         with _mapped(request):
             response = await self._client().request(
                 request.method,
-                str(request.url),
+                self._url(request.url),
                 headers=list(request.headers.multi_items()),
                 data=body or None,
                 allow_redirects=False,  # httpx2 follows them, as the SDKs configure it

@@ -110,3 +110,14 @@ async def test_what_arrived_before_a_broken_connection_is_delivered_before_the_b
             received.append(data)
 
     assert received == events
+
+
+def test_urls_are_parsed_once_each_and_the_memo_stays_small():
+    transport = AiohttpTransport()
+    first = transport._url(httpx2.URL("http://h:1/v1/chat/completions"))
+
+    assert transport._url(httpx2.URL("http://h:1/v1/chat/completions")) is first
+    assert str(first) == "http://h:1/v1/chat/completions"
+    for n in range(1000):
+        transport._url(httpx2.URL(f"http://h:1/v1/{n}"))
+    assert len(transport._urls) <= 256
