@@ -230,12 +230,22 @@ class OpenAIAdapter:
         against their TypedDicts and building pydantic objects of the answer, which on this
         path cost more than a millisecond per call, more than the rest of routing."""
         return await self._client.post(
-            "/chat/completions",
+            self._completions_url,
             cast_to=_raw_response_class(),
             body=params,
             stream=stream,
             stream_cls=None,
         )
+
+    @cached_property
+    def _completions_url(self) -> str:
+        """The endpoint's absolute URL, joined to the client's base URL (which the SDK keeps
+        with a trailing slash) as the SDK joins a relative one — once, instead of on every
+        call. A base URL with a query string is left to the SDK."""
+        base = self._client.base_url
+        if base.query:
+            return "/chat/completions"
+        return str(base.copy_with(raw_path=base.raw_path + b"chat/completions"))
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": _messages(request)}

@@ -144,3 +144,41 @@ async def test_the_stream_ends_at_done_even_if_more_follows(make_adapter, fake_u
     events = await collect(make_adapter("openai").stream(HELLO))
 
     assert text_of(events) == "Fake reply from fake-small: hello"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "",
+        "http://h:1/v1",
+        "http://h:1/v1/",
+        "http://h:1",
+        "http://h:1/a%20b/v1",
+        "http://u:p@h:1/v1",
+    ],
+)
+def test_the_endpoint_is_joined_once_as_the_sdk_joins_it(base_url):
+    from providers.adapters.base import ProviderConfig
+    from providers.adapters.openai import OpenAIAdapter
+
+    adapter = OpenAIAdapter(ProviderConfig(kind="openai", base_url=base_url))
+
+    assert adapter._completions_url == str(adapter._client._prepare_url("/chat/completions"))
+
+
+def test_a_base_url_with_a_query_is_joined_by_the_sdk_itself():
+    from providers.adapters.base import ProviderConfig
+    from providers.adapters.openai import OpenAIAdapter
+
+    adapter = OpenAIAdapter(ProviderConfig(kind="openai", base_url="http://h:1/v1?api-version=1"))
+
+    assert adapter._completions_url == "/chat/completions"
+
+
+async def test_calls_reach_the_endpoint_under_the_base_urls_path(make_adapter, fake_upstream):
+    adapter = make_adapter("openai", base_url=fake_upstream.base_url("openai") + "/")
+
+    await adapter.complete(HELLO)
+    await collect(adapter.stream(HELLO))
+
+    assert [r.path for r in fake_upstream.requests[-2:]] == ["/v1/chat/completions"] * 2
