@@ -831,10 +831,20 @@ class _Call:
         self.created = int(time.time())
         self._logged = False
         self._lock = threading.Lock()
+        self.final_outcome: Outcome | None = None
         self.streamed = False
 
     def outcome(self) -> Outcome:
+        """Usage and costs. Once the chain has ended the result no longer changes: the answer,
+        the log and the span share one computation."""
+        if self.final_outcome is not None:
+            return self.final_outcome
         return outcome_of(self.plan, self.result)
+
+    def settled(self) -> Outcome:
+        """The outcome of a chain that has ended (kept for everything after)."""
+        self.final_outcome = outcome_of(self.plan, self.result)
+        return self.final_outcome
 
     def log(self) -> None:
         with self._lock:
@@ -914,7 +924,7 @@ class _Call:
         if not result.complete or result.answered_by is None:
             return self.error(_failure(result))
         response = self.respond(
-            _LoggedJson(_completion_json(self.plan, result, self.outcome(), self.created))
+            _LoggedJson(_completion_json(self.plan, result, self.settled(), self.created))
         )
         for name, value in _headers(self.plan, _models(result)).items():
             response[name] = value
@@ -958,7 +968,8 @@ class _Call:
                         chunks = _Chunks(self.plan.uid, _models(result), self.created)
                     yield chunks.text(text)
                 chunks = _Chunks(self.plan.uid, _models(result), self.created)
-                usage = chunks.usage(_usage_json(self.outcome())) if include_usage else b""
+                outcome = self.settled()
+                usage = chunks.usage(_usage_json(outcome)) if include_usage else b""
                 if result.complete:
                     yield chunks.stop(result.finish_reason) + usage + _DONE
                     return

@@ -359,3 +359,34 @@ def test_a_client_that_leaves_mid_stream_stops_the_model_call_and_is_still_logge
     assert logged.answered_by == "fake/fake-small" and not logged.succeeded, "cut off, not answered"
     [attempt] = logged.attempts
     assert attempt["error"] == "stopped" and not attempt["ok"] and attempt["streamed_chars"] > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answers_usage_and_cost_are_worked_out_once(client, fake_router, monkeypatch, stream):
+    """The answer's usage, its logged decision and its span share one computation."""
+    from gateway import v1
+
+    computed = []
+    outcome_of = v1.outcome_of
+
+    def counted(plan, result):
+        computed.append(plan.uid)
+        return outcome_of(plan, result)
+
+    monkeypatch.setattr(v1, "outcome_of", counted)
+    raw = client.chat.completions.with_raw_response.create(
+        model="router:fake-router",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=stream,
+        **({"stream_options": {"include_usage": True}} if stream else {}),
+    )
+    uid = raw.headers["x-routerweb-decision"]
+    if stream:
+        chunks = list(raw.parse())
+        assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    else:
+        assert raw.parse().usage.total_tokens > 0
+    stored = decision(uid)
+
+    assert computed == [uid]
+    assert stored.input_tokens > 0
