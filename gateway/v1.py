@@ -72,6 +72,7 @@ from providers.failover import ChainResult, Policy, run_chain
 from providers.images import image_size_problem, images_problem
 from providers.selectors import catalog_list_enabled
 from routers import config_version
+from routers.routing import noting_verdict_keys
 from routers.selectors import router_list_usable_by
 from routers.versions import router_published
 from routerweb import observability, shared_cache
@@ -423,10 +424,37 @@ _LIKELY_SIZE = 1024
 _likely_refs: dict[str, tuple[str, ...]] = {}
 
 
-def _prefetch_keys(data: Any) -> list[str]:
+def _prefetch_keys(data: Any, body: int | None) -> list[str]:
     name = data.get("model") if isinstance(data, dict) else None
     refs = _likely_refs.get(name, ()) if isinstance(name, str) else ()
-    return [AUTH_VERSION_KEY, config_version.KEY, *breaker.prefetch_keys(refs)]
+    verdicts = _likely_verdicts.get(body, ()) if body is not None else ()
+    return [AUTH_VERSION_KEY, config_version.KEY, *breaker.prefetch_keys(refs), *verdicts]
+
+
+# The classifier verdicts the last call with the very same body looked up (by the body's
+# hash; bodies over `_GUESSED_BODY_BYTES` are not hashed): a repeated question to a router with
+# LLM rules finds its cached verdict in the prefetch instead of a round trip of its own. A
+# wrong guess (another router revision, a collision) costs a key read for nothing.
+_GUESSED_BODY_BYTES = 64 * 1024
+_likely_verdicts: dict[int, tuple[str, ...]] = {}
+
+
+def _body_key(request: HttpRequest, data: Any) -> int | None:
+    if isinstance(data, ApiError):
+        return None
+    body = request.body
+    return hash(body) if len(body) <= _GUESSED_BODY_BYTES else None
+
+
+def _remember_verdicts(body: int | None, keys: list[str]) -> None:
+    if body is None:
+        return
+    if not keys:
+        _likely_verdicts.pop(body, None)
+        return
+    if len(_likely_verdicts) >= _LIKELY_SIZE:
+        _likely_verdicts.clear()
+    _likely_verdicts[body] = tuple(keys)
 
 
 def _remember_refs(name: str, plan: Plan) -> None:
@@ -553,8 +581,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         data = _decode(request)
         # Everything this call reads from the shared cache before the model answers, in one
         # round trip (with Redis): the auth and routing-config versions, the likely models'
-        # circuit breakers.
-        await shared_cache.prefetch(_prefetch_keys(data))
+        # circuit breakers, the classifier verdicts the same body needed last time.
+        body_key = _body_key(request, data)
+        await shared_cache.prefetch(_prefetch_keys(data, body_key))
         entry = await aapi_token_identify(bearer_token_from(request))
         if entry is None:
             raise _unauthorized()
@@ -568,6 +597,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         span = observability.start_request_span(body.model, stream=body.stream)
         chat_request = to_chat_request(body)
         routing_started = time.time_ns()
+        verdict_keys = noting_verdict_keys()
         try:
             plan = await plan_message(
                 PlanRequest(
@@ -586,6 +616,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
             raise ApiError(400, str(exc), code="unknown_tier", param="model") from None
         observability.routing_span(body.model, routing_started, plan.facts)
         _remember_refs(body.model, plan)
+        _remember_verdicts(body_key, verdict_keys)
         chat_request = plan.request  # as the data policies let it leave
         refusal = _refusal(plan)
         if refusal is not None:

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -77,6 +78,20 @@ def classifier_target_for(router: Router) -> ClassifierTarget | None:
     )
 
 
+# The verdict keys the running request has looked up (its task's context), when its caller
+# asked to know them (`noting_verdict_keys`): the gateway guesses them for the next identical
+# call, to read them in its one prefetch round trip.
+_noted_keys: ContextVar[list[str] | None] = ContextVar("classifier_keys_noted", default=None)
+
+
+def noting_verdict_keys() -> list[str]:
+    """From now on in this request, the cache keys of the verdicts it looks up go to the list
+    returned (in order)."""
+    keys: list[str] = []
+    _noted_keys.set(keys)
+    return keys
+
+
 async def classify(
     prompt, target: ClassifierTarget, *, clock: Clock | None = None
 ) -> ClassifierVerdict:
@@ -85,6 +100,9 @@ async def classify(
     with `error` set. A classifier model that keeps failing opens its breaker, so later messages
     skip it at once instead of each waiting out the timeout."""
     key = f"{_CLASSIFIER_CACHE_PREFIX}{target.cache_namespace}:{prompt.cache_key}"
+    noted = _noted_keys.get()
+    if noted is not None:
+        noted.append(key)
     try:
         cached = await shared_cache.get(key)
     except Exception:  # a cache outage must not stop routing

@@ -159,3 +159,79 @@ def test_an_open_breaker_is_seen_by_the_next_call_and_failures_are_still_forgive
     assert commands.during(lambda: _complete(client)) == "fake/fake-large"
     assert commands.sent == ["MGET", "DEL"]
     assert shared_cache.get_now("breaker:v2:fake/fake-large:fails") is None
+
+
+@pytest.fixture
+def llm_router(owner, fake_models):
+    """`router:fake-llm`: an LLM rule ("contracts and law" → fake-large), else fake-small; the
+    fake classifier picks the first label offered, so every message is judged "Legal"."""
+    router = services.router_create(
+        owner=owner,
+        name="Fake LLM",
+        slug="fake-llm",
+        primary_model="fake/fake-small",
+        actor=owner,
+    )
+    services.rule_create(
+        router=router,
+        name="Legal",
+        kind="llm",
+        description="contracts and law",
+        target_model="fake/fake-large",
+        actor=owner,
+    )
+    router_publish(router=router, actor=owner)
+    return router
+
+
+def _ask(client, text: str) -> str:
+    messages = [{"role": "user", "content": text}]
+    return client.chat.completions.create(model="router:fake-llm", messages=messages).model
+
+
+def _classifier_calls(fake_upstream) -> int:
+    return sum(1 for r in fake_upstream.requests if r.body and r.body.get("response_format"))
+
+
+def test_a_repeated_question_finds_its_cached_verdict_in_the_one_round_trip(
+    client, llm_router, commands, fake_upstream
+):
+    assert _ask(client, "Is this clause enforceable?") == "fake/fake-large"
+    _idle()
+    assert _classifier_calls(fake_upstream) == 1
+
+    # The same question again: its verdict was guessed and read with everything else.
+    assert commands.during(lambda: _ask(client, "Is this clause enforceable?")) == (
+        "fake/fake-large"
+    )
+    assert commands.sent == ["MGET"]
+
+    # Another question is classified (its verdict key could not be guessed: a GET, then the
+    # verdict is stored), and the next time it too comes in the one round trip.
+    assert commands.during(lambda: _ask(client, "Can they end the lease early?")) == (
+        "fake/fake-large"
+    )
+    assert commands.sent[:2] == ["MGET", "GET"]
+    assert commands.during(lambda: _ask(client, "Can they end the lease early?")) == (
+        "fake/fake-large"
+    )
+    assert commands.sent == ["MGET"]
+    assert _classifier_calls(fake_upstream) == 2
+
+
+def test_a_guessed_verdict_of_an_older_revision_is_not_used(
+    client, llm_router, commands, fake_upstream, owner
+):
+    assert _ask(client, "Is this clause enforceable?") == "fake/fake-large"
+    _idle()
+    rule = llm_router.rules.get(name="Legal")
+    services.rule_update(rule=rule, target_model="fake/fake-vision", fallbacks=[], actor=owner)
+    router_publish(router=llm_router, actor=owner)
+
+    # The guess (the old revision's key) is read for nothing; the new revision's verdict is
+    # looked up and, not being there, asked for.
+    assert commands.during(lambda: _ask(client, "Is this clause enforceable?")) == (
+        "fake/fake-vision"
+    )
+    assert commands.sent[:2] == ["MGET", "GET"]
+    assert _classifier_calls(fake_upstream) == 2
