@@ -129,6 +129,11 @@ def batched() -> Iterator[None]:
             _enqueue_many(payloads)
 
 
+def via_broker() -> bool:
+    """Whether decisions go to the worker through a broker (else they are written here)."""
+    return not record_decision.app.conf.task_always_eager
+
+
 def _enqueue(payload: dict[str, Any]) -> None:
     held = getattr(_held, "payloads", None)
     if held is not None:
@@ -138,7 +143,7 @@ def _enqueue(payload: dict[str, Any]) -> None:
 
 
 def _enqueue_many(payloads: list[dict[str, Any]]) -> None:
-    if record_decision.app.conf.task_always_eager:
+    if not via_broker():
         # No broker (the embedded default): write them here. Running an eager Celery task
         # would only add the task machinery's overhead (about as much as the INSERT) on the
         # web process, with no retry to gain.

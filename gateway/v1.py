@@ -46,7 +46,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from accounts.auth import bearer_token_from
 from accounts.tokens import AUTH_VERSION_KEY, aapi_token_identify
-from decisions.log import batched
+from decisions.log import batched, via_broker
 from governance.limits import LimitHit, rate_check, stream_end, stream_start
 from governance.spend import spend_batched
 from planning.planner import (
@@ -683,18 +683,22 @@ class _DecisionLogger:
     could go stale, or hold a database a test wants to drop. At interpreter exit whatever is
     queued is still written (`stop`, registered with atexit).
 
-    `gather` is a quarter of a second: a decision shows in the log that much later at most, and
-    each run carries more of them — with a broker, each run is a task for the worker, whose
-    fixed cost per message (decode, acknowledge, hand to a pool process, one transaction) was
-    most of its CPU per answer when runs held one or two decisions. At concurrency 16 on the
-    production stack, going from 0.1 s to 0.25 s took the worker's CPU per answer from about
-    1.1 to 0.7 ms and PostgreSQL's from 0.65 to 0.48 ms (bench/gateway_overhead.py's stack,
-    CPU from /proc).
+    `gather` is a tenth of a second when the decisions are written here (the embedded
+    default), a quarter of a second with a broker: a decision shows in the log that much later
+    at most, and each run carries more of them. With a broker each run is a task for the
+    worker, whose fixed cost per message (decode, acknowledge, hand to a pool process, one
+    transaction) was most of its CPU per answer when runs held one or two decisions: at
+    concurrency 16 on the production stack, 0.25 s instead of 0.1 s took the worker's CPU per
+    answer from about 1.1 to 0.7 ms and PostgreSQL's from 0.65 to 0.48 ms
+    (bench/gateway_overhead.py's stack, CPU from /proc).
     """
 
     _MAX_RUN = 256
 
-    def __init__(self, *, idle: float = 1.0, gather: float = 0.25) -> None:
+    GATHER_HERE = 0.1
+    GATHER_FOR_BROKER = 0.25
+
+    def __init__(self, *, idle: float = 1.0, gather: float | None = None) -> None:
         self._backlog: deque[Any] = deque()
         self._wake = threading.Event()
         self._polling = False  # the thread looks for work by itself: no need to wake it
@@ -703,6 +707,11 @@ class _DecisionLogger:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.runs = 0  # runs written so far (tests: calls are logged together)
+
+    def gather(self) -> float:
+        if self._gather is not None:
+            return self._gather
+        return self.GATHER_FOR_BROKER if via_broker() else self.GATHER_HERE
 
     def submit(self, call: _Call) -> None:
         self._put(call, wake=False)
@@ -737,7 +746,7 @@ class _DecisionLogger:
     def _next(self) -> bool:
         """Wait for work: True when there is some."""
         if self._polling:
-            waited, step = 0.0, self._gather or self._idle
+            waited, step = 0.0, self.gather() or self._idle
             while not self._backlog and waited < self._idle:
                 if self._wake.wait(step):  # a flush or a stop does not wait
                     self._wake.clear()

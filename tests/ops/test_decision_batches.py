@@ -112,3 +112,14 @@ def test_a_run_goes_to_the_broker_as_one_message_or_is_written_when_it_fails():
     failing.submit_many(run)
     failing.flush()
     assert written == [p["uid"] for p in run]
+
+
+def test_runs_are_gathered_longer_when_each_one_is_a_broker_message(monkeypatch):
+    from decisions.tasks import record_decision
+
+    conf = record_decision.app.conf
+    monkeypatch.setitem(conf, "task_always_eager", True)  # the embedded default
+    assert _DecisionLogger().gather() == 0.1
+    monkeypatch.setitem(conf, "task_always_eager", False)  # a broker and a worker
+    assert _DecisionLogger().gather() == 0.25
+    assert _DecisionLogger(gather=0.02).gather() == 0.02
