@@ -65,7 +65,7 @@ class GatewayHandler(ASGIHandler):
                 redirect = security.process_request(request)
                 if redirect is not None:
                     return redirect
-                return _sized(security.process_response(request, await inner(request)))
+                return security.process_response(request, await inner(request))
 
             self._middleware_chain = convert_exception_to_response(secured)
         else:
@@ -74,7 +74,7 @@ class GatewayHandler(ASGIHandler):
                 redirect = security.process_request(request)
                 if redirect is not None:
                     return redirect
-                return _sized(security.process_response(request, inner(request)))
+                return security.process_response(request, inner(request))
 
             self._middleware_chain = convert_exception_to_response(secured_sync)
 
@@ -109,7 +109,7 @@ class GatewayHandler(ASGIHandler):
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
             if request is None:
-                await self.send_response(error_response, send)
+                await self.send_response(_sized(error_response), send)
                 error_response.close()
                 return
             response = None
@@ -117,7 +117,7 @@ class GatewayHandler(ASGIHandler):
                 try:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self.listen_for_disconnect(receive))
-                        response = await self.run_get_response(request)
+                        response = _sized(await self.run_get_response(request))
                         await self.send_response(response, send)
                         raise _Processed
                 except* (_Processed, RequestAborted):

@@ -156,7 +156,11 @@ def test_a_router_that_can_serve_nobody_is_a_400(post, fake_router, fake_models)
 def test_whole_answers_and_errors_say_their_length_and_streams_do_not(post, live_url):
     """Over the real server: a JSON answer or error goes with its Content-Length (not
     chunked, which every client would have to undo); a stream is sent as it is made."""
-    for response in (post(hi()), post(hi(), token="rw_wrong"), post({"model": 3})):
+    others = [
+        httpx.get(f"{live_url}/v1/{path}", timeout=10) for path in ("chat/completions", "nope")
+    ]
+    assert [r.status_code for r in others] == [405, 404]
+    for response in (post(hi()), post(hi(), token="rw_wrong"), post({"model": 3}), *others):
         assert response.headers["content-length"] == str(len(response.content))
         assert "transfer-encoding" not in response.headers
 
