@@ -196,3 +196,21 @@ def test_sigterm_with_decisions_queued_behind_a_hung_broker_writes_them_all(tmp_
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         names = {row[0] for row in db.execute("select rule_name from routers_routingdecision")}
     assert names == {f"queued-{i}" for i in range(10)}, proc.stderr.read()
+
+
+def test_a_message_names_what_it_carries_instead_of_a_repr_of_the_records(monkeypatch):
+    from decisions.tasks import record_decision, record_decisions
+
+    sent = []
+    for task in (record_decision, record_decisions):
+        monkeypatch.setattr(task, "apply_async", lambda *a, **kw: sent.append(kw))
+    payloads = [new_payload(rule_name="r", source="rule") for _ in range(3)]
+
+    publisher_module._publish_many_to_celery(payloads)
+    publisher_module._publish_to_celery(payloads[0])
+
+    assert [kw["argsrepr"] for kw in sent] == [
+        "[3 decisions]",
+        f"[decision {payloads[0]['uid']}]",
+    ]
+    assert sent[0]["args"] == [payloads] and sent[1]["args"] == [payloads[0]]
