@@ -168,3 +168,26 @@ def test_whole_answers_and_errors_say_their_length_and_streams_do_not(post, live
     assert streamed.status_code == 200
     assert "content-length" not in streamed.headers
     assert streamed.headers["transfer-encoding"] == "chunked"
+
+
+def test_a_gateway_response_closes_its_resources_without_request_finished():
+    """Closed on the event loop by the gateway handler, where that signal's receivers have
+    nothing to recycle (gateway/v1.py `_LogsOnClose`)."""
+    from django.core.signals import request_finished
+
+    from gateway.v1 import _LoggedJson
+
+    finished, closed = [], []
+
+    def receiver(**kwargs):
+        finished.append(kwargs)
+
+    request_finished.connect(receiver)
+    try:
+        response = _LoggedJson({"ok": True})
+        response._resource_closers.append(lambda: closed.append(1))
+        response.close()
+    finally:
+        request_finished.disconnect(receiver)
+    assert closed == [1] and response.closed
+    assert finished == []
