@@ -440,7 +440,8 @@ _likely_verdicts: dict[int, tuple[str, ...]] = {}
 
 
 def _body_key(request: HttpRequest, data: Any) -> int | None:
-    if isinstance(data, ApiError):
+    # Without a prefetch (the embedded default) a guess would never be read: no hashing.
+    if isinstance(data, ApiError) or not shared_cache.prefetches():
         return None
     body = request.body
     return hash(body) if len(body) <= _GUESSED_BODY_BYTES else None

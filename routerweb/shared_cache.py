@@ -150,12 +150,18 @@ _prefetched: ContextVar[dict[str, str | None] | None] = ContextVar(
 )
 
 
+def prefetches() -> bool:
+    """Whether `prefetch` reads anything: only Redis needs it (the local-memory cache answers
+    in-process), so a caller can skip working out what to prefetch."""
+    return _backend() == "redis"
+
+
 async def prefetch(keys: Iterable[str]) -> None:
     """Read `keys` in one round trip; each is then answered from this read by the next `get`
     of it in the same request, once (later gets read afresh). Only Redis needs this (the
     local-memory cache answers in-process); a failed read prefetches nothing, and the gets
     themselves then meet the outage as usual."""
-    if _backend() != "redis":
+    if not prefetches():
         return
     names = list(dict.fromkeys(keys))
     if not names:

@@ -235,3 +235,17 @@ def test_a_guessed_verdict_of_an_older_revision_is_not_used(
     )
     assert commands.sent[:2] == ["MGET", "GET"]
     assert _classifier_calls(fake_upstream) == 2
+
+
+def test_bodies_are_hashed_for_a_guess_only_where_a_prefetch_reads_it(settings, rf):
+    from gateway.v1 import _body_key
+
+    request = rf.post(
+        "/v1/chat/completions", data=b'{"model": "x"}', content_type="application/json"
+    )
+    settings.CACHES = {"default": {"BACKEND": "routerweb.cache.LocalCache"}}
+    assert _body_key(request, {}) is None  # the embedded default: nothing is prefetched
+    settings.CACHES = {
+        "default": {"BACKEND": "routerweb.cache.FailFastRedisCache", "LOCATION": REDIS_URL}
+    }
+    assert _body_key(request, {}) == hash(b'{"model": "x"}')
