@@ -97,7 +97,16 @@ def test_context_fields_reach_the_rules(private_router):
     )
     add(private_router, "what time is it", "Night", time_of_day="23:30")
     add(private_router, "what time is it", NO_RULE, time_of_day="12:00")
-    add(private_router, "hi", "Team", workspace_tags=["vip"], workspace_name="W")
+    # At noon: a case without a time is judged at the clock's, and after 22:00 "Night" (the
+    # first rule) would answer before "Team" is reached.
+    add(
+        private_router,
+        "hi",
+        "Team",
+        workspace_tags=["vip"],
+        workspace_name="W",
+        time_of_day="12:00",
+    )
     assert golden_run(router=private_router).ok
 
 
