@@ -321,8 +321,10 @@ class Stack:
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, **kwargs)
+    def start(
+        self, argv: list[str], env: dict[str, str], cwd: Path = ROOT, **kwargs
+    ) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, **kwargs)
         self.procs.append(proc)
         return proc
 
@@ -357,24 +359,26 @@ def fresh_postgres(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--pairs", type=int, default=200, help="rounds at concurrency 1")
-    parser.add_argument(
-        "--seconds", type=float, default=4.0, help="c=16 time per path (in 4 alternating rounds)"
-    )
+@dataclass
+class Bench:
+    """The servers every run shares: the fake upstream, the relay, a scratch database with the
+    bench's user, token, provider and routers, and (with --worker) a Celery worker."""
+
+    stack: Stack
+    env: dict[str, str]
+    scratch: Path
+    fake_url: str
+    relay_url: str
+    token: str
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis", metavar="URL", help="scratch Redis db for cache + broker")
     parser.add_argument("--postgres", metavar="URL", help="scratch PostgreSQL database (recreated)")
     parser.add_argument("--worker", action="store_true", help="start a Celery worker too")
-    parser.add_argument("--litellm", type=Path, help=f"the litellm command ({DEFAULT_LITELLM})")
-    parser.add_argument("--no-litellm", action="store_true", help="do not measure LiteLLM")
-    parser.add_argument(
-        "--no-two-web", action="store_true", help="skip req/s of 2 uvicorn web processes"
-    )
-    args = parser.parse_args()
 
+
+def start_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Bench:
     from cryptography.fernet import Fernet
 
     scratch = Path(tempfile.mkdtemp(prefix="routerweb-bench-"))
@@ -403,24 +407,19 @@ def main() -> None:
     if args.worker and not args.redis:
         parser.error("--worker needs --redis (the broker)")
 
-    litellm = args.litellm or (DEFAULT_LITELLM if DEFAULT_LITELLM.exists() else None)
-    if litellm is None and shutil.which("litellm"):
-        litellm = Path(shutil.which("litellm") or "")
-    if args.no_litellm:
-        litellm = None
-
     stack = Stack()
+    bench = Bench(stack, env, scratch, "", "", "")
     try:
         fake_port = free_port()
         stack.start([PY, "-c", FAKE_UPSTREAM, str(fake_port)], env, stdout=subprocess.DEVNULL)
-        fake_url = f"http://127.0.0.1:{fake_port}"
-        wait_http(f"{fake_url}/v1/models")
+        bench.fake_url = f"http://127.0.0.1:{fake_port}"
+        wait_http(f"{bench.fake_url}/v1/models")
 
         manage = [PY, "manage.py"]
         subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-        token = (
+        bench.token = (
             subprocess.run(
-                [*manage, "shell", "-c", SETUP.format(base_url=f"{fake_url}/v1")],
+                [*manage, "shell", "-c", SETUP.format(base_url=f"{bench.fake_url}/v1")],
                 cwd=ROOT,
                 env=env,
                 check=True,
@@ -439,19 +438,86 @@ def main() -> None:
 
         relay_port = free_port()
         relay_proc = stack.start(
-            uvicorn("bench.relay:app", relay_port), env | {"RELAY_UPSTREAM": f"{fake_url}/v1"}
+            uvicorn("bench.relay:app", relay_port),
+            env | {"RELAY_UPSTREAM": f"{bench.fake_url}/v1"},
         )
-        relay_url = f"http://127.0.0.1:{relay_port}"
-        wait_http(f"{relay_url}/healthz", proc=relay_proc)
+        bench.relay_url = f"http://127.0.0.1:{relay_port}"
+        wait_http(f"{bench.relay_url}/healthz", proc=relay_proc)
+    except BaseException:
+        stop_bench(bench, args)
+        raise
+    return bench
 
-        app_port = free_port()
-        app_proc = stack.start(uvicorn("routerweb.asgi:application", app_port), env)
-        app_url = f"http://127.0.0.1:{app_port}"
-        wait_http(f"{app_url}/healthz", proc=app_proc)
+
+def start_app(
+    bench: Bench, *, root: Path = ROOT, workers: int = 1, env: dict[str, str] | None = None
+) -> str:
+    """routerweb from the checkout at `root` under uvicorn; its base URL."""
+    port = free_port()
+    proc = bench.stack.start(
+        uvicorn("routerweb.asgi:application", port, workers=workers),
+        (env or bench.env) | {"PYTHONPATH": str(root)},
+        cwd=root,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", proc=proc)
+    return url
+
+
+def stop_bench(bench: Bench, args: argparse.Namespace) -> None:
+    bench.stack.stop()
+    if args.redis:
+        import redis
+
+        redis.Redis.from_url(args.redis).flushdb()
+    shutil.rmtree(bench.scratch, ignore_errors=True)
+
+
+def describe(bench: Bench, args: argparse.Namespace) -> str:
+    db = "PostgreSQL" if args.postgres else "SQLite"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    cache = "Redis cache + broker" if args.redis else "local-memory cache, in-process tasks"
+    worker = ", Celery worker" if args.worker else ""
+    return textwrap.dedent(
+        f"""\
+        {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} on {socket.gethostname()},
+        {os.cpu_count()} CPUs shared by client, upstream and servers;
+        routerweb: uvicorn, DEBUG off, {db}, {cache}{worker}; fake upstream {bench.fake_url}
+        load average (1, 5, 15 min) at the start: {load}"""
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=200, help="rounds at concurrency 1")
+    parser.add_argument(
+        "--seconds", type=float, default=4.0, help="c=16 time per path (in 4 alternating rounds)"
+    )
+    add_stack_arguments(parser)
+    parser.add_argument("--litellm", type=Path, help=f"the litellm command ({DEFAULT_LITELLM})")
+    parser.add_argument("--no-litellm", action="store_true", help="do not measure LiteLLM")
+    parser.add_argument(
+        "--no-two-web", action="store_true", help="skip req/s of 2 uvicorn web processes"
+    )
+    args = parser.parse_args()
+
+    litellm = args.litellm or (DEFAULT_LITELLM if DEFAULT_LITELLM.exists() else None)
+    if litellm is None and shutil.which("litellm"):
+        litellm = Path(shutil.which("litellm") or "")
+    if args.no_litellm:
+        litellm = None
+
+    bench = start_bench(args, parser)
+    stack, env, scratch = bench.stack, bench.env, bench.scratch
+    fake_url, token = bench.fake_url, bench.token
+    try:
+        app_url = start_app(bench)
 
         direct = Target("direct to upstream", f"{fake_url}/v1", "sk-bench", "fake-small")
         relay = Target(
-            "bare relay (starlette + httpx)", f"{relay_url}/v1", "sk-bench", "fake-small"
+            "bare relay (starlette + httpx)", f"{bench.relay_url}/v1", "sk-bench", "fake-small"
         )
         app = Target(
             "routerweb (calculated rule)",
@@ -515,14 +581,12 @@ def main() -> None:
                 "/work/bench-venv/bin/pip install 'litellm[proxy]', or pass --litellm PATH)"
             )
         if not args.no_two_web:
-            app2_port = free_port()
-            app2_proc = stack.start(
-                uvicorn("routerweb.asgi:application", app2_port, workers=2),
+            app2_url = start_app(
+                bench,
+                workers=2,
                 # Both workers count into one directory, as scripts/start-web.sh sets up.
-                env | {"PROMETHEUS_MULTIPROC_DIR": str(Path(tempfile.mkdtemp(dir=scratch)))},
+                env=env | {"PROMETHEUS_MULTIPROC_DIR": str(Path(tempfile.mkdtemp(dir=scratch)))},
             )
-            app2_url = f"http://127.0.0.1:{app2_port}"
-            wait_http(f"{app2_url}/healthz", proc=app2_proc)
             extra.append(
                 Target(
                     "routerweb, 2 web processes",
@@ -533,27 +597,10 @@ def main() -> None:
                 )
             )
 
-        db = "PostgreSQL" if args.postgres else "SQLite"
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        cache = "Redis cache + broker" if args.redis else "local-memory cache, in-process tasks"
-        worker = ", Celery worker" if args.worker else ""
-        print(
-            textwrap.dedent(
-                f"""\
-                {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} on {socket.gethostname()},
-                {os.cpu_count()} CPUs shared by client, upstream and servers;
-                routerweb: uvicorn, DEBUG off, {db}, {cache}{worker}; fake upstream {fake_url}
-                load average (1, 5, 15 min) at the start: {load}"""
-            )
-        )
+        print(describe(bench, args))
         asyncio.run(run(direct, relay, app, app_llm, others, extra, args))
     finally:
-        stack.stop()
-        if args.redis:
-            import redis
-
-            redis.Redis.from_url(args.redis).flushdb()
-        shutil.rmtree(scratch, ignore_errors=True)
+        stop_bench(bench, args)
 
 
 if __name__ == "__main__":
