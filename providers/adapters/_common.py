@@ -38,6 +38,29 @@ CONTEXT_LENGTH_PHRASES: tuple[str, ...] = (
 )
 
 
+# The OpenAI and Anthropic SDKs' telemetry headers: with every request they tell the provider
+# the host's OS, CPU architecture, Python and SDK versions (`SDK_PLATFORM_HEADERS`), and the
+# call's retry count and timeouts (`SDK_CALL_HEADERS`, added per call unless the call's
+# own headers name them). No provider needs them, a self-hosted router has no reason to tell
+# third parties what its host runs, and they were half the headers the SDK builds (and
+# normalises several times over) for each call. Each SDK removes a header given its `omit`.
+SDK_PLATFORM_HEADERS = (
+    "X-Stainless-Lang",
+    "X-Stainless-Package-Version",
+    "X-Stainless-OS",
+    "X-Stainless-Arch",
+    "X-Stainless-Runtime",
+    "X-Stainless-Runtime-Version",
+    "X-Stainless-Async",
+)
+SDK_CALL_HEADERS = ("X-Stainless-Retry-Count", "X-Stainless-Read-Timeout", "X-Stainless-Timeout")
+
+
+def omitting(names: Iterable[str], omit: object) -> dict[str, Any]:
+    """Headers that make an SDK leave `names` out (`omit`: that SDK's `omit` marker)."""
+    return dict.fromkeys(names, omit)
+
+
 def kind_for_status(status: int) -> ErrorKind:
     """The failure kind an HTTP status implies before looking at the body."""
     if status == 429:

@@ -27,6 +27,8 @@ from providers.adapters import aiohttp_transport
 from providers.adapters._common import (
     CHOICE_FIELD,
     CHOICE_TOOL_NAME,
+    SDK_CALL_HEADERS,
+    SDK_PLATFORM_HEADERS,
     choice_json_schema,
     connection_error,
     fields_json_schema,
@@ -34,6 +36,7 @@ from providers.adapters._common import (
     make_usage,
     malformed_chunk_error,
     mentions_context_length,
+    omitting,
     parse_retry_after,
     stream_by_completing,
     transport_error,
@@ -53,6 +56,8 @@ from providers.adapters.base import (
 
 # The Messages API requires max_tokens; this is used when the request does not say.
 DEFAULT_MAX_TOKENS = 4096
+# Every call without the SDK's per-call telemetry headers (_common).
+_CALL_HEADERS = omitting(SDK_CALL_HEADERS, anthropic.omit)
 
 # Anthropic error `type`s (also sent inside a stream's error event) → our kinds.
 _ERROR_TYPE_KINDS: dict[str, ErrorKind] = {
@@ -84,6 +89,7 @@ class AnthropicAdapter:
                 self._config.read_timeout, connect=self._config.connect_timeout
             ),
             max_retries=0,  # retries belong to our failure policy
+            default_headers=omitting(SDK_PLATFORM_HEADERS, anthropic.omit),
             # Bytes travel through aiohttp (see `aiohttp_transport`): half the CPU per call.
             http_client=aiohttp_transport.http_client(),
         )
@@ -178,6 +184,7 @@ class AnthropicAdapter:
             "model": request.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
             "messages": [_message(m) for m in request.messages],
+            "extra_headers": _CALL_HEADERS,
         }
         if request.system:
             params["system"] = request.system

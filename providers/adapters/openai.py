@@ -33,6 +33,8 @@ from openai import AsyncOpenAI
 from providers.adapters import aiohttp_transport
 from providers.adapters._common import (
     CHOICE_FIELD,
+    SDK_CALL_HEADERS,
+    SDK_PLATFORM_HEADERS,
     choice_json_schema,
     connection_error,
     estimate_text_tokens,
@@ -41,6 +43,7 @@ from providers.adapters._common import (
     make_usage,
     malformed_chunk_error,
     mentions_context_length,
+    omitting,
     status_error,
     stream_by_completing,
     transport_error,
@@ -81,6 +84,7 @@ class OpenAIAdapter:
             timeout=openai.Timeout(self._config.read_timeout, connect=self._config.connect_timeout),
             # Our own failure policy decides retries and fallbacks.
             max_retries=0,
+            default_headers=omitting(SDK_PLATFORM_HEADERS, openai.omit),
             # Bytes travel through aiohttp (see `aiohttp_transport`): half the CPU per call.
             http_client=aiohttp_transport.http_client(),
         )
@@ -233,6 +237,7 @@ class OpenAIAdapter:
             self._completions_url,
             cast_to=_raw_response_class(),
             body=params,
+            options=_CALL_OPTIONS,
             stream=stream,
             stream_cls=None,
         )
@@ -352,6 +357,10 @@ def _body_of(response: Any) -> AsyncIterator[bytes]:
     for an event stream), which skips httpx2's decoder and re-chunker on every read."""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     return response.aiter_raw() if encoding == "identity" else response.aiter_bytes()
+
+
+# Every call's request options: without the SDK's per-call telemetry headers (_common).
+_CALL_OPTIONS: Any = {"headers": omitting(SDK_CALL_HEADERS, openai.omit)}
 
 
 def _raw_response_class() -> type:

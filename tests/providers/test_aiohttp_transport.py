@@ -2,7 +2,7 @@
 
 What it must keep from httpx2's transport — failure kinds and streaming pace — is checked
 through the SDKs by the shared adapter tests (tests/providers/test_sdk_adapters.py) and the
-failure matrix; here: its session's life and the proxy settings."""
+failure matrix; here: its session's life, the proxy settings and the headers the SDKs send."""
 
 from __future__ import annotations
 
@@ -121,3 +121,27 @@ def test_urls_are_parsed_once_each_and_the_memo_stays_small():
     for n in range(1000):
         transport._url(httpx2.URL(f"http://h:1/v1/{n}"))
     assert len(transport._urls) <= 256
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_requests_do_not_tell_the_provider_what_the_host_runs(kind, fake_upstream):
+    # The SDKs' X-Stainless-* headers carry the host's OS, CPU architecture and Python and SDK
+    # versions (and each call's retry count and read timeout): routerweb leaves them out, in
+    # answers and streams alike, and keeps what the provider does need.
+    adapter = get_adapter(
+        ProviderConfig(kind=kind, base_url=fake_upstream.base_url(kind), api_key="test-key")
+    )
+    await adapter.complete(HELLO)
+    async for _ in adapter.stream(HELLO):
+        pass
+    await adapter.aclose()
+
+    sent = fake_upstream.requests_to(kind)[-2:]
+    assert len(sent) == 2
+    for request in sent:
+        assert [name for name in request.headers if name.startswith("x-stainless")] == []
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["user-agent"]
+        assert request.headers["authorization"] == "Bearer test-key"
+        if kind == "anthropic":
+            assert request.headers["anthropic-version"]
