@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import shutil
 import statistics
 from pathlib import Path
@@ -34,11 +33,13 @@ from gateway_overhead import (
     added,
     burst,
     describe,
+    interleaved,
     pct,
     ratio,
     start_app,
     start_bench,
     stop_bench,
+    warm_up,
 )
 
 
@@ -46,17 +47,8 @@ async def run(
     direct: Target, relay: Target, a: Target, b: Target, args: argparse.Namespace
 ) -> None:
     paths = [direct, relay, a, b]
-    for target in paths:  # warm-up: connections, caches, imports, the verdict
-        for _ in range(20):
-            await target.stream()
-            await target.complete()
-    shuffler = random.Random(18)
-    for _ in range(args.pairs):
-        order = shuffler.sample(paths, len(paths))
-        for target in order:
-            target.ttft.append(await target.stream())
-        for target in reversed(order):
-            target.nonstream.append(await target.complete())
+    await warm_up(paths)
+    await interleaved(paths, args.pairs)
     if args.seconds:
         for round_no in range(4):
             order = paths[1:] if round_no % 2 == 0 else paths[:0:-1]

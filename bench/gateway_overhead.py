@@ -241,6 +241,27 @@ def ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("inf")
 
 
+async def warm_up(targets: list[Target]) -> None:
+    """Connections, caches, imports, the LLM rule's verdict."""
+    for target in targets:
+        for _ in range(20):
+            await target.stream()
+            await target.complete()
+
+
+async def interleaved(paths: list[Target], rounds: int) -> None:
+    """Concurrency 1, every path once per round in a shuffled order: a rotating order would
+    give each path the same neighbour every round (the path after LiteLLM would always inherit
+    the work LiteLLM does after answering), shuffling spreads that over every path alike."""
+    shuffler = random.Random(18)
+    for _ in range(rounds):
+        order = shuffler.sample(paths, len(paths))
+        for target in order:
+            target.ttft.append(await target.stream())
+        for target in reversed(order):
+            target.nonstream.append(await target.complete())
+
+
 async def run(
     direct: Target,
     relay: Target,
@@ -251,21 +272,8 @@ async def run(
     args: argparse.Namespace,
 ) -> None:
     paths = [direct, relay, *others, app, app_llm]
-    for target in paths + extra_rps:  # warm-up: connections, caches, imports, the verdict
-        for _ in range(20):
-            await target.stream()
-            await target.complete()
-
-    # Concurrency 1, every path once per round in a shuffled order: a rotating order would give
-    # each path the same neighbour every round (the path after LiteLLM would always inherit
-    # the work LiteLLM does after answering), shuffling spreads that over every path alike.
-    shuffler = random.Random(18)
-    for _ in range(args.pairs):
-        order = shuffler.sample(paths, len(paths))
-        for target in order:
-            target.ttft.append(await target.stream())
-        for target in reversed(order):
-            target.nonstream.append(await target.complete())
+    await warm_up(paths + extra_rps)
+    await interleaved(paths, args.pairs)
 
     # Concurrency 16, alternating rounds.
     everyone = paths + extra_rps
