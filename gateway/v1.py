@@ -447,23 +447,15 @@ def _body_key(request: HttpRequest, data: Any) -> int | None:
     return hash(body) if len(body) <= _GUESSED_BODY_BYTES else None
 
 
-def _remember_verdicts(body: int | None, keys: list[str]) -> None:
-    if body is None:
-        return
-    if not keys:
-        _likely_verdicts.pop(body, None)
-        return
-    if len(_likely_verdicts) >= _LIKELY_SIZE:
-        _likely_verdicts.clear()
-    _likely_verdicts[body] = tuple(keys)
-
-
-def _remember_refs(name: str, plan: Plan) -> None:
-    refs = tuple(m.ref for m in plan.chain[:2])
-    if _likely_refs.get(name) != refs:
-        if len(_likely_refs) >= _LIKELY_SIZE:
-            _likely_refs.clear()
-        _likely_refs[name] = refs
+def _remember[K](memo: dict[K, tuple[str, ...]], key: K, guess: tuple[str, ...]) -> None:
+    """Keep `guess` for the next call with `key` (an empty one is forgotten). A full memo is
+    emptied: a guess is only worth a key read, and the next calls make new ones."""
+    if not guess:
+        memo.pop(key, None)
+    elif memo.get(key) != guess:
+        if len(memo) >= _LIKELY_SIZE:
+            memo.clear()
+        memo[key] = guess
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -616,8 +608,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         except TierNotFound as exc:
             raise ApiError(400, str(exc), code="unknown_tier", param="model") from None
         observability.routing_span(body.model, routing_started, plan.facts)
-        _remember_refs(body.model, plan)
-        _remember_verdicts(body_key, verdict_keys)
+        _remember(_likely_refs, body.model, tuple(m.ref for m in plan.chain[:2]))
+        if body_key is not None:
+            _remember(_likely_verdicts, body_key, tuple(verdict_keys))
         chat_request = plan.request  # as the data policies let it leave
         refusal = _refusal(plan)
         if refusal is not None:
