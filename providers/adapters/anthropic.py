@@ -80,7 +80,7 @@ class AnthropicAdapter:
 
     @cached_property
     def _client(self) -> AsyncAnthropic:
-        return AsyncAnthropic(
+        return _Client(
             # Always explicit: an empty key must fail as auth, not silently pick up
             # ANTHROPIC_API_KEY or a credentials profile from the server's environment.
             api_key=self._config.api_key,
@@ -237,6 +237,10 @@ class AnthropicAdapter:
         if isinstance(exc, anthropic.AnthropicError):
             return ProviderError("unavailable", f"Anthropic SDK error: {exc}")
         raise exc  # not a provider failure but a bug: let it surface unchanged
+
+
+class _Client(aiohttp_transport.PreparedURLs, AsyncAnthropic):
+    """The SDK's client, joining each endpoint's URL to the base URL once (`PreparedURLs`)."""
 
 
 def _stop_reason(event: Any) -> str:

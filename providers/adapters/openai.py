@@ -77,7 +77,7 @@ class OpenAIAdapter:
     @cached_property
     def _client(self) -> AsyncOpenAI:
         # Built on first use so that constructing an adapter stays cheap.
-        return AsyncOpenAI(
+        return _Client(
             # Local OpenAI-style servers often need no key, but the SDK insists on one.
             api_key=self._config.api_key or "not-needed",
             base_url=self._config.base_url or None,
@@ -227,19 +227,27 @@ class OpenAIAdapter:
     async def _post(self, params: dict[str, Any], *, stream: bool) -> Any:
         """POST /chat/completions through the SDK's client, the raw HTTP response back.
 
-        `AsyncOpenAI.post` (the SDK's documented way to call an endpoint with a hand-built
-        body) keeps everything the SDK does for a request — base URL, auth and headers,
-        timeouts, connection pooling, status errors raised as `APIStatusError` — and skips
-        what `chat.completions.create` adds on top: validating and transforming the params
-        against their TypedDicts and building pydantic objects of the answer, which on this
-        path cost more than a millisecond per call, more than the rest of routing."""
-        return await self._client.post(
-            self._completions_url,
-            cast_to=_raw_response_class(),
-            body=params,
-            options=_CALL_OPTIONS,
-            stream=stream,
-            stream_cls=None,
+        `AsyncOpenAI.request` (what the SDK's documented `post` for a hand-built body calls)
+        keeps everything the SDK does for a request — base URL, auth and headers, timeouts,
+        connection pooling, status errors raised as `APIStatusError` — and skips what
+        `chat.completions.create` adds on top: validating and transforming the params against
+        their TypedDicts and building pydantic objects of the answer, which on this path cost
+        more than a millisecond per call, more than the rest of routing. The request's options
+        are this adapter's one set (`_call_options`) with the call's body: `post` would build
+        them anew per call, filling each of their dozen defaults with a deep copy."""
+        options = self._call_options.model_copy(update={"json_data": params})
+        return await self._client.request(
+            _raw_response_class(), options, stream=stream, stream_cls=None
+        )
+
+    @cached_property
+    def _call_options(self) -> Any:
+        """What `post` would give `request` for a call, but the body. The SDK copies these
+        before each use (`request` takes a copy per try), as `model_copy` does above."""
+        from openai._models import FinalRequestOptions
+
+        return FinalRequestOptions.construct(
+            method="post", url=self._completions_url, **_CALL_OPTIONS
         )
 
     @cached_property
@@ -308,6 +316,10 @@ class OpenAIAdapter:
         if isinstance(exc, openai.OpenAIError):
             return ProviderError("unavailable", f"OpenAI SDK error: {exc}")
         raise exc  # not a provider failure but a bug: let it surface unchanged
+
+
+class _Client(aiohttp_transport.PreparedURLs, AsyncOpenAI):
+    """The SDK's client, joining each endpoint's URL to the base URL once (`PreparedURLs`)."""
 
 
 class OpenAICompatibleAdapter(OpenAIAdapter):

@@ -12,6 +12,7 @@ import aiohttp
 import httpx2
 import pytest
 
+from providers.adapters import aiohttp_transport
 from providers.adapters.aiohttp_transport import AiohttpTransport
 from providers.adapters.base import ChatMessage, ChatRequest, ProviderConfig
 from providers.adapters.registry import get_adapter
@@ -145,3 +146,69 @@ async def test_requests_do_not_tell_the_provider_what_the_host_runs(kind, fake_u
         assert request.headers["authorization"] == "Bearer test-key"
         if kind == "anthropic":
             assert request.headers["anthropic-version"]
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_each_url_is_parsed_once_however_many_calls_use_it(kind, fake_upstream, monkeypatch):
+    # The SDK joins a call's URL to its base URL and httpx2 parses the joined string again:
+    # both are kept, so calls after the first parse no URL at all.
+    adapter = get_adapter(
+        ProviderConfig(kind=kind, base_url=fake_upstream.base_url(kind), api_key="k")
+    )
+    await adapter.complete(HELLO)
+    parsed: list[str] = []
+    real = httpx2._urls.urlparse
+    monkeypatch.setattr(
+        httpx2._urls, "urlparse", lambda url="", **kw: parsed.append(url) or real(url, **kw)
+    )
+
+    for _ in range(3):
+        await adapter.complete(HELLO)
+        async for _event in adapter.stream(HELLO):
+            pass
+
+    assert parsed == []
+    assert len(fake_upstream.requests_to(kind)) == 7
+    await adapter.aclose()
+
+
+def test_a_joined_url_is_kept_per_base_url():
+    # The join depends on the base URL: a client whose base URL changes joins afresh.
+    client = aiohttp_transport.http_client()
+    client.base_url = httpx2.URL("http://a:1/v1/")
+    first = client._merge_url("chat/completions")
+    assert client._merge_url("chat/completions") is first
+    assert str(first) == "http://a:1/v1/chat/completions"
+
+    client.base_url = httpx2.URL("http://b:2/api/")
+    assert str(client._merge_url("chat/completions")) == "http://b:2/api/chat/completions"
+    for n in range(1000):
+        client._merge_url(f"/v1/{n}")
+    assert len(client._joined_urls) <= 256
+
+
+async def test_calls_share_the_sdk_options_but_never_a_body(fake_upstream):
+    # Every call starts from the adapter's one set of request options: each sends its own
+    # body, and none is left behind in the set for the next call.
+    adapter = get_adapter(
+        ProviderConfig(kind="openai", base_url=fake_upstream.base_url("openai"), api_key="k")
+    )
+    for text in ("first question", "second question"):
+        await adapter.complete(
+            ChatRequest(model="fake-small", messages=(ChatMessage("user", text),))
+        )
+    async for _ in adapter.stream(
+        ChatRequest(model="fake-large", messages=(ChatMessage("user", "third"),))
+    ):
+        pass
+
+    bodies = [r.body for r in fake_upstream.requests_to("openai")[-3:]]
+    assert [b["messages"][-1]["content"] for b in bodies] == [
+        "first question",
+        "second question",
+        "third",
+    ]
+    assert [b["model"] for b in bodies] == ["fake-small", "fake-small", "fake-large"]
+    assert [b.get("stream", False) for b in bodies] == [False, False, True]
+    assert adapter._call_options.json_data is None
+    await adapter.aclose()
