@@ -34,7 +34,7 @@ from typing import Any
 import redis
 import redis.asyncio
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.signals import setting_changed
 
 from routerweb import cache_health
@@ -55,6 +55,7 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
     weakref.WeakKeyDictionary()
 )
 _sync_client: Any = None
+_local_cache: Any = None
 
 
 def _backend() -> str:
@@ -74,16 +75,31 @@ def _backend() -> str:
 
 
 def _reset(*, setting: str, **_: Any) -> None:
-    global _kind, _sync_client
+    global _kind, _sync_client, _local_cache
     if setting in ("CACHES", "REDIS_SOCKET_TIMEOUT"):
         cache_health.reset()
         with _lock:
             _kind = None
             _sync_client = None
+            _local_cache = None
             _async_clients.clear()
 
 
 setting_changed.connect(_reset)
+
+
+def _local() -> Any:
+    """The local-memory cache backend itself, made once. `django.core.cache.cache` looks the
+    backend up on every use in a context-local (asgiref's `Local`), where each request's
+    asyncio task starts without one and builds a backend object of its own: a few
+    microseconds per lookup, several per answer. Every backend object of one local-memory
+    cache shares its storage and lock (by LOCATION), so this one sees what the others do."""
+    global _local_cache
+    if _local_cache is None:
+        with _lock:
+            if _local_cache is None:
+                _local_cache = caches.create_connection(DEFAULT_CACHE_ALIAS)
+    return _local_cache
 
 
 def _aredis() -> Any:
@@ -195,7 +211,7 @@ async def get(key: str) -> str | None:
     if kind == "redis":
         return await _guard(lambda: _aredis().get(PREFIX + key))
     if kind == "local":
-        return cache.get(PREFIX + key)
+        return _local().get(PREFIX + key)
     return await cache.aget(PREFIX + key)
 
 
@@ -206,7 +222,7 @@ async def set(key: str, value: str, ttl: float | None) -> None:  # noqa: A001 - 
     if kind == "redis":
         await _guard(lambda: _aredis().set(PREFIX + key, value, ex=_ex(ttl)))
     elif kind == "local":
-        cache.set(PREFIX + key, value, _ex(ttl))
+        _local().set(PREFIX + key, value, _ex(ttl))
     else:
         await cache.aset(PREFIX + key, value, _ex(ttl))
 
@@ -218,7 +234,7 @@ async def add(key: str, value: str, ttl: float | None) -> bool:
     if kind == "redis":
         return bool(await _guard(lambda: _aredis().set(PREFIX + key, value, ex=_ex(ttl), nx=True)))
     if kind == "local":
-        return cache.add(PREFIX + key, value, _ex(ttl))
+        return _local().add(PREFIX + key, value, _ex(ttl))
     return await cache.aadd(PREFIX + key, value, _ex(ttl))
 
 
@@ -229,7 +245,7 @@ async def delete(*keys: str) -> None:
     if kind == "redis":
         await _guard(lambda: _aredis().delete(*names))
     elif kind == "local":
-        cache.delete_many(names)
+        _local().delete_many(names)
     else:
         await cache.adelete_many(names)
 
@@ -251,16 +267,16 @@ async def incr(key: str, ttl: float) -> int:
 
         return await _guard(counted)
     if kind == "local":
-        return _local_incr(name, ttl)
-    return await asyncio.to_thread(_local_incr, name, ttl)
+        return _local_incr(_local(), name, ttl)
+    return await asyncio.to_thread(_local_incr, cache, name, ttl)
 
 
-def _local_incr(name: str, ttl: float) -> int:
-    cache.add(name, 0, _ttl(ttl))
+def _local_incr(store: Any, name: str, ttl: float) -> int:
+    store.add(name, 0, _ttl(ttl))
     try:
-        return cache.incr(name)
+        return store.incr(name)
     except ValueError:  # expired between the two calls
-        cache.set(name, 1, _ttl(ttl))
+        store.set(name, 1, _ttl(ttl))
         return 1
 
 
@@ -280,7 +296,7 @@ async def counter_add(key: str, value: int, ttl: float) -> bool:
             await _guard(lambda: _aredis().set(PREFIX + key, int(value), ex=_ttl(ttl), nx=True))
         )
     if kind == "local":
-        return cache.add(PREFIX + key, int(value), _ttl(ttl))
+        return _local().add(PREFIX + key, int(value), _ttl(ttl))
     return await cache.aadd(PREFIX + key, int(value), _ttl(ttl))
 
 
@@ -292,8 +308,8 @@ async def counter_incr(key: str, amount: int) -> int | None:
         value = await _guard(lambda: _aredis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount)))
         return None if value is None else int(value)
     if kind == "local":
-        return _local_incr_existing(PREFIX + key, amount)
-    return await asyncio.to_thread(_local_incr_existing, PREFIX + key, amount)
+        return _local_incr_existing(_local(), PREFIX + key, amount)
+    return await asyncio.to_thread(_local_incr_existing, cache, PREFIX + key, amount)
 
 
 def counter_incr_now(key: str, amount: int) -> int | None:
@@ -301,12 +317,12 @@ def counter_incr_now(key: str, amount: int) -> int | None:
     if _backend() == "redis":
         value = _guard_now(lambda: _redis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount)))
         return None if value is None else int(value)
-    return _local_incr_existing(PREFIX + key, amount)
+    return _local_incr_existing(cache, PREFIX + key, amount)
 
 
-def _local_incr_existing(name: str, amount: int) -> int | None:
+def _local_incr_existing(store: Any, name: str, amount: int) -> int | None:
     try:
-        return int(cache.incr(name, int(amount)))
+        return int(store.incr(name, int(amount)))
     except ValueError:  # absent (or expired)
         return None
 

@@ -7,6 +7,7 @@ stage) uses — its tests need the Redis at 127.0.0.1:6379 and are skipped when 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import socket
 
@@ -150,3 +151,34 @@ async def test_an_unreachable_redis_fails_fast(settings):
     with pytest.raises(Exception):  # noqa: B017 - redis-py's ConnectionError
         await shared_cache.get("k")
     await shared_cache.aclose()
+
+
+async def test_each_requests_context_uses_the_one_local_cache_object(settings, monkeypatch):
+    # Django's `cache` proxy builds a backend object per context (each request's asyncio task
+    # starts without one); the hot path's reads use one backend object for every request, on
+    # the same storage as the proxy's.
+    settings.CACHES = {"default": LOCAL}
+    from django.core.cache import cache, caches
+
+    await shared_cache.set("seen", "1", None)
+    made: list[str] = []
+    real = caches.create_connection
+    monkeypatch.setattr(
+        caches, "create_connection", lambda alias: made.append(alias) or real(alias)
+    )
+
+    async def one_request() -> str | None:
+        await shared_cache.incr("hits", 60)
+        return await shared_cache.get("seen")
+
+    assert (
+        await asyncio.gather(
+            *(asyncio.create_task(one_request(), context=contextvars.Context()) for _ in range(5))
+        )
+        == ["1"] * 5
+    )
+    assert made == []
+    assert cache.get(shared_cache.PREFIX + "hits") == 5
+
+    settings.CACHES = {"default": {**LOCAL, "LOCATION": "another"}}
+    assert await shared_cache.get("seen") is None
