@@ -53,9 +53,16 @@ class BudgetResult:
     refusal: str = ""
     retry_after: int = 0  # seconds until the refusing budget's period ends
     reservation: Reservation | None = None
-    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The answer's booking id (`spend_settle` is idempotent on it), made by `booking_uid` when
+    # the answer is booked, after it was sent, not while the message is planned.
+    uid: str = ""
     note: str = ""
     tier: str = ""  # the tier the step went to ("" : the cheapest suitable model)
+
+    def booking_uid(self) -> str:
+        if not self.uid:
+            self.uid = uuid.uuid4().hex
+        return self.uid
 
     def routing_facts(self) -> dict[str, Any]:
         status = self.governing
@@ -281,7 +288,7 @@ def budget_settle(
         return
     spend_settle(
         result.reservation if result else None,
-        uid=result.uid if result else uuid.uuid4().hex,
+        uid=result.booking_uid() if result else uuid.uuid4().hex,
         cost=cost,
         created_at=created_at,
         user_id=user_id,

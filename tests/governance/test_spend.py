@@ -150,3 +150,23 @@ def test_two_processes_cannot_overspend_beyond_one_requests_worth():
     total = sum(admitted) * 70_000
     assert 1_000_000 <= total <= 1_000_000 + 70_000, admitted
     async_to_sync(shared_cache.delete)(key)
+
+
+@pytest.mark.django_db
+def test_an_answers_booking_id_is_made_when_it_is_booked_and_kept():
+    # Planning a message makes no booking id (most of a plan's work is on the answer's path);
+    # booking makes one, and the entry carries it.
+    from routers.budgets import BudgetResult, budget_settle
+
+    result, other = BudgetResult(), BudgetResult()
+    assert result.uid == other.uid == ""
+    budget_settle(
+        result,
+        cost=Decimal("0.25"),
+        created_at=datetime(2026, 3, 2, tzinfo=UTC),
+        user_id=None,
+        workspace_id=7,
+    )
+    assert result.uid and result.booking_uid() == result.uid
+    assert list(SpendEntry.objects.values_list("uid", flat=True)) == [result.uid]
+    assert other.booking_uid() != result.uid
