@@ -150,3 +150,16 @@ def test_a_form_body_to_the_json_api_is_a_4xx_not_a_500(admin_user, path, conten
     nul = client.post(path, {"name": "R\x00"})
     assert nul.status_code == 400
     assert "NUL" in nul.json()["detail"]
+
+
+def test_storable_checks_the_whole_record_at_once_and_still_finds_each_bad_string():
+    # Clean records (ASCII or not) come back as they are; one NUL or lone surrogate anywhere
+    # in them, even as a dictionary key, is replaced; text that merely spells "\u0000" is kept.
+    clean = {"a": ["b", 1, None, {"c": "é ✓ 日本"}]}
+    assert storable(clean) is clean
+    spelled = {"text": "a \\u0000 b"}
+    assert storable(spelled) == spelled
+    assert storable({"deep": [{"x\x00": "ok"}]}) == {"deep": [{"x\ufffd": "ok"}]}
+    lone = storable({"deep": [{"k": "lone \ud800"}]})["deep"][0]["k"]
+    assert lone.startswith("lone \ufffd") and lone.encode("utf-8")
+    assert storable("a \\u0000 b") == "a \\u0000 b"

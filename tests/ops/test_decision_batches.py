@@ -123,3 +123,48 @@ def test_runs_are_gathered_longer_when_each_one_is_a_broker_message(monkeypatch)
     monkeypatch.setitem(conf, "task_always_eager", False)  # a broker and a worker
     assert _DecisionLogger().gather() == 0.25
     assert _DecisionLogger(gather=0.02).gather() == 0.02
+
+
+def test_a_run_stores_every_field_as_one_decision_written_by_the_orm(transactional_db, owner):
+    # The run's INSERT hands plain values (text, numbers, flags, None) to the driver as they
+    # are and prepares the rest (times, amounts, JSON, uids) as Django does: both ways must
+    # store what `decision_write` (the ORM's save) stores.
+    from decisions.services import decision_write
+
+    fields = dict(
+        rule_name="Läuft ✓",
+        source="rule",
+        reason="why",
+        model_ref="demo/small",
+        answered_by="demo/small",
+        attempts=[{"model": "demo/small", "ok": True, "usage": {"input": 3}}],
+        verdicts=[{"name": "r", "matched": True}],
+        classifier_called=True,
+        classifier_latency_ms=12,
+        classifier_input_tokens=5,
+        decision_us=83.5,
+        input_tokens=24,
+        output_tokens=17,
+        cost="0.000058",
+        primary_cost="0.5",
+        fallback_used=True,
+        succeeded=True,
+        channel="api",
+        user_id=owner.pk,
+    )
+    one, many = new_payload(**fields), new_payload(**fields)
+    many["created_at"] = one["created_at"]
+    decision_write(one)
+    decision_write_many([many])
+
+    columns = [
+        f.attname for f in RoutingDecision._meta.concrete_fields if f.attname not in ("id", "uid")
+    ]
+    stored = {d.uid: [getattr(d, c) for c in columns] for d in RoutingDecision.objects.all()}
+    assert len(stored) == 2
+    by_orm, by_run = stored.values()
+    assert by_run == by_orm
+    row = dict(zip(columns, by_run, strict=True))
+    assert row["rule_name"] == "Läuft ✓" and row["decision_us"] == 83.5
+    assert row["fallback_used"] is True and row["classifier_latency_ms"] == 12
+    assert str(row["cost"]) == "0.000058"
