@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -114,6 +116,15 @@ def _received_before_the_break(content: aiohttp.StreamReader) -> Iterator[bytes]
         yield data[start:]
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The certificates httpx2 would trust (certifi, or SSL_CERT_FILE/DIR), loaded once per
+    process: loading them takes about 20 ms, and a session is made per adapter and event loop —
+    a worker task's short-lived loop makes one for each provider it calls. One context serves
+    any number of connections."""
+    return httpx2.create_ssl_context()
+
+
 class AiohttpTransport(httpx2.AsyncBaseTransport):
     def __init__(self, *, limits: httpx2.Limits = DEFAULT_LIMITS) -> None:
         self._limits = limits
@@ -127,8 +138,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             connector = aiohttp.TCPConnector(
                 limit=self._limits.max_connections or 0,
                 keepalive_timeout=self._limits.keepalive_expiry or 5.0,
-                # The certificates httpx2 would trust (certifi, or SSL_CERT_FILE/DIR).
-                ssl=httpx2.create_ssl_context(),
+                ssl=_ssl_context(),
             )
             # httpx2 above keeps the cookies; proxies from the environment are looked up once
             # per host (`_proxy_for`), not by aiohttp's trust_env, which asks a worker thread

@@ -212,3 +212,17 @@ async def test_calls_share_the_sdk_options_but_never_a_body(fake_upstream):
     assert [b.get("stream", False) for b in bodies] == [False, False, True]
     assert adapter._call_options.json_data is None
     await adapter.aclose()
+
+
+async def test_sessions_share_one_set_of_trusted_certificates(monkeypatch):
+    # Loading the trusted certificates takes about 20 ms; every session (one per adapter and
+    # event loop) uses the one loaded set.
+    loaded: list[object] = []
+    real = httpx2.create_ssl_context
+    monkeypatch.setattr(httpx2, "create_ssl_context", lambda: loaded.append(1) or real())
+    aiohttp_transport._ssl_context.cache_clear()
+    transports = [AiohttpTransport() for _ in range(3)]
+    contexts = {id(transport._client().connector._ssl) for transport in transports}
+    for transport in transports:
+        await transport.aclose()
+    assert len(loaded) == 1 and len(contexts) == 1
