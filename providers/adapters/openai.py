@@ -5,7 +5,7 @@ and `openai_compatible` (Ollama, vLLM, LM Studio, OpenRouter...: a required base
 text for `choices` because many such servers reject `response_format` json_schema; the
 caller parses the answer strictly).
 
-Requests go through the SDK's client (`AsyncOpenAI.post`, see `_post`: auth, headers, timeouts,
+Requests go through the SDK's client (`AsyncOpenAI.request`, see `_post`: auth, headers, timeouts,
 pooling, status errors raised as usual); this module reads the raw answer — the JSON of a
 completion, or the server-sent events of a stream, taking text, finish reason and usage out of
 each chunk without building the SDK's objects. What reading a stream relies on:
