@@ -55,8 +55,8 @@ def storable(value: Any) -> Any:
     text and jsonb refuse) and lone surrogates (which are not UTF-8) become U+FFFD. A
     decision quotes names and message text; no character in them may cost the record.
 
-    Almost every record has neither, and one JSON encoding (C, about a tenth of the walk
-    below) finds that out: the record is then stored as it is."""
+    Almost every record has neither, and one JSON encoding (C, a fraction of the cost of the
+    walk below) finds that out: the record is then stored as it is."""
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):

@@ -48,7 +48,7 @@ _inserts: dict[tuple[type[Model], str], tuple[str, InsertQuery, list[Field]]] = 
 
 # Fields whose value of exactly this type is what every database driver is given as it is:
 # Django's preparation (to_python, then the backend's adapter) returns it unchanged, at a few
-# microseconds per field and row — most of writing a decision. Every other field, and a value
+# microseconds per field and row — a large part of writing a decision. Every other field, and a value
 # of another type, is prepared as Django prepares it.
 _PLAIN: dict[type[Field], type] = {
     models.CharField: str,
