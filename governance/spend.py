@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 
 from governance.models import Budget, BudgetScope, OverAction, SpendEntry
@@ -314,7 +314,13 @@ def spend_settle(
         held.append(entry)
         return
     try:
-        entry.save(force_insert=True)
+        if connection.in_atomic_block:
+            # A savepoint: a second settle's refused INSERT must not break the caller's
+            # transaction (the message saved with its answer, say) along with it.
+            with transaction.atomic():
+                entry.save(force_insert=True)
+        else:
+            entry.save(force_insert=True)
     except IntegrityError:
         return  # settled before
     if reservation is None or reservation.settled:
