@@ -153,32 +153,14 @@ def test_two_processes_cannot_overspend_beyond_one_requests_worth():
 
 
 @pytest.mark.django_db
-def test_an_answers_booking_id_is_made_when_it_is_booked_and_kept():
-    # Planning a message makes no booking id (most of a plan's work is on the answer's path);
-    # booking makes one, and the entry carries it.
+def test_an_answer_is_booked_once_under_an_id_made_when_it_is_booked():
+    # Planning a message makes no booking id; booking makes one, the entry carries it, and
+    # settling the same answer again books nothing more, inside the caller's own transaction
+    # (the test's) too: the second INSERT is refused without breaking it.
     from routers.budgets import BudgetResult, budget_settle
 
     result, other = BudgetResult(), BudgetResult()
     assert result.uid == other.uid == ""
-    budget_settle(
-        result,
-        cost=Decimal("0.25"),
-        created_at=datetime(2026, 3, 2, tzinfo=UTC),
-        user_id=None,
-        workspace_id=7,
-    )
-    assert result.uid and result.booking_uid() == result.uid
-    assert list(SpendEntry.objects.values_list("uid", flat=True)) == [result.uid]
-    assert other.booking_uid() != result.uid
-
-
-@pytest.mark.django_db
-def test_an_answer_settled_twice_is_booked_once_and_the_callers_transaction_survives():
-    # Settling is idempotent on the booking id, also inside the caller's own transaction
-    # (the test's): the second INSERT is refused without breaking it.
-    from routers.budgets import BudgetResult, budget_settle
-
-    result = BudgetResult()
     for _ in range(2):
         budget_settle(
             result,
@@ -187,5 +169,6 @@ def test_an_answer_settled_twice_is_booked_once_and_the_callers_transaction_surv
             user_id=None,
             workspace_id=7,
         )
-    assert SpendEntry.objects.filter(uid=result.uid).count() == 1
-    assert SpendEntry.objects.count() == 1
+    assert result.uid and result.booking_uid() == result.uid
+    assert list(SpendEntry.objects.values_list("uid", flat=True)) == [result.uid]
+    assert other.booking_uid() != result.uid
