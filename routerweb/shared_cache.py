@@ -102,6 +102,12 @@ def _local() -> Any:
     return _local_cache
 
 
+def _store() -> Any:
+    """The Django cache a synchronous call uses without Redis: the local-memory backend itself
+    (`_local`), or Django's `cache` for any other backend."""
+    return _local() if _backend() == "local" else cache
+
+
 def _aredis() -> Any:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
@@ -317,7 +323,7 @@ def counter_incr_now(key: str, amount: int) -> int | None:
     if _backend() == "redis":
         value = _guard_now(lambda: _redis().eval(_INCR_EXISTING, 1, PREFIX + key, int(amount)))
         return None if value is None else int(value)
-    return _local_incr_existing(cache, PREFIX + key, amount)
+    return _local_incr_existing(_store(), PREFIX + key, amount)
 
 
 def _local_incr_existing(store: Any, name: str, amount: int) -> int | None:
@@ -331,14 +337,14 @@ def get_now(key: str) -> str | None:
     """`get` for synchronous code."""
     if _backend() == "redis":
         return _guard_now(lambda: _redis().get(PREFIX + key))
-    return cache.get(PREFIX + key)
+    return _store().get(PREFIX + key)
 
 
 def add_now(key: str, value: str, ttl: float | None = None) -> bool:
     """`add` for synchronous code (`ttl` None: no expiry)."""
     if _backend() == "redis":
         return bool(_guard_now(lambda: _redis().set(PREFIX + key, value, ex=_ex(ttl), nx=True)))
-    return cache.add(PREFIX + key, value, _ex(ttl))
+    return _store().add(PREFIX + key, value, _ex(ttl))
 
 
 def delete_now(*keys: str) -> None:
@@ -347,7 +353,7 @@ def delete_now(*keys: str) -> None:
     if _backend() == "redis":
         _guard_now(lambda: _redis().delete(*names))
     else:
-        cache.delete_many(names)
+        _store().delete_many(names)
 
 
 def set_now(key: str, value: str) -> None:
@@ -356,7 +362,7 @@ def set_now(key: str, value: str) -> None:
     if kind == "redis":
         _guard_now(lambda: _redis().set(PREFIX + key, value))
     else:
-        cache.set(PREFIX + key, value, None)
+        _store().set(PREFIX + key, value, None)
 
 
 async def aclose() -> None:
